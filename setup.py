@@ -1,0 +1,53 @@
+"""Build the compiled kernel.
+
+Only the extension list lives here; metadata is in pyproject.toml. The shipped build is
+portable (no -march=native): `_core` is compiled for the baseline ISA, and `_core_avx2`
+is the same source compiled with AVX2/POPCNT enabled. `hashmatch.kernel` picks the
+variant at import time from the running CPU (override with HASHMATCH_KERNEL).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+IS_X86 = platform.machine().lower() in {"x86_64", "amd64", "i686", "x86"}
+IS_MSVC = sys.platform == "win32"
+
+def _openmp_flags() -> tuple[list[str], list[str]]:
+    if os.environ.get("HASHMATCH_NO_OPENMP"):
+        return [], []
+    if IS_MSVC:
+        return ["/openmp"], []
+    if sys.platform == "darwin":  # Apple clang has no bundled OpenMP
+        return [], []
+    return ["-fopenmp"], ["-fopenmp"]
+
+omp_compile, omp_link = _openmp_flags()
+base_compile = ["/O2"] if IS_MSVC else ["-O3", "-fno-strict-aliasing"]
+
+def _ext(name: str, extra: list[str]) -> Extension:
+    return Extension(
+        f"hashmatch.{name}",
+        sources=[f"src/hashmatch/{name}.pyx"],
+        include_dirs=[np.get_include(), "src/hashmatch"],
+        extra_compile_args=base_compile + omp_compile + extra,
+        extra_link_args=omp_link,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+
+extensions = [_ext("_core", [])]
+if IS_X86 and not IS_MSVC:
+    extensions.append(_ext("_core_avx2", ["-mavx2", "-mpopcnt"]))
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},
+    )
+)

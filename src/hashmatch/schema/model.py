@@ -1,0 +1,145 @@
+"""The linkage schema and the per-party mapping, as frozen dataclasses.
+
+The *schema* is shared by every party: which logical fields exist, how each is
+normalised, and how it is encoded. Its canonical fingerprint is stored in every encoding
+file, so files made under different schemas are never compared.
+
+The *mapping* is local to one party: which of its columns feed which schema field, and
+how to parse its formats (date formats, phone region, name order). It never leaves the
+party and is not part of the fingerprint.
+
+CLK layout: the record-level CLK is the concatenation of one Bloom-filter *segment* per
+field that has a ``bloom`` encoding, in schema order. Segment ``s`` occupies bits
+``[s.start, s.start + s.bits)`` of the CLK, so field-level filters stay retrievable from
+the CLK alone (for field-level, Fellegi-Sunter style scoring) and a missing field simply
+leaves its segment empty. Bit ``b`` of a row is bit ``b % 64`` of uint64 word ``b // 64``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: The normaliser families. Each logical field names one of these as its ``type``.
+FieldType = Literal[
+    "name",  # given names, surnames, middle names (option: nicknames)
+    "email",
+    "phone",
+    "date",  # canonical YYYY-MM-DD, or YYYY-MM / YYYY when only part is known
+    "postcode",
+    "address",
+    "gender",
+    "text",  # generic free text
+    "id",  # identifiers: national id, customer number (exact only by default)
+]
+FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
+
+#: How a match-key part may transform a field's canonical value before it is hashed.
+#: ``year``/``month``/``day`` take a date component; ``initial`` the first letter;
+#: ``prefix3`` the first 3 characters; ``soundex`` a phonetic code (names).
+PartTransform = Literal["year", "month", "day", "initial", "prefix3", "soundex"]
+PART_TRANSFORMS: tuple[str, ...] = PartTransform.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class BloomEncoding:
+    """Keyed q-gram Bloom-filter encoding of one field into its CLK segment."""
+
+    bits: int  # length of the field's segment in the CLK (resolved from weight if not given)
+    k: int  # bit positions per feature (keyed PRF, independent positions)
+    q: int = 2  # q-gram length for string features
+    padding: bool = True  # pad with start/end markers so first/last letters count
+
+
+@dataclass(frozen=True)
+class Field:
+    """A logical field of the linkage schema."""
+
+    name: str
+    type: str  # one of FIELD_TYPES
+    normalize: Mapping[str, Any] = field(default_factory=dict)  # normaliser options
+    bloom: BloomEncoding | None = None
+    exact: bool = False  # emit a keyed exact token of the canonical value
+    required: bool = False  # a row whose value is missing/invalid goes to the rejects
+
+
+@dataclass(frozen=True)
+class MatchKeyPart:
+    field: str
+    transform: str | None = None  # one of PART_TRANSFORMS
+
+
+@dataclass(frozen=True)
+class MatchKey:
+    """A keyed token over several fields (e.g. last_name + date_of_birth).
+
+    ``purpose="match"`` keys are evidence for scoring; ``purpose="block"`` keys only
+    propose candidate pairs (they may be coarse, e.g. soundex(surname) + birth year).
+    The token is missing when any part is missing.
+    """
+
+    name: str
+    parts: tuple[MatchKeyPart, ...]
+    purpose: Literal["match", "block"] = "match"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Where one field's Bloom filter sits inside the record-level CLK."""
+
+    field: str
+    start: int
+    bits: int
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A validated, defaults-filled linkage schema (use ``hashmatch.schema.load_schema``)."""
+
+    version: int
+    clk_bits: int  # total CLK length, a multiple of 64
+    fields: tuple[Field, ...]
+    match_keys: tuple[MatchKey, ...] = ()
+    name: str = ""  # free-text label, part of the fingerprint
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        out, start = [], 0
+        for f in self.fields:
+            if f.bloom is not None:
+                out.append(Segment(f.name, start, f.bloom.bits))
+                start += f.bloom.bits
+        return tuple(out)
+
+    @property
+    def exact_token_names(self) -> tuple[str, ...]:
+        """Names of the exact-token columns an encoding file carries, in file order."""
+        return tuple(f.name for f in self.fields if f.exact) + tuple(
+            k.name for k in self.match_keys
+        )
+
+    def field_named(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ColumnSource:
+    """Where one schema field comes from in a party's file, and how to parse it."""
+
+    columns: tuple[str, ...]  # several columns are joined with a single space
+    part: Literal["first", "middle", "last"] | None = None  # take one part of a full name
+    name_order: Literal["first_last", "last_first", "auto"] = "auto"
+    date_formats: tuple[str, ...] = ()  # strptime formats tried in order; see normalize.dates
+    phone_region: str | None = None  # ISO 3166 region for national-format numbers
+
+
+@dataclass(frozen=True)
+class PartyMapping:
+    """A party's local mapping from its columns to schema fields. Never leaves the party."""
+
+    fields: Mapping[str, ColumnSource]  # schema field name -> source
+    record_id: str | None = None  # column with the party's internal id (lookup file only)
