@@ -100,3 +100,19 @@ class SecretMismatchError(IncompatibleEncodingsError):
 
 class ResultsError(HashmatchError):
     """A results folder, lookup or truth file is missing, malformed or inconsistent."""
+
+
+class KeyFileError(HashmatchError):
+    """A key file is missing, malformed, of the wrong kind, or too widely readable."""
+
+
+class SealedFileError(EncodingFileError):
+    """A sealed (encrypted and signed) file cannot be opened."""
+
+
+class WrongRecipientError(SealedFileError):
+    """A sealed file was sealed for a different coordinator key."""
+
+
+class SignatureError(SealedFileError, TamperedFileError):
+    """A sealed file's signature is missing, invalid, or from an untrusted key."""
