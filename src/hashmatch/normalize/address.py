@@ -1,0 +1,86 @@
+"""Address normalisation: folding, punctuation, house numbers, abbreviations in context.
+
+Canonical form: lower-case ASCII letters, digits and single spaces, house and unit
+numbers kept as written (``12b`` stays ``12b``). With ``abbreviations`` (the default),
+abbreviations from ``data/address_abbreviations.csv`` become full words (``st`` ->
+``street``, ``ave`` -> ``avenue``, ``n`` -> ``north``, ``apt`` -> ``apartment``), with two
+context rules:
+
+* ``st`` / ``dr`` that *open* a street name (first word, after a number, or after a
+  street-type word as in "Rue St Denis") and are followed by a name word are ``saint`` /
+  ``doctor``: "12 St Kilda Rd" -> "12 saint kilda road", "Main St" -> "main street";
+* a single-letter direction right after a unit word is a unit letter: "Apt E" stays "e".
+
+Every output word maps to itself, so normalising a canonical address changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hashmatch.normalize import placeholders
+from hashmatch.normalize._base import APOSTROPHES_RE, fold, read_data
+from hashmatch.schema.model import ColumnSource
+
+_ROWS = list(read_data("address_abbreviations.csv"))
+_EXPANSIONS: Mapping[str, str] = {abbr: full for abbr, full, _ in _ROWS}
+_KIND: Mapping[str, str] = {full: kind for _, full, kind in _ROWS}
+_STREET_WORDS = frozenset(
+    {full for _, full, kind in _ROWS if kind == "street"}
+    | {"rue", "via", "calle", "avenida", "chemin", "strasse", "weg", "straat"}
+)
+_UNIT_WORDS = frozenset(full for _, full, kind in _ROWS if kind == "unit")
+#: Abbreviations that mean a title when they open a street name.
+_NAME_OPENERS = {"st": "saint", "dr": "doctor"}
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+
+
+def _opens_name(tokens: list[str], i: int) -> bool:
+    """Whether tokens[i] starts a street *name* (so "St" there is Saint, not Street)."""
+    if i + 1 >= len(tokens):
+        return False
+    nxt = tokens[i + 1]
+    if not nxt.isalpha() or nxt in _EXPANSIONS or nxt in _KIND:
+        return False
+    if i == 0:
+        return True
+    prev = tokens[i - 1]
+    return not prev.isalpha() or _EXPANSIONS.get(prev, prev) in _STREET_WORDS
+
+
+def _expand(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        full = _EXPANSIONS.get(tok)
+        if full is None:
+            out.append(tok)
+        elif tok in _NAME_OPENERS and _opens_name(tokens, i):
+            out.append(_NAME_OPENERS[tok])
+        elif _KIND[full] == "dir" and len(tok) == 1 and out and out[-1] in _UNIT_WORDS:
+            out.append(tok)
+        else:
+            out.append(full)
+    return out
+
+
+def make_address_normalizer(
+    options: Mapping[str, Any], source: ColumnSource
+) -> Callable[[str], str]:
+    """The normaliser of an ``address`` field."""
+    abbreviations = bool(options.get("abbreviations", True))
+    check = placeholders.check
+    sub_apostrophes, sub_non_alnum = APOSTROPHES_RE.sub, _NON_ALNUM_RE.sub
+
+    def normalize_address(raw: str) -> str:
+        folded = fold(raw.strip())
+        check(folded)
+        tokens = sub_non_alnum(" ", sub_apostrophes("", folded)).split()
+        if abbreviations:
+            tokens = _expand(tokens)
+        canonical = " ".join(tokens)
+        check(canonical)
+        return canonical
+
+    return normalize_address

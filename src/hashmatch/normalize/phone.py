@@ -1,0 +1,68 @@
+"""Phone normalisation: parse with ``phonenumbers`` in the party's region, output E.164.
+
+A number written without ``+`` needs the party's default region (``phone_region`` in its
+mapping); without one it is ``phone.no_region``, never guessed. A number that parses but
+is not valid for its country (wrong length, unassigned range) is ``phone.invalid``.
+Placeholders (all one digit, ``1234567890``...) are missing. Extensions are dropped:
+E.164 has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from typing import Any
+
+import phonenumbers
+
+from hashmatch.normalize import placeholders
+from hashmatch.normalize._base import InvalidValue, MissingValue, fold
+from hashmatch.schema.model import ColumnSource
+
+_SEQUENCES = placeholders.table("phone")
+_DIGITS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isdigit()))
+_E164 = phonenumbers.PhoneNumberFormat.E164
+
+
+def _placeholder_rule(text: str) -> str | None:
+    digits = text.translate(_DIGITS)
+    if len(digits) >= 5 and digits.count(digits[0]) == len(digits):
+        return "repeated_digit"
+    for seq in _SEQUENCES:
+        if digits.endswith(seq):
+            return "sequence"
+    return None
+
+
+def make_phone_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Callable[[str], str]:
+    """The normaliser of a ``phone`` field."""
+    region = source.phone_region.upper() if source.phone_region else None
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        msg = f"phone_region must be an ISO 3166 region known to phonenumbers, got {region!r}"
+        raise ValueError(msg)
+    parse, is_valid, format_number = (
+        phonenumbers.parse,
+        phonenumbers.is_valid_number,
+        phonenumbers.format_number,
+    )
+    check = placeholders.check
+
+    def normalize_phone(raw: str) -> str:
+        text = fold(raw.strip())  # also turns non-ASCII digits into ASCII ones
+        check(text)
+        rule = _placeholder_rule(text)
+        if rule is not None:
+            raise MissingValue("placeholder", rule)
+        if region is None and not text.startswith("+"):
+            raise InvalidValue("phone.no_region")
+        number = None
+        # InvalidValue is raised after the handler, so it never chains to the parse error
+        with suppress(phonenumbers.NumberParseException):
+            number = parse(text, region)
+        if number is None:
+            raise InvalidValue("phone.unparseable")
+        if not is_valid(number):
+            raise InvalidValue("phone.invalid")
+        return format_number(number, _E164)
+
+    return normalize_phone

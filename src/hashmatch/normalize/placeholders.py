@@ -1,0 +1,71 @@
+"""Placeholder detection shared by every field type ("N/A", "unknown", "0000", "xxx"...).
+
+A placeholder is a value someone typed to say "no value": it must become *missing*, not
+be encoded (thousands of "unknown" surnames would otherwise match each other). Rules are
+matched on a *key*: the folded, lower-case cell with every non-alphanumeric character
+removed, so "N/A", "n.a." and "N A" all hit the rule ``na``. The table lives in
+``data/placeholders.csv``; type-specific tables (e-mail parts, sentinel dates, phone
+sequences) are loaded from the same file by their modules through :func:`table`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+
+from hashmatch.normalize._base import MissingValue, read_data
+
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+#: Keys longer than this are never placeholders; skips the work for ordinary long values.
+_MAX_KEY = 24
+
+
+@cache
+def table(scope: str) -> Mapping[str, str]:
+    """Placeholder value -> rule name for one scope of ``data/placeholders.csv``."""
+    return {
+        value: rule
+        for row_scope, rule, value in read_data("placeholders.csv")
+        if row_scope == scope
+    }
+
+
+def placeholder_rule(folded: str, extra: Mapping[str, str] | None = None) -> str | None:
+    """The rule a folded, lower-case value matches, or None.
+
+    Rules beyond the table: ``punctuation`` (no letter or digit at all), ``zeros``
+    ("0", "000-000"), ``xxx`` (three or more x).
+
+    >>> placeholder_rule("n/a"), placeholder_rule("00/00/0000"), placeholder_rule("smith")
+    ('na', 'zeros', None)
+    """
+    if len(folded) > 3 * _MAX_KEY:
+        return None
+    key = folded if folded.isalnum() and folded.isascii() else _NON_ALNUM_RE.sub("", folded)
+    if not key:
+        return "punctuation"
+    if len(key) > _MAX_KEY:
+        return None
+    rule = _ANY.get(key)
+    if rule is None and extra is not None:
+        rule = extra.get(key)
+    if rule is not None:
+        return rule
+    if not key.strip("0"):
+        return "zeros"
+    if len(key) >= 3 and not key.strip("x"):
+        return "xxx"
+    return None
+
+
+def check(folded: str, extra: Mapping[str, str] | None = None) -> None:
+    """Raise ``MissingValue`` when a folded, lower-case value is empty or a placeholder."""
+    if not folded or folded.isspace():
+        raise MissingValue("empty")
+    rule = placeholder_rule(folded, extra)
+    if rule is not None:
+        raise MissingValue("placeholder", rule)
+
+
+_ANY = table("any")

@@ -1,0 +1,96 @@
+"""E-mail normalisation: syntax, UID2 provider rules, placeholders."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
+from hashmatch.schema.model import ColumnSource
+
+SRC = ColumnSource(columns=("email",))
+EMAIL = make_normalizer("email", {}, SRC)
+RAW = make_normalizer("email", {"provider_rules": False}, SRC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("  John.Doe@Example.co.uk ", "john.doe@example.co.uk"),
+        ("John.Doe+news@gmail.com", "johndoe@gmail.com"),
+        ("j.o.h.n.d.o.e@GoogleMail.com", "johndoe@gmail.com"),
+        ("jane+tag@yahoo.com", "jane+tag@yahoo.com"),  # other providers unchanged
+        ("jane.doe@outlook.com", "jane.doe@outlook.com"),
+        ("mailto:Me@Firma.de", "me@firma.de"),
+        ("o'brien@mail.ie", "o'brien@mail.ie"),
+        ("a@xn--bcher-kva.de", "a@xn--bcher-kva.de"),
+    ],
+)
+def test_canonical_emails(raw: str, canonical: str) -> None:
+    assert EMAIL(raw) == canonical
+
+
+def test_provider_rules_can_be_switched_off() -> None:
+    assert RAW("John.Doe+news@googlemail.com") == "john.doe+news@googlemail.com"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "bad@",
+        "@x.com",
+        "a@b",
+        "a..b@x.com",
+        ".a@x.com",
+        "a@-x.com",
+        "a b@x.com",
+        "a@x.c0m",
+        "ü@x.com",
+        "John Doe <j@x.com>",
+        "+@gmail.com",
+        "x" * 65 + "@x.com",
+    ],
+)
+def test_syntax_errors(raw: str) -> None:
+    with pytest.raises(InvalidValue) as info:
+        EMAIL(raw)
+    assert info.value.reason == "email.syntax"
+
+
+@pytest.mark.parametrize(
+    ("raw", "pattern"),
+    [
+        ("noemail@acme.com", "no_email"),
+        ("none@none.com", "no_email"),
+        ("test@test.com", "no_email"),
+        ("NoReply+x@shop.com", "no_email"),
+        ("someone@example.com", "reserved_domain"),
+        ("someone@mail.example.org", "reserved_domain"),
+        ("a@b.invalid", "reserved_domain"),
+        ("N/A", "na"),
+    ],
+)
+def test_placeholders(raw: str, pattern: str) -> None:
+    with pytest.raises(MissingValue) as info:
+        EMAIL(raw)
+    assert (info.value.reason, info.value.pattern) == ("placeholder", pattern)
+
+
+emails = st.builds(
+    "{}@{}.{}".format,
+    st.text(alphabet="abcXYZ.+-_019", min_size=1, max_size=12),
+    st.sampled_from(["gmail", "GoogleMail", "mail.example", "acme", "x-y"]),
+    st.sampled_from(["com", "org", "de"]),
+)
+
+
+@given(st.one_of(emails, st.text(max_size=30)))
+def test_idempotent_and_only_outcome_exceptions(raw: str) -> None:
+    for norm in (EMAIL, RAW):
+        try:
+            first = norm(raw)
+        except (MissingValue, InvalidValue):
+            continue
+        assert norm(first) == first
+        assert first == first.lower() and first.count("@") == 1
