@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 #: The normaliser families. Each logical field names one of these as its ``type``.
@@ -119,6 +120,13 @@ class Schema:
             k.name for k in self.match_keys
         )
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """``"sha256:" + hex`` of the canonical resolved schema (see schema.fingerprint)."""
+        from hashmatch.schema.fingerprint import schema_fingerprint
+
+        return schema_fingerprint(self)
+
     def field_named(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:
@@ -135,11 +143,32 @@ class ColumnSource:
     name_order: Literal["first_last", "last_first", "auto"] = "auto"
     date_formats: tuple[str, ...] = ()  # strptime formats tried in order; see normalize.dates
     phone_region: str | None = None  # ISO 3166 region for national-format numbers
+    #: True when nothing mapped the field and ``columns`` defaulted to its own name: then a
+    #: party whose file lacks that column simply lacks the field (no error).
+    implicit: bool = False
 
 
 @dataclass(frozen=True)
 class PartyMapping:
     """A party's local mapping from its columns to schema fields. Never leaves the party."""
 
-    fields: Mapping[str, ColumnSource]  # schema field name -> source
+    fields: Mapping[str, ColumnSource]  # schema field name -> source (every schema field)
     record_id: str | None = None  # column with the party's internal id (lookup file only)
+
+
+@dataclass(frozen=True)
+class ResolvedField:
+    """A schema field bound to column positions of one input file's header."""
+
+    name: str
+    source: ColumnSource
+    indices: tuple[int, ...]  # header positions of ``source.columns``, in that order
+
+
+@dataclass(frozen=True)
+class ResolvedMapping:
+    """A party mapping bound to one file's header (see ``schema.resolve_columns``)."""
+
+    fields: Mapping[str, ResolvedField]  # present fields only, in schema order
+    absent_fields: tuple[str, ...]  # schema fields this party's file does not have
+    record_id_index: int | None = None  # header position of the record-id column
