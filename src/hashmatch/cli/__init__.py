@@ -26,6 +26,7 @@ _COMMAND_MODULES: list[str] = [
     # e.g. "keys", "schema", "profile", "encode", "inspect", "link", ...
     "schema",
     "inspect",
+    "synth",
 ]
 
 for _name in _COMMAND_MODULES:
