@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
+from hashmatch.atomic import atomic_write_text
 from hashmatch.errors import Problem, SchemaError
 from hashmatch.schema.model import Field, MatchKey, Schema
 
@@ -118,12 +120,10 @@ def write_document(data: Mapping[str, Any], path: str | os.PathLike[str], *, wha
     p = Path(path)
     kind = _kind(p, what, SchemaError)
     if kind == "toml":
-        text = toml_dumps(data)
+        text = tomli_w.dumps(_without_none(data))
     else:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, p)
+    atomic_write_text(p, text)
 
 
 def _kind(p: Path, what: str, error: type[SchemaError]) -> str:
@@ -134,60 +134,10 @@ def _kind(p: Path, what: str, error: type[SchemaError]) -> str:
     raise error([problem], source=str(p))
 
 
-def toml_dumps(doc: Mapping[str, Any]) -> str:
-    """TOML for hand editing: ``[table]`` and ``[[array]]`` sections, small values inline.
-
-    A dedicated writer because general ones put arrays of tables that contain tables
-    (``[[fields]]`` with ``bloom = {...}``) on one long inline line. Keys whose value is
-    None are left out (TOML has no null).
-    """
-    head: list[str] = []
-    sections: list[str] = []
-    for key, value in doc.items():
-        if value is None:
-            continue
-        if isinstance(value, Mapping):
-            sections.append(f"\n[{_toml_key(key)}]\n{_toml_pairs(value)}")
-        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            sections += [f"\n[[{_toml_key(key)}]]\n{_toml_pairs(v)}" for v in value]
-        else:
-            head.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    return "\n".join(head) + "\n" + "".join(sections)
-
-
-def _toml_pairs(table: Mapping[str, Any]) -> str:
-    return "".join(
-        f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in table.items() if v is not None
-    )
-
-
-def _toml_key(key: str) -> str:
-    return (
-        key
-        if key and all(ch.isalnum() or ch in "_-" for ch in key) and key.isascii()
-        else json.dumps(key)
-    )
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            msg = "TOML schema documents hold finite numbers only"
-            raise ValueError(msg)
-        return repr(value)
-    if isinstance(value, str):
-        # A JSON string is a TOML basic string, except that TOML also forbids a raw DEL.
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+def _without_none(value: Any) -> Any:
+    """TOML has no null: keys whose value is None are left out."""
     if isinstance(value, Mapping):
-        inner = ", ".join(
-            f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None
-        )
-        return f"{{ {inner} }}" if inner else "{}"
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    msg = f"cannot write a {type(value).__name__} to TOML"
-    raise TypeError(msg)
+        return [_without_none(v) for v in value]
+    return value
