@@ -1,0 +1,358 @@
+"""The party-side encoding run: records in, encoding file + lookup + rejects report out.
+
+:func:`encode_file` streams a CSV file chunk by chunk (memory bounded by one chunk,
+whatever the file's size) through the :class:`~hashmatch.encode.encoder.ChunkEncoder`
+into an :class:`~hashmatch.encfile.EncodingWriter`, and writes beside it
+
+* the *lookup* file (CSV ``row_token,record_id``; mode 0600): the only link between the
+  opaque row tokens in the encoding file and the party's own ids. It never leaves the
+  party;
+* the *rejects* report (CSV ``row,column,reason``): data row number, column name and reason
+  code of every row that was not encoded, never a value.
+
+All three appear atomically, and only if the whole run succeeds. The returned
+:class:`EncodeSummary` accounts for every data row: ``read == encoded + rejected``.
+:func:`encode_records` does the same in memory for a DataFrame or an iterable of dicts.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch._progress import ProgressHook
+from hashmatch.atomic import atomic_write
+from hashmatch.encfile import EncodingWriter
+from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
+from hashmatch.encode.keys import LinkageSecret
+from hashmatch.encode.records import FieldStats, Reject
+from hashmatch.encode.tokens import TOKEN_BYTES
+from hashmatch.errors import HashmatchError, InputDataError
+from hashmatch.readers import Chunk, RowSource, open_source
+from hashmatch.schema import load_mapping, load_schema, resolve_columns
+from hashmatch.schema.model import PartyMapping, ResolvedMapping, Schema
+
+PathLike = str | os.PathLike[str]
+#: Reason codes of rejects produced here (normaliser codes appear as ``required.<code>``).
+REJECT_REASONS: dict[str, str] = {
+    "row.column_count": "the row has a different number of cells than the header",
+    "row.undecodable": "a cell has bytes that are not valid in the input encoding",
+    "record_id.empty": "the record-id column is empty, so the row could never be rejoined",
+    "required.*": "a required field is missing or invalid (the normaliser's reason follows)",
+}
+
+
+@dataclass
+class EncodeSummary:
+    """What an encoding run did. Counts and reason codes only, never a value."""
+
+    party: str
+    schema_fingerprint: str
+    read: int = 0  # data rows read
+    encoded: int = 0
+    rejected: int = 0
+    reject_reasons: Counter[str] = field(default_factory=Counter)  # a row may have several
+    fields: dict[str, FieldStats] = field(default_factory=dict)  # schema order; encoded rows
+    absent_fields: tuple[str, ...] = ()
+    output: Path | None = None
+    lookup: Path | None = None
+    rejects: Path | None = None
+    seconds: float = 0.0
+
+    def add(self, chunk: Chunk, encoded: EncodedChunk) -> None:
+        self.read += chunk.read
+        self.encoded += encoded.rows
+        self.rejected += len(chunk.bad_rows) + len({r.row for r in encoded.rejects})
+        self.reject_reasons.update(r.reason for r in chunk.bad_rows)
+        self.reject_reasons.update(r.reason for r in encoded.rejects)
+        for name, stats in encoded.stats.items():
+            self.fields.setdefault(name, FieldStats()).add(stats)
+
+    def finish(self, order: list[str], absent: tuple[str, ...], started: float) -> None:
+        self.absent_fields = absent
+        for name in absent:
+            self.fields[name] = FieldStats.for_absent(self.encoded)
+        self.fields = {name: self.fields.get(name, FieldStats()) for name in order}
+        self.seconds = time.perf_counter() - started
+        if self.read != self.encoded + self.rejected:  # pragma: no cover - an invariant
+            msg = f"row accounting broken: read {self.read} != {self.encoded} + {self.rejected}"
+            raise AssertionError(msg)
+
+
+@dataclass
+class EncodedBatch:
+    """Encodings held in memory (notebooks, tests); :meth:`write` makes the .hme file."""
+
+    schema: Schema
+    party: str
+    secret_commitment: str
+    clks: npt.NDArray[np.uint64]
+    tokens: dict[str, npt.NDArray[np.uint8]]
+    present: npt.NDArray[np.bool_]
+    row_tokens: npt.NDArray[np.uint8]
+    record_ids: list[str]
+    rejects: list[Reject]
+    summary: EncodeSummary
+
+    def write(self, path: PathLike, *, lookup: PathLike | None = None) -> Path:
+        """Write the encoding file (and, if given, the party's lookup file) atomically."""
+        out = Path(path)
+        with _writer(out, self.schema, self.party, self.secret_commitment) as w:
+            w.append(self.clks, self.tokens, self.present, self.row_tokens)
+        if lookup is not None:
+            with _lookup_writer(Path(lookup)) as lookup_csv:
+                lookup_csv.write(self.row_tokens, self.record_ids)
+        return out
+
+
+def encode_records(
+    records: Iterable[Mapping[str, Any]] | Any,
+    *,
+    schema: Schema | PathLike | Mapping[str, Any],
+    secret: LinkageSecret | PathLike,
+    party: str,
+    mapping: PartyMapping | PathLike | Mapping[str, Any] | None = None,
+    chunk_rows: int = 50_000,
+) -> EncodedBatch:
+    """Encode records held in memory: a pandas DataFrame or an iterable of dicts.
+
+    Cells are read as text (``None``/NaN are empty). Rows failing a required field go
+    to ``batch.rejects``; nothing is raised for them.
+
+    Example
+    -------
+    >>> from hashmatch.encode import LinkageSecret
+    >>> batch = encode_records(
+    ...     [{"surname": "Smith"}, {"surname": ""}],
+    ...     schema={"version": 1, "clk": {"bits": 128},
+    ...             "fields": [{"name": "surname", "type": "name", "bloom": True}]},
+    ...     secret=LinkageSecret(bytes(32)), party="demo")
+    >>> batch.clks.shape, batch.present[:, 0].tolist(), batch.summary.encoded
+    ((2, 2), [True, False], 2)
+    """
+    schema, secret = _schema(schema), _secret(secret)
+    source = open_source(records)
+    run = _Run(source, schema, secret, party, mapping)
+    parts = list(run.chunks(chunk_rows))
+    summary = run.finish()
+    words = schema.clk_bits // 64
+
+    def cat(arrays: list[Any], shape: tuple[int, ...], dtype: Any) -> Any:
+        return np.concatenate(arrays) if arrays else np.zeros(shape, dtype=dtype)
+
+    rejects = [Reject(b.row, b.column, b.reason) for c, _ in parts for b in c.bad_rows]
+    rejects += [r for _, e in parts for r in e.rejects]
+    rejects.sort(key=lambda r: r.row)
+    return EncodedBatch(
+        schema=schema,
+        party=party,
+        secret_commitment=secret.commitment(),
+        clks=cat([e.clks for _, e in parts], (0, words), np.uint64),
+        tokens={
+            name: cat([e.tokens[name] for _, e in parts], (0, 16), np.uint8)
+            for name in schema.exact_token_names
+        },
+        present=cat([e.present for _, e in parts], (0, len(schema.fields)), np.bool_),
+        row_tokens=cat([e.row_tokens for _, e in parts], (0, 16), np.uint8),
+        record_ids=[rid for _, e in parts for rid in e.record_ids],
+        rejects=rejects,
+        summary=summary,
+    )
+
+
+def encode_file(
+    path: PathLike,
+    *,
+    schema: Schema | PathLike | Mapping[str, Any],
+    secret: LinkageSecret | PathLike,
+    party: str,
+    out: PathLike,
+    lookup: PathLike | None = None,
+    rejects: PathLike | None = None,
+    mapping: PartyMapping | PathLike | Mapping[str, Any] | None = None,
+    chunk_rows: int = 50_000,
+    input_encoding: str = "utf-8",
+    delimiter: str | None = None,
+    fail_fast: bool = False,
+    max_rejects: int | None = None,
+    progress: ProgressHook | None = None,
+) -> EncodeSummary:
+    """Encode a party's CSV file into an encoding file, a lookup file and a rejects report.
+
+    Parameters
+    ----------
+    path
+        The party's CSV file (header row first; delimiter sniffed unless ``delimiter``).
+    schema, secret, party
+        The shared schema, the linkage secret (object or file) and this party's name.
+    out
+        The ``.hme`` file to write. ``lookup`` defaults to ``out`` with suffix
+        ``.lookup``, ``rejects`` to ``out`` with suffix ``.rejects.csv``.
+    mapping
+        The party's column mapping (object, file or dict); None maps fields to columns
+        of the same name.
+    chunk_rows
+        Rows per chunk: memory is proportional to it, not to the file.
+    fail_fast, max_rejects
+        Stop with an error at the first reject, or once more than ``max_rejects`` rows
+        are rejected; by default every bad row is reported and the run continues.
+    progress
+        ``hook(bytes_done, bytes_total)`` called after each chunk.
+
+    Returns
+    -------
+    EncodeSummary
+        Counts per outcome; ``read == encoded + rejected``.
+
+    Raises
+    ------
+    InputDataError
+        Missing/empty/header-only file, bad CSV, unknown encoding, ``fail_fast`` reject.
+    MappingError, SchemaError, SecretError
+        From the mapping, the schema or the secret file.
+    """
+    if chunk_rows < 1:
+        msg = f"chunk_rows must be at least 1, got {chunk_rows}"
+        raise ValueError(msg)
+    schema, secret = _schema(schema), _secret(secret)
+    out = Path(out)
+    lookup = Path(lookup) if lookup is not None else out.with_suffix(".lookup")
+    rejects = Path(rejects) if rejects is not None else out.with_suffix(".rejects.csv")
+    for target in (out, lookup, rejects):
+        if not target.parent.is_dir():
+            msg = f"cannot write {target}: directory {target.parent} does not exist"
+            raise HashmatchError(msg)
+    if len({out.resolve(), lookup.resolve(), rejects.resolve(), Path(path).resolve()}) < 4:
+        msg = "the input, output, lookup and rejects files must be four different files"
+        raise InputDataError(msg, file=str(out))
+    source = open_source(path, encoding=input_encoding, delimiter=delimiter)
+    run = _Run(source, schema, secret, party, mapping)
+    with ExitStack() as stack:
+        writer = stack.enter_context(_writer(out, schema, party, secret.commitment()))
+        lookup_csv = stack.enter_context(_lookup_writer(lookup))
+        rejects_csv = csv.writer(
+            stack.enter_context(atomic_write(rejects, "w", newline="", encoding="utf-8"))
+        )
+        rejects_csv.writerow(("row", "column", "reason"))
+        for chunk, encoded in run.chunks(chunk_rows):
+            chunk_rejects = sorted(
+                [Reject(b.row, b.column, b.reason) for b in chunk.bad_rows] + encoded.rejects,
+                key=lambda r: r.row,
+            )
+            if chunk_rejects and fail_fast:
+                first = chunk_rejects[0]
+                raise InputDataError(
+                    f"row rejected ({first.reason}); stopping because of --fail-fast",
+                    file=source.name,
+                    row=first.row,
+                    column=first.column or None,
+                    hint="drop --fail-fast to report bad rows in the rejects file and go on",
+                )
+            rejects_csv.writerows((r.row, r.column, r.reason) for r in chunk_rejects)
+            writer.append(encoded.clks, encoded.tokens, encoded.present, encoded.row_tokens)
+            lookup_csv.write(encoded.row_tokens, encoded.record_ids)
+            if max_rejects is not None and run.summary.rejected > max_rejects:
+                raise InputDataError(
+                    f"more than {max_rejects} rows rejected; stopping (nothing was written)",
+                    file=source.name,
+                    hint="check the input encoding, delimiter and mapping with hashmatch profile",
+                )
+            if progress is not None:
+                progress(*source.progress())
+        summary = run.finish()
+    summary.output, summary.lookup, summary.rejects = out, lookup, rejects
+    return summary
+
+
+class _Run:
+    """One pass over a source: binds the mapping to its header, encodes its chunks."""
+
+    def __init__(
+        self,
+        source: RowSource,
+        schema: Schema,
+        secret: LinkageSecret,
+        party: str,
+        mapping: PartyMapping | PathLike | Mapping[str, Any] | None,
+    ) -> None:
+        self.source = source
+        party_mapping = (
+            mapping if isinstance(mapping, PartyMapping) else load_mapping(mapping, schema)
+        )
+        self.resolved: ResolvedMapping = resolve_columns(
+            party_mapping, schema, source.header, source.name
+        )
+        self.encoder = ChunkEncoder(schema, secret, self.resolved, source.header)
+        self.summary = EncodeSummary(party=party, schema_fingerprint=schema.fingerprint)
+        self._started = time.perf_counter()
+
+    def chunks(self, chunk_rows: int) -> Iterator[tuple[Chunk, EncodedChunk]]:
+        for chunk in self.source.chunks(chunk_rows):
+            encoded = self.encoder.encode(chunk)
+            self.summary.add(chunk, encoded)
+            yield chunk, encoded
+
+    def finish(self) -> EncodeSummary:
+        if self.summary.read == 0:
+            raise InputDataError("the file has a header but no data rows", file=self.source.name)
+        order = [f.name for f in self.encoder.schema.fields]
+        self.summary.finish(order, self.resolved.absent_fields, self._started)
+        return self.summary
+
+
+def _schema(schema: Schema | PathLike | Mapping[str, Any]) -> Schema:
+    return schema if isinstance(schema, Schema) else load_schema(schema)
+
+
+def _secret(secret: LinkageSecret | PathLike) -> LinkageSecret:
+    return secret if isinstance(secret, LinkageSecret) else LinkageSecret.load(secret)
+
+
+def _writer(out: Path, schema: Schema, party: str, commitment: str) -> EncodingWriter:
+    return EncodingWriter(
+        out,
+        party=party,
+        schema_fingerprint=schema.fingerprint,
+        clk_bits=schema.clk_bits,
+        segments=schema.segments,
+        token_names=schema.exact_token_names,
+        field_names=[f.name for f in schema.fields],
+        secret_commitment=commitment,
+    )
+
+
+class _LookupWriter:
+    """Writes the lookup CSV (``row_token,record_id``); ids needing no quoting (the usual
+    case) are written with one join per chunk instead of the csv module's per-row calls."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self._csv = csv.writer(fh)
+        self._csv.writerow(("row_token", "record_id"))
+
+    def write(self, row_tokens: npt.NDArray[np.uint8], record_ids: list[str]) -> None:
+        if not record_ids:
+            return
+        tokens = row_tokens.tobytes().hex(",", -TOKEN_BYTES).split(",")  # one split, in C
+        joined = "".join(record_ids)
+        if any(c in joined for c in ',"\r\n'):
+            self._csv.writerows(zip(tokens, record_ids, strict=True))
+        else:
+            self._fh.write("".join(map("{},{}\r\n".format, tokens, record_ids)))
+
+
+@contextmanager
+def _lookup_writer(path: Path) -> Iterator[_LookupWriter]:
+    """The lookup file links row tokens to the party's ids: owner-only, like the secret."""
+    with atomic_write(path, "w", newline="", encoding="utf-8", permissions=0o600) as fh:
+        yield _LookupWriter(fh)

@@ -1,0 +1,183 @@
+"""Apply a party's resolved mapping and the normalisers to a chunk of rows.
+
+Each schema field present in the file becomes, per row, a canonical value or an outcome
+with a reason code: *missing* (``empty``, ``placeholder`` + the placeholder pattern's
+name) or *invalid* (a dotted code such as ``date.impossible``). Work is done once per
+distinct raw value of a field: a chunk is factorised into (distinct values, per-row
+codes), and outcomes are remembered across chunks (bounded), since names, dates and
+postcodes repeat. A required field that is not valid sends its row to the rejects.
+
+Nothing here keeps or reports a raw value: outcomes hold reason codes only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
+from hashmatch.schema.model import Field, ResolvedField
+
+_CACHE_LIMIT = 1 << 16  # entries per memo (bounded memory; a memo is emptied when full)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of normalising one raw value: canonical text, or why there is none."""
+
+    canonical: str | None  # set when valid
+    kind: str = "valid"  # valid | missing | invalid
+    reason: str | None = None  # "empty", "placeholder", "date.format", ...
+    pattern: str | None = None  # name of the placeholder rule that matched
+
+    @property
+    def label(self) -> str:
+        """Reason code for reports: ``placeholder:na`` keeps the rule name, never the value."""
+        if self.pattern:
+            return f"{self.reason}:{self.pattern}"
+        return self.reason or self.kind
+
+
+@dataclass
+class FieldStats:
+    """Counts for one field over the rows seen: never any value."""
+
+    rows: int = 0
+    valid: int = 0
+    missing: Counter[str] = field(default_factory=Counter)  # "empty", "placeholder:na", ...
+    invalid: Counter[str] = field(default_factory=Counter)  # reason code -> rows
+    absent: bool = False  # the party's file has no column for this field
+
+    @property
+    def filled(self) -> int:
+        """Rows with a non-empty cell (valid, placeholder or invalid)."""
+        return self.rows - self.missing.get("empty", 0) - self.missing.get("absent", 0)
+
+    @classmethod
+    def for_absent(cls, rows: int) -> FieldStats:
+        """Stats of a field the party's file has no column for: missing in every row."""
+        return cls(rows=rows, missing=Counter({"absent": rows} if rows else {}), absent=True)
+
+    def add(self, other: FieldStats) -> None:
+        self.rows += other.rows
+        self.valid += other.valid
+        self.missing.update(other.missing)
+        self.invalid.update(other.invalid)
+        self.absent = self.absent or other.absent
+
+
+@dataclass(frozen=True)
+class FieldColumn:
+    """One field over one chunk, factorised: ``outcomes[codes[r]]`` is row ``r``'s outcome."""
+
+    name: str
+    codes: npt.NDArray[np.int64]  # per row
+    outcomes: Sequence[Outcome]  # per distinct raw value of the chunk
+    valid: npt.NDArray[np.bool_]  # per row
+
+    def stats(self, rows: npt.NDArray[np.bool_] | None = None) -> FieldStats:
+        """Counts over the chunk's rows (or only those where ``rows`` is True)."""
+        codes = self.codes if rows is None else self.codes[rows]
+        counts = np.bincount(codes, minlength=len(self.outcomes))
+        out = FieldStats(rows=len(codes))
+        for outcome, count in zip(self.outcomes, counts.tolist(), strict=True):
+            if not count:
+                continue
+            if outcome.kind == "valid":
+                out.valid += count
+            elif outcome.kind == "missing":
+                out.missing[outcome.label] += count
+            else:
+                out.invalid[outcome.label] += count
+        return out
+
+
+class FieldReader:
+    """Reads one field of a party's rows: joins its columns, normalises, remembers outcomes."""
+
+    def __init__(self, spec: Field, resolved: ResolvedField) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.indices = resolved.indices
+        self.columns = "+".join(resolved.source.columns)  # for reject reports (names only)
+        self._normalize = make_normalizer(spec.type, spec.normalize, resolved.source)
+        self._cache: dict[str, Outcome] = {}
+
+    def raw_values(self, columns: Sequence[Sequence[str]]) -> Sequence[str]:
+        """The field's raw text per row (several columns joined by one space).
+
+        ``columns`` is the chunk transposed: ``columns[i]`` holds column ``i`` of every row.
+        """
+        if len(self.indices) == 1:
+            return columns[self.indices[0]]
+        return list(map(" ".join, zip(*(columns[i] for i in self.indices), strict=True)))
+
+    def read(self, columns: Sequence[Sequence[str]]) -> FieldColumn:
+        """Factorise and normalise the field over a chunk (given as columns)."""
+        values = self.raw_values(columns)
+        n = len(values)
+        # Factorise in C: setdefault keeps each distinct value's first row index.
+        first: dict[str, int] = {}
+        first_rows = np.fromiter(map(first.setdefault, values, range(n)), np.int64, n)
+        starts = np.fromiter(first.values(), np.int64, len(first))
+        dense = np.empty(n, dtype=np.int64)
+        dense[starts] = np.arange(len(starts), dtype=np.int64)
+        codes = dense[first_rows]
+        outcomes = [self.outcome(v) for v in first]
+        valid_by_value = np.fromiter(
+            (o.kind == "valid" for o in outcomes), dtype=np.bool_, count=len(outcomes)
+        )
+        return FieldColumn(self.name, codes, outcomes, valid_by_value[codes])
+
+    def outcome(self, raw: str) -> Outcome:
+        """The (remembered) outcome of normalising one raw value."""
+        found = self._cache.get(raw)
+        if found is None:
+            found = self._normalise(raw)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[raw] = found
+        return found
+
+    def _normalise(self, raw: str) -> Outcome:
+        try:
+            return Outcome(self._normalize(raw))
+        except MissingValue as exc:
+            return Outcome(None, "missing", exc.reason, exc.pattern)
+        except InvalidValue as exc:
+            return Outcome(None, "invalid", exc.reason)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One reason a row was not encoded: data row number, column NAME, reason code."""
+
+    row: int
+    column: str
+    reason: str
+
+
+def required_rejects(
+    readers: Sequence[FieldReader],
+    columns: Sequence[FieldColumn],
+    row_numbers: Sequence[int],
+) -> tuple[npt.NDArray[np.bool_], list[Reject]]:
+    """Rows to keep (every required field valid) and one Reject per failing required field."""
+    n = len(row_numbers)
+    keep = np.ones(n, dtype=np.bool_)
+    found: list[tuple[int, int, Reject]] = []
+    for order, (reader, col) in enumerate(zip(readers, columns, strict=True)):
+        if not reader.spec.required:
+            continue
+        bad = np.flatnonzero(~col.valid)
+        keep[bad] = False
+        for r in bad.tolist():
+            outcome = col.outcomes[col.codes[r]]
+            reason = f"required.{outcome.label}"
+            found.append((r, order, Reject(row_numbers[r], reader.columns, reason)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return keep, [rej for _, _, rej in found]

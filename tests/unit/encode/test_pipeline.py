@@ -1,0 +1,230 @@
+"""encode_file / encode_records: accounting, rejects, determinism, atomic outputs, errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashmatch.encfile import EncodingFile
+from hashmatch.encode import LinkageSecret, encode_file, encode_records
+from hashmatch.errors import HashmatchError, InputDataError, MappingError
+from hashmatch.schema import Schema
+
+DATES = {"dob": {"date_formats": ["%Y-%m-%d", "%Y"]}}
+MAPPING = {"record_id": "id", "fields": DATES}
+
+
+def _encode(path: Path, schema: Schema, secret: LinkageSecret, tmp: Path, **kw: object):
+    return encode_file(
+        path,
+        schema=schema,
+        secret=secret,
+        party="p",
+        out=tmp / "p.hme",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _lookup(path: Path) -> dict[str, str]:
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["row_token", "record_id"]
+    return {token: rid for token, rid in rows[1:]}
+
+
+def test_file_lookup_and_rejects(party_csv, schema, secret, tmp_path) -> None:
+    s = _encode(party_csv, schema, secret, tmp_path, mapping=MAPPING)
+    assert (s.read, s.encoded, s.rejected) == (5, 4, 1)
+    assert s.reject_reasons == {"required.empty": 1}
+    assert s.fields["dob"].invalid == {"date.impossible": 1}
+    f = EncodingFile.open(s.output)
+    assert f.header.rows == 4 and f.header.party == "p"
+    assert f.header.schema_fingerprint == schema.fingerprint
+    assert f.header.secret_commitment == secret.commitment()
+    assert f.header.token_names == ("email", "ln_yob", "blk")
+    lookup = _lookup(s.lookup)
+    ids = [lookup[t.tobytes().hex()] for t in np.asarray(f.row_tokens)]
+    assert ids == ["a1", "a2", "a4", "a5"]
+    assert s.lookup.stat().st_mode & 0o777 == 0o600
+    assert s.rejects.read_text().splitlines() == ["row,column,reason", "3,last_name,required.empty"]
+    present = np.asarray(f.present)
+    assert present[:, 2].tolist() == [True, True, False, True]  # 31 February: invalid
+    assert present[:, 3].tolist() == [True, False, True, True]  # no e-mail for a2
+    email = np.asarray(f.token("email"))
+    assert not email[1].any() and email[0].any()
+
+
+def test_default_record_id_is_the_data_row_number(party_csv, schema, secret, tmp_path) -> None:
+    s = _encode(party_csv, schema, secret, tmp_path)
+    assert sorted(_lookup(s.lookup).values()) == ["1", "2", "4", "5"]
+
+
+def test_year_only_date_shares_year_bits_and_match_key(schema, secret) -> None:
+    rows = [
+        {"last_name": "Green", "dob": "1990-06-07"},
+        {"last_name": "Green", "dob": "1990"},
+        {"last_name": "Green", "dob": "1991"},
+    ]
+    b = encode_records(rows, schema=schema, secret=secret, party="p", mapping={"fields": DATES})
+    seg = next(s for s in schema.segments if s.field == "dob")
+    bits = np.unpackbits(b.clks.astype("<u8").view(np.uint8), axis=1, bitorder="little")
+    dob = bits[:, seg.start : seg.start + seg.bits].astype(bool)
+    assert (dob[1] <= dob[0]).all() and dob[1].any()  # year bits are a subset
+    assert (dob[2] != dob[1]).any()
+    ln_yob = b.tokens["ln_yob"]
+    assert (ln_yob[0] == ln_yob[1]).all() and (ln_yob[1] != ln_yob[2]).any()
+
+
+def test_missing_parts_make_missing_keys_and_empty_segments(schema, secret) -> None:
+    b = encode_records(
+        [{"last_name": "Smith"}], schema=schema, secret=secret, party="p"
+    )  # no dob, e-mail or first-name columns: absent fields
+    assert not b.tokens["ln_yob"].any() and not b.tokens["email"].any()
+    assert b.tokens["blk"].any()
+    assert b.present.tolist() == [[False, True, False, False]]
+    assert set(b.summary.absent_fields) == {"first_name", "dob", "email"}
+    seg = next(s for s in schema.segments if s.field == "first_name")
+    bits = np.unpackbits(b.clks.astype("<u8").view(np.uint8), bitorder="little")
+    assert not bits[seg.start : seg.start + seg.bits].any()
+
+
+def test_same_bits_for_file_records_dataframe_and_any_chunk_size(
+    party_csv, schema, secret, tmp_path
+) -> None:
+    pd = pytest.importorskip("pandas")
+    s = _encode(party_csv, schema, secret, tmp_path, chunk_rows=2, mapping={"fields": DATES})
+    f = EncodingFile.open(s.output)
+    with party_csv.open(newline="") as fh:
+        records = list(csv.DictReader(fh))
+    frame = pd.read_csv(party_csv, dtype=str)  # empty cells become NaN
+    for batch in (
+        encode_records(records, schema=schema, secret=secret, party="p", mapping={"fields": DATES}),
+        encode_records(
+            frame, schema=schema, secret=secret, party="p", chunk_rows=3, mapping={"fields": DATES}
+        ),
+    ):
+        assert np.array_equal(batch.clks, np.asarray(f.clks))
+        for name in schema.exact_token_names:
+            assert np.array_equal(batch.tokens[name], np.asarray(f.token(name)))
+        assert np.array_equal(batch.present, np.asarray(f.present))
+        assert [r.row for r in batch.rejects] == [3]
+
+
+def test_row_tokens_are_random_per_run(party_csv, schema, secret) -> None:
+    a = encode_records([{"last_name": "x"}] * 3, schema=schema, secret=secret, party="p")
+    b = encode_records([{"last_name": "x"}] * 3, schema=schema, secret=secret, party="p")
+    assert len({t.tobytes() for t in np.concatenate([a.row_tokens, b.row_tokens])}) == 6
+    assert np.array_equal(a.clks, b.clks)
+
+
+def test_different_secrets_give_different_bits(schema, secret) -> None:
+    rows = [{"last_name": "Smith", "dob": "1951-11-04"}]
+    a = encode_records(rows, schema=schema, secret=secret, party="p")
+    b = encode_records(rows, schema=schema, secret=LinkageSecret(bytes(32)), party="p")
+    assert (a.clks != b.clks).any() and (a.tokens["ln_yob"] != b.tokens["ln_yob"]).any()
+
+
+def test_bad_rows_are_reported_and_accounted(schema, secret, tmp_path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(
+        b"first_name,last_name,dob\n"
+        b"Ann,Smith,1951-11-04\n"
+        b"Bob,Jones\n"  # too few cells
+        b"Cy,M\xfcller,1970-01-01\n"  # latin-1 byte in a UTF-8 file
+        b"\n"  # blank line: not a row
+        b"Di,Brown,1980-01-01,extra\n"
+        b"Ed,Green,1990\n"
+    )
+    s = _encode(path, schema, secret, tmp_path)
+    assert (s.read, s.encoded, s.rejected) == (5, 2, 3)
+    lines = s.rejects.read_text().splitlines()
+    assert lines == [
+        "row,column,reason",
+        "2,,row.column_count",
+        "3,last_name,row.undecodable",
+        "4,,row.column_count",
+    ]
+
+
+def test_fail_fast_stops_and_writes_nothing(party_csv, schema, secret, tmp_path) -> None:
+    with pytest.raises(InputDataError, match="row 3.*last_name.*required.empty"):
+        _encode(party_csv, schema, secret, tmp_path, fail_fast=True)
+    assert list(tmp_path.iterdir()) == [party_csv]
+
+
+def test_max_rejects(party_csv, schema, secret, tmp_path) -> None:
+    with pytest.raises(InputDataError, match="more than 0 rows rejected"):
+        _encode(party_csv, schema, secret, tmp_path, max_rejects=0)
+    assert _encode(party_csv, schema, secret, tmp_path, max_rejects=1).rejected == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"  \n\n", "empty"),
+        (b"first_name,last_name\n", "header but no data rows"),
+        (b"\xff\xfef\x00i\x00r\x00", "UTF-16"),
+    ],
+)
+def test_unusable_files(schema, secret, tmp_path, content: bytes, message: str) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputDataError, match=message) as info:
+        _encode(path, schema, secret, tmp_path)
+    assert str(path) in str(info.value)
+    assert not (tmp_path / "p.hme").exists()
+
+
+def test_missing_mapped_column_names_it(party_csv, schema, secret, tmp_path) -> None:
+    with pytest.raises(MappingError, match="surname"):
+        _encode(party_csv, schema, secret, tmp_path, mapping={"fields": {"last_name": "surname"}})
+
+
+def test_undecodable_header_suggests_input_encoding(schema, secret, tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"last_name,Gr\xfc\xdfe\nx,y\n")
+    with pytest.raises(InputDataError) as info:
+        _encode(path, schema, secret, tmp_path)
+    assert "--input-encoding" in (info.value.hint or "")
+    s = _encode(path, schema, secret, tmp_path, input_encoding="latin-1")
+    assert s.encoded == 1
+
+
+def test_outputs_must_differ_from_input(party_csv, schema, secret) -> None:
+    with pytest.raises(InputDataError, match="different files"):
+        encode_file(
+            party_csv,
+            schema=schema,
+            secret=secret,
+            party="p",
+            out=party_csv.with_suffix(".hme"),
+            lookup=party_csv,
+        )
+
+
+def test_batch_write_round_trips(schema, secret, tmp_path) -> None:
+    b = encode_records(
+        [{"last_name": "Smith"}, {"last_name": "Jones"}], schema=schema, secret=secret, party="p"
+    )
+    b.write(tmp_path / "b.hme", lookup=tmp_path / "b.lookup")
+    f = EncodingFile.open(tmp_path / "b.hme")
+    assert np.array_equal(np.asarray(f.clks), b.clks)
+    assert sorted(_lookup(tmp_path / "b.lookup").values()) == ["1", "2"]
+
+
+def test_record_ids_needing_csv_quotes_round_trip(schema, secret, tmp_path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('id,last_name\n"a,1",Smith\n"b""2",Jones\nc3,Brown\n')
+    s = _encode(path, schema, secret, tmp_path, mapping={"record_id": "id"})
+    assert sorted(_lookup(s.lookup).values()) == ["a,1", 'b"2', "c3"]
+
+
+def test_missing_output_directory_is_a_clear_error(party_csv, schema, secret, tmp_path) -> None:
+    with pytest.raises(HashmatchError, match="does not exist"):
+        encode_file(
+            party_csv, schema=schema, secret=secret, party="p", out=tmp_path / "no" / "p.hme"
+        )

@@ -1,0 +1,72 @@
+"""Reading rows: BOM, delimiters, blank lines, quoted newlines, row numbers, in-memory sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hashmatch.errors import InputDataError
+from hashmatch.readers import CsvSource, RecordsSource
+
+
+def _all(source, n: int = 2):
+    chunks = list(source.chunks(n))
+    rows = [r for c in chunks for r in c.rows]
+    numbers = [x for c in chunks for x in c.row_numbers]
+    bad = [b for c in chunks for b in c.bad_rows]
+    return rows, numbers, bad
+
+
+def test_bom_delimiter_blank_lines_and_quoted_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b'\xef\xbb\xbf a ;b\n1;"two\nlines"\n\n3;4\n5;6\n')
+    src = CsvSource(path)
+    assert src.header == ["a", "b"] and src.delimiter == ";"
+    rows, numbers, bad = _all(src)
+    assert rows == [["1", "two\nlines"], ["3", "4"], ["5", "6"]]
+    assert numbers == [1, 2, 3] and not bad
+    done, total = src.progress()
+    assert total == path.stat().st_size
+
+
+def test_explicit_delimiter_and_unknown_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a|b\n1|2\n")
+    assert _all(CsvSource(path, delimiter="|"))[0] == [["1", "2"]]
+    with pytest.raises(InputDataError, match="unknown input encoding"):
+        CsvSource(path, encoding="nope-8")
+    with pytest.raises(InputDataError, match="one character"):
+        CsvSource(path, delimiter="||")
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputDataError, match="not found"):
+        CsvSource(tmp_path / "nope.csv")
+    with pytest.raises(InputDataError, match="directory"):
+        CsvSource(tmp_path)
+
+
+def test_csv_syntax_error_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"a,b\n1,2\n3," + b"x" * 200_000 + b"\n")
+    with pytest.raises(InputDataError, match="line 3.*field larger than field limit") as info:
+        _all(CsvSource(path))
+    assert "xxxx" not in str(info.value)
+
+
+def test_records_from_dicts_and_dataframe() -> None:
+    rows, numbers, _ = _all(RecordsSource([{"a": "x", "b": None}, {"a": 3}, {"b": float("nan")}]))
+    assert rows == [["x", ""], ["3", ""], ["", ""]] and numbers == [1, 2, 3]
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": ["x", None], "b": [1.5, float("nan")]})
+    src = RecordsSource(frame)
+    assert src.header == ["a", "b"]
+    assert _all(src)[0] == [["x", "1.5"], ["", ""]]
+
+
+def test_bad_records() -> None:
+    with pytest.raises(InputDataError, match="no records"):
+        RecordsSource([])
+    with pytest.raises(InputDataError, match="expected mappings"):
+        RecordsSource([["a", "b"]])
