@@ -29,6 +29,7 @@ _COMMAND_MODULES: list[str] = [
     "profile",
     "encode",
     "inspect",
+    "audit",
     "synth",
 ]
 

@@ -1,0 +1,528 @@
+"""Privacy audit of one's own encoding file, run by a party before the file leaves the silo.
+
+Bloom-filter encodings are keyed, but an attacker holding the file can still exploit
+*structure*: positions set far more often than others (a frequency attack on bit
+positions), segment patterns that repeat as often as common names do (a frequency
+alignment of patterns to names), and popcounts that grow with value length. This module
+measures each risk per field segment and gives a verdict (ok / warn / fail) with the
+schema setting that fixes it. With the party's raw data it also simulates the simple
+frequency attack: align the most frequent segment patterns to the most frequent values
+and count how many it gets right.
+
+Only counts, rates and ranks are reported: never a value, a token or CLK bits. Ground-truth
+labels (the canonical values) are used in memory to score the simulated attack and are
+dropped. Files are read in chunks; memory is one 8-byte pattern hash and one popcount per
+row and segment.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.encfile import EncodingFile, Segment
+from hashmatch.errors import InputDataError
+
+Verdict = Literal["ok", "warn", "fail"]
+_ORDER: dict[str, int] = {"ok": 0, "warn": 1, "fail": 2}
+
+#: A pattern shared by at least this many rows is "frequent" (a k-anonymity style floor:
+#: a group this large is what a frequency attack can single out and align).
+FREQUENT_GROUP = 10
+#: Rows sampled per segment to look for near-identical patterns (pairwise, so quadratic).
+NEAR_SAMPLE = 2000
+#: Dice similarity at or above which two segment patterns are "near-identical".
+NEAR_DICE = 0.9
+#: Most frequent values / patterns the simulated attack tries to align.
+ATTACK_TOP = 20
+
+#: (warn at, fail at) for each metric; see docs/guides/hardening.md for the calibration.
+LIMITS: Mapping[str, tuple[float, float]] = {
+    "bit_rate_cv": (0.5, 1.0),  # std / mean of the per-position set rates
+    "frequent_share": (0.05, 0.25),  # share of rows in a pattern shared by >= FREQUENT_GROUP
+    "near_share": (0.25, 0.5),  # share of sampled rows with a near-identical twin
+    "popcount_cv": (0.05, 0.15),  # std / mean of segment popcounts (no raw data)
+    "length_corr": (0.2, 0.5),  # |Pearson r| of value length and popcount (raw data)
+    "attack_share": (0.1, 0.3),  # share of the top values the attack aligns correctly
+}
+
+_NOISE = (
+    "hardening.blip = { epsilon = 25 } or lower (more noise), or hardening.salt; "
+    "a low-cardinality field (state, gender) leaks whatever the hardening: "
+    "remove its bloom encoding (exact = true only)"
+)
+_FIX = {
+    "bit_frequency": _NOISE,
+    "repeated_patterns": _NOISE,
+    "length": 'hardening.balance = true (or hardening = "recommended")',
+    "frequency_attack": _NOISE,
+}
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class SegmentAudit:
+    """Statistics of one field segment over the rows where it is not empty."""
+
+    field: str
+    bits: int
+    rows: int  # rows with a non-empty segment
+    mean_fill: float
+    bit_rate_cv: float  # std / mean of per-position min(rate, 1 - rate): attack surface
+    bit_rate_max_ratio: float  # the most skewed position's min(rate, 1 - rate) / mean
+    distinct_patterns: int
+    top_pattern_share: float  # share of rows with the single most frequent pattern
+    frequent_share: float  # share of rows whose pattern is shared by >= FREQUENT_GROUP rows
+    near_share: float  # share of sampled rows with a near-identical (Dice >= 0.9) twin
+    popcount_mean: float
+    popcount_std: float
+    popcount_min: int
+    popcount_max: int
+    length_corr: float | None = None  # with raw data: Pearson r(value length, popcount)
+    length_mi_bits: float | None = None  # with raw data: mutual information estimate
+    attack_aligned: float | None = None  # with raw data: top values aligned (expected)
+    attack_top: int | None = None  # ... out of this many
+
+    @property
+    def popcount_cv(self) -> float:
+        return self.popcount_std / self.popcount_mean if self.popcount_mean else 0.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The verdict on one risk, over all segments, and the schema setting that fixes it."""
+
+    risk: str  # bit_frequency | repeated_patterns | length | frequency_attack
+    verdict: Verdict
+    worst_field: str | None
+    detail: str  # counts and rates only
+    fix: str | None  # None when ok
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    path: str | None
+    rows: int
+    segments: tuple[SegmentAudit, ...]
+    findings: tuple[Finding, ...]
+    with_raw: bool = False
+
+    @property
+    def verdict(self) -> Verdict:
+        """The worst verdict over all risks."""
+        return max((f.verdict for f in self.findings), key=_ORDER.__getitem__, default="ok")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "rows": self.rows,
+            "with_raw": self.with_raw,
+            "verdict": self.verdict,
+            "findings": [asdict(f) for f in self.findings],
+            "segments": [asdict(s) for s in self.segments],
+        }
+
+
+# -- entry points ---------------------------------------------------------------------------
+
+
+def audit_file(
+    path: str | os.PathLike[str],
+    *,
+    truth: Mapping[str, Sequence[str | None]] | None = None,
+    chunk_rows: int = 262_144,
+) -> AuditReport:
+    """Audit an encoding file (checksum verified); ``truth`` adds the raw-data checks.
+
+    ``truth`` maps a field name to each row's canonical value (None when missing), in
+    file row order (see :func:`truth_from_raw`). Raises the ``EncodingFile.open`` errors.
+    """
+    with EncodingFile.open(path) as f:
+        collector = _Collector(f.header.segments)
+        for start, stop in f.iter_chunks(chunk_rows):
+            collector.add(np.asarray(f.clks[start:stop]))
+        return collector.report(str(path), truth)
+
+
+def audit_clks(
+    clks: npt.NDArray[np.uint64],
+    segments: Sequence[Segment],
+    *,
+    truth: Mapping[str, Sequence[str | None]] | None = None,
+) -> AuditReport:
+    """Audit CLKs in memory (same checks as :func:`audit_file`)."""
+    collector = _Collector(tuple(segments))
+    collector.add(np.ascontiguousarray(clks, dtype=np.uint64))
+    return collector.report(None, truth)
+
+
+def audit_with_raw(
+    path: str | os.PathLike[str],
+    raw: str | os.PathLike[str],
+    schema: str | os.PathLike[str],
+    mapping: str | os.PathLike[str] | None,
+    lookup: str | os.PathLike[str],
+) -> AuditReport:
+    """Audit ``path`` with the ground truth from the party's raw file and lookup file."""
+    with EncodingFile.open(path) as f:
+        row_tokens = np.array(f.row_tokens)
+    return audit_file(path, truth=truth_from_raw(row_tokens, raw, schema, mapping, lookup))
+
+
+def truth_from_raw(
+    row_tokens: npt.NDArray[np.uint8],
+    raw: str | os.PathLike[str],
+    schema_path: str | os.PathLike[str],
+    mapping_path: str | os.PathLike[str] | None,
+    lookup: str | os.PathLike[str],
+) -> dict[str, list[str | None]]:
+    """Canonical value of every Bloom field for every file row, aligned by the lookup.
+
+    The lookup file (``row_token,record_id``, written by ``hashmatch encode``) links each
+    file row to the party's record id; the record id is the mapping's ``record_id``
+    column of the raw file, else its 1-based data row number (as the encoder does).
+    Rows the lookup or the raw file lacks get ``None`` (ignored by the checks).
+
+    Raises
+    ------
+    InputDataError
+        The raw or lookup file is unreadable or malformed (named, never quoted).
+    """
+    from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
+    from hashmatch.schema import bind_csv, load_mapping, load_schema
+
+    schema = load_schema(schema_path)
+    bound = bind_csv(load_mapping(mapping_path, schema), schema, raw)
+    ids = _read_lookup(Path(lookup))
+    by_id: dict[str, list[str]] = {}
+    try:
+        with Path(raw).open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for number, cells in enumerate(reader, start=1):
+                idx = bound.record_id_index
+                rid = cells[idx].strip() if idx is not None and idx < len(cells) else str(number)
+                by_id[rid] = cells
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputDataError(
+            f"cannot read the raw file ({type(exc).__name__})", file=str(raw)
+        ) from None
+    file_rows = [by_id.get(ids.get(bytes(t).hex(), "")) for t in row_tokens]
+    truth: dict[str, list[str | None]] = {}
+    for f in schema.fields:
+        resolved = bound.fields.get(f.name)
+        if f.bloom is None or resolved is None:
+            continue
+        norm = make_normalizer(f.type, f.normalize, resolved.source)
+        column: list[str | None] = []
+        for row in file_rows:
+            value: str | None = None
+            if row is not None:
+                cell = " ".join(row[i] for i in resolved.indices if i < len(row))
+                try:
+                    value = norm(cell)
+                except (MissingValue, InvalidValue):
+                    value = None
+            column.append(value)
+        truth[f.name] = column
+    return truth
+
+
+def _read_lookup(path: Path) -> dict[str, str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header != ["row_token", "record_id"]:
+                raise InputDataError(
+                    "not a lookup file (expected header row_token,record_id)", file=str(path)
+                )
+            return {row[0]: row[1] for row in reader if len(row) == 2}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputDataError(
+            f"cannot read the lookup file ({type(exc).__name__})", file=str(path)
+        ) from None
+
+
+# -- measurements usable on their own (the benchmark uses them) ------------------------------
+
+
+def length_leakage(lengths: npt.ArrayLike, popcounts: npt.ArrayLike) -> tuple[float, float]:
+    """Pearson r and a mutual-information estimate (bits) between value length and popcount.
+
+    The MI is the plug-in estimate over lengths (capped at 30) x popcount deciles, minus
+    the Miller-Madow bias correction, floored at 0. A balanced filter gives (0, 0).
+    """
+    x = np.asarray(lengths, dtype=np.float64)
+    y = np.asarray(popcounts, dtype=np.float64)
+    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+        return 0.0, 0.0
+    r = float(np.corrcoef(x, y)[0, 1])
+    xl = np.minimum(x, 30).astype(np.int64)
+    edges = np.unique(np.quantile(y, np.linspace(0, 1, 11)[1:-1]))
+    yl = np.searchsorted(edges, y, side="right")
+    joint = np.zeros((31, len(edges) + 1))
+    np.add.at(joint, (xl, yl), 1)
+    p = joint / joint.sum()
+    px, py = p.sum(axis=1, keepdims=True), p.sum(axis=0, keepdims=True)
+    nz = p > 0
+    mi = float((p[nz] * np.log2(p[nz] / (px @ py)[nz])).sum())
+    bias = (nz.sum() - (px > 0).sum() - (py > 0).sum() + 1) / (2 * len(x) * math.log(2))
+    return r, max(0.0, mi - bias)
+
+
+def frequency_attack(
+    pattern_hashes: npt.NDArray[np.uint64], labels: Sequence[str | None], top: int = ATTACK_TOP
+) -> tuple[float, int]:
+    """Align the ``top`` most frequent patterns to the ``top`` most frequent labels by rank.
+
+    The attacker knows the value distribution (e.g. a census name list) but not which row
+    has which value, and guesses that the pattern of frequency rank ``i`` is the value of
+    rank ``i``. The guess is right when that value is the most common true label among the
+    pattern's rows. Values tied in frequency cannot be told apart, so a guess into a tie
+    group of ``g`` values counts ``1/g`` when the true value is in the group (the expected
+    score of random tie-breaking). Rows without a label are ignored.
+
+    Returns ``(expected correct, attempted)``, ``attempted = min(top, values, patterns)``.
+    """
+    keep = np.fromiter((v is not None for v in labels), dtype=bool, count=len(labels))
+    values = np.asarray([v for v in labels if v is not None], dtype=object)
+    if len(values) == 0:
+        return 0.0, 0
+    names, name_codes, name_counts = np.unique(values, return_inverse=True, return_counts=True)
+    _, pat_codes, pat_counts = np.unique(
+        pattern_hashes[keep], return_inverse=True, return_counts=True
+    )
+    name_rank = np.argsort(-name_counts, kind="stable")
+    pat_rank = np.argsort(-pat_counts, kind="stable")[:top]
+    attempted = min(top, len(name_rank), len(pat_rank))
+    correct = 0.0
+    for rank in range(attempted):
+        rows = pat_codes == pat_rank[rank]
+        majority = np.bincount(name_codes[rows], minlength=len(names)).argmax()
+        group = name_counts == name_counts[name_rank[rank]]
+        if group[majority]:
+            correct += 1.0 / int(group.sum())
+    return correct, attempted
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+@dataclass
+class _SegmentState:
+    segment: Segment
+    set_counts: npt.NDArray[np.int64]
+    hashes: list[npt.NDArray[np.uint64]] = field(default_factory=list)
+    popcounts: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    sample: list[npt.NDArray[np.uint8]] = field(default_factory=list)
+    sampled: int = 0
+
+
+class _Collector:
+    """Accumulates per-segment statistics chunk by chunk."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self.rows = 0
+        self.states = [_SegmentState(s, np.zeros(s.bits, dtype=np.int64)) for s in segments]
+
+    def add(self, clks: npt.NDArray[np.uint64]) -> None:
+        bits = np.unpackbits(
+            np.ascontiguousarray(clks, dtype="<u8").view(np.uint8), axis=1, bitorder="little"
+        )
+        self.rows += len(bits)
+        for st in self.states:
+            s = st.segment
+            seg = bits[:, s.start : s.start + s.bits]
+            pop = seg.sum(axis=1, dtype=np.int32)
+            st.set_counts += seg.sum(axis=0, dtype=np.int64)
+            st.popcounts.append(pop)
+            st.hashes.append(_pattern_hash(seg))
+            if st.sampled < NEAR_SAMPLE:
+                rows = seg[pop > 0][: NEAR_SAMPLE - st.sampled]
+                st.sample.append(rows)
+                st.sampled += len(rows)
+
+    def report(
+        self, path: str | None, truth: Mapping[str, Sequence[str | None]] | None
+    ) -> AuditReport:
+        segments = tuple(self._segment(st, truth) for st in self.states)
+        return AuditReport(
+            path,
+            self.rows,
+            segments,
+            _findings(segments, truth is not None),
+            with_raw=truth is not None,
+        )
+
+    def _segment(
+        self, st: _SegmentState, truth: Mapping[str, Sequence[str | None]] | None
+    ) -> SegmentAudit:
+        s = st.segment
+        pop_all = np.concatenate(st.popcounts) if st.popcounts else np.zeros(0, np.int32)
+        hashes_all = np.concatenate(st.hashes) if st.hashes else np.zeros(0, np.uint64)
+        present = pop_all > 0
+        pop, hashes = pop_all[present], hashes_all[present]
+        n = int(present.sum())
+        # A position set in 80% of rows tells as much as one set in 20% (a balanced
+        # filter's complement half), so skew is measured on min(rate, 1 - rate).
+        rates = st.set_counts / max(n, 1)
+        fill = float(rates.mean()) if s.bits else 0.0
+        rates = np.minimum(rates, 1 - rates)
+        mean_rate = float(rates.mean()) if s.bits else 0.0
+        _, counts = np.unique(hashes, return_counts=True)
+        frequent = counts[counts >= FREQUENT_GROUP].sum()
+        extra: dict[str, Any] = {}
+        labels = None if truth is None else truth.get(s.field)
+        if labels is not None:
+            if len(labels) != len(pop_all):
+                msg = f"truth[{s.field!r}] has {len(labels)} rows, the file {len(pop_all)}"
+                raise ValueError(msg)
+            kept = [v for v, p in zip(labels, present, strict=True) if p]
+            known = np.fromiter((v is not None for v in kept), dtype=bool, count=len(kept))
+            lengths = np.fromiter((len(v) for v in kept if v is not None), dtype=np.int64)
+            r, mi = length_leakage(lengths, pop[known])
+            aligned, top = frequency_attack(hashes, kept)
+            extra = {
+                "length_corr": r,
+                "length_mi_bits": mi,
+                "attack_aligned": aligned,
+                "attack_top": top,
+            }
+        return SegmentAudit(
+            field=s.field,
+            bits=s.bits,
+            rows=n,
+            mean_fill=fill,
+            bit_rate_cv=float(rates.std() / mean_rate) if mean_rate else 0.0,
+            bit_rate_max_ratio=float(rates.max() / mean_rate) if mean_rate else 0.0,
+            distinct_patterns=len(counts),
+            top_pattern_share=float(counts.max() / n) if n else 0.0,
+            frequent_share=float(frequent / n) if n else 0.0,
+            near_share=_near_share(np.concatenate(st.sample) if st.sample else None),
+            popcount_mean=float(pop.mean()) if n else 0.0,
+            popcount_std=float(pop.std()) if n else 0.0,
+            popcount_min=int(pop.min()) if n else 0,
+            popcount_max=int(pop.max()) if n else 0,
+            **extra,
+        )
+
+
+def _pattern_hash(seg: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """A 64-bit fingerprint per row of a 0/1 matrix (collisions ~2**-64 per pair)."""
+    packed = np.packbits(seg, axis=1)
+    pad = (-packed.shape[1]) % 8
+    if pad:
+        packed = np.pad(packed, ((0, 0), (0, pad)))
+    words = np.ascontiguousarray(packed).view(np.uint64)
+    h = np.full(len(words), 0x243F6A8885A308D3, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j]) * _MIX
+            h ^= h >> np.uint64(29)
+    return h
+
+
+def _near_share(sample: npt.NDArray[np.uint8] | None) -> float:
+    """Share of sampled rows with another sampled row at Dice >= NEAR_DICE."""
+    if sample is None or len(sample) < 2:
+        return 0.0
+    m = sample.astype(np.float32)
+    inter = m @ m.T
+    pop = m.sum(axis=1)
+    dice = 2 * inter / (pop[:, None] + pop[None, :])
+    np.fill_diagonal(dice, 0)
+    return float((dice >= NEAR_DICE).any(axis=1).mean())
+
+
+def _grade(value: float, metric: str) -> Verdict:
+    warn, fail = LIMITS[metric]
+    return "fail" if value >= fail else "warn" if value >= warn else "ok"
+
+
+#: One segment's score on one risk: (verdict, value used to rank, field, detail).
+_Score = tuple[Verdict, float, str, str]
+
+
+def _findings(segments: Sequence[SegmentAudit], with_raw: bool) -> tuple[Finding, ...]:
+    """One finding per risk, reporting the worst segment."""
+    live = [s for s in segments if s.rows]
+    risks = {
+        "bit_frequency": [_bit_frequency(s) for s in live],
+        "repeated_patterns": [_repeats(s) for s in live],
+        "length": [_length(s, with_raw) for s in live if not with_raw or s.length_corr is not None],
+    }
+    if with_raw:
+        risks["frequency_attack"] = [_attack(s) for s in live if s.attack_top]
+    return tuple(_worst(risk, scores) for risk, scores in risks.items())
+
+
+def _worst(risk: str, scores: list[_Score]) -> Finding:
+    if not scores:
+        return Finding(risk, "ok", None, "no non-empty segment to measure", None)
+    verdict, _, name, detail = max(scores, key=lambda t: (_ORDER[t[0]], t[1]))
+    return Finding(risk, verdict, name, detail, None if verdict == "ok" else _FIX[risk])
+
+
+def _bit_frequency(s: SegmentAudit) -> _Score:
+    detail = (
+        f"per-position set rates vary by {s.bit_rate_cv:.2f} x their mean (std/mean); "
+        f"the most skewed position is {s.bit_rate_max_ratio:.1f} x the mean"
+    )
+    return _grade(s.bit_rate_cv, "bit_rate_cv"), s.bit_rate_cv, s.field, detail
+
+
+def _repeats(s: SegmentAudit) -> _Score:
+    exact, near = _grade(s.frequent_share, "frequent_share"), _grade(s.near_share, "near_share")
+    detail = (
+        f"{s.frequent_share:.1%} of rows share their exact pattern with >= "
+        f"{FREQUENT_GROUP - 1} others (top pattern: {s.top_pattern_share:.1%} of rows); "
+        f"{s.near_share:.1%} of sampled rows have a near-identical twin"
+    )
+    verdict = max(exact, near, key=_ORDER.__getitem__)
+    return verdict, max(s.frequent_share, s.near_share), s.field, detail
+
+
+def _length(s: SegmentAudit, with_raw: bool) -> _Score:
+    if with_raw:
+        r, mi = s.length_corr or 0.0, s.length_mi_bits or 0.0
+        detail = f"value length vs popcount: r = {r:.2f}, mutual information {mi:.2f} bits"
+        return _grade(abs(r), "length_corr"), abs(r), s.field, detail
+    detail = (
+        f"popcount spread std/mean = {s.popcount_cv:.2f} (range {s.popcount_min}-{s.popcount_max})"
+    )
+    return _grade(s.popcount_cv, "popcount_cv"), s.popcount_cv, s.field, detail
+
+
+def _attack(s: SegmentAudit) -> _Score:
+    share = (s.attack_aligned or 0.0) / (s.attack_top or 1)
+    detail = (
+        f"the attack aligned {s.attack_aligned or 0.0:.1f} of the {s.attack_top} most "
+        "frequent values to their patterns"
+    )
+    return _grade(share, "attack_share"), share, s.field, detail
+
+
+__all__ = [
+    "ATTACK_TOP",
+    "FREQUENT_GROUP",
+    "LIMITS",
+    "AuditReport",
+    "Finding",
+    "SegmentAudit",
+    "audit_clks",
+    "audit_file",
+    "audit_with_raw",
+    "frequency_attack",
+    "length_leakage",
+    "truth_from_raw",
+]

@@ -1,0 +1,156 @@
+"""The privacy audit flags a leaky encoding and passes the recommended hardening profile.
+
+CLKs are built here with a tiny keyed bigram Bloom filter (not the real encoder), so the
+test depends only on the hardening transforms, the .hme writer and the audit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashmatch.audit import (
+    AuditReport,
+    audit_clks,
+    audit_file,
+    frequency_attack,
+    length_leakage,
+)
+from hashmatch.encfile import EncodingWriter
+from hashmatch.encode.harden import (
+    RECOMMENDED,
+    Hardening,
+    apply_hardening,
+    pack_bits,
+    raw_layout,
+)
+from hashmatch.schema.model import Segment
+
+SEGMENTS = (Segment("given_name", 0, 128), Segment("surname", 128, 128))
+K = 5
+
+
+def _bloom(values: list[str], bits: int, key: bytes) -> np.ndarray:
+    out = np.zeros((len(values), bits), dtype=np.uint8)
+    for row, value in enumerate(values):
+        padded = f"_{value}_"
+        for i in range(len(padded) - 1):
+            digest = hashlib.blake2b(padded[i : i + 2].encode(), key=key, digest_size=8 * K)
+            out[row, np.frombuffer(digest.digest(), "<u8") % np.uint64(bits)] = 1
+    return out
+
+
+def _people(n_rare: int = 1400, seed: int = 0) -> dict[str, list[str]]:
+    """12 very frequent given names (distinct counts 200, 185, ...) and many rare ones."""
+    rng = np.random.default_rng(seed)
+
+    def word() -> str:
+        return "".join(rng.choice(list(string.ascii_lowercase), rng.integers(3, 11)))
+
+    frequent = [word() for _ in range(12)]
+    given = [name for i, name in enumerate(frequent) for _ in range(200 - 15 * i)]
+    given += [word() for _ in range(n_rare)]
+    surname = [word() for _ in given]
+    order = rng.permutation(len(given))
+    return {"given_name": [given[i] for i in order], "surname": [surname[i] for i in order]}
+
+
+def _encode(people: dict[str, list[str]], hardening: Hardening) -> np.ndarray:
+    raw_segs, _ = raw_layout(SEGMENTS, hardening)
+    bits = np.concatenate(
+        [_bloom(people[s.field], s.bits, s.field.encode()) for s in raw_segs], axis=1
+    )
+    pad = (-bits.shape[1]) % 64
+    raw = pack_bits(np.pad(bits, ((0, 0), (0, pad))))
+    n = len(people["given_name"])
+    tokens = np.random.default_rng(7).integers(0, 256, (n, 16), dtype=np.uint8)
+    return apply_hardening(
+        raw,
+        SEGMENTS,
+        hardening,
+        keys={s.field: hashlib.sha256(s.field.encode()).digest() for s in SEGMENTS},
+        row_tokens=tokens,
+        bloom_k={s.field: K for s in SEGMENTS},
+    )
+
+
+def _verdicts(report: AuditReport) -> dict[str, str]:
+    return {f.risk: f.verdict for f in report.findings}
+
+
+@pytest.fixture(scope="module")
+def people() -> dict[str, list[str]]:
+    return _people()
+
+
+def test_unhardened_file_with_frequent_names_fails(people: dict[str, list[str]]) -> None:
+    report = audit_clks(_encode(people, Hardening()), SEGMENTS, truth=people)
+    verdicts = _verdicts(report)
+    assert verdicts["repeated_patterns"] == "fail"
+    assert verdicts["frequency_attack"] == "fail"
+    assert verdicts["length"] == "fail"
+    assert report.verdict == "fail"
+    given = report.segments[0]
+    assert (given.attack_aligned or 0) >= 12  # every frequent name found
+    assert given.frequent_share > 0.5
+    fixes = {f.risk: f.fix for f in report.findings}
+    assert "hardening.blip" in (fixes["frequency_attack"] or "")
+    assert "hardening.balance" in (fixes["length"] or "")
+
+
+def test_recommended_profile_passes(people: dict[str, list[str]]) -> None:
+    report = audit_clks(_encode(people, RECOMMENDED), SEGMENTS, truth=people)
+    assert report.verdict != "fail", [f for f in report.findings if f.verdict == "fail"]
+    verdicts = _verdicts(report)
+    assert verdicts["length"] == "ok"
+    assert verdicts["frequency_attack"] == "ok"
+    for s in report.segments:
+        assert s.frequent_share < 0.05 and s.near_share < 0.5
+        assert abs(s.length_corr or 0) < 0.2
+
+
+def test_balance_alone_hides_length_but_not_frequency(people: dict[str, list[str]]) -> None:
+    report = audit_clks(_encode(people, Hardening(balance=True)), SEGMENTS, truth=people)
+    verdicts = _verdicts(report)
+    assert verdicts["length"] == "ok"
+    assert verdicts["frequency_attack"] == "fail"  # a bijection of patterns hides nothing
+
+
+def test_audit_file_reads_the_hme_and_never_prints_values(
+    people: dict[str, list[str]], tmp_path: Path
+) -> None:
+    clks = _encode(people, Hardening())
+    out = tmp_path / "party.hme"
+    n = len(clks)
+    with EncodingWriter(
+        out,
+        party="a",
+        schema_fingerprint="sha256:00",
+        clk_bits=256,
+        segments=SEGMENTS,
+        token_names=[],
+        field_names=["given_name", "surname"],
+    ) as w:
+        w.append(clks, {}, np.ones((n, 2), bool), np.zeros((n, 16), np.uint8))
+    report = audit_file(out, chunk_rows=1000)  # several chunks
+    assert report.rows == n
+    assert report.segments == audit_clks(clks, SEGMENTS).segments
+    text = repr(report.to_dict())
+    leaked = [v for v in set(people["given_name"]) if len(v) >= 4 and v in text]
+    assert not leaked
+
+
+def test_length_leakage_and_attack_primitives() -> None:
+    lengths = np.arange(1000) % 10
+    r, mi = length_leakage(lengths, lengths * 3 + 1)
+    assert r == pytest.approx(1.0) and mi > 2.5
+    assert length_leakage(lengths, np.full(1000, 7)) == (0.0, 0.0)
+    hashes = np.array([1, 1, 1, 2, 2, 3], dtype=np.uint64)
+    assert frequency_attack(hashes, ["a", "a", "a", "b", "b", "c"], top=2) == (2.0, 2)
+    swapped = np.array([1, 1, 2, 2, 2], dtype=np.uint64)  # the big pattern is mostly "b"
+    assert frequency_attack(swapped, ["a", "a", "a", "b", "b"], top=2) == (0.0, 2)
+    assert frequency_attack(hashes, [None] * 6) == (0.0, 0)
