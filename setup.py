@@ -1,9 +1,11 @@
 """Build the compiled kernel.
 
 Only the extension list lives here; metadata is in pyproject.toml. The shipped build is
-portable (no -march=native): `_core` is compiled for the baseline ISA, and `_core_avx2`
-is the same source compiled with AVX2/POPCNT enabled. `hashmatch.kernel` picks the
-variant at import time from the running CPU (override with HASHMATCH_KERNEL).
+portable (no -march=native): `_core` is compiled for the baseline ISA, and on x86-64
+`_core_avx2` (AVX2 + POPCNT) and `_core_avx512` (AVX-512F + VPOPCNTDQ) are the same
+source compiled with those instruction sets enabled. `hashmatch.kernel` picks the
+variant at import time from CPUID (override with HASHMATCH_KERNEL); a variant's module is
+never imported on a CPU that lacks its instructions.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def _ext(name: str, extra: list[str]) -> Extension:
         f"hashmatch.{name}",
         sources=[f"src/hashmatch/{name}.pyx"],
         include_dirs=[np.get_include(), "src/hashmatch"],
+        depends=["src/hashmatch/_popcount.h"],
         extra_compile_args=base_compile + omp_compile + extra,
         extra_link_args=omp_link,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
@@ -44,6 +47,9 @@ def _ext(name: str, extra: list[str]) -> Extension:
 extensions = [_ext("_core", [])]
 if IS_X86 and not IS_MSVC:
     extensions.append(_ext("_core_avx2", ["-mavx2", "-mpopcnt"]))
+    extensions.append(
+        _ext("_core_avx512", ["-mavx2", "-mpopcnt", "-mavx512f", "-mavx512vpopcntdq"])
+    )
 
 setup(
     ext_modules=cythonize(
