@@ -1,0 +1,262 @@
+"""Choose the acceptance threshold from the candidate scores alone (no labels).
+
+Candidate pairs mix two populations: non-matches that blocking let through (low scores)
+and true matches (high scores). Their score histogram is bimodal, and the threshold
+belongs in the valley between the two modes. The method, in order:
+
+1. Histogram the scores on [0, 1] (``bins`` bins) and smooth the *logarithm* of the counts
+   with a small Gaussian kernel. Logarithms, because non-matches usually outnumber matches
+   by one or two orders of magnitude; on a linear scale the match mode would look like
+   noise.
+2. Find the local maxima and their prominence (how far one must descend before reaching
+   a higher peak). A mode counts when its prominence is at least ``min_prominence``
+   (natural log units: 1.0 = the peak is e times higher than the valley that separates it).
+3. Take the two most prominent modes. Between them, the *valley floor* is where the
+   smoothed histogram is within ``floor_tolerance`` (ln 4: a factor 4 in count) of its
+   minimum; the threshold is the first bin, walking up from the non-match mode, that
+   reaches the floor (the floor's lower edge). Lower edge, because
+   the costs are asymmetric: every pair above the threshold still goes through
+   one-to-one solving, which discards a false candidate whose rows have a better
+   partner, whereas a true match below the threshold is lost for good. (Calibrated on
+   FEBRL 4, where the floor's lower edge gives F1 0.9993 after one-to-one solving and its
+   middle 0.998.)
+4. Fallbacks, each said in the explanation: no scores, or a single mode (no valley to
+   find), gives ``fallback`` (0.8, a conservative Dice threshold for 1024-bit CLKs).
+
+Interface::
+
+    choice = choose_threshold(scores)           # ThresholdChoice
+    choice.value, choice.method, choice.explanation
+    print(render_histogram_text(scores, choice))
+    write_histogram_png(scores, choice, "RESULTS/score-histogram.png")
+
+Example
+-------
+>>> import numpy as np
+>>> rng = np.random.default_rng(1)
+>>> scores = np.r_[rng.normal(0.45, 0.06, 5000), rng.normal(0.93, 0.03, 500)]
+>>> choice = choose_threshold(scores.astype(np.float32))
+>>> choice.method, 0.6 < choice.value < 0.85
+('valley', True)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch._types import Scores
+
+__all__ = [
+    "FALLBACK_THRESHOLD",
+    "ThresholdChoice",
+    "choose_threshold",
+    "render_histogram_text",
+    "write_histogram_png",
+]
+
+#: Used when the scores show no valley (documented in the explanation).
+FALLBACK_THRESHOLD = 0.8
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The threshold, how it was chosen, and the histogram it was chosen from.
+
+    ``method`` is ``"valley"``, ``"fallback-empty"``, ``"fallback-unimodal"`` or
+    ``"explicit"``. ``modes`` are the score positions of the modes found (ascending).
+    ``edges``/``counts`` are the raw histogram (``len(edges) == len(counts) + 1``).
+    """
+
+    value: float
+    method: str
+    explanation: str
+    edges: tuple[float, ...] = ()
+    counts: tuple[int, ...] = ()
+    modes: tuple[float, ...] = ()
+
+    @property
+    def histogram(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """``(edges, counts)`` as arrays."""
+        return np.asarray(self.edges, np.float64), np.asarray(self.counts, np.int64)
+
+    @classmethod
+    def explicit(
+        cls, value: float, scores: Scores | None = None, *, bins: int = 100
+    ) -> ThresholdChoice:
+        """A threshold given by the user (histogram attached when scores are given)."""
+        if not 0.0 <= value <= 1.0:
+            msg = f"threshold: expected a value in [0, 1], got {value}"
+            raise ValueError(msg)
+        edges, counts = _histogram(np.zeros(0) if scores is None else scores, bins)
+        return cls(float(value), "explicit", f"threshold {value:.3f} given explicitly",
+                   tuple(edges.tolist()), tuple(counts.tolist()))
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready data for report.json."""
+        return {
+            "value": self.value,
+            "method": self.method,
+            "explanation": self.explanation,
+            "modes": list(self.modes),
+            "histogram": {"edges": list(self.edges), "counts": list(self.counts)},
+        }
+
+
+def choose_threshold(
+    scores: Scores,
+    *,
+    bins: int = 100,
+    smoothing: float = 1.5,
+    min_prominence: float = 1.0,
+    floor_tolerance: float = math.log(4.0),
+    fallback: float = FALLBACK_THRESHOLD,
+) -> ThresholdChoice:
+    """Pick the threshold in the valley between the non-match and match score modes.
+
+    Parameters
+    ----------
+    scores:
+        Candidate pair scores in [0, 1] (a subsample is fine: only the histogram is used).
+    bins:
+        Histogram bins over [0, 1].
+    smoothing:
+        Gaussian kernel width in bins, applied to log(1 + count).
+    min_prominence:
+        Minimal prominence of a mode, in natural-log units of the count.
+    floor_tolerance:
+        How far above the valley minimum (natural-log units) the valley floor extends.
+    fallback:
+        Threshold used when no valley can be found.
+
+    Returns
+    -------
+    ThresholdChoice
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores[np.isfinite(scores)]
+    edges, counts = _histogram(scores, bins)
+    hist = (tuple(edges.tolist()), tuple(counts.tolist()))
+    if not len(scores):
+        return ThresholdChoice(fallback, "fallback-empty",
+                               f"no candidate scores; using the fallback {fallback:.3f}", *hist)
+    smooth = _smooth(np.log1p(counts.astype(np.float64)), smoothing)
+    peaks = _prominent_peaks(smooth, min_prominence)
+    centres = (edges[:-1] + edges[1:]) / 2
+    if len(peaks) < 2:
+        where = f" at {centres[peaks[0]]:.2f}" if peaks else ""
+        return ThresholdChoice(
+            fallback, "fallback-unimodal",
+            f"{len(scores):,} scores form a single mode{where}: no valley between "
+            f"non-matches and matches, so the fallback {fallback:.3f} is used; "
+            "check the histogram and consider --threshold",
+            *hist, modes=tuple(float(centres[p]) for p in peaks),
+        )
+    low, high = sorted(peaks[:2])
+    segment = smooth[low:high + 1]
+    # the first bin where the non-match mode's tail has come down to the valley floor
+    first = int(np.flatnonzero(segment <= segment.min() + floor_tolerance)[0]) + low
+    value = float(edges[first])
+    above = int((scores >= value).sum())
+    depth = min(smooth[low], smooth[high]) - segment.min()
+    return ThresholdChoice(
+        value, "valley",
+        f"valley of the score histogram between the non-match mode at {centres[low]:.2f} "
+        f"and the match mode at {centres[high]:.2f} ({math.exp(depth):.0f}x lower than the "
+        f"smaller mode); {above:,} of {len(scores):,} candidate scores are at or above it",
+        *hist, modes=(float(centres[low]), float(centres[high])),
+    )
+
+
+def render_histogram_text(scores: Scores, choice: ThresholdChoice, *, rows: int = 20,
+                          width: int = 40) -> str:
+    """A small text histogram of ``scores`` (log-scaled bars) with the threshold marked."""
+    edges, counts = _histogram(np.asarray(scores, np.float64), rows)
+    top = math.log1p(int(counts.max(initial=0))) or 1.0
+    lines = [f"candidate scores (n={int(counts.sum()):,}; bar length ~ log count)"]
+    marked = False
+    for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True):
+        if not marked and lo >= choice.value:
+            lines.append(f"{'-' * 12} threshold {choice.value:.3f} ({choice.method}) {'-' * 8}")
+            marked = True
+        bar = "#" * round(width * math.log1p(int(c)) / top)
+        lines.append(f"{lo:4.2f}-{hi:4.2f} |{bar:<{width}}| {int(c):,}")
+        if not marked and lo < choice.value < hi:
+            lines.append(f"{'-' * 12} threshold {choice.value:.3f} ({choice.method}) {'-' * 8}")
+            marked = True
+    return "\n".join(lines)
+
+
+def write_histogram_png(
+    scores: Scores, choice: ThresholdChoice, path: str | os.PathLike[str]
+) -> None:
+    """Write the score histogram with the threshold as a PNG, atomically."""
+    import matplotlib  # lazy: only the PNG output needs it
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from hashmatch.atomic import atomic_write
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot()
+    ax.hist(np.asarray(scores, np.float64), bins=100, range=(0.0, 1.0), color="#4878a8")
+    ax.set_yscale("log")
+    ax.axvline(choice.value, color="#c03030", linestyle="--",
+               label=f"threshold {choice.value:.3f} ({choice.method})")
+    ax.set_xlabel("pair score")
+    ax.set_ylabel("candidate pairs (log scale)")
+    ax.set_title("Candidate pair scores")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _histogram(
+    scores: npt.NDArray[np.floating[Any]], bins: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    counts, edges = np.histogram(np.clip(scores, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
+    return edges, counts.astype(np.int64)
+
+
+def _smooth(values: npt.NDArray[np.float64], sigma: float) -> npt.NDArray[np.float64]:
+    if sigma <= 0:
+        return values
+    radius = max(1, int(3 * sigma))
+    x = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel /= kernel.sum()
+    # mirrored at the ends: identical records pile up at exactly 1.0, and zero padding
+    # would flatten that pile (the match mode) into its neighbours
+    padded = np.pad(values, radius, mode="symmetric")
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def _prominent_peaks(values: npt.NDArray[np.float64], min_prominence: float) -> list[int]:
+    """Indices of local maxima with prominence >= min_prominence, most prominent first."""
+    padded = np.r_[-np.inf, values, -np.inf]
+    # plateaus: a peak is the first index of a run that rises then falls
+    candidates = [k for k in range(len(values))
+                  if padded[k + 1] > padded[k] and padded[k + 1] >= padded[k + 2]]
+    found = []
+    for k in candidates:
+        v = values[k]
+        base = []
+        for side in (values[:k][::-1], values[k + 1:]):
+            higher = np.flatnonzero(side > v)
+            # down to the nearest higher point; beyond [0, 1] there are no scores (log 0)
+            base.append(side[: higher[0]].min(initial=v) if len(higher) else 0.0)
+        prominence = v - max(base)
+        if prominence >= min_prominence:
+            found.append((prominence, k))
+    found.sort(key=lambda t: (-t[0], t[1]))
+    return [k for _, k in found]

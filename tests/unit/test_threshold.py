@@ -1,0 +1,83 @@
+"""Threshold: the valley of a bimodal score mixture, fallbacks, and the renderings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hashmatch.threshold import (
+    FALLBACK_THRESHOLD,
+    ThresholdChoice,
+    choose_threshold,
+    render_histogram_text,
+    write_histogram_png,
+)
+
+
+def mixture(seed: int = 0, matches: int = 2000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    non = rng.normal(0.40, 0.06, 40_000)
+    match = rng.normal(0.90, 0.04, matches)
+    return np.clip(np.r_[non, match], 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_valley_between_modes_of_a_bimodal_mixture(seed: int) -> None:
+    choice = choose_threshold(mixture(seed))
+    assert choice.method == "valley"
+    assert 0.58 < choice.value < 0.78  # both populations are > 3 sd away from here
+    assert choice.modes[0] == pytest.approx(0.40, abs=0.03)
+    assert choice.modes[1] == pytest.approx(0.90, abs=0.03)
+    assert "valley" in choice.explanation
+    edges, counts = choice.histogram
+    assert len(edges) == len(counts) + 1 and counts.sum() == 42_000
+
+
+def test_small_match_mode_is_still_found() -> None:
+    choice = choose_threshold(mixture(matches=200))  # 0.5% of the candidates
+    assert choice.method == "valley"
+    assert 0.58 < choice.value < 0.8
+
+
+def test_unimodal_scores_fall_back_and_say_so() -> None:
+    scores = np.random.default_rng(0).normal(0.4, 0.05, 10_000).astype(np.float32)
+    choice = choose_threshold(scores, fallback=0.77)
+    assert (choice.method, choice.value) == ("fallback-unimodal", 0.77)
+    assert "single mode" in choice.explanation
+    assert "fallback" in choice.explanation
+
+
+def test_empty_scores_fall_back() -> None:
+    choice = choose_threshold(np.zeros(0, np.float32))
+    assert (choice.method, choice.value) == ("fallback-empty", FALLBACK_THRESHOLD)
+    assert "no candidate scores" in choice.explanation
+
+
+def test_explicit_choice_and_dict() -> None:
+    choice = ThresholdChoice.explicit(0.75, mixture())
+    assert (choice.value, choice.method) == (0.75, "explicit")
+    data = choice.to_dict()
+    assert data["value"] == 0.75
+    assert sum(data["histogram"]["counts"]) == 42_000  # type: ignore[index]
+    with pytest.raises(ValueError, match="threshold"):
+        ThresholdChoice.explicit(1.5)
+
+
+def test_text_histogram_marks_the_threshold() -> None:
+    scores = mixture()
+    choice = choose_threshold(scores)
+    text = render_histogram_text(scores, choice, rows=10)
+    lines = text.splitlines()
+    marker = [k for k, line in enumerate(lines) if "threshold" in line]
+    assert len(marker) == 1
+    assert len(lines) == 1 + 10 + 1
+    above = lines[marker[0] + 1]
+    assert float(above.split("-")[0]) >= choice.value - 0.1
+
+
+def test_png_is_written(tmp_path) -> None:
+    scores = mixture()
+    path = tmp_path / "hist.png"
+    write_histogram_png(scores, choose_threshold(scores), path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["hist.png"]  # no temporary left over
