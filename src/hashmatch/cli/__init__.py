@@ -31,6 +31,9 @@ _COMMAND_MODULES: list[str] = [
     "inspect",
     "audit",
     "synth",
+    "reveal",
+    "evaluate",
+    "link",
 ]
 
 for _name in _COMMAND_MODULES:

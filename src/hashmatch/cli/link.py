@@ -1,0 +1,103 @@
+"""``hashmatch link``: the coordinator links the parties' encoding files into entities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hashmatch._progress import terminal_progress
+from hashmatch.cli._common import reporting_errors
+from hashmatch.link import LinkResult, link_files
+
+
+def link(
+    files: Annotated[list[Path], typer.Argument(help="Encoding files (.hme), one per party.")],
+    out_dir: Annotated[Path, typer.Option("-o", "--out", help="Results folder to write.")],
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Match threshold [default: chosen from the data]."),
+    ] = None,
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="Also find duplicates within each party.")
+    ] = False,
+    no_blocking: Annotated[
+        bool, typer.Option("--no-blocking", help="Compare every pair (small inputs only).")
+    ] = False,
+    pairs: Annotated[
+        bool, typer.Option("--pairs", help="Also write pairs.csv with scores (leaks more).")
+    ] = False,
+    share_party_names: Annotated[
+        bool,
+        typer.Option(
+            "--share-party-names",
+            help="Tell each party which other parties share its entities (not their rows).",
+        ),
+    ] = False,
+) -> None:
+    """Link the parties' encoding files into entities (coordinator side).
+
+    Checks that the files were made with the same schema, encoder and secret,
+    compares candidate pairs found by privacy-preserving blocking, picks the
+    threshold at the valley of the score histogram (or uses --threshold),
+    keeps pairs one-to-one per party pair and merges them into entities that
+    never hold two rows of one party (unless --dedup). Writes entities.csv,
+    one PARTY.csv per party, report.json and the score histogram into OUT.
+
+    Example:
+
+        hashmatch link crm.hme shop.hme partner.hme -o RESULTS/
+    """
+    console = Console(highlight=False)
+    with reporting_errors(), terminal_progress("comparing") as progress:
+        result = link_files(
+            files,
+            out_dir,
+            threshold=threshold,
+            dedup=dedup,
+            blocking=not no_blocking,
+            write_pairs=pairs,
+            reveal_parties=share_party_names,
+            progress=progress,
+        )
+    render(result, out_dir, console)
+
+
+def render(result: LinkResult, out_dir: Path, console: Console) -> None:
+    """Threshold choice with the text histogram, then the summary table."""
+    from hashmatch.threshold import render_histogram_text
+
+    console.print(render_histogram_text(result.score_sample, result.threshold), markup=False)
+    choice = result.threshold
+    console.print(
+        f"threshold {choice.value:.3f} ({choice.method}): {choice.explanation}", markup=False
+    )
+    table = Table(title="Party pairs", title_justify="left")
+    for column in ("parties", "candidates", "reduction", "above threshold", "linked"):
+        table.add_column(column, justify="left" if column == "parties" else "right")
+    for s in result.pair_stats:
+        ratio = getattr(s.blocking, "reduction_ratio", None)
+        table.add_row(
+            f"{s.party_a} ~ {s.party_b}",
+            f"{s.candidates:,}",
+            "-" if ratio is None else f"{ratio:.6f}",
+            f"{s.accepted:,}",
+            f"{s.kept:,}",
+        )
+    console.print(table)
+    st = result.entity_stats
+    rows = sum(p.rows for p in result.parties)
+    console.print(
+        f"{rows:,} rows of {len(result.parties)} parties -> {st.entities:,} entities "
+        f"({st.multi_row_entities:,} with more than one row); merges refused: "
+        f"{st.refused_same_party:,} same party, {st.refused_conflict:,} conflicting"
+    )
+    total = result.timings.get("total")
+    console.print(f"results in {out_dir}" + (f" ({total:.2f} s)" if total is not None else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("link")(link)

@@ -1,0 +1,311 @@
+"""Linkage quality against a ground truth: pairwise and cluster-level measures.
+
+Inputs: the coordinator's ``entities.csv`` (``entity_id,party,row_token``), the truth
+(CSV ``party,record_id,entity_id`` with the parties' internal ids) and the parties' lookup
+files (``row_token,record_id``) that translate row tokens to record ids. Row tokens are 16
+random bytes, so the lookups can simply be pooled.
+
+Every measure comes from the contingency table of (predicted entity, true entity), so
+nothing is ever enumerated pair by pair and a million records take seconds:
+
+* **pairwise** over all record pairs (within and across parties): a pair is predicted when
+  both records share a predicted entity, true when they share a true entity.
+  TP = sum over cells C(n_pt, 2), predicted = sum_p C(n_p, 2), true = sum_t C(n_t, 2).
+  The same per party pair (A, B): TP_AB = sum over cells n_ptA * n_ptB (C(n_ptA, 2) if A = B).
+* **B-cubed** precision/recall: per record |P(r) & T(r)| / |P(r)| (resp. / |T(r)|),
+  averaged over records.
+* **exact-cluster accuracy**: the share of true entities reproduced exactly.
+
+The measures cover the records present in both the results and the truth; truth records
+absent from the results (rejected at encoding) and result rows without a lookup or a truth
+entry are counted in the report, not silently scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.errors import ResultsError
+
+__all__ = ["EvaluationReport", "PairwiseScores", "evaluate", "evaluate_labels"]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class PairwiseScores:
+    """Pair counts and the precision/recall/F1 they give (NaN when undefined: 0/0)."""
+
+    true_positives: int
+    predicted_pairs: int
+    true_pairs: int
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.true_positives, self.predicted_pairs)
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.true_positives, self.true_pairs)
+
+    @property
+    def f1(self) -> float:
+        return _ratio(2 * self.true_positives, self.predicted_pairs + self.true_pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "precision": _json_float(self.precision),
+            "recall": _json_float(self.recall),
+            "f1": _json_float(self.f1),
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Everything :func:`evaluate` measured."""
+
+    records: int  # records scored (in results and truth)
+    true_entities: int
+    predicted_entities: int
+    pairwise: PairwiseScores
+    per_party_pair: dict[tuple[str, str], PairwiseScores]
+    bcubed_precision: float
+    bcubed_recall: float
+    exact_cluster_accuracy: float  # share of true entities reproduced exactly
+    truth_records_missing: int = 0  # in the truth, not in the results
+    rows_without_lookup: int = 0  # in the results, token in no lookup given
+    rows_without_truth: int = 0  # in the results and a lookup, not in the truth
+
+    @property
+    def precision(self) -> float:
+        return self.pairwise.precision
+
+    @property
+    def recall(self) -> float:
+        return self.pairwise.recall
+
+    @property
+    def f1(self) -> float:
+        return self.pairwise.f1
+
+    @property
+    def bcubed_f1(self) -> float:
+        p, r = self.bcubed_precision, self.bcubed_recall
+        return _ratio(2 * p * r, p + r) if p + r else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN becomes null, party pairs become a list."""
+        return {
+            "records": self.records,
+            "true_entities": self.true_entities,
+            "predicted_entities": self.predicted_entities,
+            "pairwise": self.pairwise.to_dict(),
+            "per_party_pair": [
+                {"party_a": a, "party_b": b, **s.to_dict()}
+                for (a, b), s in sorted(self.per_party_pair.items())
+            ],
+            "bcubed": {
+                "precision": _json_float(self.bcubed_precision),
+                "recall": _json_float(self.bcubed_recall),
+                "f1": _json_float(self.bcubed_f1),
+            },
+            "exact_cluster_accuracy": _json_float(self.exact_cluster_accuracy),
+            "truth_records_missing": self.truth_records_missing,
+            "rows_without_lookup": self.rows_without_lookup,
+            "rows_without_truth": self.rows_without_truth,
+        }
+
+
+def evaluate(
+    results: PathLike, truth_csv: PathLike, lookups: Sequence[PathLike]
+) -> EvaluationReport:
+    """Score a linkage result against the truth.
+
+    Parameters
+    ----------
+    results:
+        A results folder (its ``entities.csv`` is used) or an ``entities.csv`` file.
+    truth_csv:
+        CSV ``party,record_id,entity_id``.
+    lookups:
+        The parties' lookup files (``row_token,record_id``), any order.
+
+    Raises
+    ------
+    ResultsError
+        A file is missing or lacks its columns, or no result row could be scored.
+    """
+    entities_path = Path(results)
+    if entities_path.is_dir():
+        entities_path = entities_path / "entities.csv"
+    token_to_record: dict[str, str] = {}
+    for lookup in lookups:
+        for token, record_id in _rows(Path(lookup), ("row_token", "record_id")):
+            token_to_record[token.lower()] = record_id
+    truth: dict[tuple[str, str], str] = {
+        (party, record_id): entity
+        for party, record_id, entity in _rows(Path(truth_csv), ("party", "record_id", "entity_id"))
+    }
+    predicted: list[str] = []
+    true: list[str] = []
+    parties: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    no_lookup = no_truth = 0
+    for entity, party, token in _rows(entities_path, ("entity_id", "party", "row_token")):
+        found = token_to_record.get(token.lower())
+        if found is None:
+            no_lookup += 1
+            continue
+        true_entity = truth.get((party, found))
+        if true_entity is None:
+            no_truth += 1
+            continue
+        seen.add((party, found))
+        predicted.append(entity)
+        true.append(true_entity)
+        parties.append(party)
+    if not predicted:
+        msg = (
+            f"{entities_path}: no row could be matched to the truth through the lookups "
+            f"({no_lookup} rows without a lookup entry, {no_truth} without a truth entry)"
+        )
+        raise ResultsError(msg, hint="pass every party's --lookup and the matching truth file")
+    report = evaluate_labels(_codes(predicted), _codes(true), parties)
+    return _replace_counts(report, len(truth) - len(seen), no_lookup, no_truth)
+
+
+def evaluate_labels(
+    predicted: npt.ArrayLike, true: npt.ArrayLike, parties: Sequence[str] | npt.ArrayLike
+) -> EvaluationReport:
+    """Measures from per-record labels (predicted entity, true entity, party).
+
+    Example
+    -------
+    >>> r = evaluate_labels([0, 0, 1, 1], [0, 0, 0, 1], ["a", "b", "a", "b"])
+    >>> r.pairwise.true_positives, r.pairwise.predicted_pairs, r.pairwise.true_pairs
+    (1, 2, 3)
+    >>> round(r.precision, 3), round(r.recall, 3), round(r.f1, 3)
+    (0.5, 0.333, 0.4)
+    """
+    pred = _codes(np.asarray(predicted))
+    tru = _codes(np.asarray(true))
+    party_names, party = np.unique(np.asarray(parties, dtype=str), return_inverse=True)
+    n = len(pred)
+    if not (len(tru) == len(party) == n):
+        msg = "predicted, true and parties must have the same length"
+        raise ValueError(msg)
+    n_parties = len(party_names)
+    cell_key = pred * (int(tru.max()) + 1 if n else 1) + tru
+    _, cell = np.unique(cell_key, return_inverse=True)
+    cell = cell.reshape(-1)
+    n_cells = int(cell.max()) + 1 if n else 0
+    cell_pred = np.zeros(n_cells, np.int64)
+    cell_true = np.zeros(n_cells, np.int64)
+    cell_pred[cell] = pred
+    cell_true[cell] = tru
+    by_cell = _table(cell, party, n_cells, n_parties)
+    by_pred = _table(pred, party, int(pred.max()) + 1 if n else 0, n_parties)
+    by_true = _table(tru, party, int(tru.max()) + 1 if n else 0, n_parties)
+
+    n_cell = by_cell.sum(axis=1)
+    n_pred = by_pred.sum(axis=1)
+    n_true = by_true.sum(axis=1)
+    pairwise = PairwiseScores(_c2(n_cell), _c2(n_pred), _c2(n_true))
+    per_pair: dict[tuple[str, str], PairwiseScores] = {}
+    for a in range(n_parties):
+        for b in range(a, n_parties):
+            per_pair[(str(party_names[a]), str(party_names[b]))] = PairwiseScores(
+                _cross(by_cell, a, b), _cross(by_pred, a, b), _cross(by_true, a, b)
+            )
+    overlap = n_cell.astype(np.float64) ** 2
+    bcubed_p = float((overlap / n_pred[cell_pred]).sum() / n) if n else math.nan
+    bcubed_r = float((overlap / n_true[cell_true]).sum() / n) if n else math.nan
+    exact = (n_cell == n_pred[cell_pred]) & (n_cell == n_true[cell_true])
+    true_entities = int((n_true > 0).sum())
+    return EvaluationReport(
+        records=n,
+        true_entities=true_entities,
+        predicted_entities=int((n_pred > 0).sum()),
+        pairwise=pairwise,
+        per_party_pair=per_pair,
+        bcubed_precision=bcubed_p,
+        bcubed_recall=bcubed_r,
+        exact_cluster_accuracy=_ratio(int(exact.sum()), true_entities),
+    )
+
+
+def _replace_counts(
+    report: EvaluationReport, missing: int, no_lookup: int, no_truth: int
+) -> EvaluationReport:
+    values = {f: getattr(report, f) for f in report.__dataclass_fields__}
+    values.update(
+        truth_records_missing=missing, rows_without_lookup=no_lookup, rows_without_truth=no_truth
+    )
+    return EvaluationReport(**values)
+
+
+def _codes(values: Any) -> npt.NDArray[np.int64]:
+    """Dense integer codes 0..K-1 for arbitrary labels."""
+    _, codes = np.unique(np.asarray(values), return_inverse=True)
+    return codes.reshape(-1).astype(np.int64)
+
+
+def _table(
+    rows: npt.NDArray[np.int64], party: npt.NDArray[np.int64], n_rows: int, n_parties: int
+) -> npt.NDArray[np.int64]:
+    """Counts[row, party] (a dense rows x parties contingency table)."""
+    flat = np.bincount(rows * n_parties + party, minlength=n_rows * n_parties)
+    return flat.reshape(n_rows, n_parties).astype(np.int64)
+
+
+def _c2(counts: npt.NDArray[np.int64]) -> int:
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def _cross(table: npt.NDArray[np.int64], a: int, b: int) -> int:
+    if a == b:
+        return _c2(table[:, a])
+    return int((table[:, a] * table[:, b]).sum())
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+def _json_float(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The named columns of a CSV file (header matched case-insensitively, any order)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = [c.strip().lower() for c in next(reader, [])]
+            missing = [c for c in columns if c not in header]
+            if missing:
+                msg = f"{path}: missing column(s) {', '.join(missing)}"
+                raise ResultsError(msg, hint=f"expected the columns {','.join(columns)}")
+            idx = [header.index(c) for c in columns]
+            out: list[tuple[str, ...]] = []
+            for line_no, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) < len(header):
+                    raise ResultsError(f"{path}, line {line_no}: expected {len(header)} columns")
+                out.append(tuple(row[i] for i in idx))
+            return out
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ResultsError(f"{path}: cannot be read as CSV ({type(exc).__name__})") from None

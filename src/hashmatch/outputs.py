@@ -1,0 +1,296 @@
+"""Write a link's results folder, every file atomically.
+
+``RESULTS/`` after ``hashmatch link``:
+
+* ``entities.csv`` - ``entity_id,party,row_token``, every row of every party (a row
+  nobody matched is an entity of its own). For the coordinator only: it shows which
+  parties hold each entity.
+* ``<party>.csv`` - one per party, only that party's rows: ``row_token,entity_id``, plus
+  ``other_parties`` (``;``-separated names of the other parties holding the same entity,
+  never their rows) with ``share_party_names``.
+* ``pairs.csv`` (opt-in) - ``party_a,row_token_a,party_b,row_token_b,score`` for the pairs
+  merged into entities: similarity scores leak more than the entities themselves.
+* ``score-histogram.png`` - candidate score distribution and the threshold.
+* ``report.json`` - written last, so its presence means the folder is complete. Layout
+  ``format_version`` :data:`REPORT_FORMAT_VERSION`: inputs (party, file, rows, digest,
+  fingerprint, encoder version, CLK bits), counts, the threshold and how it was chosen,
+  per party pair blocking and solving statistics (incl. reduction ratio), entity
+  statistics, and timings per stage. Counts only: no row token, score or value.
+
+Entity ids are ``E`` + a zero-padded number; the numbering is a keyed permutation (see
+:func:`hashmatch.entities.number_entities`) and says nothing about rows or parties.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import json
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch._version import __version__
+from hashmatch.atomic import atomic_write, atomic_write_text
+from hashmatch.errors import ResultsError
+
+if TYPE_CHECKING:
+    from hashmatch.link import LinkResult
+
+__all__ = [
+    "ENTITIES_FILE",
+    "HISTOGRAM_FILE",
+    "PAIRS_FILE",
+    "REPORT_FILE",
+    "REPORT_FORMAT_VERSION",
+    "ResultFiles",
+    "build_report",
+    "entity_id_strings",
+    "party_file_name",
+    "write_results",
+]
+
+REPORT_FORMAT_VERSION = 1
+ENTITIES_FILE = "entities.csv"
+PAIRS_FILE = "pairs.csv"
+REPORT_FILE = "report.json"
+HISTOGRAM_FILE = "score-histogram.png"
+_RESERVED = {Path(n).stem for n in (ENTITIES_FILE, PAIRS_FILE, REPORT_FILE, HISTOGRAM_FILE)}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultFiles:
+    """Paths written by :func:`write_results`."""
+
+    entities: Path
+    parties: dict[str, Path]
+    report: Path
+    histogram: Path | None
+    pairs: Path | None
+
+
+def party_file_name(party: str) -> str:
+    """``<party>.csv`` with characters unsafe in file names replaced by ``_``."""
+    stem = _UNSAFE.sub("_", party).lstrip(".") or "_"
+    return f"{stem}.csv"
+
+
+def entity_id_strings(entities: npt.NDArray[np.int64], n_entities: int) -> list[str]:
+    """``E000001``-style ids for entity numbers 0..n-1 (fixed width, at least 6 digits).
+
+    Built as one fixed-width byte buffer (digits by vectorised division), which is much
+    faster than formatting a million strings one by one.
+    """
+    width = max(6, len(str(n_entities)))
+    number = np.asarray(entities, dtype=np.int64) + 1
+    text = np.empty((len(number), width + 1), np.uint8)
+    text[:, 0] = ord("E")
+    for k in range(width, 0, -1):
+        text[:, k] = ord("0") + number % 10
+        number = number // 10
+    flat = text.tobytes().decode("ascii")
+    step = width + 1
+    return [flat[k : k + step] for k in range(0, len(flat), step)]
+
+
+def write_results(
+    result: LinkResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    write_pairs: bool = False,
+    share_party_names: bool = False,
+    histogram: bool = True,
+    started: float | None = None,
+) -> ResultFiles:
+    """Write the results folder for ``result`` (see the module docstring).
+
+    The time spent writing goes into ``result.timings["write_outputs"]`` and, when
+    ``started`` (a :func:`time.perf_counter` value) is given, the time since then into
+    ``result.timings["total"]``, both before report.json is written.
+
+    Raises
+    ------
+    ResultsError
+        Two parties' names give the same file name, or one clashes with a results file.
+    """
+    begin = time.perf_counter()
+    out = Path(out_dir)
+    names = result.party_names
+    file_names = [party_file_name(p) for p in names]
+    clash = [n for n in file_names if Path(n).stem in _RESERVED]
+    if clash or len(set(file_names)) != len(file_names):
+        msg = (
+            f"{out}: party names give clashing result file names ({', '.join(sorted(file_names))})"
+        )
+        raise ResultsError(msg, hint="give each party a distinct name when encoding")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"{out}: cannot create the results folder ({exc.strerror})") from None
+    ids = [entity_id_strings(e, result.n_entities) for e in result.entities]
+    tokens = [_hex_tokens(t) for t in result.row_tokens]
+
+    party_paths: dict[str, Path] = {}
+    others = _other_parties(result) if share_party_names else None
+    for p, (name, file_name) in enumerate(zip(names, file_names, strict=True)):
+        header = ["row_token", "entity_id"] + (["other_parties"] if others else [])
+        columns: list[Sequence[str]] = [tokens[p], ids[p], *([others[p]] if others else [])]
+        party_paths[name] = out / file_name
+        _write_csv(out / file_name, header, columns)
+
+    entities_path = out / ENTITIES_FILE
+    with atomic_write(entities_path, "w", newline="") as fh:
+        fh.write("entity_id,party,row_token\n")
+        for p, name in enumerate(names):
+            _write_rows(fh, [ids[p], [_csv_field(name)] * len(ids[p]), tokens[p]])
+
+    pairs_path = out / PAIRS_FILE if write_pairs else None
+    if pairs_path is not None:
+        _write_pairs(pairs_path, result, tokens)
+    hist_path = out / HISTOGRAM_FILE if histogram else None
+    if hist_path is not None:
+        from hashmatch.threshold import write_histogram_png
+
+        write_histogram_png(result.score_sample, result.threshold, hist_path)
+    report_path = out / REPORT_FILE
+    now = time.perf_counter()
+    result.timings["write_outputs"] = now - begin
+    if started is not None:
+        result.timings["total"] = now - started
+    report = build_report(result)
+    report["outputs"] = {
+        "entities": ENTITIES_FILE,
+        "parties": {n: f for n, f in zip(names, file_names, strict=True)},
+        "pairs": PAIRS_FILE if write_pairs else None,
+        "histogram": HISTOGRAM_FILE if histogram else None,
+        "other_parties_shared": share_party_names,
+    }
+    atomic_write_text(report_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return ResultFiles(entities_path, party_paths, report_path, hist_path, pairs_path)
+
+
+def build_report(result: LinkResult) -> dict[str, Any]:
+    """The report.json content: inputs, counts, threshold, statistics, timings."""
+    rows = sum(p.rows for p in result.parties)
+    sizes = (
+        np.bincount(np.concatenate(result.entities), minlength=result.n_entities)
+        if rows
+        else np.zeros(0)
+    )
+    parties_per_entity = np.zeros(result.n_entities, np.int64)
+    for e in result.entities:
+        parties_per_entity += np.bincount(e, minlength=result.n_entities) > 0
+    return {
+        "format_version": REPORT_FORMAT_VERSION,
+        "hashmatch_version": __version__,
+        "inputs": [dataclasses.asdict(p) for p in result.parties],
+        "dedup": result.dedup,
+        "threshold": _threshold(result.threshold),
+        "counts": {
+            "rows": rows,
+            "entities": result.n_entities,
+            "entities_by_size": _histogram(sizes),
+            "entities_by_parties": _histogram(parties_per_entity),
+            "linked_pairs": len(result.pairs[4]),
+        },
+        "party_pairs": [_plain(s) for s in result.pair_stats],
+        "entity_merging": _plain(result.entity_stats),
+        "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
+    }
+
+
+def _threshold(choice: Any) -> Any:
+    to_dict = getattr(choice, "to_dict", None)
+    return _plain(to_dict() if callable(to_dict) else choice)
+
+
+def _write_csv(path: Path, header: list[str], columns: Sequence[Sequence[str]]) -> None:
+    with atomic_write(path, "w", newline="") as fh:
+        fh.write(",".join(header) + "\n")
+        _write_rows(fh, columns)
+
+
+def _write_rows(fh: IO[str], columns: Sequence[Sequence[str]], chunk: int = 100_000) -> None:
+    """CSV rows from columns of already CSV-safe fields (hex, ids, :func:`_csv_field`).
+
+    A join per chunk is several times faster than csv.writer on millions of rows.
+    """
+    rows = map(",".join, zip(*columns, strict=True))
+    while block := list(itertools.islice(rows, chunk)):
+        fh.write("\n".join(block) + "\n")
+
+
+def _csv_field(text: str) -> str:
+    """``text`` quoted as CSV requires (party names are free printable text)."""
+    if any(c in text for c in ',"\r\n') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _write_pairs(path: Path, result: LinkResult, tokens: list[list[str]]) -> None:
+    names = result.party_names
+    pa, ra, pb, rb, score = result.pairs
+    order = np.lexsort((rb, pb, ra, pa))
+    with atomic_write(path, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["party_a", "row_token_a", "party_b", "row_token_b", "score"])
+        for k in order.tolist():
+            a, b = int(pa[k]), int(pb[k])
+            writer.writerow(
+                [names[a], tokens[a][ra[k]], names[b], tokens[b][rb[k]], f"{score[k]:.4f}"]
+            )
+
+
+def _other_parties(result: LinkResult) -> list[list[str]]:
+    """Per party and row: ``;``-joined names of the other parties holding its entity."""
+    names = result.party_names
+    if len(names) > 62:
+        msg = "naming other parties supports at most 62 parties"
+        raise ResultsError(msg)
+    mask = np.zeros(result.n_entities, np.int64)
+    for p, e in enumerate(result.entities):
+        np.bitwise_or.at(mask, e, np.int64(1) << p)
+    out: list[list[str]] = []
+    for p, e in enumerate(result.entities):
+        row_masks = mask[e] & ~(np.int64(1) << p)
+        uniq, inverse = np.unique(row_masks, return_inverse=True)
+        text = [
+            _csv_field(";".join(n for q, n in enumerate(names) if int(m) >> q & 1)) for m in uniq
+        ]
+        out.append([text[k] for k in inverse.reshape(-1).tolist()])
+    return out
+
+
+def _hex_tokens(tokens: npt.NDArray[np.uint8]) -> list[str]:
+    h = np.ascontiguousarray(tokens, dtype=np.uint8).tobytes().hex()
+    return [h[k : k + 32] for k in range(0, len(h), 32)]
+
+
+def _histogram(values: npt.NDArray[Any]) -> dict[str, int]:
+    counts = np.bincount(values.astype(np.int64)) if len(values) else np.zeros(0, np.int64)
+    return {str(k): int(c) for k, c in enumerate(counts.tolist()) if c}
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses, numpy scalars and tuples -> JSON-ready values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_plain(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and obj != obj:  # NaN is not JSON
+        return None
+    return obj

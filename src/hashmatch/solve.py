@@ -1,0 +1,250 @@
+"""One-to-one assignment of accepted pairs between two parties.
+
+Input: the pairs of one party pair whose score reached the threshold, as three arrays
+``(i, j, score)`` (``i`` rows of the left party, ``j`` rows of the right one). Output: a
+boolean mask selecting the pairs kept, such that no row is used twice.
+
+The rule, in order:
+
+1. **Uncontested pairs are kept as they are.** A pair whose two rows appear in no other
+   accepted pair (the vast majority in practice) is selected without further work, so the
+   cost is proportional to the contested part only.
+2. **Contested groups are solved exactly when small.** The contested pairs split into
+   connected components (rows linked through shared candidates). A component with at
+   most :data:`EXACT_MAX_ROWS` rows on each side is solved as a maximum-weight bipartite
+   matching with weight ``score - threshold + EPS`` per pair (a hand-written Hungarian
+   algorithm on the small dense matrix), i.e. the set of disjoint pairs with the largest
+   total evidence above the threshold. This fixes greedy's classic mistake: A1-B1 0.91,
+   A1-B2 0.90, A2-B1 0.90 -> greedy keeps only A1-B1, the exact solution keeps A1-B2 and
+   A2-B1. If the exact solution does not beat greedy's total weight (ties included), the
+   greedy choice is kept, so the exact pass only ever changes a component to gain weight.
+3. **Larger components fall back to greedy best-first** (as anonlink does): pairs in
+   decreasing score, a pair is kept when neither of its rows is already used.
+
+Ties are broken by ``(score desc, i asc, j asc)`` everywhere, so the result depends only on
+the *set* of input pairs, never on their order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch._types import Indices, Scores
+
+__all__ = ["EXACT_MAX_ROWS", "SolveStats", "greedy_assign", "solve_one_to_one"]
+
+#: Largest component (rows per side) solved exactly; O(n^3) on an n x n matrix.
+EXACT_MAX_ROWS = 64
+#: Added to every weight so a pair exactly at the threshold still counts as a match.
+EPS = 1e-6
+#: The exact solution must beat greedy by more than this to replace it (float noise).
+_GAIN_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class SolveStats:
+    """What the solver did: pairs in and kept, and how the contested part was handled."""
+
+    pairs_in: int
+    pairs_kept: int
+    uncontested: int  # pairs kept without contest
+    components_exact: int  # contested components solved exactly
+    components_changed: int  # ... of which the exact solution differed from greedy
+    components_greedy: int  # contested components too large for the exact pass
+
+
+def greedy_assign(i: Indices, j: Indices, score: Scores) -> npt.NDArray[np.bool_]:
+    """Greedy best-first one-to-one selection; returns the mask of kept pairs.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> greedy_assign(np.array([0, 0, 1]), np.array([0, 1, 0]),
+    ...               np.array([0.9, 0.8, 0.8], np.float32)).tolist()
+    [True, False, False]
+    """
+    i, j, score = _check(i, j, score)
+    keep = np.zeros(len(i), dtype=bool)
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    for k in _best_first(i, j, score).tolist():
+        a, b = int(i[k]), int(j[k])
+        if a not in used_i and b not in used_j:
+            used_i.add(a)
+            used_j.add(b)
+            keep[k] = True
+    return keep
+
+
+def solve_one_to_one(
+    i: Indices,
+    j: Indices,
+    score: Scores,
+    *,
+    threshold: float | None = None,
+    exact_max_rows: int = EXACT_MAX_ROWS,
+) -> tuple[npt.NDArray[np.bool_], SolveStats]:
+    """Select disjoint pairs: uncontested ones, exact on small contested groups, else greedy.
+
+    Parameters
+    ----------
+    i, j, score:
+        Accepted pairs (all at or above ``threshold``); duplicates of ``(i, j)`` are not
+        allowed.
+    threshold:
+        The acceptance threshold; weights are ``score - threshold``. Defaults to the
+        lowest score given.
+    exact_max_rows:
+        Components with more rows than this on either side use greedy; 0 = greedy only.
+
+    Returns
+    -------
+    (mask of kept pairs, SolveStats)
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> keep, _ = solve_one_to_one(np.array([0, 0, 1]), np.array([0, 1, 0]),
+    ...                            np.array([0.91, 0.90, 0.90], np.float32), threshold=0.8)
+    >>> keep.tolist()
+    [False, True, True]
+    """
+    i, j, score = _check(i, j, score)
+    n = len(i)
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep, SolveStats(0, 0, 0, 0, 0, 0)
+    base = float(score.min()) if threshold is None else float(threshold)
+    deg_i = _degree(i)
+    deg_j = _degree(j)
+    lone = (deg_i == 1) & (deg_j == 1)
+    keep[lone] = True
+    contested = np.flatnonzero(~lone)
+    exact = changed = greedy = 0
+    for comp in _components(i[contested], j[contested]):
+        idx = contested[comp]
+        ci, cj, cs = i[idx], j[idx], score[idx]
+        g = greedy_assign(ci, cj, cs)
+        n_rows_i, n_rows_j = len(np.unique(ci)), len(np.unique(cj))
+        if max(n_rows_i, n_rows_j) > exact_max_rows:
+            greedy += 1
+            keep[idx[g]] = True
+            continue
+        exact += 1
+        weight = cs.astype(np.float64) - base + EPS
+        e = _max_weight_matching(ci, cj, weight)
+        if weight[e].sum() > weight[g].sum() + _GAIN_TOL:
+            changed += 1
+            keep[idx[e]] = True
+        else:
+            keep[idx[g]] = True
+    stats = SolveStats(n, int(keep.sum()), int(lone.sum()), exact, changed, greedy)
+    return keep, stats
+
+
+def _check(i: Indices, j: Indices, score: Scores) -> tuple[Indices, Indices, Scores]:
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    score = np.asarray(score)
+    if not (i.shape == j.shape == score.shape) or i.ndim != 1:
+        shapes = f"{i.shape}, {j.shape}, {score.shape}"
+        msg = f"i, j and score must be 1-d and of equal length, got {shapes}"
+        raise ValueError(msg)
+    return i, j, score
+
+
+def _best_first(i: Indices, j: Indices, score: Scores) -> Indices:
+    """Order: score descending, then i, then j ascending (lexsort keys: last is primary)."""
+    return np.lexsort((j, i, -score.astype(np.float64)))
+
+
+def _degree(x: Indices) -> npt.NDArray[np.int64]:
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return counts[inverse]
+
+
+def _components(i: Indices, j: Indices) -> list[Indices]:
+    """Connected components of the bipartite graph, as sorted lists of pair positions."""
+    if len(i) == 0:
+        return []
+    ui, ii = np.unique(i, return_inverse=True)
+    _, jj = np.unique(j, return_inverse=True)
+    parent = list(range(len(ui) + int(jj.max()) + 1))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    offset = len(ui)
+    for a, b in zip(ii.tolist(), (jj + offset).tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(a) for a in ii.tolist()], dtype=np.int64)
+    order = np.argsort(roots, kind="stable")
+    bounds = np.flatnonzero(np.diff(roots[order])) + 1
+    return list(np.split(order, bounds))
+
+
+def _max_weight_matching(
+    i: Indices, j: Indices, weight: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Exact maximum-weight matching of a small bipartite graph (positive weights).
+
+    Square cost matrix of size n = max(rows per side): ``-weight`` on edges, 0 elsewhere
+    (assigning a row to a non-edge means leaving it unmatched), solved by the Hungarian
+    algorithm with potentials (shortest augmenting paths, O(n^3)). Rows are taken in
+    ascending index order, so equal-weight alternatives resolve the same way every run.
+    """
+    ui, ii = np.unique(i, return_inverse=True)
+    uj, jj = np.unique(j, return_inverse=True)
+    n = max(len(ui), len(uj))
+    cost = np.zeros((n, n))
+    cost[ii, jj] = -weight
+    match_col = _hungarian(cost)  # match_col[row] = column
+    chosen: npt.NDArray[np.bool_] = match_col[ii] == jj
+    return chosen
+
+
+def _hungarian(cost: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Minimum-cost perfect assignment of a square matrix; returns the column per row."""
+    n = cost.shape[0]
+    inf = float("inf")
+    u = np.zeros(n + 1)
+    v = np.zeros(n + 1)
+    p = np.zeros(n + 1, dtype=np.int64)  # p[col] = row assigned to col (1-based, 0 = none)
+    way = np.zeros(n + 1, dtype=np.int64)
+    for row in range(1, n + 1):
+        p[0] = row
+        col0 = 0
+        minv = np.full(n + 1, inf)
+        used = np.zeros(n + 1, dtype=bool)
+        while True:
+            used[col0] = True
+            row0 = p[col0]
+            free = ~used[1:]
+            reduced = cost[row0 - 1] - u[row0] - v[1:]
+            better = free & (reduced < minv[1:])
+            minv[1:][better] = reduced[better]
+            way[1:][better] = col0
+            candidates = np.where(free, minv[1:], inf)
+            col1 = int(np.argmin(candidates)) + 1  # first minimum: deterministic
+            delta = candidates[col1 - 1]
+            u[p[used]] += delta
+            v[used] -= delta
+            minv[1:][free] -= delta
+            col0 = col1
+            if p[col0] == 0:
+                break
+        while col0:
+            col1 = int(way[col0])
+            p[col0] = p[col1]
+            col0 = col1
+    match_col = np.empty(n, dtype=np.int64)
+    match_col[p[1:] - 1] = np.arange(n)
+    return match_col
