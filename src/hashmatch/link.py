@@ -18,6 +18,7 @@ chunks, so memory follows the number of likely matches, not of candidates.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -37,6 +38,7 @@ from hashmatch.entities import EntityStats, entity_id_key, merge_entities, numbe
 from hashmatch.errors import IncompatibleEncodingsError, SecretMismatchError
 from hashmatch.kernel import dice_candidates
 from hashmatch.scoring import ScoringConfig, TokenKind, combine_scores, token_agreement
+from hashmatch.segments import SegmentView, blended_dice
 from hashmatch.solve import SolveStats, solve_one_to_one
 from hashmatch.threshold import ThresholdChoice, choose_threshold
 
@@ -60,7 +62,7 @@ DEDUP_CONFLICT_MARGIN = 0.15
 
 
 class _Encoding(Protocol):
-    """What the pipeline needs from one party's encodings (EncodingFile-like)."""
+    """What the pipeline needs from one party's encodings (see :class:`_Party`)."""
 
     @property
     def clks(self) -> Clks: ...
@@ -70,6 +72,15 @@ class _Encoding(Protocol):
 
     @property
     def tokens(self) -> Mapping[str, Tokens]: ...
+
+    @property
+    def segments(self) -> list[tuple[int, int]]: ...
+
+    @property
+    def present(self) -> npt.NDArray[np.bool_]: ...
+
+    @property
+    def view(self) -> SegmentView: ...
 
 
 @dataclass(frozen=True)
@@ -423,6 +434,9 @@ def _candidates(
         None if right is None else right.clks,
         None if right is None else right.tokens,
         config,
+        segments=left.segments,
+        left_present=left.present,
+        right_present=None if right is None else right.present,
     )
     return stream, lambda: stream.stats
 
@@ -442,7 +456,8 @@ def _all_pairs(n: int, m: int | None, chunk: int = 1 << 20) -> Iterator[tuple[In
 
 
 class _Scorer:
-    """Combined score of row pairs of two parties: CLK Dice adjusted by token evidence."""
+    """Combined score of row pairs of two parties: field-aware CLK Dice (on the fields
+    both rows hold, see :mod:`hashmatch.segments`) adjusted by token evidence."""
 
     def __init__(self, parties: Sequence[_Encoding], config: ScoringConfig) -> None:
         self.parties = parties
@@ -458,6 +473,7 @@ class _Scorer:
             dice = dice_candidates(left.clks[i], right.clks[j], rows, rows, threads=1)
         else:
             dice = dice_candidates(left.clks, right.clks, i, j)
+        dice = blended_dice(dice, left.view, right.view, i, j)
         agree, both = token_agreement(left.tokens, right.tokens, i, j)
         return combine_scores(dice, agree, both, self.config)
 
@@ -582,17 +598,36 @@ def _info(encoding: Any) -> PartyInfo:
     )
 
 
-class _Batch:
-    """EncodedBatch seen through the EncodingFile interface the pipeline uses."""
+class _Party:
+    """One party's encodings (an open EncodingFile or an in-memory EncodedBatch) as the
+    pipeline sees them: CLKs, tokens, row tokens, the segment layout and, per row, which
+    fields (segments) hold a value."""
 
-    def __init__(self, batch: Any) -> None:
-        self.clks: Clks = batch.clks
-        self.row_tokens: RowTokens = batch.row_tokens
-        self.tokens: Mapping[str, Tokens] = batch.tokens
+    def __init__(self, encoding: Any) -> None:
+        self.clks: Clks = encoding.clks
+        self.row_tokens: RowTokens = encoding.row_tokens
+        self.tokens: Mapping[str, Tokens] = encoding.tokens
+        if isinstance(encoding, EncodingFile):
+            fields = list(encoding.header.field_names)
+            layout = encoding.header.segments
+        else:
+            fields = [f.name for f in encoding.schema.fields]
+            layout = encoding.schema.segments
+        self.segments = [(seg.start, seg.bits) for seg in layout]
+        self._field_columns = [fields.index(seg.field) for seg in layout]
+        self._encoding = encoding
+
+    @functools.cached_property
+    def present(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self._encoding.present)[:, self._field_columns]
+
+    @functools.cached_property
+    def view(self) -> SegmentView:
+        return SegmentView.from_clks(self.clks, self.segments, self.present)
 
 
 def _as_encoding(encoding: Any) -> _Encoding:
-    return encoding if isinstance(encoding, EncodingFile) else _Batch(encoding)
+    return _Party(encoding)
 
 
 def _tokens_digest(tokens: RowTokens) -> str:

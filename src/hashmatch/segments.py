@@ -91,3 +91,25 @@ def field_aware_dice(
     ok = denom > 0
     out[ok] = np.minimum(2.0 * inter[ok] / denom[ok], 1.0)
     return out
+
+
+#: How far a pair's score moves from whole-record Dice toward field-aware Dice (0: plain
+#: Dice, 1: fully field-aware). Fully field-aware over-trusts pairs that share only one or
+#: two fields (household members whose other fields are missing look like duplicates);
+#: halfway keeps most of the recall gain. FEBRL 4 through `hashmatch link`, automatic
+#: threshold: F1 0.9911 with plain Dice, 0.9989 fully field-aware, 0.9992 halfway.
+FIELD_AWARE_WEIGHT = 0.5
+
+
+def blended_dice(
+    dice: Scores,
+    left: SegmentView,
+    right: SegmentView,
+    i: Indices,
+    j: Indices,
+    *,
+    weight: float = FIELD_AWARE_WEIGHT,
+) -> Scores:
+    """``(1 - weight) * dice + weight * field_aware_dice(...)``: see FIELD_AWARE_WEIGHT."""
+    aware = field_aware_dice(dice, left, right, i, j)
+    return ((1.0 - weight) * np.asarray(dice, np.float32) + weight * aware).astype(np.float32)

@@ -192,7 +192,7 @@ def test_twins_at_one_address_stay_apart(world: dict[str, object], tmp_path: Pat
 def test_dedup_finds_duplicates_within_a_party(world: dict[str, object], tmp_path: Path) -> None:
     hme = world["hme"]
     # An explicit threshold isolates dedup's mechanics from the automatic choice.
-    result = run("link", *hme.values(), "-o", tmp_path, "--dedup", "--threshold", "0.7")  # type: ignore[attr-defined]
+    result = run("link", *hme.values(), "-o", tmp_path, "--dedup", "--threshold", "0.75")  # type: ignore[attr-defined]
     assert result.exit_code == 0, result.output
     report = json.loads(
         run(

@@ -74,3 +74,20 @@ def test_no_common_field_scores_zero_and_present_flags_are_honoured() -> None:
     # A field flagged present with an empty segment still counts as present.
     flagged = SegmentView.from_clks(cb, SEGMENTS, present=np.array([[True, True, False]]))
     assert flagged.present[0].tolist() == [True, True, False]
+
+
+def test_blend_lies_between_plain_and_field_aware_dice() -> None:
+    from hashmatch.segments import blended_dice
+
+    a = np.zeros((1, 256), bool)
+    b = np.zeros((1, 256), bool)
+    a[0, 0:30] = b[0, 0:30] = True
+    a[0, 160:200] = True
+    ca, cb = _bits_to_clks(a), _bits_to_clks(b)
+    left, right = SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS)
+    idx = np.array([0])
+    plain = np.array([_plain_dice(a[0], b[0])], np.float32)
+    assert blended_dice(plain, left, right, idx, idx, weight=0.0)[0] == plain[0]
+    assert blended_dice(plain, left, right, idx, idx, weight=1.0)[0] == 1.0
+    half = blended_dice(plain, left, right, idx, idx)[0]
+    assert abs(half - (plain[0] + 1.0) / 2) < 1e-6
