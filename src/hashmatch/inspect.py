@@ -11,7 +11,7 @@ bounded for any file size (the duplicate count keeps one 8-byte fingerprint per 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,6 +93,27 @@ class InspectReport:
     def rows(self) -> int:
         return self.header.rows
 
+    @property
+    def hardening(self) -> str:
+        """The hardening recorded in the header ``extra`` (``"none"`` when absent).
+
+        E.g. ``"recommended: permute, balance, blip epsilon=25.0"``.
+        """
+        record = self.header.extra.get("hardening")
+        if not isinstance(record, Mapping):
+            return "none"
+        options = record.get("options")
+        on = []
+        if isinstance(options, Mapping):
+            for key, value in options.items():
+                if value is True:
+                    on.append(key)
+                elif isinstance(value, Mapping):
+                    on.append(key + " " + ", ".join(f"{k}={v}" for k, v in value.items()))
+                elif isinstance(value, str):
+                    on.append(f"{key}={value}")
+        return f"{record.get('profile', 'custom')}: {', '.join(on) or 'no options'}"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``--json`` output)."""
         header = self.header.to_dict()
@@ -103,6 +124,7 @@ class InspectReport:
             "sha256": self.sha256,
             "header": header,
             "rows": self.rows,
+            "hardening": self.hardening,
             "fields": [asdict(f) for f in self.fields],
             "tokens": [asdict(t) for t in self.tokens],
             "segments": [asdict(s) for s in self.segments],

@@ -1,9 +1,11 @@
 """No input value, and no substring of one of length >= 4, appears in any output.
 
-Covered: the .hme file, the rejects report, the summary on stdout, stderr, log records,
-the profile report, ``inspect`` output and error messages. The lookup file holds the
-party's record ids by design and never leaves the party, so it is the one exception
-(and it must hold nothing but row tokens and those ids).
+Covered: the .hme file (unhardened, and hardened with the recommended profile plus
+salting), the rejects report, the summary on stdout, stderr, log records, the profile
+report, ``inspect`` output, the ``audit`` report (text and ``--json``, with ``--raw``, which
+reads the raw values to simulate an attack), a sealed .hme (``seal.seal_file``) and error
+messages. The lookup file holds the party's record ids by design and never leaves the
+party, so it is the one exception (and it must hold nothing but row tokens and those ids).
 
 Text outputs are searched case-insensitively as they are and as a printable-ASCII view
 with all other bytes removed (catches values interleaved with NULs, e.g. UTF-16); the
@@ -22,10 +24,12 @@ test flaky: it either always passes or always fails.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -33,14 +37,25 @@ from typer.testing import CliRunner, Result
 import hashmatch.encode.encoder as encoder_module
 from hashmatch.cli import app
 from hashmatch.encode import REJECT_REASONS, LinkageSecret
+from hashmatch.keyfiles import CoordinatorKey, PartySigningKey
 from hashmatch.normalize import REASONS
 from hashmatch.normalize._base import read_data
 from hashmatch.readers import ROW_REASONS
+from hashmatch.seal import MAGIC, seal_file
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "febrl4"
 FEBRL_ROWS = 150
 MIN_LEN = 4
+#: The hardened schema: the example's, with the recommended profile and a salt (the salt
+#: value must only ever reach the output through the keyed hash).
+HARDENING = """
+[hardening]
+permute = true
+balance = true
+blip = { epsilon = 25.0 }
+salt = "date_of_birth:year"
+"""
 
 #: Rows exercising every path: valid, placeholders, invalid values, bad rows.
 MESSY_ROWS = [
@@ -129,23 +144,57 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         writer.writerows(rows)
         writer.writerows(MESSY_ROWS)
     (tmp_path / "schema.toml").write_text((EXAMPLE / "schema.toml").read_text())
+    (tmp_path / "hardened.toml").write_text((EXAMPLE / "schema.toml").read_text() + HARDENING)
     mapping = (EXAMPLE / "mapping.toml").read_text()
     (tmp_path / "mapping.toml").write_text(mapping)
     LinkageSecret(bytes(range(32))).write(tmp_path / "k.secret")
     return tmp_path
 
 
+def _decodable_copy(data: str) -> str:
+    """``data`` without its lines that are not UTF-8 (the audit reads raw files strictly)."""
+    lines = Path(data).read_bytes().splitlines(keepends=True)
+    copy = data.replace(".csv", ".utf8.csv")
+    Path(copy).write_bytes(b"".join(ln for ln in lines if _is_utf8(ln)))
+    return copy
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _run_all(runner: CliRunner, data: str, out: str) -> dict[str, Result]:
-    """Every command that reads the party's data or its encoding, and a failing one."""
+    """Every command that reads the party's data or its encoding, and a failing one.
+
+    Also the audit of a plain and a hardened (recommended + salt) encoding, with and
+    without the raw file, which it reads to simulate a frequency attack.
+    """
     common = ["--schema", "schema.toml", "--mapping", "mapping.toml"]
     enc = ["encode", data, *common, "--secret", "k.secret", "--party", "p"]
-    return {
+    results = {
         "encode": runner.invoke(app, [*enc, "-o", out]),
         "profile": runner.invoke(app, ["profile", data, *common]),
         "profile --json": runner.invoke(app, ["profile", data, *common, "--json"]),
         "inspect": runner.invoke(app, ["inspect", out]),
         "fail-fast": runner.invoke(app, [*enc, "-o", "failed.hme", "--fail-fast"]),
     }
+    clean = _decodable_copy(data)
+    for label, schema in (("", "schema.toml"), (" hardened", "hardened.toml")):
+        hme = out.replace(".hme", ".utf8.hardened.hme" if label else ".utf8.hme")
+        enc = ["encode", clean, "--schema", schema, "--mapping", "mapping.toml"]
+        results[f"encode utf8{label}"] = runner.invoke(
+            app, [*enc, "--secret", "k.secret", "--party", "p", "-o", hme]
+        )
+        results[f"inspect utf8{label} --json"] = runner.invoke(app, ["inspect", hme, "--json"])
+        results[f"audit{label}"] = runner.invoke(app, ["audit", hme])
+        raw = ["audit", hme, "--raw", clean, "--schema", schema, "--mapping", "mapping.toml"]
+        results[f"audit{label} --raw"] = runner.invoke(app, raw)
+        results[f"audit{label} --raw --json"] = runner.invoke(app, [*raw, "--json"])
+    return results
 
 
 def _vocabulary(header: list[str]) -> str:
@@ -155,7 +204,8 @@ def _vocabulary(header: list[str]) -> str:
     with control.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
-        writer.writerow(["qj"] * len(header))
+        # Repeated rows: the audit then fails repeated patterns and prints its fix texts.
+        writer.writerows([[f"qj{i}", *["qj"] * (len(header) - 1)] for i in range(12)])
         writer.writerow(["qj"])  # a bad row, for the rejects and --fail-fast texts
     results = _run_all(CliRunner(), str(control), "control.hme")
     text = " ".join(r.stdout + r.stderr for r in results.values())
@@ -167,10 +217,19 @@ def _vocabulary(header: list[str]) -> str:
         *ROW_REASONS,
         *REJECT_REASONS,
         *(rule for _, rule, _ in read_data("placeholders.csv")),
+        # audit verdict lines ("FAIL length ..."), whichever verdicts the control run got
+        *(
+            f"{verdict} {risk}"
+            for verdict in ("ok", "warn", "fail")
+            for risk in ("bit_frequency", "repeated_patterns", "length", "frequency_attack")
+        ),
     ]
     for f in Path().glob("control.*"):
         f.unlink()
-    text = text.replace("control.hme", "p.hme").replace("control", "party")  # the real names
+    for name, real in (("control.csv", "party.csv"), ("control.utf8.csv", "party.utf8.csv")):
+        text = text.replace(name, real)
+    text = text.replace("control.", "p.").replace("control", "party")  # the real names
+    text = re.sub(r"\s+", " ", text)  # rich wraps lines where the values' run may not
     return re.sub(r"[0-9a-f]{16,}|[0-9]", " ", (text + " ".join(codes)).casefold())
 
 
@@ -179,11 +238,23 @@ def _inputs(workdir: Path) -> tuple[set[str], list[str]]:
         header, *rows = list(csv.reader(fh))
     # Names the party chose for its columns, the schema's field names and the tools' own
     # vocabulary may appear; they are not values.
-    allowed = " ".join([*header, (workdir / "schema.toml").read_text(), _vocabulary(header)])
+    schemas = [(workdir / name).read_text() for name in ("schema.toml", "hardened.toml")]
+    allowed = " ".join([*header, *schemas, _vocabulary(header)])
     allowed = allowed.casefold() + " party.csv p.hme p.lookup p.rejects.csv failed.hme"
+    allowed += " party.utf8.csv p.utf8.hme p.utf8.hardened.hme"
     values = [v for row in rows for v in row]
     ids = [row[0].strip() for row in rows]
     return _fragments(values, allowed), ids
+
+
+def _rounded(doc: Any) -> Any:
+    if isinstance(doc, float):
+        return round(doc, 4)
+    if isinstance(doc, dict):
+        return {k: _rounded(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_rounded(v) for v in doc]
+    return doc
 
 
 def test_no_input_fragment_in_any_output(workdir: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -195,22 +266,57 @@ def test_no_input_fragment_in_any_output(workdir: Path, caplog: pytest.LogCaptur
     assert "rejected 2" in results["encode"].output
     assert results["fail-fast"].exit_code == 2
     assert not (workdir / "failed.hme").exists()
-    for name in ("profile", "profile --json", "inspect"):
+    for name in results.keys() - {"fail-fast"}:
         assert results[name].exit_code == 0, results[name].output
+    assert '"with_raw": true' in results["audit --raw --json"].stdout
 
     texts = {f"{name} stdout": r.stdout for name, r in results.items()}
     texts |= {f"{name} stderr": r.stderr for name, r in results.items()}
     texts |= {"logs": caplog.text, "rejects": (workdir / "p.rejects.csv").read_text()}
+    for name in [n for n in texts if n.startswith("audit") and n.endswith("--json stdout")]:
+        # Float rates like 0.30000000000000004 hold digit runs that are no value.
+        texts[name] = json.dumps(_rounded(json.loads(texts[name])))
     numeric = {f for f in fragments if len(f) <= 6 and not any(c.isalpha() for c in f)}
     for name, text in texts.items():
         checked = fragments if name == "rejects" else fragments - numeric
         leaks = _leaks(text.encode("utf-8", "surrogateescape"), checked, text=True)
         assert not leaks, f"{name} contains input fragments: {leaks}"
-    raw = (workdir / "p.hme").read_bytes()
-    end = 24 + int.from_bytes(raw[16:24], "little")  # JSON header: hex digests, offsets
-    leaks = _leaks(raw[:end], fragments - numeric, text=True)
-    leaks += _leaks(raw[end:], fragments, text=False)
-    assert not leaks, f"p.hme contains input fragments: {leaks}"
+    for hme in ("p.hme", "p.utf8.hardened.hme"):
+        raw = (workdir / hme).read_bytes()
+        end = 24 + int.from_bytes(raw[16:24], "little")  # JSON header: hex digests, offsets
+        leaks = _leaks(raw[:end], fragments - numeric, text=True)
+        leaks += _leaks(raw[end:], fragments, text=False)
+        assert not leaks, f"{hme} contains input fragments: {leaks}"
+
+
+def test_sealed_file_holds_no_input_fragment(workdir: Path) -> None:
+    """The sealed file's clear header names only the party, keys and sizes; its body is
+    the encrypted .hme, so not even the .hme's own (value-free) header shows through."""
+    enc = ["encode", "party.csv", "--schema", "hardened.toml", "--mapping", "mapping.toml"]
+    result = CliRunner().invoke(app, [*enc, "--secret", "k.secret", "--party", "p", "-o", "p.hme"])
+    assert result.exit_code == 0, result.output
+    recipient, signer = CoordinatorKey.generate().public, PartySigningKey.generate("p")
+    seal_file("p.hme", "p.sealed", party="p", recipient=recipient, signer=signer)
+    sealed = (workdir / "p.sealed").read_bytes()
+    assert sealed.startswith(MAGIC)
+    end = len(MAGIC) + 4 + int.from_bytes(sealed[len(MAGIC) : len(MAGIC) + 4], "little")
+    header = json.loads(sealed[len(MAGIC) + 4 : end])  # random key bytes: checked by shape
+    assert header["party"] == "p"
+    assert set(header) - {"party"} == {
+        "format_version", "chunk_size", "plaintext_bytes", "created", "ephemeral_x25519",
+        "recipient_key_id", "signer_key_id",
+    }  # fmt: skip
+    assert all(re.fullmatch(r"[0-9a-f]+", header[k]) for k in header if k.endswith("_key_id"))
+    # The ciphertext is fresh random bytes on every run (ephemeral key), where 4-byte
+    # fragments would turn up by chance: it is searched for 8-character runs of the
+    # values instead, and for 16-byte windows of the plaintext .hme (there must be none).
+    with (workdir / "party.csv").open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        values = [v.strip() for row in list(csv.reader(fh))[1:] for v in row]
+    runs = {v[i : i + 8] for v in values for i in range(len(v) - 7)}
+    assert len(runs) > 1000
+    assert not _leaks(sealed[end:], runs, text=False)
+    plain = (workdir / "p.hme").read_bytes()
+    assert not any(plain[i : i + 16] in sealed for i in range(0, len(plain) - 16, 61))
 
 
 def test_lookup_holds_only_row_tokens_and_record_ids(workdir: Path) -> None:

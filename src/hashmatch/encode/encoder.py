@@ -4,6 +4,13 @@
 normalisers), the per-field Bloom encoders and token keys derived from the secret, and
 the memo tables. :meth:`ChunkEncoder.encode` does the per-chunk work with Python code
 only per *distinct* value of a field; per-row work is numpy (gather, scatter, pack).
+
+Hardening (the schema's ``hardening`` table, see :mod:`hashmatch.encode.harden`): the
+Bloom filters are built at their raw sizes (``harden.raw_layout``) and each chunk goes
+through ``apply_hardening`` with per-field ``harden`` keys and the chunk's row tokens
+(BLIP noise is keyed by both, so a re-run with the same row tokens gives the same bits).
+Salting prefixes every feature with the salt field's transformed value; a salted filter
+is then memoised per distinct (salt, value) pair. Without hardening none of this runs.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode.bloom import FieldBloom
-from hashmatch.encode.features import feature_tokens
+from hashmatch.encode.features import TokenFunction, feature_tokens
+from hashmatch.encode.harden import apply_hardening, raw_layout, salt_features
 from hashmatch.encode.keys import LinkageSecret
 from hashmatch.encode.records import (
     FieldColumn,
@@ -83,11 +91,30 @@ class ChunkEncoder:
             if f.name in resolved.fields
         ]
         self._field_pos = {f.name: i for i, f in enumerate(schema.fields)}
+        hardening = schema.hardening
+        #: True when the bits need ``apply_hardening`` (salting alone does not).
+        self._harden = not hardening.is_identity
+        raw_segments, raw_bits = (
+            raw_layout(schema.segments, hardening)
+            if self._harden
+            else (schema.segments, schema.clk_bits)
+        )
+        self._raw_words = raw_bits // 64
+        self._salt: tuple[str, str | None] | None = None
+        if hardening.salt is not None:
+            salt_field, _, salt_transform = hardening.salt.partition(":")
+            self._salt = (salt_field, salt_transform or None)
         self._blooms: dict[str, FieldBloom] = {}
-        for seg in schema.segments:
+        self._bloom_k: dict[str, int] = {}
+        for seg in raw_segments:
             spec = schema.field_named(seg.field)
-            if seg.field in resolved.fields and spec.bloom is not None:
+            if spec.bloom is None:
+                continue
+            self._bloom_k[seg.field] = spec.bloom.k
+            if seg.field in resolved.fields:
                 prefix, tokens = feature_tokens(spec.type, spec.bloom.q, spec.bloom.padding)
+                if self._salt is not None:
+                    prefix, tokens = "", _salted(prefix, tokens)
                 self._blooms[seg.field] = FieldBloom(
                     secret.derive("bloom", seg.field),
                     start=seg.start,
@@ -96,6 +123,11 @@ class ChunkEncoder:
                     prefix=prefix,
                     tokens=tokens,
                 )
+        self._harden_keys = (
+            {seg.field: secret.derive("harden", seg.field) for seg in schema.segments}
+            if self._harden
+            else {}
+        )
         self._exact = {
             f.name: (secret.derive("exact", f.name), _Memo()) for f in schema.fields if f.exact
         }
@@ -125,28 +157,72 @@ class ChunkEncoder:
         for col in columns:
             present[:, self._field_pos[col.name]] = col.valid[kept]
 
-        clks = np.zeros((n, self.schema.clk_bits // 64), dtype=np.uint64)
+        col_by_name = {c.name: c for c in columns}
+        row_tokens = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * n), dtype=np.uint8)
+        row_tokens = row_tokens.reshape(n, TOKEN_BYTES).copy()
+        clks = np.zeros((n, self._raw_words), dtype=np.uint64)
+        salts = self._salts(col_by_name, by_name, n) if self._salt is not None else None
         for col in columns:
             bloom = self._blooms.get(col.name)
-            if bloom is not None:
-                bloom.or_into(clks, by_name[col.name], [o.canonical for o in col.outcomes])
+            if bloom is None:
+                continue
+            canonicals = [o.canonical for o in col.outcomes]
+            if salts is None:
+                bloom.or_into(clks, by_name[col.name], canonicals)
+            elif n:
+                codes, salted = _salt_values(by_name[col.name], canonicals, *salts)
+                bloom.or_into(clks, codes, salted)
+        if self._harden:
+            clks = apply_hardening(
+                clks,
+                self.schema.segments,
+                self.schema.hardening,
+                keys=self._harden_keys,
+                row_tokens=row_tokens,
+                bloom_k=self._bloom_k,
+            )
 
-        col_by_name = {c.name: c for c in columns}
         tokens = self._exact_tokens(col_by_name, by_name, n)
         for mk, key, memo in self._match_keys:
             tokens[mk.name] = self._match_key(mk, key, memo, col_by_name, by_name, n)
 
         stats = {c.name: c.stats(keep) for c in columns}
-        row_tokens = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * n), dtype=np.uint8)
         return EncodedChunk(
             clks=clks,
             tokens=tokens,
             present=present,
-            row_tokens=row_tokens.reshape(n, TOKEN_BYTES).copy(),
+            row_tokens=row_tokens,
             record_ids=record_ids,
             rejects=rejects,
             stats=stats,
         )
+
+    def _salts(
+        self, columns: dict[str, FieldColumn], codes: dict[str, npt.NDArray[np.int64]], n: int
+    ) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """Each row's salt as an index into the distinct salt strings of the chunk.
+
+        The salt is the salt field's canonical value through its transform (as a
+        match-key part), ``""`` when the value or the whole field is missing.
+        """
+        assert self._salt is not None
+        name, how = self._salt
+        col = columns.get(name)
+        if col is None:
+            return np.zeros(n, dtype=np.int64), [""]
+        memo_t = self._transformed.setdefault((name, how), {})
+        if len(memo_t) >= _MEMO_LIMIT:
+            memo_t.clear()
+        interned: dict[str, int] = {}
+        ids = np.empty(len(col.outcomes), dtype=np.int64)
+        for u, o in enumerate(col.outcomes):
+            value = None
+            if o.canonical is not None:
+                if o.canonical not in memo_t:
+                    memo_t[o.canonical] = transform(o.canonical, how)
+                value = memo_t[o.canonical]
+            ids[u] = interned.setdefault(value or "", len(interned))
+        return ids[codes[name]], list(interned)
 
     def _exact_tokens(
         self,
@@ -248,6 +324,36 @@ class ChunkEncoder:
             table.append(memo.get(parts) or memo.remember(parts, match_key_token(key, parts)))
         out[complete] = _token_table(table)[inverse]
         return out
+
+
+def _salted(prefix: str, tokens: TokenFunction) -> TokenFunction:
+    """Feature tokens of a salted value ``salt + "\\x1f" + canonical`` (see _salt_values)."""
+
+    def salted(value: str) -> tuple[str, ...]:
+        salt, _, canonical = value.partition("\x1f")
+        return salt_features([prefix + t for t in tokens(canonical)], salt)
+
+    return salted
+
+
+def _salt_values(
+    codes: npt.NDArray[np.int64],
+    canonicals: list[str | None],
+    salt_ids: npt.NDArray[np.int64],
+    salt_values: list[str],
+) -> tuple[npt.NDArray[np.int64], list[str | None]]:
+    """Per row, an index into the distinct ``salt + "\\x1f" + canonical`` strings.
+
+    The unit separator cannot occur in a canonical value or a salt, so the salt is the
+    part before the first one; a missing value stays missing whatever its salt.
+    """
+    base = max(len(canonicals), len(salt_values))
+    combos, inverse = _unique_rows(np.stack([codes, salt_ids], axis=1), base)
+    values = [
+        None if canonicals[c] is None else salt_values[s] + "\x1f" + str(canonicals[c])
+        for c, s in combos.tolist()
+    ]
+    return inverse, values
 
 
 def _unique_rows(

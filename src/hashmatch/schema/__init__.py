@@ -19,6 +19,7 @@ from hashmatch.schema.fingerprint import (
     schema_to_dict,
     write_document,
 )
+from hashmatch.schema.hardening import PROFILES, Hardening
 from hashmatch.schema.mapping import (
     MappingOverrides,
     bind_csv,
@@ -87,9 +88,11 @@ def dump_schema(schema: Schema | Mapping[str, Any], path: str | os.PathLike[str]
 __all__ = [
     "FIELD_TYPES",
     "PART_TRANSFORMS",
+    "PROFILES",
     "BloomEncoding",
     "ColumnSource",
     "Field",
+    "Hardening",
     "MappingOverrides",
     "MatchKey",
     "MatchKeyPart",

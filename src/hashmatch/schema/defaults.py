@@ -73,7 +73,7 @@ def default_k(bits: int, field_type: str) -> int:
 
 
 def allocate_bits(
-    clk_bits: int, explicit: Sequence[int | None], weights: Sequence[float]
+    clk_bits: int, explicit: Sequence[int | None], weights: Sequence[float], *, unit: int = 1
 ) -> list[int]:
     """Split ``clk_bits`` among the bloom fields (parallel lists, in schema order).
 
@@ -82,18 +82,25 @@ def allocate_bits(
     fields with the largest fractional parts (ties: schema order). Exact rational
     arithmetic, so the layout never depends on floating-point rounding. The caller
     validates that the explicit sizes fit and that every share is large enough.
+
+    With ``unit`` > 1 (2 for balanced filters, which need even segments) the shared bits
+    are dealt in whole units; any remainder (only when an explicit size is not a multiple
+    of ``unit``, which the caller reports) goes to the last shared field.
     """
     out = [bits or 0 for bits in explicit]
     shared = [i for i, bits in enumerate(explicit) if bits is None]
     remaining = clk_bits - sum(out)
     if not shared or remaining <= 0:
         return out
+    units, rest = divmod(remaining, unit)
     total = sum(Fraction(weights[i]) for i in shared)
-    quota = {i: remaining * Fraction(weights[i]) / total for i in shared}
+    quota = {i: units * Fraction(weights[i]) / total for i in shared}
     for i in shared:
         out[i] = math.floor(quota[i])
-    leftover = remaining - sum(out[i] for i in shared)
+    leftover = units - sum(out[i] for i in shared)
     by_fraction = sorted(shared, key=lambda i: (-(quota[i] - math.floor(quota[i])), i))
     for i in by_fraction[:leftover]:
         out[i] += 1
+    out = [out[i] * unit if i in shared else out[i] for i in range(len(out))]
+    out[shared[-1]] += rest
     return out

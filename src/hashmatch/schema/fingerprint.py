@@ -23,6 +23,7 @@ import tomli_w
 
 from hashmatch.atomic import atomic_write_text
 from hashmatch.errors import Problem, SchemaError
+from hashmatch.schema.hardening import Hardening
 from hashmatch.schema.model import Field, MatchKey, Schema
 
 FINGERPRINT_PREFIX = "sha256:"
@@ -31,15 +32,20 @@ FINGERPRINT_PREFIX = "sha256:"
 def schema_to_dict(schema: Schema) -> dict[str, Any]:
     """The canonical resolved form of ``schema``; ``load_schema`` of it gives it back.
 
-    A field without a Bloom encoding has ``bloom = false`` (TOML has no null).
+    A field without a Bloom encoding has ``bloom = false`` (TOML has no null). The
+    ``hardening`` table appears only when some option is set (salting included), so a
+    schema without hardening keeps the fingerprint it had before hardening existed.
     """
-    return {
+    out: dict[str, Any] = {
         "version": schema.version,
         "name": schema.name,
         "clk": {"bits": schema.clk_bits},
         "fields": [_field_to_dict(f) for f in schema.fields],
         "match_keys": [_key_to_dict(k) for k in schema.match_keys],
     }
+    if schema.hardening != Hardening():
+        out["hardening"] = schema.hardening.to_dict()
+    return out
 
 
 def _field_to_dict(f: Field) -> dict[str, Any]:

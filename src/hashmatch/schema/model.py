@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from hashmatch.schema.hardening import Hardening
+
 #: The normaliser families. Each logical field names one of these as its ``type``.
 FieldType = Literal[
     "name",  # given names, surnames, middle names (option: nicknames)
@@ -103,6 +105,8 @@ class Schema:
     fields: tuple[Field, ...]
     match_keys: tuple[MatchKey, ...] = ()
     name: str = ""  # free-text label, part of the fingerprint
+    #: Keyed transforms of the CLK segments (schema/hardening.py); default: none.
+    hardening: Hardening = field(default_factory=Hardening)
 
     @property
     def segments(self) -> tuple[Segment, ...]:

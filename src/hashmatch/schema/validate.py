@@ -20,6 +20,7 @@ from typing import Any
 
 from hashmatch.errors import Problem, SchemaError
 from hashmatch.schema import defaults as d
+from hashmatch.schema.hardening import Hardening, hardening_problems, raw_segment_bits
 from hashmatch.schema.model import (
     FIELD_TYPES,
     PART_TRANSFORMS,
@@ -29,9 +30,10 @@ from hashmatch.schema.model import (
     MatchKey,
     MatchKeyPart,
     Schema,
+    Segment,
 )
 
-TOP_KEYS = ("version", "name", "clk", "fields", "match_keys")
+TOP_KEYS = ("version", "name", "clk", "fields", "match_keys", "hardening")
 CLK_KEYS = ("bits",)
 FIELD_KEYS = ("name", "type", "normalize", "bloom", "exact", "required")
 BLOOM_KEYS = ("bits", "k", "q", "padding", "weight")
@@ -211,7 +213,11 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
 
     drafts = [_field(c, raw, f"fields[{i}]") for i, raw in _items(c, doc, "fields")]
     _check_unique_names(c, drafts)
-    blooms = _resolve_bloom(c, clk_bits, drafts)
+    hardening = _hardening(c, doc, drafts)
+    blooms = _resolve_bloom(c, clk_bits, drafts, hardening)
+    if hardening is not None and "hardening" in doc:
+        # Segment sizes are only known now; every other hardening key passed already.
+        c.problems += hardening_problems(doc["hardening"], segments=_segments(drafts, blooms))
     field_types = {f.name: f.type for f in drafts if f.name}
     named_keys = {
         f"match_keys[{i}]": _match_key(c, raw, f"match_keys[{i}]", field_types)
@@ -250,6 +256,7 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
         fields=fields,
         match_keys=tuple(k for k in keys.values() if k is not None),
         name=label,
+        hardening=hardening or Hardening(),
     )
 
 
@@ -396,10 +403,40 @@ def _check_unique_names(c: Checker, drafts: list[_FieldDraft]) -> None:
             seen[f.name] = f.path
 
 
+def _hardening(c: Checker, doc: Mapping[str, Any], drafts: list[_FieldDraft]) -> Hardening | None:
+    """The ``hardening`` setting (default none); None when it has problems (reported)."""
+    if "hardening" not in doc:
+        return Hardening()
+    names = [f.name for f in drafts if f.name]
+    problems = hardening_problems(doc["hardening"], field_names=names)
+    if problems:
+        c.problems += problems
+        return None
+    return Hardening.from_dict(doc["hardening"], field_names=names)
+
+
+def _segments(drafts: list[_FieldDraft], blooms: Mapping[int, BloomEncoding]) -> list[Segment]:
+    out, start = [], 0
+    for i, f in enumerate(drafts):
+        if i in blooms:
+            out.append(Segment(f.name or "", start, blooms[i].bits))
+            start += blooms[i].bits
+    return out
+
+
 def _resolve_bloom(
-    c: Checker, clk_bits: int | None, drafts: list[_FieldDraft]
+    c: Checker,
+    clk_bits: int | None,
+    drafts: list[_FieldDraft],
+    hardening: Hardening | None = None,
 ) -> dict[int, BloomEncoding]:
-    """Resolve segment bits and k for every bloom field (index -> encoding)."""
+    """Resolve segment bits and k for every bloom field (index -> encoding).
+
+    Under ``balance`` shared segments get even sizes; the default ``k`` is resolved for
+    the raw filter the encoder builds (``raw_segment_bits``: twice the segment with
+    XOR folding, half with balancing), so every option starts from a normal fill.
+    """
+    h = hardening or Hardening()
     bloom_idx = [i for i, f in enumerate(drafts) if f.bloom is not None]
     requests = [drafts[i].bloom for i in bloom_idx]
     if clk_bits is None or not requests:
@@ -426,7 +463,12 @@ def _resolve_bloom(
             "expected them to fill the CLK exactly (or leave one field's bits unset)",
         )
         return {}
-    sizes = d.allocate_bits(clk_bits, [r.bits for r in reqs], [r.weight for r in reqs])
+    sizes = d.allocate_bits(
+        clk_bits,
+        [r.bits for r in reqs],
+        [r.weight for r in reqs],
+        unit=2 if h.balance else 1,
+    )
     out: dict[int, BloomEncoding] = {}
     for i, r, bits in zip(bloom_idx, reqs, sizes, strict=True):
         if bits < d.SEGMENT_BITS_MIN:
@@ -440,7 +482,8 @@ def _resolve_bloom(
         ftype = drafts[i].type
         if ftype is None:
             continue
-        k = r.k if r.k is not None else d.default_k(bits, ftype)
+        raw_bits = raw_segment_bits(bits - bits % 2 if h.balance else bits, h)
+        k = r.k if r.k is not None else d.default_k(raw_bits, ftype)
         out[i] = BloomEncoding(bits=bits, k=k, q=r.q, padding=r.padding)
     return out
 
