@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +24,13 @@ from hashmatch.cli.schema import (
     PhoneRegionOption,
 )
 from hashmatch.encode import EncodeSummary, encode_file
+from hashmatch.errors import HashmatchError, KeyFileError
+from hashmatch.keyfiles import load_coordinator_public, load_party_key
 from hashmatch.schema import load_mapping, load_schema, mapping_options_from_cli
+from hashmatch.seal import seal_file
+
+#: Suffix dropped from a sealed OUTPUT to name its lookup and rejects files.
+SEALED_SUFFIX = ".sealed"
 
 
 def encode(
@@ -29,14 +38,19 @@ def encode(
     schema: Annotated[Path, typer.Option("--schema", help="Linkage schema (TOML/JSON).")],
     secret: Annotated[Path, typer.Option("--secret", help="Linkage secret file (keygen).")],
     party: Annotated[str, typer.Option("--party", help="This party's name (in the file).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Encoding file to write.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Encoding file to write (the sealed file with --seal-for)."
+        ),
+    ],
     lookup: Annotated[
         Path | None,
-        typer.Option(help="Lookup file row_token -> your id [default: OUTPUT.lookup]."),
+        typer.Option(help="Lookup file row_token -> your id (default: OUTPUT.lookup)."),
     ] = None,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Rejects report row,column,reason [default: OUTPUT.rejects.csv]."),
+        typer.Option(help="Rejects report row,column,reason (default: OUTPUT.rejects.csv)."),
     ] = None,
     mapping: MappingFileOption = None,
     map_: MapOption = None,
@@ -60,6 +74,28 @@ def encode(
     chunk_rows: Annotated[
         int, typer.Option(min=1, help="Rows per chunk (memory grows with it).")
     ] = 50_000,
+    seal_for: Annotated[
+        Path | None,
+        typer.Option(
+            "--seal-for",
+            metavar="COORDINATOR.pub",
+            help="Encrypt OUTPUT for this coordinator key (only it can open the file).",
+        ),
+    ] = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option(
+            "--sign", metavar="PARTY.key", help="Sign the sealed file with this party's key."
+        ),
+    ] = None,
+    keep_plain: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep-plain",
+            metavar="PATH",
+            help="With --seal-for: also keep the unsealed encoding file at PATH.",
+        ),
+    ] = None,
 ) -> None:
     """Encode a CSV file into keyed Bloom filters and tokens (.hme), on this machine.
 
@@ -68,11 +104,26 @@ def encode(
     a rejects report (row number, column, reason; never a value). Bad rows
     are reported and skipped; the summary accounts for every row.
 
+    With --seal-for COORDINATOR.pub (and --sign PARTY.key, whose party must
+    be --party), OUTPUT is the sealed file: encrypted for the coordinator and
+    signed by you. The unsealed encodings are written to a private temporary
+    folder (under TMPDIR) and removed, unless --keep-plain PATH. The lookup
+    and rejects files are named after OUTPUT without ".sealed"
+    (crm.hme.sealed -> crm.lookup, crm.rejects.csv).
+
     Example:
 
         hashmatch encode crm.csv --schema schema.toml --secret linkage.secret
         --party crm -o crm.hme --map first_name=fname --date-format %d.%m.%Y
+
+        hashmatch encode crm.csv --schema schema.toml --secret linkage.secret
+        --party crm -o crm.hme.sealed --seal-for coordinator.pub --sign crm.key
     """
+    if seal_for is None and (sign is not None or keep_plain is not None):
+        option = "--sign" if sign is not None else "--keep-plain"
+        raise typer.BadParameter("only applies to sealed output", param_hint=option)
+    if keep_plain is not None and keep_plain.resolve() == output.resolve():
+        raise typer.BadParameter("must differ from --output", param_hint="--keep-plain")
     with reporting_errors():
         resolved_schema = load_schema(schema)
         overrides = mapping_options_from_cli(
@@ -84,13 +135,31 @@ def encode(
             id_column=id_column,
         )
         party_mapping = load_mapping(mapping, resolved_schema, overrides=overrides)
-        with terminal_progress(f"encoding {data.name}") as progress:
+        # Keys are loaded (and the signer's party checked) before the long encoding run.
+        recipient = load_coordinator_public(seal_for) if seal_for is not None else None
+        signer = load_party_key(sign) if sign is not None else None
+        if signer is not None and signer.party != party:
+            raise KeyFileError(
+                f"{sign} is the signing key of party {signer.party!r}, not of {party!r}",
+                hint="sign with the key made by `hashmatch keygen --party` for this party",
+            )
+        if recipient is not None and not output.parent.is_dir():
+            msg = f"cannot write {output}: directory {output.parent} does not exist"
+            raise HashmatchError(msg)
+        with ExitStack() as stack:
+            plain = output
+            if recipient is not None:
+                stem = output.name.removesuffix(SEALED_SUFFIX) or output.name
+                lookup = lookup or output.with_name(stem).with_suffix(".lookup")
+                rejects = rejects or output.with_name(stem).with_suffix(".rejects.csv")
+                plain = keep_plain or _private_temp_dir(stack) / "plain.hme"
+            progress = stack.enter_context(terminal_progress(f"encoding {data.name}"))
             summary = encode_file(
                 data,
                 schema=resolved_schema,
                 secret=secret,
                 party=party,
-                out=output,
+                out=plain,
                 lookup=lookup,
                 rejects=rejects,
                 mapping=party_mapping,
@@ -101,7 +170,24 @@ def encode(
                 max_rejects=max_rejects,
                 progress=progress,
             )
+            if recipient is not None:
+                seal_file(plain, output, party=party, recipient=recipient, signer=signer)
+                summary = dataclasses.replace(summary, output=output)
     render(summary, Console(highlight=False, soft_wrap=True))
+    if recipient is not None:
+        signed = f", signed with key {signer.key_id}" if signer is not None else ", unsigned"
+        typer.echo(f"sealed for coordinator key {recipient.key_id}{signed}")
+        if keep_plain is not None:
+            typer.echo(f"unsealed copy kept (do not send it): {keep_plain}")
+
+
+def _private_temp_dir(stack: ExitStack) -> Path:
+    """A 0700 folder under TMPDIR, removed when ``stack`` closes (also on error).
+
+    Not beside OUTPUT: that may be a synced or shared drop folder, where even a
+    short-lived unsealed copy could be uploaded.
+    """
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hashmatch-encode-")))
 
 
 def render(summary: EncodeSummary, console: Console) -> None:

@@ -1,4 +1,9 @@
-"""``hashmatch keygen``: create the linkage secret shared by the parties of one linkage."""
+"""``hashmatch keygen``: the linkage secret, the coordinator's key pair, a party's signing key.
+
+Three kinds of key, one command: with no flag it writes the linkage secret shared by the
+parties (never by the coordinator); ``--coordinator`` writes the key pair parties seal
+their files for; ``--party NAME`` writes the key a party signs its sealed files with.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,92 @@ import typer
 
 from hashmatch.cli._common import reporting_errors
 from hashmatch.encode import LinkageSecret
+from hashmatch.errors import KeyFileError
+from hashmatch.keyfiles import (
+    CoordinatorKey,
+    PartySigningKey,
+    write_coordinator_keys,
+    write_party_keys,
+)
 
 
 def keygen(
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Secret file to create (never overwritten).")
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Secret file to create; with --coordinator/--party the common name of "
+            "OUTPUT.key and OUTPUT.pub. Never overwritten.",
+        ),
     ],
+    coordinator: Annotated[
+        bool,
+        typer.Option("--coordinator", help="Make the coordinator's key pair for sealed files."),
+    ] = False,
+    party: Annotated[
+        str | None,
+        typer.Option("--party", metavar="NAME", help="Make party NAME's signing key pair."),
+    ] = None,
 ) -> None:
-    """Write a new random 256-bit linkage secret to a file readable by you only (0600).
+    """Write a new key: the linkage secret, or a key pair for sealed files.
 
-    Every party of one linkage encodes with the same secret; share it over a
-    secure channel and never give it to the coordinator. Per-field keys are
-    derived from it, so one secret is all a party needs.
+    Without a flag: a random 256-bit linkage secret, readable by you only
+    (0600). Every party of one linkage encodes with the same secret; share it
+    over a secure channel and never give it to the coordinator.
+
+    --coordinator: OUTPUT.key (0600, stays with the coordinator) and
+    OUTPUT.pub (give it to every party, who seal their files for it).
+
+    --party NAME: OUTPUT.key (0600, stays with the party, signs its sealed
+    files) and OUTPUT.pub (give it to the coordinator's trust folder).
 
     Example:
 
         hashmatch keygen -o linkage.secret
+
+        hashmatch keygen --coordinator -o coordinator
+
+        hashmatch keygen --party crm -o crm
     """
+    if coordinator and party is not None:
+        raise typer.BadParameter("choose one of --coordinator and --party", param_hint="--party")
+    if party is not None and not (party and party.isprintable()):
+        # Same rule as the party name in an .hme header, which must match the key's.
+        raise typer.BadParameter("expected a non-empty printable name", param_hint="--party")
     with reporting_errors():
-        LinkageSecret.generate().write(output)
-    typer.echo(f"wrote a new linkage secret to {output} (mode 0600; keep it private)")
+        if coordinator:
+            private, public = _key_pair_paths(output)
+            key = CoordinatorKey.generate()
+            write_coordinator_keys(key, private, public)
+            typer.echo(
+                f"wrote coordinator key {key.key_id}: {private} (mode 0600; keep it private) "
+                f"and {public} (give it to every party)"
+            )
+        elif party is not None:
+            private, public = _key_pair_paths(output)
+            signing = PartySigningKey.generate(party)
+            write_party_keys(signing, private, public)
+            typer.echo(
+                f"wrote signing key {signing.key_id} of party {party!r}: {private} "
+                f"(mode 0600; keep it private) and {public} (give it to the coordinator)"
+            )
+        else:
+            LinkageSecret.generate().write(output)
+            typer.echo(f"wrote a new linkage secret to {output} (mode 0600; keep it private)")
+
+
+def _key_pair_paths(output: Path) -> tuple[Path, Path]:
+    """OUTPUT.key and OUTPUT.pub (``-o crm.key`` means the same as ``-o crm``).
+
+    Both are checked before either is written, so a refusal never leaves half a pair.
+    """
+    stem = output.with_suffix("") if output.suffix in (".key", ".pub") else output
+    private, public = stem.with_name(stem.name + ".key"), stem.with_name(stem.name + ".pub")
+    for path in (private, public):
+        if path.exists():
+            raise KeyFileError(f"{path} already exists; refusing to overwrite a key file")
+    return private, public
 
 
 def register(app: typer.Typer) -> None:

@@ -11,11 +11,15 @@ from rich.table import Table
 
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import reporting_errors
+from hashmatch.intake import opened_inputs
+from hashmatch.keyfiles import load_coordinator_key, load_trusted_parties
 from hashmatch.link import LinkResult, link_files
 
 
 def link(
-    files: Annotated[list[Path], typer.Argument(help="Encoding files (.hme), one per party.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Encoding files (.hme or sealed), one per party.")
+    ],
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="Results folder to write.")],
     threshold: Annotated[
         float | None,
@@ -37,6 +41,28 @@ def link(
             help="Tell each party which other parties share its entities (not their rows).",
         ),
     ] = False,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", metavar="COORDINATOR.key", help="Coordinator key to open sealed files."
+        ),
+    ] = None,
+    trust: Annotated[
+        Path | None,
+        typer.Option(
+            "--trust",
+            metavar="FOLDER",
+            help="Folder of trusted party keys (*.pub); every file must be signed by one.",
+        ),
+    ] = None,
+    allow_unsigned: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsigned",
+            help="Accept unsigned sealed and plain files; signed ones are still checked "
+            "against --trust when it is given.",
+        ),
+    ] = False,
 ) -> None:
     """Link the parties' encoding files into entities (coordinator side).
 
@@ -47,22 +73,38 @@ def link(
     never hold two rows of one party (unless --dedup). Writes entities.csv,
     one PARTY.csv per party, report.json and the score histogram into OUT.
 
+    Sealed files (encode --seal-for) are opened with --key, their signature
+    checked against the party keys in --trust (required for sealed files
+    unless --allow-unsigned), and decrypted into a private temporary folder
+    that is removed afterwards. With --trust, plain .hme files are refused
+    (unless --allow-unsigned).
+
     Example:
 
         hashmatch link crm.hme shop.hme partner.hme -o RESULTS/
+
+        hashmatch link crm.hme.sealed shop.hme.sealed -o RESULTS/
+        --key coordinator.key --trust parties/
     """
     console = Console(highlight=False)
     with reporting_errors(), terminal_progress("comparing") as progress:
-        result = link_files(
+        inputs = opened_inputs(
             files,
-            out_dir,
-            threshold=threshold,
-            dedup=dedup,
-            blocking=not no_blocking,
-            write_pairs=pairs,
-            reveal_parties=share_party_names,
-            progress=progress,
+            key=load_coordinator_key(key) if key is not None else None,
+            trusted=load_trusted_parties(trust) if trust is not None else None,
+            require_signature=not allow_unsigned,
         )
+        with inputs as plain_files:
+            result = link_files(
+                plain_files,
+                out_dir,
+                threshold=threshold,
+                dedup=dedup,
+                blocking=not no_blocking,
+                write_pairs=pairs,
+                reveal_parties=share_party_names,
+                progress=progress,
+            )
     render(result, out_dir, console)
 
 

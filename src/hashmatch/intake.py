@@ -1,0 +1,190 @@
+"""Coordinator intake: turn the files the parties sent into plain ``.hme`` files to link.
+
+Parties may send plain encoding files or sealed ones (``hashmatch.seal``: encrypted for the
+coordinator, signed by the party). This module sits in front of :func:`hashmatch.link.link_files`:
+it verifies and decrypts each sealed input into a private working folder, checks that the
+party named on the envelope is the party named inside the encodings, and applies the
+signature policy to every input, so the linkage itself never sees a file it should not trust.
+
+Signature policy:
+
+* ``trusted`` given and ``require_signature`` (the default): every input must be sealed and
+  signed by the trusted key of the party it names; plain files are refused.
+* ``require_signature=False``: unsigned sealed files and plain files are accepted; signed
+  files are still verified when ``trusted`` is given.
+* ``trusted=None`` with ``require_signature``: a sealed input is refused (there is nothing
+  to verify its signature against); plain files pass through as before sealing existed.
+
+Decrypted copies are the coordinator's private working data: the folder must be readable by
+its owner only, each file is written with mode 0600, and :func:`opened_inputs` removes the
+folder when the caller is done, also on error.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from hashmatch.encfile import EncodingFile
+from hashmatch.errors import EncodingFileError, SealedFileError, SignatureError
+from hashmatch.keyfiles import CoordinatorKey, PartyPublicKey
+from hashmatch.seal import is_sealed, open_sealed
+
+__all__ = ["open_inputs", "opened_inputs"]
+
+
+def open_inputs(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    key: CoordinatorKey | None = None,
+    trusted: Mapping[str, PartyPublicKey] | None = None,
+    require_signature: bool = True,
+    workdir: str | os.PathLike[str],
+) -> list[Path]:
+    """Verify and decrypt the sealed inputs into ``workdir``; return the paths to link.
+
+    Plain ``.hme`` inputs are returned as they are (subject to the signature policy in the
+    module docstring); the decrypted copy of sealed input ``i`` is ``workdir/i/<its name>``,
+    so messages about it still show the name of the file the party sent.
+
+    Parameters
+    ----------
+    paths:
+        The files the parties sent, in linkage order.
+    key:
+        The coordinator's private key; needed as soon as one input is sealed.
+    trusted:
+        Party name -> public signing key (:func:`hashmatch.keyfiles.load_trusted_parties`).
+    require_signature:
+        Refuse inputs whose signature cannot be verified against ``trusted``.
+    workdir:
+        An existing folder readable by its owner only (``tempfile.mkdtemp`` makes one);
+        the caller removes it (see :func:`opened_inputs`).
+
+    Raises
+    ------
+    SealedFileError
+        A sealed input without ``key``, or a sealed file that is truncated or corrupt.
+    WrongRecipientError
+        Sealed for another coordinator key.
+    SignatureError
+        Unsigned or plain when signatures are required, untrusted or wrong signer,
+        modified after sealing, or sealed under one party's name around another party's
+        encodings.
+    EncodingFileError
+        An input is missing or unreadable, or the decrypted content is not an ``.hme`` file.
+    """
+    work = Path(workdir)
+    if stat.S_IMODE(work.stat().st_mode) & 0o077:
+        msg = f"workdir {work} must be accessible by its owner only (mode 0700)"
+        raise ValueError(msg)
+    inputs = [Path(p) for p in paths]
+    sealed = [_sealed(path) for path in inputs]
+    # The policy is checked for every input before anything is decrypted.
+    for path, is_sealed_input in zip(inputs, sealed, strict=True):
+        _check_policy(path, is_sealed_input, key, trusted, require_signature)
+    opened: list[Path] = []
+    for index, (path, is_sealed_input) in enumerate(zip(inputs, sealed, strict=True)):
+        if not is_sealed_input:
+            opened.append(path)
+            continue
+        assert key is not None  # _check_policy
+        target = work / str(index) / path.name
+        target.parent.mkdir(mode=0o700)
+        header = open_sealed(
+            path, target, key=key, trusted=trusted, require_signature=require_signature
+        )
+        _check_inner_party(path, target, header.party)
+        opened.append(target)
+    return opened
+
+
+@contextmanager
+def opened_inputs(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    key: CoordinatorKey | None = None,
+    trusted: Mapping[str, PartyPublicKey] | None = None,
+    require_signature: bool = True,
+    workdir: str | os.PathLike[str] | None = None,
+) -> Iterator[list[Path]]:
+    """:func:`open_inputs` in a fresh private folder that is removed on exit, also on error.
+
+    ``workdir`` is where that folder is created (default: the system temporary folder,
+    ``TMPDIR``); decrypted copies take as much space as the files the parties sent.
+
+    Example
+    -------
+    >>> with opened_inputs([]) as files:
+    ...     files
+    []
+    """
+    with tempfile.TemporaryDirectory(prefix="hashmatch-intake-", dir=workdir) as work:
+        yield open_inputs(
+            paths, key=key, trusted=trusted, require_signature=require_signature, workdir=work
+        )
+
+
+def _sealed(path: Path) -> bool:
+    try:
+        return is_sealed(path)
+    except FileNotFoundError:
+        raise EncodingFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise EncodingFileError(f"{path}: is a directory, not an encoding file") from None
+    except OSError as exc:
+        raise EncodingFileError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _check_policy(
+    path: Path,
+    sealed: bool,
+    key: CoordinatorKey | None,
+    trusted: Mapping[str, PartyPublicKey] | None,
+    require_signature: bool,
+) -> None:
+    """Refuse an input the signature policy rules out, or one that cannot be opened."""
+    if not sealed:
+        if trusted is not None and require_signature:
+            raise SignatureError(
+                f"{path} is not sealed, so it carries no signature, and signatures are required",
+                hint="the party must encode with --seal-for coordinator.pub --sign PARTY.key "
+                "(or pass --allow-unsigned)",
+            )
+        return
+    if key is None:
+        raise SealedFileError(
+            f"{path} is sealed, and no coordinator key was given to open it",
+            hint="pass the coordinator's private key: --key coordinator.key",
+        )
+    if trusted is None and require_signature:
+        raise SignatureError(
+            f"{path} is sealed, and no trusted party keys were given to verify its signature",
+            hint="pass the folder of trusted party keys (--trust parties/), or "
+            "--allow-unsigned to accept files whose sender is not verified",
+        )
+
+
+def _check_inner_party(path: Path, decrypted: Path, sealed_party: str) -> None:
+    """The envelope's party must be the party the encodings were made by.
+
+    Without this, a party could wrap another party's file under its own name and key
+    (a replayed or borrowed file would pass the signature check).
+    """
+    try:
+        with EncodingFile.open(decrypted, verify=False) as inner:
+            inner_party = inner.header.party
+    except EncodingFileError as exc:
+        raise EncodingFileError(
+            f"{path}: the sealed content is not a usable encoding file ({exc})", hint=exc.hint
+        ) from None
+    if inner_party != sealed_party:
+        raise SignatureError(
+            f"{path} is sealed as party {sealed_party!r} but holds the encodings of "
+            f"party {inner_party!r}",
+            hint="each party must seal its own encoding file under its own name",
+        )
