@@ -15,7 +15,10 @@ from hashmatch._version import __version__
 
 app = typer.Typer(
     name="hashmatch",
-    help="Privacy-preserving identity matching: encode PII locally, link encodings centrally.",
+    help=(
+        "Privacy-preserving identity matching: encode PII locally, link encodings centrally."
+        "\n\nExample: hashmatch demo"
+    ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold PII or the secret
     add_completion=False,

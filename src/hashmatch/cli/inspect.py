@@ -54,6 +54,7 @@ def render(report: InspectReport, console: Console) -> None:
         ("secret commitment", h.secret_commitment or "(none)"),
         ("CLK bits", str(h.clk_bits)),
         ("exact tokens", ", ".join(h.token_names) or "(none)"),
+        ("hardening", report.hardening or "none"),
         ("format / encoder", f"v{h.format_version} / v{h.encoder_version}"),
         ("written by", f"hashmatch {h.hashmatch_version}"),
         ("size", f"{report.file_bytes:,} bytes"),

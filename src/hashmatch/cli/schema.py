@@ -89,7 +89,12 @@ IdColumnOption = Annotated[
 ]
 
 schema_app = typer.Typer(
-    name="schema", help="Propose or check a linkage schema.", no_args_is_help=True
+    name="schema",
+    help=(
+        "Propose or check a linkage schema.\n\n"
+        "Example: hashmatch schema new crm.csv -o schema.toml"
+    ),
+    no_args_is_help=True,
 )
 
 

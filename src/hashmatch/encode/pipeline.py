@@ -40,6 +40,7 @@ from hashmatch.encode.tokens import TOKEN_BYTES
 from hashmatch.errors import HashmatchError, InputDataError
 from hashmatch.readers import Chunk, RowSource, open_source
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
+from hashmatch.schema.hardening import header_extra
 from hashmatch.schema.model import PartyMapping, ResolvedMapping, Schema
 
 PathLike = str | os.PathLike[str]
@@ -328,7 +329,17 @@ def _writer(out: Path, schema: Schema, party: str, commitment: str) -> EncodingW
         token_names=schema.exact_token_names,
         field_names=[f.name for f in schema.fields],
         secret_commitment=commitment,
+        extra=_header_extra(schema),
     )
+
+
+def _header_extra(schema: Schema) -> dict[str, Any]:
+    """What the coordinator may know beyond the layout: each token column's purpose
+    (a field's exact token is an identifier; match keys say match or block), so it
+    scores evidence without guessing from names, and the hardening profile."""
+    kinds = {f.name: "identifier" for f in schema.fields if f.exact}
+    kinds.update({key.name: key.purpose for key in schema.match_keys})
+    return {"token_kinds": kinds, **header_extra(schema.hardening)}
 
 
 class _LookupWriter:
