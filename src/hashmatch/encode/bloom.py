@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
+from itertools import repeat
 from operator import or_
 
 import numpy as np
@@ -118,6 +119,12 @@ class FieldBloom:
         """Set this field's bits in ``clks[r]`` for the value ``canonicals[codes[r]]``."""
         if not len(canonicals):
             return
-        packed = b"".join([self.packed(c) for c in canonicals])
+        values = self._values
+        if values.keys() >= set(canonicals) - {None}:
+            # Every filter remembered (the usual case after the first chunks): one C pass;
+            # a missing value (None) is not a key, so it gets the empty filter.
+            packed = b"".join(map(values.get, canonicals, repeat(self._empty)))  # type: ignore[arg-type]
+        else:
+            packed = b"".join([self.packed(c) for c in canonicals])
         table = np.frombuffer(packed, dtype="<u8").reshape(len(canonicals), -1)
         clks[:, self.first_word : self.end_word] |= table[codes]

@@ -119,15 +119,17 @@ class FieldReader:
     def read(self, columns: Sequence[Sequence[str]]) -> FieldColumn:
         """Factorise and normalise the field over a chunk (given as columns)."""
         values = self.raw_values(columns)
-        n = len(values)
-        # Factorise in C: setdefault keeps each distinct value's first row index.
-        first: dict[str, int] = {}
-        first_rows = np.fromiter(map(first.setdefault, values, range(n)), np.int64, n)
-        starts = np.fromiter(first.values(), np.int64, len(first))
-        dense = np.empty(n, dtype=np.int64)
-        dense[starts] = np.arange(len(starts), dtype=np.int64)
-        codes = dense[first_rows]
-        outcomes = [self.outcome(v) for v in first]
+        # Factorise in C (two passes, no Python per row): distinct values in order of
+        # first appearance, then each row's index among them.
+        distinct = dict.fromkeys(values)
+        index = dict(zip(distinct, range(len(distinct)), strict=True))
+        codes = np.fromiter(map(index.__getitem__, values), np.int64, len(values))
+        # When every value is remembered (the usual case after the first chunks), the
+        # outcomes come out of the memo in one C pass, with no Python call per value.
+        if self._cache.keys() >= distinct.keys():
+            outcomes = list(map(self._cache.__getitem__, distinct))
+        else:
+            outcomes = [self.outcome(v) for v in distinct]
         valid_by_value = np.fromiter(
             (o.kind == "valid" for o in outcomes), dtype=np.bool_, count=len(outcomes)
         )

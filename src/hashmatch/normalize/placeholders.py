@@ -40,6 +40,11 @@ def placeholder_rule(folded: str, extra: Mapping[str, str] | None = None) -> str
     >>> placeholder_rule("n/a"), placeholder_rule("00/00/0000"), placeholder_rule("smith")
     ('na', 'zeros', None)
     """
+    heads = _heads_cache.get(id(extra))
+    if heads is None or heads[0] is not extra:
+        heads = _safe_heads(extra)
+    if folded[:2] in heads[1]:  # most values are decided here, without building the key
+        return None
     if len(folded) > 3 * _MAX_KEY:
         return None
     key = folded if folded.isalnum() and folded.isascii() else _NON_ALNUM_RE.sub("", folded)
@@ -57,6 +62,31 @@ def placeholder_rule(folded: str, extra: Mapping[str, str] | None = None) -> str
     if len(key) >= 3 and not key.strip("x"):
         return "xxx"
     return None
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+#: Two-character starts that no table key, "00..." (zeros) or "xx..." (xxx) has.
+_HEADS = frozenset(a + b for a in _ALNUM for b in _ALNUM)
+_heads_cache: dict[int, tuple[Mapping[str, str] | None, frozenset[str]]] = {}
+
+
+def _safe_heads(
+    extra: Mapping[str, str] | None,
+) -> tuple[Mapping[str, str] | None, frozenset[str]]:
+    """``(extra, starts of a value that rule it out as a placeholder)``, now cached.
+
+    When a value's first two characters are in ``[a-z0-9]`` they are also its key's first
+    two, and the key is at least two long; if no rule's key starts with them, no rule can
+    match. Cached per ``extra`` table by id (tables are module constants; the entry keeps
+    its table referenced, and is checked by identity, so an id is never misattributed).
+    """
+    keys = [*_ANY, *(extra or ())]
+    unsafe = {k[:2] for k in keys} | {"00", "xx"}
+    found = (extra, _HEADS - unsafe)
+    if len(_heads_cache) >= 64:  # callers passing ad-hoc tables: stay bounded
+        _heads_cache.clear()
+    _heads_cache[id(extra)] = found
+    return found
 
 
 def check(folded: str, extra: Mapping[str, str] | None = None) -> None:
