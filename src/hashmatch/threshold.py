@@ -13,13 +13,19 @@ belongs in the valley between the two modes. The method, in order:
    (natural log units: 1.0 = the peak is e times higher than the valley that separates it).
 3. Take the two most prominent modes. Between them, the *valley floor* is where the
    smoothed histogram is within ``floor_tolerance`` (ln 4: a factor 4 in count) of its
-   minimum; the threshold is the first bin, walking up from the non-match mode, that
-   reaches the floor (the floor's lower edge). Lower edge, because
-   the costs are asymmetric: every pair above the threshold still goes through
-   one-to-one solving, which discards a false candidate whose rows have a better
-   partner, whereas a true match below the threshold is lost for good. (Calibrated on
-   FEBRL 4, where the floor's lower edge gives F1 0.9993 after one-to-one solving and its
-   middle 0.998.)
+   minimum, or within half the valley's depth (``floor_depth_share``; the depth is how
+   far the smaller mode rises above the minimum) when that is more: the geometric
+   midpoint between the valley bottom and the smaller mode. The threshold is the first
+   bin, walking up from the non-match mode, that reaches the floor (the floor's lower
+   edge). Lower edge, because the costs are asymmetric: every pair above the threshold
+   still goes through one-to-one solving, which discards a false candidate whose rows
+   have a better partner, whereas a true match below the threshold is lost for good.
+   The floor reaches further up a deep valley because a deep valley means the match
+   mode is far above the non-match tail, so the tail's last stragglers are the only
+   false candidates and solving removes them. (FEBRL 4, 16 linkage secrets: with the
+   fixed factor 4 the valley (223x deep) gave thresholds 0.54-0.58 and F1 0.9984-0.9996,
+   4 secrets below 0.999; with half the depth 0.51-0.54 and F1 >= 0.9991, precision 1.0
+   throughout. The `hashmatch demo` data, whose valley is ~9x deep, keeps the factor 4.)
 4. Fallbacks, each said in the explanation: no scores, or a single mode (no valley to
    find), gives ``fallback`` (0.8, a conservative Dice threshold for 1024-bit CLKs).
 
@@ -94,8 +100,13 @@ class ThresholdChoice:
             msg = f"threshold: expected a value in [0, 1], got {value}"
             raise ValueError(msg)
         edges, counts = _histogram(np.zeros(0) if scores is None else scores, bins)
-        return cls(float(value), "explicit", f"threshold {value:.3f} given explicitly",
-                   tuple(edges.tolist()), tuple(counts.tolist()))
+        return cls(
+            float(value),
+            "explicit",
+            f"threshold {value:.3f} given explicitly",
+            tuple(edges.tolist()),
+            tuple(counts.tolist()),
+        )
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready data for report.json."""
@@ -115,6 +126,7 @@ def choose_threshold(
     smoothing: float = 1.5,
     min_prominence: float = 1.0,
     floor_tolerance: float = math.log(4.0),
+    floor_depth_share: float = 0.5,
     fallback: float = FALLBACK_THRESHOLD,
 ) -> ThresholdChoice:
     """Pick the threshold in the valley between the non-match and match score modes.
@@ -130,7 +142,11 @@ def choose_threshold(
     min_prominence:
         Minimal prominence of a mode, in natural-log units of the count.
     floor_tolerance:
-        How far above the valley minimum (natural-log units) the valley floor extends.
+        How far above the valley minimum (natural-log units) the valley floor extends
+        at least.
+    floor_depth_share:
+        ... and at most this share of the valley's depth (below the smaller mode), when
+        that is more.
     fallback:
         Threshold used when no valley can be found.
 
@@ -143,38 +159,49 @@ def choose_threshold(
     edges, counts = _histogram(scores, bins)
     hist = (tuple(edges.tolist()), tuple(counts.tolist()))
     if not len(scores):
-        return ThresholdChoice(fallback, "fallback-empty",
-                               f"no candidate scores; using the fallback {fallback:.3f}", *hist)
+        return ThresholdChoice(
+            fallback,
+            "fallback-empty",
+            f"no candidate scores; using the fallback {fallback:.3f}",
+            *hist,
+        )
     smooth = _smooth(np.log1p(counts.astype(np.float64)), smoothing)
     peaks = _prominent_peaks(smooth, min_prominence)
     centres = (edges[:-1] + edges[1:]) / 2
     if len(peaks) < 2:
         where = f" at {centres[peaks[0]]:.2f}" if peaks else ""
         return ThresholdChoice(
-            fallback, "fallback-unimodal",
+            fallback,
+            "fallback-unimodal",
             f"{len(scores):,} scores form a single mode{where}: no valley between "
             f"non-matches and matches, so the fallback {fallback:.3f} is used; "
             "check the histogram and consider --threshold",
-            *hist, modes=tuple(float(centres[p]) for p in peaks),
+            *hist,
+            modes=tuple(float(centres[p]) for p in peaks),
         )
     low, high = sorted(peaks[:2])
-    segment = smooth[low:high + 1]
+    segment = smooth[low : high + 1]
+    depth = min(smooth[low], smooth[high]) - segment.min()
+    # the floor reaches further up a deep valley: see step 3 of the module docstring
+    reach = max(floor_tolerance, floor_depth_share * depth)
     # the first bin where the non-match mode's tail has come down to the valley floor
-    first = int(np.flatnonzero(segment <= segment.min() + floor_tolerance)[0]) + low
+    first = int(np.flatnonzero(segment <= segment.min() + reach)[0]) + low
     value = float(edges[first])
     above = int((scores >= value).sum())
-    depth = min(smooth[low], smooth[high]) - segment.min()
     return ThresholdChoice(
-        value, "valley",
+        value,
+        "valley",
         f"valley of the score histogram between the non-match mode at {centres[low]:.2f} "
         f"and the match mode at {centres[high]:.2f} ({math.exp(depth):.0f}x lower than the "
         f"smaller mode); {above:,} of {len(scores):,} candidate scores are at or above it",
-        *hist, modes=(float(centres[low]), float(centres[high])),
+        *hist,
+        modes=(float(centres[low]), float(centres[high])),
     )
 
 
-def render_histogram_text(scores: Scores, choice: ThresholdChoice, *, rows: int = 20,
-                          width: int = 40) -> str:
+def render_histogram_text(
+    scores: Scores, choice: ThresholdChoice, *, rows: int = 20, width: int = 40
+) -> str:
     """A small text histogram of ``scores`` (log-scaled bars) with the threshold marked."""
     edges, counts = _histogram(np.asarray(scores, np.float64), rows)
     top = math.log1p(int(counts.max(initial=0))) or 1.0
@@ -195,27 +222,22 @@ def render_histogram_text(scores: Scores, choice: ThresholdChoice, *, rows: int 
 def write_histogram_png(
     scores: Scores, choice: ThresholdChoice, path: str | os.PathLike[str]
 ) -> None:
-    """Write the score histogram with the threshold as a PNG, atomically."""
-    import matplotlib  # lazy: only the PNG output needs it
+    """Write the score histogram (log-scaled bars) with the threshold as a PNG, atomically.
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
+    Drawn from the counts already in ``choice`` (when it has them) with Pillow's
+    ImageDraw: the PNG is written by every ``hashmatch link``, and importing and drawing
+    with matplotlib took ~0.4 s, most of the FEBRL 4 link step; Pillow takes a few ms.
+    x: score 0.0-1.0; y: pairs per bin on a log scale; the red dashed line is the
+    threshold, whose value and method are in the title and in report.json.
+    """
     from hashmatch.atomic import atomic_write
 
-    fig = Figure(figsize=(7, 4), dpi=100)
-    ax = fig.add_subplot()
-    ax.hist(np.asarray(scores, np.float64), bins=100, range=(0.0, 1.0), color="#4878a8")
-    ax.set_yscale("log")
-    ax.axvline(choice.value, color="#c03030", linestyle="--",
-               label=f"threshold {choice.value:.3f} ({choice.method})")
-    ax.set_xlabel("pair score")
-    ax.set_ylabel("candidate pairs (log scale)")
-    ax.set_title("Candidate pair scores")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
+    edges, counts = choice.histogram
+    if not len(counts):
+        edges, counts = _histogram(np.asarray(scores, np.float64), 100)
+    image = _draw_histogram(np.asarray(edges), np.asarray(counts), choice)
     with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png")
+        image.save(fh, format="PNG")
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -245,13 +267,16 @@ def _prominent_peaks(values: npt.NDArray[np.float64], min_prominence: float) -> 
     """Indices of local maxima with prominence >= min_prominence, most prominent first."""
     padded = np.r_[-np.inf, values, -np.inf]
     # plateaus: a peak is the first index of a run that rises then falls
-    candidates = [k for k in range(len(values))
-                  if padded[k + 1] > padded[k] and padded[k + 1] >= padded[k + 2]]
+    candidates = [
+        k
+        for k in range(len(values))
+        if padded[k + 1] > padded[k] and padded[k + 1] >= padded[k + 2]
+    ]
     found = []
     for k in candidates:
         v = values[k]
         base = []
-        for side in (values[:k][::-1], values[k + 1:]):
+        for side in (values[:k][::-1], values[k + 1 :]):
             higher = np.flatnonzero(side > v)
             # down to the nearest higher point; beyond [0, 1] there are no scores (log 0)
             base.append(side[: higher[0]].min(initial=v) if len(higher) else 0.0)
@@ -260,3 +285,53 @@ def _prominent_peaks(values: npt.NDArray[np.float64], min_prominence: float) -> 
             found.append((prominence, k))
     found.sort(key=lambda t: (-t[0], t[1]))
     return [k for _, k in found]
+
+
+# -- the PNG ---------------------------------------------------------------------------
+
+_WIDTH, _HEIGHT = 700, 420
+_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 680, 40, 360  # plot area in pixels
+_BAR, _LINE, _INK = (72, 120, 168), (192, 48, 48), (0, 0, 0)
+
+
+def _draw_histogram(
+    edges: npt.NDArray[np.float64], counts: npt.NDArray[np.int64], choice: ThresholdChoice
+) -> Any:
+    """The histogram as a Pillow image: log-scaled bars, ticks, the threshold line."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (_WIDTH, _HEIGHT), "white")
+    draw = ImageDraw.Draw(image)
+    width, height = _RIGHT - _LEFT, _BOTTOM - _TOP
+    decades = max(1, math.ceil(math.log10(max(int(counts.max(initial=0)), 1))))
+
+    def y_of(count: float) -> int:  # log scale; a count of 1 still shows as half a decade
+        return _BOTTOM - round(height * (math.log10(count) + 0.5) / (decades + 0.5))
+
+    def x_of(score: float) -> int:
+        return _LEFT + round(width * min(max(score, 0.0), 1.0))
+
+    for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True):
+        if c > 0:
+            right = max(x_of(hi) - 1, x_of(lo))
+            draw.rectangle((x_of(lo), y_of(int(c)), right, _BOTTOM - 1), fill=_BAR)
+    x = x_of(choice.value)
+    for top in range(_TOP, _BOTTOM, 10):  # dashed threshold line
+        draw.line((x, top, x, min(top + 5, _BOTTOM)), fill=_LINE, width=2)
+    draw.line((_LEFT - 1, _TOP, _LEFT - 1, _BOTTOM), fill=_INK)
+    draw.line((_LEFT - 1, _BOTTOM, _RIGHT, _BOTTOM), fill=_INK)
+    for k in range(6):
+        tick = x_of(k / 5)
+        draw.line((tick, _BOTTOM, tick, _BOTTOM + 4), fill=_INK)
+        draw.text((tick, _BOTTOM + 8), f"{k / 5:.1f}", fill=_INK, anchor="mt")
+    for d in range(decades + 1):
+        tick = y_of(10**d)
+        draw.line((_LEFT - 6, tick, _LEFT - 1, tick), fill=_INK)
+        draw.text((_LEFT - 9, tick), f"{10**d:,}", fill=_INK, anchor="rm")
+    draw.text((_LEFT + width // 2, _BOTTOM + 30), "candidate pair score", fill=_INK, anchor="mt")
+    draw.text(
+        (_LEFT, 12),
+        f"pairs per score bin (log scale); threshold {choice.value:.3f} ({choice.method})",
+        fill=_INK,
+    )
+    return image

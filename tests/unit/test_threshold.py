@@ -81,3 +81,20 @@ def test_png_is_written(tmp_path) -> None:
     write_histogram_png(scores, choose_threshold(scores), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["hist.png"]  # no temporary left over
+
+
+def test_png_draws_bars_and_the_threshold_line(tmp_path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    scores = mixture()
+    choice = choose_threshold(scores)
+    path = tmp_path / "hist.png"
+    write_histogram_png(scores, choice, path)
+    img = np.asarray(Image.open(path).convert("RGB"))
+    red = (img[..., 0] == 192) & (img[..., 1] == 48)
+    columns = np.flatnonzero(red.any(axis=0))
+    # the dashed line stands where the threshold is on the 0-1 axis of the plot area
+    assert abs(columns.mean() - (70 + 610 * choice.value)) <= 2
+    blue = (img[..., 0] == 72) & (img[..., 2] == 168)
+    assert blue.sum() > 1000  # bars for both modes
