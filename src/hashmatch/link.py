@@ -160,6 +160,7 @@ def link_files(
     write_pairs: bool = False,
     reveal_parties: bool = False,
     progress: ProgressHook | None = None,
+    sources: Sequence[str] | None = None,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files and write the results folder.
 
@@ -185,6 +186,9 @@ def link_files(
         In each party's file, name the other parties sharing each entity.
     progress:
         ``hook(done, total)`` over the comparison stage.
+    sources:
+        Names to show for the inputs in messages and report.json (default: ``paths``);
+        the CLI passes the sealed files' names when ``paths`` are decrypted temporary copies.
 
     Raises
     ------
@@ -198,7 +202,10 @@ def link_files(
     started = time.perf_counter()
     with ExitStack() as stack:
         files = [stack.enter_context(EncodingFile.open(p)) for p in paths]
-        infos = [_file_info(f) for f in files]
+        infos = [
+            _file_info(f, source)
+            for f, source in zip(files, sources or [str(p) for p in paths], strict=True)
+        ]
         opened = time.perf_counter() - started
         result = link_encodings(
             files,
@@ -596,11 +603,11 @@ def _blocking_config(blocking: bool | BlockingConfig) -> BlockingConfig | None:
 # -- inputs ----------------------------------------------------------------------------
 
 
-def _file_info(f: EncodingFile) -> PartyInfo:
+def _file_info(f: EncodingFile, source: str | None = None) -> PartyInfo:
     h = f.header
     return PartyInfo(
         party=h.party,
-        source=str(f.path),
+        source=source or str(f.path),
         rows=h.rows,
         digest=f.digest,
         schema_fingerprint=h.schema_fingerprint,

@@ -176,6 +176,8 @@ def test_full_flow_links_sealed_files_and_evaluates(world: Path, private_tmp: Pa
     assert result.exit_code == 0, result.output
     report = (out / "report.json").read_text()
     assert {p["party"] for p in json.loads(report)["inputs"]} == set(PARTIES)
+    # inputs are named as the parties sent them, not by their deleted decrypted copies
+    assert {p["source"] for p in json.loads(report)["inputs"]} == {str(f) for f in sealed}
     private = [world / f"{stem}.key" for stem in ("coordinator", *PARTIES)]
     for key_file in private:
         for name in ("x25519", "ed25519"):

@@ -104,6 +104,7 @@ def link(
                 write_pairs=pairs,
                 reveal_parties=share_party_names,
                 progress=progress,
+                sources=[str(f) for f in files],
             )
     render(result, out_dir, console)
 
