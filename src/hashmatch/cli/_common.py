@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,3 +28,11 @@ def reporting_errors() -> Iterator[None]:
         if exc.hint:
             typer.echo(f"hint: {exc.hint}", err=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def reasons_line(name: str, counts: Counter[str]) -> str | None:
+    """``"  field: reason n, reason n"``, most frequent first; None when nothing to say."""
+    counted = counts.most_common()
+    if not counted:
+        return None
+    return f"  {name}: " + ", ".join(f"{reason} {n:,}" for reason, n in counted)

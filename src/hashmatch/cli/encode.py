@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hashmatch._progress import terminal_progress
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import reasons_line, reporting_errors
 from hashmatch.cli.schema import (
     DateFormatOption,
     IdColumnOption,
@@ -208,9 +208,9 @@ def render(summary: EncodeSummary, console: Console) -> None:
             f"{sum(stats.missing.values()):,}",
             f"{sum(stats.invalid.values()):,}",
         )
-        counted = (stats.missing + stats.invalid).most_common()
-        if counted:
-            reasons.append(f"  {name}: " + ", ".join(f"{r} {n:,}" for r, n in counted))
+        line = reasons_line(name, stats.missing + stats.invalid)
+        if line:
+            reasons.append(line)
     console.print(fields)
     if reasons:
         console.print("missing/invalid by reason:")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import reasons_line, reporting_errors
 from hashmatch.cli.schema import (
     DateFormatOption,
     IdColumnOption,
@@ -98,9 +98,9 @@ def render(report: ProfileReport, console: Console) -> None:
             f"{sum(s.missing.values()):,}",
             f"{sum(s.invalid.values()):,}",
         )
-        counted = (s.missing + s.invalid).most_common()
-        if counted:
-            reasons.append(f"  {name}: " + ", ".join(f"{r} {n:,}" for r, n in counted))
+        line = reasons_line(name, s.missing + s.invalid)
+        if line:
+            reasons.append(line)
     console.print(table)
     if reasons:
         console.print("Reasons (missing: empty, placeholder:<rule>; invalid: <code>):")
