@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from random import Random
 from typing import Any
 
@@ -119,7 +120,6 @@ class PartySpec:
     share: float  # probability that a given person is on this party's books
     description: str  # one paragraph for README.txt
     columns: tuple[str, ...]  # file order; the first is the record id
-    sources: Mapping[str, str]  # schema field -> the column holding it (for bookkeeping)
     mapping: Mapping[str, Any]  # the party's mapping file content
     render: Render  # observed person -> cells (all columns but the id)
     make_ids: Callable[[int, Random], list[str]]
@@ -128,9 +128,14 @@ class PartySpec:
     def id_column(self) -> str:
         return self.columns[0]
 
+    @cached_property
+    def sources(self) -> dict[str, str]:
+        """Schema field -> the column holding it, read off the mapping."""
+        return {field: src["column"] for field, src in self.mapping["fields"].items()}
+
     @property
     def fields(self) -> frozenset[str]:
-        return frozenset(self.sources)
+        return frozenset(self.mapping["fields"])
 
     @property
     def year_only(self) -> bool:
@@ -204,16 +209,6 @@ PARTIES: Mapping[str, PartySpec] = {
             "state",
             "zip_code",
         ),
-        sources={
-            "first_name": "first_name",
-            "last_name": "last_name",
-            "email": "email",
-            "phone": "phone",
-            "date_of_birth": "dob",
-            "address": "street",
-            "city": "city",
-            "postcode": "zip_code",
-        },
         mapping={
             "record_id": "customer_id",
             "phone_region": "US",
@@ -239,13 +234,6 @@ PARTIES: Mapping[str, PartySpec] = {
         "name or initial), US dates MM/DD/YYYY (agents sometimes type the day "
         "first), phone numbers as typed (dashes, dots, +1...), 5-digit ZIP.",
         columns=("caller_ref", "full_name", "phone", "dob", "zip"),
-        sources={
-            "first_name": "full_name",
-            "last_name": "full_name",
-            "phone": "phone",
-            "date_of_birth": "dob",
-            "postcode": "zip",
-        },
         mapping={
             "record_id": "caller_ref",
             "phone_region": "US",
@@ -268,14 +256,6 @@ PARTIES: Mapping[str, PartySpec] = {
         "with abbreviations (St, Ave, Rd), town, ZIP+4 mostly, and only the "
         "year of birth; no phone or e-mail.",
         columns=("acct", "name_first", "name_last", "address_line", "town", "zip", "birth_year"),
-        sources={
-            "first_name": "name_first",
-            "last_name": "name_last",
-            "address": "address_line",
-            "city": "town",
-            "postcode": "zip",
-            "date_of_birth": "birth_year",
-        },
         mapping={
             "record_id": "acct",
             "date_formats": ["%Y"],
@@ -297,13 +277,6 @@ PARTIES: Mapping[str, PartySpec] = {
         description="Partner company (European systems): first/surname, e-mail, mobile "
         "in E.164 (+12065550123), birth date DD.MM.YYYY; no address.",
         columns=("pid", "first", "surname", "email", "mobile", "birth_date"),
-        sources={
-            "first_name": "first",
-            "last_name": "surname",
-            "email": "email",
-            "phone": "mobile",
-            "date_of_birth": "birth_date",
-        },
         mapping={
             "record_id": "pid",
             "phone_region": "US",
