@@ -90,6 +90,15 @@ def test_golden_vectors_are_bit_exact(tmp_path: Path) -> None:
         assert g == w, f"row {r}"
 
 
+def test_golden_schema_pins_every_field_type_and_match_key_purpose() -> None:
+    from hashmatch.schema import load_schema
+    from hashmatch.schema.model import FIELD_TYPES
+
+    schema = load_schema(GOLDEN / "schema.toml")
+    assert {f.type for f in schema.fields} == set(FIELD_TYPES)
+    assert {k.purpose for k in schema.match_keys} == {"match", "block"}
+
+
 def test_golden_rows_cover_present_and_missing_values() -> None:
     want = json.loads((GOLDEN / "expected.json").read_text())
     present = np.array([row["present"] for row in want["rows"]])

@@ -3,9 +3,10 @@
 Covered: the .hme file (unhardened, and hardened with the recommended profile plus
 salting), the rejects report, the summary on stdout, stderr, log records, the profile
 report, ``inspect`` output, the ``audit`` report (text and ``--json``, with ``--raw``, which
-reads the raw values to simulate an attack), a sealed .hme (``seal.seal_file``) and error
-messages. The lookup file holds the party's record ids by design and never leaves the
-party, so it is the one exception (and it must hold nothing but row tokens and those ids).
+reads the raw values to simulate an attack), a sealed .hme (``seal.seal_file``), error
+messages, and everything ``link`` prints and writes (results files, pairs.csv, the PNG).
+The lookup file holds the party's record ids by design and never leaves the party, so it
+is the one exception (and it must hold nothing but row tokens and those ids).
 
 Text outputs are searched case-insensitively as they are and as a printable-ASCII view
 with all other bytes removed (catches values interleaved with NULs, e.g. UTF-16); the
@@ -35,6 +36,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import hashmatch.encode.encoder as encoder_module
+import hashmatch.threshold as threshold_module
 from hashmatch.cli import app
 from hashmatch.encode import REJECT_REASONS, LinkageSecret
 from hashmatch.keyfiles import CoordinatorKey, PartySigningKey
@@ -287,6 +289,58 @@ def test_no_input_fragment_in_any_output(workdir: Path, caplog: pytest.LogCaptur
         leaks = _leaks(raw[:end], fragments - numeric, text=True)
         leaks += _leaks(raw[end:], fragments, text=False)
         assert not leaks, f"{hme} contains input fragments: {leaks}"
+
+
+def _link_texts(runner: CliRunner, data: str, prefix: str) -> dict[str, str]:
+    """Encode ``data`` as two parties, link them; what link printed and wrote (PNG aside)."""
+    common = ["--schema", "schema.toml", "--mapping", "mapping.toml", "--secret", "k.secret"]
+    for party in ("p", "q"):
+        out = f"{prefix}{party}.hme"
+        result = runner.invoke(app, ["encode", data, *common, "--party", party, "-o", out])
+        assert result.exit_code == 0, result.output
+    hme = [f"{prefix}p.hme", f"{prefix}q.hme"]
+    args = ["link", *hme, "-o", f"{prefix}results", "--pairs", "--share-party-names"]
+    linked = runner.invoke(app, args)
+    assert linked.exit_code == 0, linked.output
+    texts = {"link stdout": linked.stdout, "link stderr": linked.stderr}
+    for f in sorted(Path(f"{prefix}results").iterdir()):
+        if f.suffix == ".json":  # float rates like 0.30000000000000004 hold no value
+            texts[f.name] = json.dumps(_rounded(json.loads(f.read_text("utf-8"))))
+        elif f.suffix != ".png":
+            texts[f.name] = f.read_text("utf-8")
+    return texts
+
+
+def test_coordinator_outputs_hold_no_input_fragment(workdir: Path) -> None:
+    """What link writes (every results file, pairs.csv and the PNG included) and prints is
+    made from encodings only; check it anyway, with two parties holding the same people."""
+    runner = CliRunner()
+    with (workdir / "party.csv").open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        header, *rows = list(csv.reader(fh))
+    # Link's own words (explanations, table headings), from a run on meaningless values.
+    with open("control.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(
+            [header, *([f"qj{i}", *["qj"] * (len(header) - 1)] for i in range(12))]
+        )
+    vocabulary = " ".join(_link_texts(runner, "control.csv", "control-").values())
+    # The threshold explanation has several templates (valley, fallbacks) and the control
+    # run shows one of them: take the others from the module that words them.
+    vocabulary += Path(threshold_module.__file__).read_text()
+    vocabulary = re.sub(r"[0-9a-f]{16,}|[0-9]", " ", re.sub(r"\s+", " ", vocabulary).casefold())
+    fragments, _ = _inputs(workdir)
+    fragments = _fragments([v for row in rows for v in row], vocabulary) & fragments
+    assert len(fragments) > 1000  # the check has teeth
+    texts = _link_texts(runner, _decodable_copy("party.csv"), "")
+    assert {"entities.csv", "p.csv", "q.csv", "pairs.csv", "report.json"} <= set(texts)
+    numeric = {f for f in fragments if len(f) <= 6 and not any(c.isalpha() for c in f)}
+    for name, text in texts.items():
+        # Row tokens and digests are random or one-way hex: an all-hex fragment ("defe")
+        # would turn up in them by chance, so they are blanked before the search.
+        text = re.sub(r"[0-9a-f]{32,}", " ", text)
+        leaks = _leaks(text.encode("utf-8", "surrogateescape"), fragments - numeric, text=True)
+        assert not leaks, f"{name} contains input fragments: {leaks}"
+    for png in (workdir / "results").glob("*.png"):
+        assert not _leaks(png.read_bytes(), fragments, text=False), png.name
 
 
 def test_sealed_file_holds_no_input_fragment(workdir: Path) -> None:
