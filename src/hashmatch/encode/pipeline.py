@@ -336,10 +336,13 @@ def _writer(out: Path, schema: Schema, party: str, commitment: str) -> EncodingW
 def _header_extra(schema: Schema) -> dict[str, Any]:
     """What the coordinator may know beyond the layout: each token column's purpose
     (a field's exact token is an identifier; match keys say match or block), so it
-    scores evidence without guessing from names, and the hardening profile."""
+    scores evidence without guessing from names; each field's type (a date is compared
+    by containment, see hashmatch.segments); and the hardening profile. All of it is in
+    the shared schema, which is no secret."""
     kinds = {f.name: "identifier" for f in schema.fields if f.exact}
     kinds.update({key.name: key.purpose for key in schema.match_keys})
-    return {"token_kinds": kinds, **header_extra(schema.hardening)}
+    types = {f.name: f.type for f in schema.fields}
+    return {"token_kinds": kinds, "field_types": types, **header_extra(schema.hardening)}
 
 
 class _LookupWriter:
