@@ -38,7 +38,14 @@ from hashmatch.entities import EntityStats, entity_id_key, merge_entities, numbe
 from hashmatch.errors import IncompatibleEncodingsError, SecretMismatchError
 from hashmatch.kernel import dice_candidates
 from hashmatch.scoring import ScoringConfig, TokenKind, combine_scores, token_agreement
-from hashmatch.segments import NESTED_FIELD_TYPES, SegmentView, blended_dice
+from hashmatch.segments import (
+    DISAGREE_BELOW,
+    DISAGREE_BELOW_DEFAULT,
+    NESTED_FIELD_TYPES,
+    SegmentView,
+    blended_dice,
+    field_dice,
+)
 from hashmatch.solve import SolveStats, solve_one_to_one
 from hashmatch.threshold import ThresholdChoice, choose_threshold
 
@@ -48,6 +55,7 @@ __all__ = [
     "PartyInfo",
     "link_encodings",
     "link_files",
+    "score_pairs",
     "within_party_threshold",
 ]
 
@@ -97,6 +105,9 @@ class _Encoding(Protocol):
 
     @property
     def view(self) -> SegmentView: ...
+
+    @property
+    def disagree_below(self) -> Mapping[int, float]: ...
 
 
 @dataclass(frozen=True)
@@ -360,6 +371,21 @@ def link_encodings(
     )
 
 
+def score_pairs(left: Any, right: Any, i: Indices, j: Indices) -> Scores:
+    """The combined score ``link`` gives the row pairs ``(left[i[k]], right[j[k]])``.
+
+    ``left`` and ``right`` are open :class:`EncodingFile` objects or ``EncodedBatch``
+    objects of one schema (the same one twice scores within a party). For asking why
+    two records did or did not link; the score is what the threshold is applied to.
+    """
+    infos = [_info(left), _info(right)]
+    check_compatible(infos if infos[0].party != infos[1].party else infos[:1])
+    parties = [_as_encoding(left), _as_encoding(right)]
+    scorer = _Scorer(parties, ScoringConfig.for_tokens(infos[0].token_kinds))
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    return scorer(0, i, 1, j)
+
+
 def check_compatible(infos: Sequence[PartyInfo]) -> None:
     """Refuse inputs that cannot be linked together, naming both files.
 
@@ -510,7 +536,18 @@ class _Scorer:
             dice = dice_candidates(left.clks, right.clks, i, j)
         dice = blended_dice(dice, left.view, right.view, i, j)
         agree, both = token_agreement(left.tokens, right.tokens, i, j)
-        return combine_scores(dice, agree, both, self.config)
+        return combine_scores(dice, agree, both, self.config, self._disagreements(a, i, b, j))
+
+    def _disagreements(
+        self, a: int, i: Indices, b: int, j: Indices
+    ) -> list[npt.NDArray[np.bool_]]:
+        """Per stable field: do the two rows hold clearly different values?"""
+        left, right = self.parties[a], self.parties[b]
+        out = []
+        for s, below in left.disagree_below.items():
+            d = field_dice(left.clks, right.clks, left.view, right.view, i, j, s, left.segments[s])
+            out.append(d < below)  # NaN (a side lacks the field) compares False
+        return out
 
 
 def token_kinds(
@@ -653,12 +690,20 @@ class _Party:
             layout = encoding.header.segments
             # Files written before field types were recorded compare every field by Dice.
             types = dict(encoding.header.extra.get("field_types", {}))
+            stable = set(encoding.header.extra.get("stable_fields", ()))
         else:
             fields = [f.name for f in encoding.schema.fields]
             layout = encoding.schema.segments
             types = {f.name: f.type for f in encoding.schema.fields}
+            stable = {f.name for f in encoding.schema.fields if f.stable}
         self.segments = [(seg.start, seg.bits) for seg in layout]
         self.nested = [types.get(seg.field) in NESTED_FIELD_TYPES for seg in layout]
+        # segment -> field Dice below which a stable field's two values clearly disagree
+        self.disagree_below = {
+            s: DISAGREE_BELOW.get(types.get(seg.field, ""), DISAGREE_BELOW_DEFAULT)
+            for s, seg in enumerate(layout)
+            if seg.field in stable
+        }
         self._field_columns = [fields.index(seg.field) for seg in layout]
         self._encoding = encoding
 

@@ -12,7 +12,7 @@ belongs in the valley between the two modes. The method, in order:
    a higher peak). A mode counts when its prominence is at least ``min_prominence``
    (natural log units: 1.0 = the peak is e times higher than the valley that separates it).
 3. Take the two most prominent modes. Between them, the *valley floor* is where the
-   smoothed histogram is within ``floor_tolerance`` (ln 4: a factor 4 in count) of its
+   smoothed histogram is within ``floor_tolerance`` (ln 2: a factor 2 in count) of its
    minimum, or within half the valley's depth (``floor_depth_share``; the depth is how
    far the smaller mode rises above the minimum) when that is more: the geometric
    midpoint between the valley bottom and the smaller mode. The threshold is the first
@@ -25,7 +25,10 @@ belongs in the valley between the two modes. The method, in order:
    false candidates and solving removes them. (FEBRL 4, 16 linkage secrets: with the
    fixed factor 4 the valley (223x deep) gave thresholds 0.54-0.58 and F1 0.9984-0.9996,
    4 secrets below 0.999; with half the depth 0.51-0.54 and F1 >= 0.9991, precision 1.0
-   throughout. The `hashmatch demo` data, whose valley is ~9x deep, keeps the factor 4.)
+   throughout. In a shallow valley the factor decides: on the `hashmatch demo` data,
+   whose valley is broad and ~10x deep, a factor 4 put the threshold at 0.53-0.55, where
+   households still pass (mean pairwise F1 0.940 over four seeds), a factor 2 at
+   0.55-0.56 (0.954); see docs/guides/scoring-and-thresholds.md.)
 4. Fallbacks, each said in the explanation: no scores, or a single mode (no valley to
    find), gives ``fallback`` (0.8, a conservative Dice threshold for 1024-bit CLKs).
 
@@ -125,7 +128,7 @@ def choose_threshold(
     bins: int = 100,
     smoothing: float = 1.5,
     min_prominence: float = 1.0,
-    floor_tolerance: float = math.log(4.0),
+    floor_tolerance: float = math.log(2.0),
     floor_depth_share: float = 0.5,
     fallback: float = FALLBACK_THRESHOLD,
 ) -> ThresholdChoice:

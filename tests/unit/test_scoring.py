@@ -94,3 +94,22 @@ def test_bad_config_and_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="shape"):
         combine_scores(np.zeros(2, np.float32), {"email": arrays(True)}, {"email": arrays(True)},
                        CONFIG)
+
+
+def test_each_clearly_disagreeing_stable_field_scales_the_score() -> None:
+    dice = np.full(3, 0.8, np.float32)
+    date = arrays(True, True, False)
+    first_name = arrays(True, False, False)
+    score = combine_scores(dice, {}, {}, CONFIG, [date, first_name])
+    assert score.tolist() == pytest.approx([0.8 * 0.8 * 0.8, 0.8 * 0.8, 0.8])
+    off = ScoringConfig(disagreement_factor=1.0)
+    assert combine_scores(dice, {}, {}, off, [date, first_name]).tolist() == pytest.approx(
+        [0.8] * 3
+    )
+
+
+def test_disagreements_must_align_with_the_scores() -> None:
+    with pytest.raises(ValueError, match="shape of dice"):
+        combine_scores(np.full(3, 0.8, np.float32), {}, {}, CONFIG, [arrays(True)])
+    with pytest.raises(ValueError, match="disagreement_factor"):
+        ScoringConfig(disagreement_factor=1.5)

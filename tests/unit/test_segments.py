@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.segments import SegmentView, field_aware_dice
+from hashmatch.segments import SegmentView, field_aware_dice, field_dice
 
 SEGMENTS = [(0, 100), (100, 60), (160, 96)]  # 256-bit CLK, uneven segments
 
@@ -143,3 +143,24 @@ def test_a_year_only_date_fully_agrees_with_the_full_date_it_is_part_of() -> Non
     )
     assert as_dice[0] < 0.5
     assert as_nested[0] == 1.0
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_field_dice_of_one_segment_matches_a_direct_computation(seed: int, nested: bool) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.random((5, 256)) < 0.3
+    b = rng.random((4, 256)) < 0.3
+    a[rng.random(5) < 0.3, 100:160] = False  # segment 1 missing in some rows
+    flags = [False, nested, False]
+    ca, cb = _bits_to_clks(a), _bits_to_clks(b)
+    left = SegmentView.from_clks(ca, SEGMENTS, nested=flags)
+    right = SegmentView.from_clks(cb, SEGMENTS, nested=flags)
+    i, j = (x.ravel() for x in np.meshgrid(np.arange(5), np.arange(4), indexing="ij"))
+    got = field_dice(ca, cb, left, right, i, j, 1, SEGMENTS[1])
+    for k, (x, y) in enumerate(zip(i, j, strict=True)):
+        sa, sb = a[x, 100:160], b[y, 100:160]
+        if not (sa.any() and sb.any()):
+            assert np.isnan(got[k])
+            continue
+        half = min(sa.sum(), sb.sum()) if nested else (sa.sum() + sb.sum()) / 2
+        assert got[k] == np.float32((sa & sb).sum() / half)

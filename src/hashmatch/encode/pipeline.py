@@ -337,12 +337,18 @@ def _header_extra(schema: Schema) -> dict[str, Any]:
     """What the coordinator may know beyond the layout: each token column's purpose
     (a field's exact token is an identifier; match keys say match or block), so it
     scores evidence without guessing from names; each field's type (a date is compared
-    by containment, see hashmatch.segments); and the hardening profile. All of it is in
-    the shared schema, which is no secret."""
+    by containment, see hashmatch.segments); the stable fields (hashmatch.scoring); and
+    the hardening profile. All of it is in the shared schema, which is no secret."""
     kinds = {f.name: "identifier" for f in schema.fields if f.exact}
     kinds.update({key.name: key.purpose for key in schema.match_keys})
     types = {f.name: f.type for f in schema.fields}
-    return {"token_kinds": kinds, "field_types": types, **header_extra(schema.hardening)}
+    stable = [f.name for f in schema.fields if f.stable]
+    return {
+        "token_kinds": kinds,
+        "field_types": types,
+        "stable_fields": stable,
+        **header_extra(schema.hardening),
+    }
 
 
 class _LookupWriter:

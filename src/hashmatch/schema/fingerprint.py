@@ -53,7 +53,7 @@ def _field_to_dict(f: Field) -> dict[str, Any]:
     if f.bloom is not None:
         b = f.bloom
         bloom = {"bits": b.bits, "k": b.k, "q": b.q, "padding": b.padding}
-    return {
+    out = {
         "name": f.name,
         "type": f.type,
         "normalize": dict(f.normalize),
@@ -61,6 +61,9 @@ def _field_to_dict(f: Field) -> dict[str, Any]:
         "exact": f.exact,
         "required": f.required,
     }
+    if f.stable:  # only when set, so schemas written before the option keep their print
+        out["stable"] = True
+    return out
 
 
 def _key_to_dict(k: MatchKey) -> dict[str, Any]:

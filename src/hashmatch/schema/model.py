@@ -65,6 +65,9 @@ class Field:
     bloom: BloomEncoding | None = None
     exact: bool = False  # emit a keyed exact token of the canonical value
     required: bool = False  # a row whose value is missing/invalid goes to the rejects
+    #: The value rarely changes or is mistyped (first name, birth date): a clear
+    #: disagreement on it lowers a pair's score (hashmatch.scoring, "field disagreement").
+    stable: bool = False
 
 
 @dataclass(frozen=True)

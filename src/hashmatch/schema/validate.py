@@ -35,7 +35,7 @@ from hashmatch.schema.model import (
 
 TOP_KEYS = ("version", "name", "clk", "fields", "match_keys", "hardening")
 CLK_KEYS = ("bits",)
-FIELD_KEYS = ("name", "type", "normalize", "bloom", "exact", "required")
+FIELD_KEYS = ("name", "type", "normalize", "bloom", "exact", "required", "stable")
 BLOOM_KEYS = ("bits", "k", "q", "padding", "weight")
 MATCH_KEY_KEYS = ("name", "parts", "purpose")
 PURPOSES = ("match", "block")
@@ -186,6 +186,7 @@ class _FieldDraft:
     bloom: _BloomRequest | None
     exact: bool
     required: bool
+    stable: bool
 
 
 def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema:
@@ -247,6 +248,7 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
             bloom=blooms.get(i),
             exact=f.exact,
             required=f.required,
+            stable=f.stable,
         )
         for i, f in enumerate(drafts)
     )
@@ -287,6 +289,13 @@ def _field(c: Checker, raw: Mapping[str, Any], path: str) -> _FieldDraft:
     ftype = c.choice(raw.get("type"), FIELD_TYPES, join(path, "type"))
     normalize = _normalize_options(c, raw, path, ftype)
     bloom = _bloom(c, raw.get("bloom", False), join(path, "bloom"))
+    stable = c.boolean(raw, "stable", path, False)
+    if stable and raw.get("bloom", False) is False:
+        c.add(
+            join(path, "stable"),
+            "stable = true needs a bloom encoding: a disagreement is judged on the field's "
+            "Bloom filter (add bloom = true or remove stable)",
+        )
     return _FieldDraft(
         path=path,
         name=name,
@@ -295,6 +304,7 @@ def _field(c: Checker, raw: Mapping[str, Any], path: str) -> _FieldDraft:
         bloom=bloom,
         exact=c.boolean(raw, "exact", path, False),
         required=c.boolean(raw, "required", path, False),
+        stable=stable,
     )
 
 

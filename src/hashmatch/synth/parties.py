@@ -37,12 +37,16 @@ name = "hashmatch-synth"
 [clk]
 bits = 1024
 
-# Names carry most of the evidence, so they get the most CLK bits.
+# Names carry most of the evidence, so they get the most CLK bits. A first name and a
+# birth date are stable: when two records clearly disagree on one, they are unlikely to
+# be the same person (household members and twins share everything else). A surname is
+# not: it changes at marriage.
 [[fields]]
 name = "first_name"
 type = "name"
 normalize = { nicknames = true }   # Bill and William agree
 bloom = { weight = 2.0 }
+stable = true
 
 [[fields]]
 name = "last_name"
@@ -53,6 +57,7 @@ bloom = { weight = 2.0 }
 name = "date_of_birth"
 type = "date"
 bloom = { weight = 1.5 }   # y/m/d features: a year-only date still agrees on the year
+stable = true
 
 # E-mail and phone: an exact keyed token (strong evidence) and a small Bloom filter
 # (tolerates a typo). Households and twins may share them, so they never decide alone.

@@ -142,6 +142,7 @@ def _edit(path: str, value: Any) -> dict[str, Any]:
         ("fields.3.type", "text"),
         ("fields.0.exact", True),
         ("fields.0.required", True),
+        ("fields.0.stable", True),
         ("fields.2.bloom", {"bits": 192, "k": 10}),
         ("match_keys.0.parts", ["date_of_birth", "last_name"]),
         ("match_keys.1.purpose", "match"),
@@ -197,3 +198,10 @@ def test_unreadable_documents(tmp_path: Path, name: str, text: str, message: str
 def test_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="cannot read the schema file"):
         load_schema(tmp_path / "nope.toml")
+
+
+def test_stable_is_read_and_needs_a_bloom_encoding() -> None:
+    schema = load_schema(_edit("fields.2.stable", True))
+    assert [f.stable for f in schema.fields] == [False, False, True, False]
+    with pytest.raises(SchemaError, match=r"fields\[3\]\.stable: stable = true needs a bloom"):
+        load_schema(_edit("fields.3.stable", True))  # email: exact token only

@@ -1,0 +1,75 @@
+"""Stable fields: a clear disagreement on one lowers the score ``link`` gives a pair."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from hashmatch.encode import LinkageSecret, encode_records
+from hashmatch.link import score_pairs
+from hashmatch.scoring import ScoringConfig
+
+SCHEMA: dict[str, Any] = {
+    "version": 1,
+    "clk": {"bits": 512},
+    "fields": [
+        {"name": "first_name", "type": "name", "bloom": {"weight": 2.0}},
+        {"name": "last_name", "type": "name", "bloom": {"weight": 2.0}},
+        {"name": "date_of_birth", "type": "date", "bloom": {"weight": 1.5}},
+        {"name": "address", "type": "address", "bloom": {"weight": 1.5}},
+    ],
+}
+MAPPING = {"date_formats": ["%Y-%m-%d"]}
+SECRET = LinkageSecret(bytes(range(32)))
+FACTOR = ScoringConfig().disagreement_factor
+
+CRM = [
+    {"first_name": "Nicole", "last_name": "Ross", "date_of_birth": "2006-02-27",
+     "address": "6244 12th Place"},
+]
+CALL_CENTRE = [
+    # her twin sister: everything but the first name agrees
+    {"first_name": "Carmen", "last_name": "Ross", "date_of_birth": "2006-02-27",
+     "address": "6244 12th Place"},
+    # Nicole herself, a typo in the surname
+    {"first_name": "Nicole", "last_name": "Rsos", "date_of_birth": "2006-02-27",
+     "address": "6244 12th Place"},
+    # a household member: another first name and another birth date
+    {"first_name": "James", "last_name": "Ross", "date_of_birth": "1975-11-03",
+     "address": "6244 12th Place"},
+]
+
+
+def _scores(stable: tuple[str, ...]) -> list[float]:
+    schema = copy.deepcopy(SCHEMA)
+    for field in schema["fields"]:
+        field["stable"] = field["name"] in stable
+    a, b = (
+        encode_records(rows, schema=schema, secret=SECRET, party=party, mapping=MAPPING)
+        for rows, party in ((CRM, "crm"), (CALL_CENTRE, "callcentre"))
+    )
+    return score_pairs(a, b, [0, 0, 0], [0, 1, 2]).tolist()
+
+
+def test_a_disagreeing_stable_field_scales_the_score_and_an_agreeing_one_does_not() -> None:
+    plain = _scores(())
+    stable = _scores(("first_name", "date_of_birth"))
+    twin, same_person, household = zip(plain, stable, strict=True)
+    assert twin[1] == pytest.approx(twin[0] * FACTOR, rel=1e-5)  # first name differs
+    assert same_person[1] == pytest.approx(same_person[0], rel=1e-6)  # nothing differs
+    assert household[1] == pytest.approx(household[0] * FACTOR**2, rel=1e-5)  # both differ
+    # the same person now outscores her twin by a wide margin
+    assert stable[1] - stable[0] > plain[1] - plain[0] + 0.1
+
+
+def test_score_pairs_refuses_encodings_of_different_schemas() -> None:
+    from hashmatch.errors import IncompatibleEncodingsError
+
+    a = encode_records(CRM, schema=SCHEMA, secret=SECRET, party="crm", mapping=MAPPING)
+    other = copy.deepcopy(SCHEMA)
+    other["fields"][0]["stable"] = True
+    b = encode_records(CALL_CENTRE, schema=other, secret=SECRET, party="cc", mapping=MAPPING)
+    with pytest.raises(IncompatibleEncodingsError, match="different linkage schemas"):
+        score_pairs(a, b, [0], [0])
