@@ -6,11 +6,10 @@ from hashmatch.demo import run_demo
 from hashmatch.encode import LinkageSecret
 
 #: Measured with the default settings (3,000 people, seed 7, linked with dedup; a fresh
-#: secret per run; 11 runs): F1 0.910-0.923 over all parties, precision 0.943-0.968,
-#: 27-31 of 39 twin pairs kept apart
-#: (docs/guides/linking.md, "Figures"). The issue's bar is 0.95; the floors guard what is
-#: reached today against regressions.
-DEMO_F1_FLOOR = 0.90
+#: secret per run; 10 runs): F1 0.958-0.963 over all parties, precision 0.966-0.977,
+#: 29-35 of 39 twin pairs kept apart (docs/guides/linking.md, "Figures"); with this
+#: test's secret 0.958, precision 0.963, 31 twin pairs. The issue's bar is 0.95.
+DEMO_F1_FLOOR = 0.95
 
 
 def test_demo_quality_and_story() -> None:
@@ -18,9 +17,9 @@ def test_demo_quality_and_story() -> None:
     result = run_demo(secret=LinkageSecret(bytes([3]) * 32), say=lines.append)
     report = result.evaluation
     assert report.f1 >= DEMO_F1_FLOOR, f"demo F1 {report.f1:.4f} < {DEMO_F1_FLOOR}"
-    assert report.precision >= 0.93
+    assert report.precision >= 0.95
     assert result.twin_pairs > 0
-    assert result.twins_kept_apart >= 0.6 * result.twin_pairs
+    assert result.twins_kept_apart >= 0.7 * result.twin_pairs
     story = "\n".join(lines)
     assert "F1" in story
     # the party-side line states what the coordinator found, not a count only

@@ -43,8 +43,10 @@ from hashmatch.segments import (
     DISAGREE_BELOW_DEFAULT,
     NESTED_FIELD_TYPES,
     SegmentView,
+    aligned_segment,
     blended_dice,
     field_dice,
+    swapped_names,
 )
 from hashmatch.solve import SolveStats, solve_one_to_one
 from hashmatch.threshold import ThresholdChoice, choose_threshold
@@ -108,6 +110,11 @@ class _Encoding(Protocol):
 
     @property
     def disagree_below(self) -> Mapping[int, float]: ...
+
+    @property
+    def swap_segments(self) -> list[tuple[int, int]]: ...
+
+    def aligned(self, segment: int) -> npt.NDArray[np.uint64]: ...
 
 
 @dataclass(frozen=True)
@@ -534,19 +541,60 @@ class _Scorer:
             dice = dice_candidates(left.clks[i], right.clks[j], rows, rows, threads=1)
         else:
             dice = dice_candidates(left.clks, right.clks, i, j)
+        swapped: dict[int, npt.NDArray[np.bool_]] = {}
+        if left.swap_segments:
+            dice, swapped = self._read_swaps(dice, a, i, b, j)
         dice = blended_dice(dice, left.view, right.view, i, j)
         agree, both = token_agreement(left.tokens, right.tokens, i, j)
-        return combine_scores(dice, agree, both, self.config, self._disagreements(a, i, b, j))
+        disagree = self._disagreements(a, i, b, j, swapped)
+        return combine_scores(dice, agree, both, self.config, disagree)
+
+    def _read_swaps(
+        self, dice: Scores, a: int, i: Indices, b: int, j: Indices
+    ) -> tuple[Scores, dict[int, npt.NDArray[np.bool_]]]:
+        """Rescore the pairs whose swap-pair fields agree crosswise (first and last name
+        the wrong way round in one record) as if the record had them the right way: the
+        whole-CLK intersection gains what the crosswise reading adds. Returns the new
+        Dice and, per segment of a swap pair, which pairs were read swapped."""
+        left, right = self.parties[a], self.parties[b]
+        pl, pr = left.view.popcounts, right.view.popcounts
+        total = pl[i].sum(axis=1, dtype=np.int64) + pr[j].sum(axis=1, dtype=np.int64)
+        inter = np.rint(np.asarray(dice, np.float64) * total / 2.0)
+        swapped: dict[int, npt.NDArray[np.bool_]] = {}
+        for s, t in left.swap_segments:
+            found = swapped_names(
+                (left.aligned(s), left.aligned(t)),
+                (right.aligned(s), right.aligned(t)),
+                left.view,
+                right.view,
+                (s, t),
+                i,
+                j,
+            )
+            inter += found.gain
+            swapped[s] = swapped[t] = found.swapped
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new = np.where(total > 0, np.minimum(2.0 * inter / total, 1.0), 0.0)
+        return new.astype(np.float32), swapped
 
     def _disagreements(
-        self, a: int, i: Indices, b: int, j: Indices
+        self,
+        a: int,
+        i: Indices,
+        b: int,
+        j: Indices,
+        swapped: Mapping[int, npt.NDArray[np.bool_]],
     ) -> list[npt.NDArray[np.bool_]]:
-        """Per stable field: do the two rows hold clearly different values?"""
+        """Per stable field: do the two rows hold clearly different values? (A field read
+        swapped agreed crosswise, so it does not disagree.)"""
         left, right = self.parties[a], self.parties[b]
         out = []
         for s, below in left.disagree_below.items():
             d = field_dice(left.clks, right.clks, left.view, right.view, i, j, s, left.segments[s])
-            out.append(d < below)  # NaN (a side lacks the field) compares False
+            disagree = d < below  # NaN (a side lacks the field) compares False
+            if s in swapped:
+                disagree &= ~swapped[s]
+            out.append(disagree)
         return out
 
 
@@ -691,12 +739,16 @@ class _Party:
             # Files written before field types were recorded compare every field by Dice.
             types = dict(encoding.header.extra.get("field_types", {}))
             stable = set(encoding.header.extra.get("stable_fields", ()))
+            swaps = [tuple(p) for p in encoding.header.extra.get("swap_pairs", ())]
         else:
             fields = [f.name for f in encoding.schema.fields]
             layout = encoding.schema.segments
             types = {f.name: f.type for f in encoding.schema.fields}
             stable = {f.name for f in encoding.schema.fields if f.stable}
+            swaps = list(encoding.schema.swap_pairs)
         self.segments = [(seg.start, seg.bits) for seg in layout]
+        where = {seg.field: s for s, seg in enumerate(layout)}
+        self.swap_segments = [(where[a], where[b]) for a, b in swaps if a in where and b in where]
         self.nested = [types.get(seg.field) in NESTED_FIELD_TYPES for seg in layout]
         # segment -> field Dice below which a stable field's two values clearly disagree
         self.disagree_below = {
@@ -710,6 +762,14 @@ class _Party:
     @functools.cached_property
     def present(self) -> npt.NDArray[np.bool_]:
         return np.asarray(self._encoding.present)[:, self._field_columns]
+
+    def aligned(self, segment: int) -> npt.NDArray[np.uint64]:
+        """The segment of every row at bit 0 (computed once, for swap comparisons)."""
+        cache = self.__dict__.setdefault("_aligned", {})
+        if segment not in cache:
+            cache[segment] = aligned_segment(self.clks, self.segments[segment])
+        aligned: npt.NDArray[np.uint64] = cache[segment]
+        return aligned
 
     @functools.cached_property
     def view(self) -> SegmentView:

@@ -169,6 +169,80 @@ def field_dice(
     return out
 
 
+def aligned_segment(
+    clks: Clks, layout: tuple[int, int], *, chunk_rows: int = 1 << 14
+) -> npt.NDArray[np.uint64]:
+    """One segment of every row moved to bit 0 of its own words: ``[rows, ceil(bits/64)]``.
+
+    Two segments of equal width built with one key (a swap pair, see
+    :func:`swapped_names`) then compare word by word, whatever their offsets in the CLK.
+    """
+    start, bits = layout
+    width = (bits + 63) >> 6
+    out = np.zeros((clks.shape[0], width), dtype=np.uint64)
+    for lo in range(0, clks.shape[0], chunk_rows):
+        block = np.ascontiguousarray(clks[lo : lo + chunk_rows]).view(np.uint8)
+        flat = np.unpackbits(block, axis=1, bitorder="little")[:, start : start + bits]
+        padded = np.zeros((len(flat), width * 64), dtype=np.uint8)
+        padded[:, :bits] = flat
+        packed = np.packbits(padded, axis=1, bitorder="little")
+        out[lo : lo + len(flat)] = packed.view("<u8")
+    return out
+
+
+#: Both names must agree crosswise at least this well (field Dice) for a pair to be read
+#: as swapped: one shared name in another position (Lee John ~ John Smith) is not a swap.
+SWAP_MIN_DICE = 0.5
+
+
+@dataclass(frozen=True)
+class SwapEvidence:
+    """Per pair: is it better read with the two fields swapped, and by how many bits of
+    intersection the swapped reading beats the straight one (0 where not swapped)."""
+
+    swapped: npt.NDArray[np.bool_]
+    gain: npt.NDArray[np.int64]
+
+
+def swapped_names(
+    left: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]],
+    right: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]],
+    left_view: SegmentView,
+    right_view: SegmentView,
+    segments: tuple[int, int],
+    i: Indices,
+    j: Indices,
+) -> SwapEvidence:
+    """Compare the two fields of a swap pair straight and crosswise for pairs ``(i, j)``.
+
+    ``left``/``right`` hold each side's two segments from :func:`aligned_segment`;
+    ``segments`` their indices in the views. A pair reads as swapped when all four
+    values are present, both crosswise field Dice reach :data:`SWAP_MIN_DICE` and the
+    crosswise intersection is larger than the straight one.
+    """
+    s, t = segments
+    (la, lb), (ra, rb) = left, right
+    li_a, li_b, rj_a, rj_b = la[i], lb[i], ra[j], rb[j]
+    straight = _popcount(li_a & rj_a) + _popcount(li_b & rj_b)
+    cross_ab = _popcount(li_a & rj_b)  # left's first field against right's second
+    cross_ba = _popcount(li_b & rj_a)
+    pl, pr = left_view.popcounts, right_view.popcounts
+    present = (
+        left_view.present[i, s] & left_view.present[i, t]
+        & right_view.present[j, s] & right_view.present[j, t]
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice_ab = 2.0 * cross_ab / (pl[i, s].astype(np.float64) + pr[j, t])
+        dice_ba = 2.0 * cross_ba / (pl[i, t].astype(np.float64) + pr[j, s])
+    gain = cross_ab + cross_ba - straight
+    swapped = present & (dice_ab >= SWAP_MIN_DICE) & (dice_ba >= SWAP_MIN_DICE) & (gain > 0)
+    return SwapEvidence(swapped, np.where(swapped, gain, 0))
+
+
+def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+
+
 #: How far a pair's score moves from whole-record Dice toward field-aware Dice (0: plain
 #: Dice, 1: fully field-aware). Fully field-aware over-trusts pairs that share only one or
 #: two fields (household members whose other fields are missing look like duplicates);

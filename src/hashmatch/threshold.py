@@ -13,22 +13,22 @@ belongs in the valley between the two modes. The method, in order:
    (natural log units: 1.0 = the peak is e times higher than the valley that separates it).
 3. Take the two most prominent modes. Between them, the *valley floor* is where the
    smoothed histogram is within ``floor_tolerance`` (ln 2: a factor 2 in count) of its
-   minimum, or within half the valley's depth (``floor_depth_share``; the depth is how
-   far the smaller mode rises above the minimum) when that is more: the geometric
-   midpoint between the valley bottom and the smaller mode. The threshold is the first
-   bin, walking up from the non-match mode, that reaches the floor (the floor's lower
-   edge). Lower edge, because the costs are asymmetric: every pair above the threshold
-   still goes through one-to-one solving, which discards a false candidate whose rows
-   have a better partner, whereas a true match below the threshold is lost for good.
-   The floor reaches further up a deep valley because a deep valley means the match
-   mode is far above the non-match tail, so the tail's last stragglers are the only
-   false candidates and solving removes them. (FEBRL 4, 16 linkage secrets: with the
-   fixed factor 4 the valley (223x deep) gave thresholds 0.54-0.58 and F1 0.9984-0.9996,
-   4 secrets below 0.999; with half the depth 0.51-0.54 and F1 >= 0.9991, precision 1.0
-   throughout. In a shallow valley the factor decides: on the `hashmatch demo` data,
-   whose valley is broad and ~10x deep, a factor 4 put the threshold at 0.53-0.55, where
-   households still pass (mean pairwise F1 0.940 over four seeds), a factor 2 at
-   0.55-0.56 (0.954); see docs/guides/scoring-and-thresholds.md.)
+   minimum, or at least ``floor_below_mode`` (ln 16) below the smaller mode, whichever
+   reaches higher. The threshold is the first bin, walking up from the non-match mode,
+   that reaches the floor (the floor's lower edge). Lower edge, because the costs are
+   asymmetric: every pair above the threshold still goes through one-to-one solving,
+   which discards a false candidate whose rows have a better partner, whereas a true
+   match below the threshold is lost for good. In a deep valley the second rule
+   decides: the match mode is far above the non-match tail, the tail's last stragglers
+   are the only false candidates near the cut and solving removes them, so the cut may
+   sit low. In a shallow valley the first decides: close non-matches (households,
+   namesakes) fill it, and many of them have no better partner to lose to.
+   (FEBRL 4, valley ~220x deep, 16 linkage secrets: a fixed factor 4 gave thresholds
+   0.54-0.58 and F1 0.9984-0.9996; the floor 16x below the mode gives 0.48-0.50 and
+   F1 0.9991-0.9999 at precision 1.0. The `hashmatch demo` data, valley broad and ~8x
+   deep, four seeds: half the depth put the threshold at 0.54-0.56, where households
+   still pass, mean pairwise F1 0.961; a factor 2 of the minimum 0.57-0.59, 0.964. See
+   docs/guides/scoring-and-thresholds.md.)
 4. Fallbacks, each said in the explanation: no scores, or a single mode (no valley to
    find), gives ``fallback`` (0.8, a conservative Dice threshold for 1024-bit CLKs).
 
@@ -129,7 +129,7 @@ def choose_threshold(
     smoothing: float = 1.5,
     min_prominence: float = 1.0,
     floor_tolerance: float = math.log(2.0),
-    floor_depth_share: float = 0.5,
+    floor_below_mode: float = math.log(16.0),
     fallback: float = FALLBACK_THRESHOLD,
 ) -> ThresholdChoice:
     """Pick the threshold in the valley between the non-match and match score modes.
@@ -147,9 +147,9 @@ def choose_threshold(
     floor_tolerance:
         How far above the valley minimum (natural-log units) the valley floor extends
         at least.
-    floor_depth_share:
-        ... and at most this share of the valley's depth (below the smaller mode), when
-        that is more.
+    floor_below_mode:
+        ... or reaches up to this far (natural-log units) below the smaller mode, when
+        that is higher.
     fallback:
         Threshold used when no valley can be found.
 
@@ -184,11 +184,12 @@ def choose_threshold(
         )
     low, high = sorted(peaks[:2])
     segment = smooth[low : high + 1]
-    depth = min(smooth[low], smooth[high]) - segment.min()
+    smaller_mode = min(smooth[low], smooth[high])
+    depth = smaller_mode - segment.min()
     # the floor reaches further up a deep valley: see step 3 of the module docstring
-    reach = max(floor_tolerance, floor_depth_share * depth)
+    floor = max(segment.min() + floor_tolerance, smaller_mode - floor_below_mode)
     # the first bin where the non-match mode's tail has come down to the valley floor
-    first = int(np.flatnonzero(segment <= segment.min() + reach)[0]) + low
+    first = int(np.flatnonzero(segment <= floor)[0]) + low
     value = float(edges[first])
     above = int((scores >= value).sum())
     return ThresholdChoice(

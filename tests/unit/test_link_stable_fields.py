@@ -73,3 +73,28 @@ def test_score_pairs_refuses_encodings_of_different_schemas() -> None:
     b = encode_records(CALL_CENTRE, schema=other, secret=SECRET, party="cc", mapping=MAPPING)
     with pytest.raises(IncompatibleEncodingsError, match="different linkage schemas"):
         score_pairs(a, b, [0], [0])
+
+
+def test_swapped_first_and_last_names_are_recognised_when_the_schema_pairs_them() -> None:
+    swappable = copy.deepcopy(SCHEMA)
+    swappable["fields"][0]["swaps_with"] = "last_name"
+    crm = [{"first_name": "Linda", "last_name": "Montgomery", "date_of_birth": "1983-09-13",
+            "address": "8202 Fox St"}]
+    catalogue = [
+        {"first_name": "Montgomery", "last_name": "Linda", "date_of_birth": "1983-09-13",
+         "address": "8202 Fox St"},  # the same person, names the wrong way round
+        {"first_name": "Linda", "last_name": "Montgomery", "date_of_birth": "1983-09-13",
+         "address": "8202 Fox St"},  # the same person, written the right way
+        {"first_name": "Montgomery", "last_name": "Scott", "date_of_birth": "1983-09-13",
+         "address": "8202 Fox St"},  # one name shared crosswise: not a swap
+    ]
+
+    def scores(schema: dict[str, Any]) -> list[float]:
+        a = encode_records(crm, schema=schema, secret=SECRET, party="crm", mapping=MAPPING)
+        b = encode_records(catalogue, schema=schema, secret=SECRET, party="cat", mapping=MAPPING)
+        return score_pairs(a, b, [0, 0, 0], [0, 1, 2]).tolist()
+
+    plain, paired = scores(SCHEMA), scores(swappable)
+    assert plain[0] < 0.7 < plain[1]  # unpaired: a swap looks like two different names
+    assert paired[0] == pytest.approx(paired[1], abs=0.02)  # paired: as good as straight
+    assert paired[2] < 0.7

@@ -6,7 +6,13 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.segments import SegmentView, field_aware_dice, field_dice
+from hashmatch.segments import (
+    SegmentView,
+    aligned_segment,
+    field_aware_dice,
+    field_dice,
+    swapped_names,
+)
 
 SEGMENTS = [(0, 100), (100, 60), (160, 96)]  # 256-bit CLK, uneven segments
 
@@ -164,3 +170,40 @@ def test_field_dice_of_one_segment_matches_a_direct_computation(seed: int, neste
             continue
         half = min(sa.sum(), sb.sum()) if nested else (sa.sum() + sb.sum()) / 2
         assert got[k] == np.float32((sa & sb).sum() / half)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_aligned_segment_moves_the_bits_to_bit_zero(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    bits = rng.random((9, 256)) < 0.3
+    clks = _bits_to_clks(bits)
+    for start, width in SEGMENTS:
+        got = aligned_segment(clks, (start, width), chunk_rows=4)
+        unpacked = np.unpackbits(got.view(np.uint8), axis=1, bitorder="little")
+        assert got.shape == (9, (width + 63) // 64)
+        assert (unpacked[:, :width] == bits[:, start : start + width]).all()
+        assert not unpacked[:, width:].any()
+
+
+def test_a_pair_with_both_fields_swapped_reads_as_swapped() -> None:
+    # two 60-bit "name" segments built alike: segment 0 at bits 0-59, segment 1 at 100-159
+    layout = [(0, 60), (100, 60), (160, 96)]
+    rng = np.random.default_rng(1)
+    anna, smith, other = (rng.random(60) < 0.3 for _ in range(3))
+
+    def record(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        row = np.zeros(256, bool)
+        row[0:60], row[100:160] = first, last
+        return row
+
+    left = np.array([record(anna, smith), record(anna, smith)])
+    right = np.array([record(smith, anna), record(anna, other)])  # swapped; a namesake
+    cl, cr = _bits_to_clks(left), _bits_to_clks(right)
+    lv, rv = SegmentView.from_clks(cl, layout), SegmentView.from_clks(cr, layout)
+    aligned = [tuple(aligned_segment(c, layout[s]) for s in (0, 1)) for c in (cl, cr)]
+    idx = np.array([0, 1])
+    found = swapped_names(aligned[0], aligned[1], lv, rv, (0, 1), idx, idx)  # type: ignore[arg-type]
+    assert found.swapped.tolist() == [True, False]
+    # crosswise, both names agree in full; straight, nothing but chance overlaps
+    assert found.gain[0] == anna.sum() + smith.sum() - (anna & smith).sum() * 2
+    assert found.gain[1] == 0

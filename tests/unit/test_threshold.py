@@ -98,3 +98,39 @@ def test_png_draws_bars_and_the_threshold_line(tmp_path) -> None:
     assert abs(columns.mean() - (70 + 610 * choice.value)) <= 2
     blue = (img[..., 0] == 72) & (img[..., 2] == 168)
     assert blue.sum() > 1000  # bars for both modes
+
+
+def _floor_rules(scores: np.ndarray) -> tuple[float, float, float]:
+    """Threshold, and where each floor rule alone would put it (factor 2 of the minimum;
+    16x below the smaller mode, 1.0 if the valley never gets that deep), recomputed from
+    the smoothed histogram."""
+    import math
+
+    from hashmatch.threshold import _histogram, _prominent_peaks, _smooth
+
+    edges, counts = _histogram(scores.astype(np.float64), 100)
+    smooth = _smooth(np.log1p(counts.astype(np.float64)), 1.5)
+    low, high = sorted(_prominent_peaks(smooth, 1.0)[:2])
+    seg = smooth[low : high + 1]
+    by_minimum = edges[low + int(np.flatnonzero(seg <= seg.min() + math.log(2))[0])]
+    mode = min(smooth[low], smooth[high])
+    deep = np.flatnonzero(seg <= mode - math.log(16))
+    by_mode = edges[low + int(deep[0])] if len(deep) else 1.0
+    return choose_threshold(scores).value, float(by_minimum), float(by_mode)
+
+
+def test_deep_valley_floor_reaches_16x_below_the_match_mode() -> None:
+    rng = np.random.default_rng(5)  # far-apart modes: the valley is hundreds of times deep
+    scores = np.r_[rng.normal(0.35, 0.05, 40_000), rng.normal(0.95, 0.02, 5_000)]
+    chosen, by_minimum, by_mode = _floor_rules(scores.astype(np.float32))
+    assert by_mode < by_minimum
+    assert chosen == pytest.approx(by_mode)
+
+
+def test_shallow_valley_floor_stays_within_a_factor_2_of_its_minimum() -> None:
+    rng = np.random.default_rng(6)  # a broad match mode and a tail reaching into it
+    scores = np.r_[rng.normal(0.35, 0.09, 40_000), rng.uniform(0.55, 1.0, 2_000),
+                   rng.normal(0.98, 0.01, 1_500)]
+    chosen, by_minimum, by_mode = _floor_rules(np.clip(scores, 0, 1).astype(np.float32))
+    assert by_minimum < by_mode
+    assert chosen == pytest.approx(by_minimum)

@@ -116,7 +116,7 @@ class ChunkEncoder:
                 if self._salt is not None:
                     prefix, tokens = "", _salted(prefix, tokens)
                 self._blooms[seg.field] = FieldBloom(
-                    secret.derive("bloom", seg.field),
+                    secret.derive("bloom", schema.bloom_key_label(seg.field)),
                     start=seg.start,
                     bits=seg.bits,
                     k=spec.bloom.k,

@@ -337,8 +337,9 @@ def _header_extra(schema: Schema) -> dict[str, Any]:
     """What the coordinator may know beyond the layout: each token column's purpose
     (a field's exact token is an identifier; match keys say match or block), so it
     scores evidence without guessing from names; each field's type (a date is compared
-    by containment, see hashmatch.segments); the stable fields (hashmatch.scoring); and
-    the hardening profile. All of it is in the shared schema, which is no secret."""
+    by containment, see hashmatch.segments); the stable fields (hashmatch.scoring); the
+    swap pairs (fields sharing a Bloom key); and the hardening profile. All of it is in
+    the shared schema, which is no secret."""
     kinds = {f.name: "identifier" for f in schema.fields if f.exact}
     kinds.update({key.name: key.purpose for key in schema.match_keys})
     types = {f.name: f.type for f in schema.fields}
@@ -347,6 +348,7 @@ def _header_extra(schema: Schema) -> dict[str, Any]:
         "token_kinds": kinds,
         "field_types": types,
         "stable_fields": stable,
+        "swap_pairs": [list(pair) for pair in schema.swap_pairs],
         **header_extra(schema.hardening),
     }
 

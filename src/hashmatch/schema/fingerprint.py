@@ -61,8 +61,11 @@ def _field_to_dict(f: Field) -> dict[str, Any]:
         "exact": f.exact,
         "required": f.required,
     }
-    if f.stable:  # only when set, so schemas written before the option keep their print
+    # only when set, so schemas written before these options keep their fingerprint
+    if f.stable:
         out["stable"] = True
+    if f.swaps_with:
+        out["swaps_with"] = f.swaps_with
     return out
 
 

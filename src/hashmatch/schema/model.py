@@ -68,6 +68,9 @@ class Field:
     #: The value rarely changes or is mistyped (first name, birth date): a clear
     #: disagreement on it lowers a pair's score (hashmatch.scoring, "field disagreement").
     stable: bool = False
+    #: Another field whose value a record may hold instead of this one's (first and last
+    #: name swapped). Both get one Bloom key, so the coordinator can compare across them.
+    swaps_with: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,19 @@ class Schema:
                 out.append(Segment(f.name, start, f.bloom.bits))
                 start += f.bloom.bits
         return tuple(out)
+
+    @property
+    def swap_pairs(self) -> tuple[tuple[str, str], ...]:
+        """``(field, other)`` for every field declaring ``swaps_with = other``."""
+        return tuple((f.name, f.swaps_with) for f in self.fields if f.swaps_with)
+
+    def bloom_key_label(self, name: str) -> str:
+        """What the field's Bloom key is derived from: its own name, or ``"a+b"`` for the
+        two fields of a swap pair, which share one key (their filters are comparable)."""
+        for a, b in self.swap_pairs:
+            if name in (a, b):
+                return f"{a}+{b}"
+        return name
 
     @property
     def exact_token_names(self) -> tuple[str, ...]:

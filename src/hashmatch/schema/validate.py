@@ -35,7 +35,9 @@ from hashmatch.schema.model import (
 
 TOP_KEYS = ("version", "name", "clk", "fields", "match_keys", "hardening")
 CLK_KEYS = ("bits",)
-FIELD_KEYS = ("name", "type", "normalize", "bloom", "exact", "required", "stable")
+FIELD_KEYS = (
+    "name", "type", "normalize", "bloom", "exact", "required", "stable", "swaps_with"
+)
 BLOOM_KEYS = ("bits", "k", "q", "padding", "weight")
 MATCH_KEY_KEYS = ("name", "parts", "purpose")
 PURPOSES = ("match", "block")
@@ -187,6 +189,7 @@ class _FieldDraft:
     exact: bool
     required: bool
     stable: bool
+    swaps_with: str | None
 
 
 def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema:
@@ -219,6 +222,7 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
     if hardening is not None and "hardening" in doc:
         # Segment sizes are only known now; every other hardening key passed already.
         c.problems += hardening_problems(doc["hardening"], segments=_segments(drafts, blooms))
+    _check_swaps(c, drafts, blooms, hardening)
     field_types = {f.name: f.type for f in drafts if f.name}
     named_keys = {
         f"match_keys[{i}]": _match_key(c, raw, f"match_keys[{i}]", field_types)
@@ -249,6 +253,7 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
             exact=f.exact,
             required=f.required,
             stable=f.stable,
+            swaps_with=f.swaps_with,
         )
         for i, f in enumerate(drafts)
     )
@@ -260,6 +265,46 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
         name=label,
         hardening=hardening or Hardening(),
     )
+
+
+def _check_swaps(
+    c: Checker,
+    drafts: list[_FieldDraft],
+    blooms: Mapping[int, BloomEncoding],
+    hardening: Hardening | None,
+) -> None:
+    """``swaps_with``: two distinct bloom fields of one type whose filters are built alike
+    (bits, k, q, padding), each in at most one pair, without hardening (its per-field
+    keyed transforms would make the filters incomparable again)."""
+    index = {f.name: i for i, f in enumerate(drafts) if f.name}
+    paired: dict[str, str] = {}
+    for i, f in enumerate(drafts):
+        if f.swaps_with is None:
+            continue
+        path = join(f.path, "swaps_with")
+        j = index.get(f.swaps_with)
+        if j is None or j == i:
+            others = [n for n in index if n != f.name]
+            c.add(path, f"expected the name of another field, one of {others}, "
+                        f"got {f.swaps_with!r}")
+            continue
+        for name in (f.name, f.swaps_with):
+            if name in paired:
+                c.add(path, f"field {name!r} is already in a swap pair with {paired[name]!r}")
+        other = drafts[j]
+        paired[f.name or ""], paired[other.name or ""] = other.name or "", f.name or ""
+        if f.type != other.type:
+            c.add(path, f"swapped fields must have one type, got {f.type!r} and {other.type!r}")
+        a, b = blooms.get(i), blooms.get(j)
+        if a is None or b is None:
+            c.add(path, "both fields need a bloom encoding (their filters are compared)")
+        elif (a.bits, a.k, a.q, a.padding) != (b.bits, b.k, b.q, b.padding):
+            c.add(path, f"both fields' filters must be built alike, got bits/k/q/padding "
+                        f"{a.bits}/{a.k}/{a.q}/{a.padding} and {b.bits}/{b.k}/{b.q}/{b.padding}"
+                        "; give them the same weight (or bits) and bloom options")
+        if hardening is not None and hardening != Hardening():
+            c.add(path, "swaps_with cannot be combined with hardening yet (its keyed "
+                        "per-field transforms make the two filters incomparable)")
 
 
 def _items(
@@ -305,6 +350,7 @@ def _field(c: Checker, raw: Mapping[str, Any], path: str) -> _FieldDraft:
         exact=c.boolean(raw, "exact", path, False),
         required=c.boolean(raw, "required", path, False),
         stable=stable,
+        swaps_with=c.string(raw, "swaps_with", path, "") or None,
     )
 
 

@@ -40,13 +40,15 @@ bits = 1024
 # Names carry most of the evidence, so they get the most CLK bits. A first name and a
 # birth date are stable: when two records clearly disagree on one, they are unlikely to
 # be the same person (household members and twins share everything else). A surname is
-# not: it changes at marriage.
+# not: it changes at marriage. Forms get first and last name the wrong way round now and
+# then: `swaps_with` lets the coordinator recognise a swapped pair.
 [[fields]]
 name = "first_name"
 type = "name"
 normalize = { nicknames = true }   # Bill and William agree
 bloom = { weight = 2.0 }
 stable = true
+swaps_with = "last_name"
 
 [[fields]]
 name = "last_name"

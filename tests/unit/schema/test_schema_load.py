@@ -205,3 +205,44 @@ def test_stable_is_read_and_needs_a_bloom_encoding() -> None:
     assert [f.stable for f in schema.fields] == [False, False, True, False]
     with pytest.raises(SchemaError, match=r"fields\[3\]\.stable: stable = true needs a bloom"):
         load_schema(_edit("fields.3.stable", True))  # email: exact token only
+
+
+def _swappable() -> dict[str, Any]:
+    doc = _edit("fields.0.swaps_with", "last_name")
+    doc["fields"][0]["bloom"] = {"weight": 2.0}  # built like last_name's filter
+    doc["fields"][1]["bloom"] = {"weight": 2.0}
+    return doc
+
+
+def test_swaps_with_pairs_two_fields_under_one_bloom_key() -> None:
+    schema = load_schema(_swappable())
+    assert schema.swap_pairs == (("first_name", "last_name"),)
+    assert schema.bloom_key_label("first_name") == "first_name+last_name"
+    assert schema.bloom_key_label("last_name") == "first_name+last_name"
+    assert schema.bloom_key_label("date_of_birth") == "date_of_birth"
+    unpaired = _swappable()
+    del unpaired["fields"][0]["swaps_with"]
+    assert load_schema(unpaired).fingerprint != schema.fingerprint  # the bits differ
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("fields.0.swaps_with", "nickname"), "expected the name of another field"),
+        (("fields.0.swaps_with", "first_name"), "expected the name of another field"),
+        (("fields.0.swaps_with", "date_of_birth"), "must have one type"),
+        (("fields.1.bloom", {"weight": 3.0}), "filters must be built alike"),
+        (("fields.1.swaps_with", "first_name"), "already in a swap pair"),
+        (("hardening", "recommended"), "cannot be combined with hardening"),
+    ],
+)
+def test_swaps_with_is_checked(edit: tuple[str, Any], message: str) -> None:
+    doc = _swappable()
+    path, value = edit
+    target: Any = doc
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    target[last] = value
+    with pytest.raises(SchemaError, match=message):
+        load_schema(doc)
