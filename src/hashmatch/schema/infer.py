@@ -21,7 +21,7 @@ from typing import Any
 
 from anyascii import anyascii
 
-from hashmatch.errors import HashmatchError, InputDataError
+from hashmatch.errors import HashmatchError, InputDataError, SchemaError
 from hashmatch.schema import defaults as d
 from hashmatch.schema.mapping import read_csv_head
 
@@ -464,6 +464,7 @@ def _assemble(
         final.append(g)
 
     schema_fields = [_with_encoding(entry) for entry in fields.values()]
+    _mark_identity_fields(schema_fields, notes)
     mapping: dict[str, Any] = {}
     if record_idx is not None:
         mapping["record_id"] = header[record_idx].strip()
@@ -509,6 +510,42 @@ def _with_encoding(entry: dict[str, Any]) -> dict[str, Any]:
     if exact:
         out["exact"] = True
     return out
+
+
+def _mark_identity_fields(schema_fields: list[dict[str, Any]], notes: list[str]) -> None:
+    """A birth date and a first name are ``stable`` (a clear disagreement counts against
+    a match); first and last name may be swapped in a record (``swaps_with``) when their
+    filters come out alike. See docs/guides/schema.md."""
+    by_name = {f["name"]: f for f in schema_fields}
+    for name in ("date_of_birth", "first_name"):
+        if name in by_name and "bloom" in by_name[name]:
+            by_name[name]["stable"] = True
+    first, last = by_name.get("first_name"), by_name.get("last_name")
+    if not (first and last and "bloom" in first and "bloom" in last):
+        return
+    from hashmatch.schema.validate import build_schema
+
+    def resolve() -> Any:
+        doc = {"version": 1, "clk": {"bits": d.DEFAULT_CLK_BITS}, "fields": schema_fields}
+        return build_schema(doc)
+
+    # Equal weights may still split into unequal bits (the remainder goes to the first
+    # fields); a swap pair needs filters built alike, so both get the smaller size.
+    try:
+        sizes = {seg.field: seg.bits for seg in resolve().segments}
+    except SchemaError:  # not a valid schema yet for other reasons: leave it as it is
+        return
+    bits = min(sizes["first_name"], sizes["last_name"])
+    if sizes["first_name"] != sizes["last_name"]:
+        first["bloom"] = {"bits": bits}
+        last["bloom"] = {"bits": bits}
+    first["swaps_with"] = "last_name"
+    try:
+        resolve()
+    except SchemaError:
+        del first["swaps_with"]
+        notes.append("first_name and last_name cannot share a Bloom key here; see "
+                     "swaps_with in docs/guides/schema.md")
 
 
 def _match_keys(fields: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

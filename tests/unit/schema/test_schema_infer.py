@@ -208,3 +208,17 @@ def test_a_headerless_file_is_refused_without_echoing_its_first_row(tmp_path: Pa
     assert "Quixley" not in str(err.value) and "pukeko" not in str(err.value)
     assert not (tmp_path / "s.toml").exists()
     assert propose(["address_1", "zip5", "line2"], [["a", "b", "c"]]).schema  # real headers
+
+
+def test_identity_fields_are_stable_and_names_may_swap() -> None:
+    p = propose(
+        ["first_name", "last_name", "dob", "city"],
+        [["Anna", "Smith", "1980-01-02", "Leeds"], ["Bob", "Jones", "1975-03-04", "York"]],
+    )
+    fields = {f["name"]: f for f in p.schema["fields"]}
+    assert fields["first_name"]["stable"] is True
+    assert fields["first_name"]["swaps_with"] == "last_name"
+    assert fields["date_of_birth"]["stable"] is True
+    assert "stable" not in fields["last_name"]  # a surname changes at marriage
+    schema = load_schema(p.schema)
+    assert schema.swap_pairs == (("first_name", "last_name"),)
