@@ -27,14 +27,29 @@ import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import EncodingFileError, SealedFileError, SignatureError
 from hashmatch.keyfiles import CoordinatorKey, PartyPublicKey
 from hashmatch.seal import is_sealed, open_sealed
 
-__all__ = ["open_inputs", "opened_inputs"]
+__all__ = ["Input", "open_inputs", "opened_inputs"]
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input ready to link: the ``.hme`` to open (a decrypted copy for a sealed input)
+    and, for a sealed input, what its verified envelope says (for report.json: who signed
+    it, for which coordinator key, when). Usable wherever a path is expected."""
+
+    path: Path
+    envelope: Mapping[str, Any] | None = None
+
+    def __fspath__(self) -> str:
+        return str(self.path)
 
 
 def open_inputs(
@@ -44,8 +59,8 @@ def open_inputs(
     trusted: Mapping[str, PartyPublicKey] | None = None,
     require_signature: bool = True,
     workdir: str | os.PathLike[str],
-) -> list[Path]:
-    """Verify and decrypt the sealed inputs into ``workdir``; return the paths to link.
+) -> list[Input]:
+    """Verify and decrypt the sealed inputs into ``workdir``; return the inputs to link.
 
     Plain ``.hme`` inputs are returned as they are (subject to the signature policy in the
     module docstring); the decrypted copy of sealed input ``i`` is ``workdir/i/<its name>``,
@@ -87,10 +102,10 @@ def open_inputs(
     # The policy is checked for every input before anything is decrypted.
     for path, is_sealed_input in zip(inputs, sealed, strict=True):
         _check_policy(path, is_sealed_input, key, trusted, require_signature)
-    opened: list[Path] = []
+    opened: list[Input] = []
     for index, (path, is_sealed_input) in enumerate(zip(inputs, sealed, strict=True)):
         if not is_sealed_input:
-            opened.append(path)
+            opened.append(Input(path))
             continue
         assert key is not None  # _check_policy
         target = work / str(index) / path.name
@@ -99,7 +114,15 @@ def open_inputs(
             path, target, key=key, trusted=trusted, require_signature=require_signature
         )
         _check_inner_party(path, target, header.party)
-        opened.append(target)
+        envelope = {
+            "sealed": True,
+            "sealed_at": header.created,
+            "recipient_key_id": header.recipient_key_id,
+            "signer_key_id": header.signer_key_id,
+            # open_sealed has verified a signature whenever there were keys to check it by
+            "signature_verified": header.signer_key_id is not None and trusted is not None,
+        }
+        opened.append(Input(target, envelope))
     return opened
 
 
@@ -111,7 +134,7 @@ def opened_inputs(
     trusted: Mapping[str, PartyPublicKey] | None = None,
     require_signature: bool = True,
     workdir: str | os.PathLike[str] | None = None,
-) -> Iterator[list[Path]]:
+) -> Iterator[list[Input]]:
     """:func:`open_inputs` in a fresh private folder that is removed on exit, also on error.
 
     ``workdir`` is where that folder is created (default: the system temporary folder,

@@ -18,6 +18,7 @@ chunks, so memory follows the number of likely matches, not of candidates.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import os
@@ -130,6 +131,7 @@ class PartyInfo:
     clk_bits: int
     secret_commitment: str
     token_kinds: Mapping[str, TokenKind] = field(default_factory=dict)  # see token_kinds()
+    envelope: Mapping[str, Any] | None = None  # a sealed input's envelope (intake.Input)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def link_files(
     progress: ProgressHook | None = None,
     sources: Sequence[str] | None = None,
 ) -> LinkResult:
-    """Link the parties' ``.hme`` files and write the results folder.
+    """Link the parties' ``.hme`` files (paths or :class:`hashmatch.intake.Input` objects,
+    whose seal envelopes go into report.json) and write the results folder.
 
     Parameters
     ----------
@@ -221,8 +224,10 @@ def link_files(
     with ExitStack() as stack:
         files = [stack.enter_context(EncodingFile.open(p)) for p in paths]
         infos = [
-            _file_info(f, source)
-            for f, source in zip(files, sources or [str(p) for p in paths], strict=True)
+            dataclasses.replace(_file_info(f, source), envelope=getattr(p, "envelope", None))
+            for f, p, source in zip(
+                files, paths, sources or [str(p) for p in paths], strict=True
+            )
         ]
         opened = time.perf_counter() - started
         result = link_encodings(

@@ -29,6 +29,7 @@ from hashmatch.keyfiles import (
     load_coordinator_key,
     load_coordinator_public,
     load_party_key,
+    load_party_public,
     load_trusted_parties,
     write_party_keys,
 )
@@ -178,6 +179,14 @@ def test_full_flow_links_sealed_files_and_evaluates(world: Path, private_tmp: Pa
     assert {p["party"] for p in json.loads(report)["inputs"]} == set(PARTIES)
     # inputs are named as the parties sent them, not by their deleted decrypted copies
     assert {p["source"] for p in json.loads(report)["inputs"]} == {str(f) for f in sealed}
+    # ... with what their verified envelopes said: who signed, for which coordinator key
+    coordinator_id = load_coordinator_public(world / "coordinator.pub").key_id
+    for entry in json.loads(report)["inputs"]:
+        envelope = entry["envelope"]
+        assert envelope["sealed"] is True and envelope["signature_verified"] is True
+        assert envelope["recipient_key_id"] == coordinator_id
+        signer = load_party_public(world / "parties" / f"{entry['party']}.pub").key_id
+        assert envelope["signer_key_id"] == signer
     private = [world / f"{stem}.key" for stem in ("coordinator", *PARTIES)]
     for key_file in private:
         for name in ("x25519", "ed25519"):
@@ -218,6 +227,11 @@ def test_allow_unsigned_accepts_plain_and_unsigned_sealed(
     )
     assert result.exit_code == 0, result.output
     assert (out / "entities.csv").is_file()
+    inputs = json.loads((out / "report.json").read_text())["inputs"]
+    envelopes = {p["party"]: p["envelope"] for p in inputs}
+    assert envelopes["callcentre"] is None  # a plain file has no envelope
+    assert envelopes["crm"]["signer_key_id"] is None
+    assert envelopes["crm"]["signature_verified"] is False
 
 
 # --------------------------------------------------------------------------- refusals
