@@ -9,6 +9,12 @@ schema setting that fixes it. With the party's raw data it also simulates the si
 frequency attack: align the most frequent segment patterns to the most frequent values
 and count how many it gets right.
 
+Exact tokens (keyed hashes of emails, phones, ids, match keys) are audited for repeats:
+an identifier token shared by many rows is the keyed image of one frequent value, often a
+placeholder the normaliser does not know ("noemail@example.com", a switchboard number),
+which a frequency attack singles out and which links unrelated people. Block keys repeat by
+design and are not audited.
+
 Only counts, rates and ranks are reported: never a value, a token or CLK bits. Ground-truth
 labels (the canonical values) are used in memory to score the simulated attack and are
 dropped. Files are read in chunks; memory is one 8-byte pattern hash and one popcount per
@@ -18,9 +24,10 @@ row and segment.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +59,7 @@ LIMITS: Mapping[str, tuple[float, float]] = {
     "popcount_cv": (0.05, 0.15),  # std / mean of segment popcounts (no raw data)
     "length_corr": (0.2, 0.5),  # |Pearson r| of value length and popcount (raw data)
     "attack_share": (0.1, 0.3),  # share of the top values the attack aligns correctly
+    "token_top_share": (0.01, 0.05),  # share of token-holding rows with the top token
 }
 
 _NOISE = (
@@ -64,6 +72,10 @@ _FIX = {
     "repeated_patterns": _NOISE,
     "length": 'hardening.balance = true (or hardening = "recommended")',
     "frequency_attack": _NOISE,
+    "repeated_tokens": (
+        "look for a placeholder among the field's most common values (hashmatch profile) "
+        "and add it to the mapping's placeholders, or drop exact = true for the field"
+    ),
 }
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -98,10 +110,22 @@ class SegmentAudit:
 
 
 @dataclass(frozen=True)
+class TokenAudit:
+    """Repeats of one exact-token column over the rows that hold a token."""
+
+    name: str
+    kind: str  # identifier | match (block keys are not audited)
+    rows: int  # rows holding the token
+    distinct: int
+    top_share: float  # share of those rows holding the most frequent token
+    frequent_share: float  # share of rows whose token >= FREQUENT_GROUP rows share
+
+
+@dataclass(frozen=True)
 class Finding:
     """The verdict on one risk, over all segments, and the schema setting that fixes it."""
 
-    risk: str  # bit_frequency | repeated_patterns | length | frequency_attack
+    risk: str  # bit_frequency | repeated_patterns | length | frequency_attack | repeated_tokens
     verdict: Verdict
     worst_field: str | None
     detail: str  # counts and rates only
@@ -115,6 +139,7 @@ class AuditReport:
     segments: tuple[SegmentAudit, ...]
     findings: tuple[Finding, ...]
     with_raw: bool = False
+    tokens: tuple[TokenAudit, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -129,6 +154,7 @@ class AuditReport:
             "verdict": self.verdict,
             "findings": [asdict(f) for f in self.findings],
             "segments": [asdict(s) for s in self.segments],
+            "tokens": [asdict(t) for t in self.tokens],
         }
 
 
@@ -150,7 +176,53 @@ def audit_file(
         collector = _Collector(f.header.segments)
         for start, stop in f.iter_chunks(chunk_rows):
             collector.add(np.asarray(f.clks[start:stop]))
-        return collector.report(str(path), truth)
+        report = collector.report(str(path), truth)
+        tokens = tuple(_audit_tokens(f, chunk_rows))
+    risk = _repeated_tokens(tokens)
+    findings = report.findings + (() if risk is None else (risk,))
+    return dataclasses.replace(report, findings=findings, tokens=tokens)
+
+
+def _audit_tokens(f: EncodingFile, chunk_rows: int) -> Iterator[TokenAudit]:
+    """Repeat statistics per identifier and match-key token column (block keys skipped)."""
+    from hashmatch.link import token_kinds
+
+    kinds = token_kinds(f.header.token_names, f.header.field_names, f.header.extra)
+    for name in f.header.token_names:
+        if kinds[name] == "block":
+            continue
+        column = f.token(name)
+        parts = []
+        for start, stop in f.iter_chunks(chunk_rows):
+            block = np.ascontiguousarray(column[start:stop])
+            held = block.any(axis=1)
+            # HMAC output is uniform: its first 8 bytes identify a token well enough
+            parts.append(block[held, :8].copy().view("<u8").ravel())
+        held_tokens = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+        _, counts = np.unique(held_tokens, return_counts=True)
+        n = len(held_tokens)
+        yield TokenAudit(
+            name=name,
+            kind=kinds[name],
+            rows=n,
+            distinct=len(counts),
+            top_share=float(counts.max() / n) if n else 0.0,
+            frequent_share=float(counts[counts >= FREQUENT_GROUP].sum() / n) if n else 0.0,
+        )
+
+
+def _repeated_tokens(tokens: Sequence[TokenAudit]) -> Finding | None:
+    if not tokens:
+        return None
+    worst = max(tokens, key=lambda t: t.top_share)
+    verdict = _grade(worst.top_share, "token_top_share")
+    detail = (
+        f"the most frequent token is held by {worst.top_share:.1%} of the rows with one; "
+        f"{worst.frequent_share:.1%} of rows share their token with >= {FREQUENT_GROUP - 1} "
+        "others"
+    )
+    fix = None if verdict == "ok" else _FIX["repeated_tokens"]
+    return Finding("repeated_tokens", verdict, worst.name, detail, fix)
 
 
 def audit_clks(
@@ -518,6 +590,7 @@ __all__ = [
     "LIMITS",
     "AuditReport",
     "Finding",
+    "TokenAudit",
     "SegmentAudit",
     "audit_clks",
     "audit_file",

@@ -154,3 +154,38 @@ def test_length_leakage_and_attack_primitives() -> None:
     swapped = np.array([1, 1, 2, 2, 2], dtype=np.uint64)  # the big pattern is mostly "b"
     assert frequency_attack(swapped, ["a", "a", "a", "b", "b"], top=2) == (0.0, 2)
     assert frequency_attack(hashes, [None] * 6) == (0.0, 0)
+
+
+def test_a_repeated_identifier_token_is_flagged_and_block_keys_are_not(tmp_path: Path) -> None:
+    n = 2000
+    rng = np.random.default_rng(3)
+    unique = rng.integers(1, 256, (n, 16), dtype=np.uint8)  # every row its own e-mail
+    placeholder = unique.copy()
+    placeholder[:60] = placeholder[0]  # 3% of rows: one e-mail (a placeholder)
+    placeholder[60:100] = 0  # missing: no token
+    coarse = np.repeat(rng.integers(1, 256, (20, 16), dtype=np.uint8), n // 20, axis=0)
+    out = tmp_path / "party.hme"
+    with EncodingWriter(
+        out,
+        party="a",
+        schema_fingerprint="sha256:00",
+        clk_bits=256,
+        segments=SEGMENTS,
+        token_names=["email", "phone", "blk_sx_yob"],
+        field_names=["given_name", "surname", "email", "phone"],
+        extra={"token_kinds": {"email": "identifier", "phone": "identifier",
+                               "blk_sx_yob": "block"}},
+    ) as w:
+        tokens = {"email": placeholder, "phone": unique, "blk_sx_yob": coarse}
+        clks = np.zeros((n, 4), np.uint64)
+        w.append(clks, tokens, np.ones((n, 4), bool), np.zeros((n, 16), np.uint8))
+    report = audit_file(out, chunk_rows=700)
+    by_name = {t.name: t for t in report.tokens}
+    assert set(by_name) == {"email", "phone"}  # block keys repeat by design
+    assert by_name["email"].rows == n - 40
+    assert by_name["email"].top_share == pytest.approx(60 / (n - 40))
+    assert by_name["email"].frequent_share == pytest.approx(60 / (n - 40))
+    assert by_name["phone"].distinct == n and by_name["phone"].top_share == 1 / n
+    finding = next(f for f in report.findings if f.risk == "repeated_tokens")
+    assert (finding.verdict, finding.worst_field) == ("warn", "email")
+    assert finding.fix is not None and "placeholder" in finding.fix

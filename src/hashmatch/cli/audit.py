@@ -98,6 +98,15 @@ def render(report: AuditReport, console: Console) -> None:
             cells += [r, a]
         table.add_row(*cells)
     console.print(table)
+    if report.tokens:
+        tokens = Table(title="exact tokens (block keys repeat by design: not shown)",
+                       title_justify="left")
+        for c in ("token", "kind", "rows", "distinct", "top token", "frequent"):
+            tokens.add_column(c, justify="left" if c in ("token", "kind") else "right")
+        for t in report.tokens:
+            tokens.add_row(t.name, t.kind, f"{t.rows:,}", f"{t.distinct:,}",
+                           f"{t.top_share:.1%}", f"{t.frequent_share:.1%}")
+        console.print(tokens)
     for f in report.findings:
         style = _STYLE[f.verdict]
         where = f" ({f.worst_field})" if f.worst_field and f.verdict != "ok" else ""
