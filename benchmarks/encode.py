@@ -15,6 +15,9 @@ fresh record ids, using ``examples/febrl4/schema.toml``:
 * peak resident memory (VmHWM / ``ru_maxrss``) of a fresh process encoding
   ``--memory-rows`` rows.
 
+Each speed figure is the median of ``--repeats`` timed runs (5; on a shared machine a
+short run can be slowed by a burst of other work), for hashmatch and clkhash alike.
+
 Targets (issue 2): >= 20x clkhash records/second per core; 1M rows under 1 GB peak RSS.
 
 Run (clkhash lives in its own venv, which has hashmatch installed too)::
@@ -30,6 +33,7 @@ import csv
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +135,13 @@ def write_repeated(path: Path, n: int, *, unique: bool = False) -> None:
             w.writerow(r)
 
 
+def flush_to_disk() -> None:
+    """Write the freshly written input back now (POSIX): else the encoder's fsyncs of its
+    outputs pay for it, as system time charged to a timed run (clkhash writes nothing)."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and its reaped children (clkhash hashes in a worker
     process). Unlike wall time it does not grow when other jobs share the machine."""
@@ -157,8 +168,9 @@ def time_hashmatch(data: Path, workdir: Path) -> tuple[float, int]:
     return cpu_seconds() - start, summary.encoded
 
 
-def time_clkhash(n: int) -> float | None:
-    """CPU seconds clkhash takes for ``n`` FEBRL rows, or None without clkhash."""
+def time_clkhash(n: int, repeats: int = 1) -> float | None:
+    """Median CPU seconds clkhash takes for ``n`` FEBRL rows over ``repeats`` runs, or
+    None without clkhash."""
     try:
         from clkhash import clk, schema
     except ImportError:
@@ -166,11 +178,13 @@ def time_clkhash(n: int) -> float | None:
     _, rows = febrl_rows()
     data = [rows[i % len(rows)] for i in range(n)]
     sch = schema.from_json_dict(CLKHASH_SCHEMA)
-    start = cpu_seconds()
-    clks = clk.generate_clks(data, sch, "secret", validate=True, max_workers=1)
-    elapsed = cpu_seconds() - start
-    assert len(clks) == n
-    return elapsed
+    times = []
+    for _ in range(repeats):
+        start = cpu_seconds()
+        clks = clk.generate_clks(data, sch, "secret", validate=True, max_workers=1)
+        times.append(cpu_seconds() - start)
+        assert len(clks) == n
+    return statistics.median(times)
 
 
 _MEMORY_CHILD = """
@@ -211,12 +225,16 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | None]:
     ap.add_argument("--rows", type=int, default=100_000, help="rows for the speed runs")
     ap.add_argument("--clkhash-rows", type=int, default=None, help="rows clkhash encodes [--rows]")
     ap.add_argument("--memory-rows", type=int, default=1_000_000, help="rows for peak RSS")
+    ap.add_argument(
+        "--repeats", type=int, default=5, help="timed runs per figure; the median is shown"
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args(argv)
     if args.quick:
-        args.rows, args.clkhash_rows, args.memory_rows = 3_000, 300, 5_000
+        args.rows, args.clkhash_rows, args.memory_rows, args.repeats = 3_000, 300, 5_000, 1
     args.clkhash_rows = args.clkhash_rows or args.rows
+    median = f", median of {args.repeats}" if args.repeats > 1 else ""
     pin_one_core()
     results: dict[str, float | int | None] = {"rows": args.rows}
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,14 +242,16 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | None]:
         for label, unique in (("repeated", False), ("unique", True)):
             data = work / f"{label}.csv"
             write_repeated(data, args.rows, unique=unique)
+            flush_to_disk()
             time_hashmatch(data, work)  # warm-up: imports, first-use tables
-            seconds, rows = time_hashmatch(data, work)
+            runs = [time_hashmatch(data, work) for _ in range(args.repeats)]
+            seconds, rows = statistics.median(t for t, _ in runs), runs[0][1]
             results[f"hashmatch_{label}_rps"] = rows / seconds
             print(
                 f"hashmatch encode_file, FEBRL 4 x{args.rows:,} ({label} values): "
-                f"{rows / seconds:,.0f} records/CPU-second ({seconds:.2f} s)"
+                f"{rows / seconds:,.0f} records/CPU-second ({seconds:.2f} s{median})"
             )
-        clk_seconds = time_clkhash(args.clkhash_rows)
+        clk_seconds = time_clkhash(args.clkhash_rows, args.repeats)
         if clk_seconds is None:
             print("clkhash not importable here: run with the venv that has it")
             results["clkhash_rps"] = None
@@ -240,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | None]:
             results["clkhash_rps"] = clk_rps
             print(
                 f"clkhash generate_clks, {args.clkhash_rows:,} FEBRL rows: "
-                f"{clk_rps:,.0f} records/CPU-second ({clk_seconds:.2f} s, 1 worker)"
+                f"{clk_rps:,.0f} records/CPU-second ({clk_seconds:.2f} s{median}, 1 worker)"
             )
             for label in ("repeated", "unique"):
                 ratio = results[f"hashmatch_{label}_rps"] / clk_rps  # type: ignore[operator]
@@ -248,6 +268,7 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | None]:
                 print(f"  hashmatch / clkhash ({label} values): {ratio:.1f}x (target >= 20x)")
         data = work / "memory.csv"
         write_repeated(data, args.memory_rows)
+        flush_to_disk()
         seconds, rows, rss = peak_memory(data, work)
         results.update(memory_rows=rows, memory_seconds=seconds, peak_rss_bytes=rss)
         print(

@@ -2,8 +2,11 @@
 
 :class:`ChunkEncoder` holds everything fixed for a run: the field readers (mapping +
 normalisers), the per-field Bloom encoders and token keys derived from the secret, and
-the memo tables. :meth:`ChunkEncoder.encode` does the per-chunk work with Python code
-only per *distinct* value of a field; per-row work is numpy (gather, scatter, pack).
+the memo tables. :meth:`ChunkEncoder.encode` takes a chunk as factorised columns
+(:mod:`hashmatch.encode.columns`, from the pyarrow or the Python reader alike) and does
+its work only per *distinct* value of a field (filters: :mod:`~hashmatch.encode.bloom_table`;
+match keys: per distinct combination of parts, :mod:`~hashmatch.encode.match_keys`);
+per-row work is numpy (gather, scatter, pack).
 
 Hardening (the schema's ``hardening`` table, see :mod:`hashmatch.encode.harden`): the
 Bloom filters are built at their raw sizes (``harden.raw_layout``) and each chunk goes
@@ -23,9 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode.bloom import FieldBloom
+from hashmatch.encode.bloom_table import BloomTable
+from hashmatch.encode.columns import ColumnChunk, RowChunk, unique_rows
 from hashmatch.encode.features import TokenFunction, feature_tokens
 from hashmatch.encode.harden import apply_hardening, raw_layout, salt_features
 from hashmatch.encode.keys import LinkageSecret
+from hashmatch.encode.match_keys import MatchKeyTokens, PartValues
+from hashmatch.encode.prf import HmacSha256
 from hashmatch.encode.records import (
     FieldColumn,
     FieldReader,
@@ -33,13 +40,7 @@ from hashmatch.encode.records import (
     Reject,
     required_rejects,
 )
-from hashmatch.encode.tokens import (
-    MISSING_TOKEN,
-    TOKEN_BYTES,
-    exact_token,
-    match_key_token,
-    transform,
-)
+from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES
 from hashmatch.readers import Chunk
 from hashmatch.schema.model import MatchKey, ResolvedMapping, Schema
 
@@ -105,6 +106,7 @@ class ChunkEncoder:
             salt_field, _, salt_transform = hardening.salt.partition(":")
             self._salt = (salt_field, salt_transform or None)
         self._blooms: dict[str, FieldBloom] = {}
+        self._tables: dict[str, BloomTable] = {}  # unsalted fields: vectorised filters
         self._bloom_k: dict[str, int] = {}
         for seg in raw_segments:
             spec = schema.field_named(seg.field)
@@ -123,55 +125,60 @@ class ChunkEncoder:
                     prefix=prefix,
                     tokens=tokens,
                 )
+                if self._salt is None:
+                    self._tables[seg.field] = BloomTable(
+                        self._blooms[seg.field], spec.type, spec.bloom.q, spec.bloom.padding
+                    )
         self._harden_keys = (
             {seg.field: secret.derive("harden", seg.field) for seg in schema.segments}
             if self._harden
             else {}
         )
         self._exact = {
-            f.name: (secret.derive("exact", f.name), _Memo()) for f in schema.fields if f.exact
+            f.name: (HmacSha256(secret.derive("exact", f.name)), _Memo())
+            for f in schema.fields
+            if f.exact
         }
+        #: (field, transform) -> that match-key part's values (also the salt's)
+        self._parts: dict[tuple[str, str | None], PartValues] = {}
         self._match_keys = [
-            (mk, secret.derive("matchkey", mk.name), _Memo()) for mk in schema.match_keys
+            (
+                mk,
+                MatchKeyTokens(
+                    secret.derive("matchkey", mk.name),
+                    [self._part(p.field, p.transform) for p in mk.parts],
+                ),
+            )
+            for mk in schema.match_keys
         ]
-        #: (field, transform) -> canonical -> transformed part (soundex etc. are not free)
-        self._transformed: dict[tuple[str, str | None], dict[str, str | None]] = {}
         self._record_id = resolved.record_id_index
-        self._width = len(header)
         self._record_id_column = "" if self._record_id is None else header[self._record_id]
 
-    def encode(self, chunk: Chunk) -> EncodedChunk:
+    def encode(self, chunk: Chunk | ColumnChunk) -> EncodedChunk:
         """Encode the usable rows of ``chunk``; rows failing a required field are rejected."""
-        rows, numbers = chunk.rows, chunk.row_numbers
-        by_column = list(zip(*rows, strict=True)) if rows else [() for _ in range(self._width)]
-        columns = [reader.read(by_column) for reader in self.readers]
+        table: ColumnChunk = RowChunk(chunk) if isinstance(chunk, Chunk) else chunk
+        numbers = table.row_numbers
+        columns = [
+            reader.read_factors([table.factor(i) for i in reader.indices])
+            for reader in self.readers
+        ]
         keep, rejects = required_rejects(self.readers, columns, numbers)
-        if self._record_id is not None:
-            self._reject_empty_ids(by_column, numbers, keep, rejects)
+        ids = self._stripped_ids(table)
+        if ids is not None:
+            self._reject_empty_ids(ids, numbers, keep, rejects)
         kept = np.flatnonzero(keep)
-        record_ids = self._record_ids(by_column, numbers, kept)
-        by_name = {c.name: c.codes[kept] for c in columns}
+        record_ids = self._record_ids(ids, numbers, kept)
         n = len(kept)
+        every = n == len(numbers)  # the usual case: no gathers needed
+        by_name = {c.name: c.codes if every else c.codes[kept] for c in columns}
 
         present = np.zeros((n, len(self.schema.fields)), dtype=np.bool_)
         for col in columns:
-            present[:, self._field_pos[col.name]] = col.valid[kept]
+            present[:, self._field_pos[col.name]] = col.valid if every else col.valid[kept]
 
         col_by_name = {c.name: c for c in columns}
-        row_tokens = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * n), dtype=np.uint8)
-        row_tokens = row_tokens.reshape(n, TOKEN_BYTES).copy()
-        clks = np.zeros((n, self._raw_words), dtype=np.uint64)
-        salts = self._salts(col_by_name, by_name, n) if self._salt is not None else None
-        for col in columns:
-            bloom = self._blooms.get(col.name)
-            if bloom is None:
-                continue
-            canonicals = [o.canonical for o in col.outcomes]
-            if salts is None:
-                bloom.or_into(clks, by_name[col.name], canonicals)
-            elif n:
-                codes, salted = _salt_values(by_name[col.name], canonicals, *salts)
-                bloom.or_into(clks, codes, salted)
+        row_tokens = random_row_tokens(n)
+        clks = self._clks(col_by_name, by_name, n)
         if self._harden:
             clks = apply_hardening(
                 clks,
@@ -183,8 +190,8 @@ class ChunkEncoder:
             )
 
         tokens = self._exact_tokens(col_by_name, by_name, n)
-        for mk, key, memo in self._match_keys:
-            tokens[mk.name] = self._match_key(mk, key, memo, col_by_name, by_name, n)
+        for mk, key_tokens in self._match_keys:
+            tokens[mk.name] = self._match_key(mk, key_tokens, col_by_name, by_name, n)
 
         stats = {c.name: c.stats(keep) for c in columns}
         return EncodedChunk(
@@ -197,9 +204,29 @@ class ChunkEncoder:
             stats=stats,
         )
 
+    def _clks(
+        self, columns: dict[str, FieldColumn], codes: dict[str, npt.NDArray[np.intp]], n: int
+    ) -> npt.NDArray[np.uint64]:
+        """The raw CLKs: each field's filter per distinct value, OR-ed into its words."""
+        clks = np.zeros((n, self._raw_words), dtype=np.uint64)
+        salts = self._salts(columns, codes, n) if self._salt is not None else None
+        for name, col in columns.items():
+            bloom = self._blooms.get(name)
+            if bloom is None:
+                continue
+            if salts is None:
+                rows = self._tables[name].rows(col.canonicals)
+                words = clks[:, bloom.first_word : bloom.end_word]
+                # take + out=: half the time of ``words |= rows[codes]``
+                np.bitwise_or(words, np.take(rows, codes[name], axis=0), out=words)
+            elif n:
+                salted_codes, salted = _salt_values(codes[name], col.canonicals, *salts)
+                bloom.or_into(clks, salted_codes, salted)
+        return clks
+
     def _salts(
-        self, columns: dict[str, FieldColumn], codes: dict[str, npt.NDArray[np.int64]], n: int
-    ) -> tuple[npt.NDArray[np.int64], list[str]]:
+        self, columns: dict[str, FieldColumn], codes: dict[str, npt.NDArray[np.intp]], n: int
+    ) -> tuple[npt.NDArray[np.intp], list[str]]:
         """Each row's salt as an index into the distinct salt strings of the chunk.
 
         The salt is the salt field's canonical value through its transform (as a
@@ -209,25 +236,21 @@ class ChunkEncoder:
         name, how = self._salt
         col = columns.get(name)
         if col is None:
-            return np.zeros(n, dtype=np.int64), [""]
-        memo_t = self._transformed.setdefault((name, how), {})
-        if len(memo_t) >= _MEMO_LIMIT:
-            memo_t.clear()
-        interned: dict[str, int] = {}
-        ids = np.empty(len(col.outcomes), dtype=np.int64)
-        for u, o in enumerate(col.outcomes):
-            value = None
-            if o.canonical is not None:
-                if o.canonical not in memo_t:
-                    memo_t[o.canonical] = transform(o.canonical, how)
-                value = memo_t[o.canonical]
-            ids[u] = interned.setdefault(value or "", len(interned))
-        return ids[codes[name]], list(interned)
+            return np.zeros(n, dtype=np.intp), [""]
+        part = self._part(name, how)
+        ids = part.ids(col.canonicals)
+        ids[ids < 0] = len(part.values)  # missing: the salt ""
+        return ids[codes[name]], [*part.values, ""]
+
+    def _part(self, name: str, how: str | None) -> PartValues:
+        """The values of field ``name`` through transform ``how`` (shared by every match
+        key, and the salt, that use that part)."""
+        return self._parts.setdefault((name, how), PartValues(how))
 
     def _exact_tokens(
         self,
         columns: dict[str, FieldColumn],
-        codes: dict[str, npt.NDArray[np.int64]],
+        codes: dict[str, npt.NDArray[np.intp]],
         n: int,
     ) -> dict[str, npt.NDArray[np.uint8]]:
         """Per exact field: HMAC per distinct canonical value (memoised), gathered per row."""
@@ -239,24 +262,30 @@ class ChunkEncoder:
                 continue
             table = [
                 MISSING_TOKEN
-                if o.canonical is None
-                else memo.get(o.canonical)
-                or memo.remember(o.canonical, exact_token(key, o.canonical))
-                for o in col.outcomes
+                if c is None
+                else memo.get(c) or memo.remember(c, key.token(c.encode("utf-8")))
+                for c in col.canonicals
             ]
-            tokens[name] = _token_table(table)[codes[name]]
+            tokens[name] = np.take(_token_table(table), codes[name], axis=0)
         return tokens
+
+    def _stripped_ids(self, table: ColumnChunk) -> list[str] | None:
+        """The record-id column's cells, stripped; None when ids are row numbers."""
+        if self._record_id is None:
+            return None
+        return list(map(str.strip, table.cells(self._record_id)))
 
     def _reject_empty_ids(
         self,
-        columns: Sequence[Sequence[str]],
+        ids: list[str],
         numbers: Sequence[int],
         keep: npt.NDArray[np.bool_],
         rejects: list[Reject],
     ) -> None:
         """A row without an internal id could never be rejoined: reject it."""
-        ids = columns[self._record_id]  # type: ignore[index]
-        empty = [i for i in np.flatnonzero(keep).tolist() if not ids[i].strip()]
+        if "" not in ids:  # the usual case, checked in C
+            return
+        empty = [i for i in np.flatnonzero(keep).tolist() if not ids[i]]
         if empty:
             keep[empty] = False
             rejects.extend(
@@ -265,65 +294,38 @@ class ChunkEncoder:
             rejects.sort(key=lambda r: r.row)
 
     def _record_ids(
-        self, columns: Sequence[Sequence[str]], numbers: Sequence[int], kept: npt.NDArray[np.intp]
+        self, ids: list[str] | None, numbers: Sequence[int], kept: npt.NDArray[np.intp]
     ) -> list[str]:
         """Internal ids of the kept rows: the record-id column, else the data row number."""
         everything = len(kept) == len(numbers)
-        if self._record_id is None:
+        if ids is None:
             return (
                 list(map(str, numbers)) if everything else [str(numbers[i]) for i in kept.tolist()]
             )
-        ids = columns[self._record_id]
-        if everything:
-            return list(map(str.strip, ids))
-        return [ids[i].strip() for i in kept.tolist()]
+        return ids if everything else [ids[i] for i in kept.tolist()]
 
     def _match_key(
         self,
         mk: MatchKey,
-        key: bytes,
-        memo: _Memo,
+        key_tokens: MatchKeyTokens,
         columns: dict[str, FieldColumn],
-        codes: dict[str, npt.NDArray[np.int64]],
+        codes: dict[str, npt.NDArray[np.intp]],
         n: int,
     ) -> npt.NDArray[np.uint8]:
-        """Tokens of one match key: HMAC per distinct combination of transformed parts."""
-        interned: dict[str, int] = {}
-        values: list[str] = []
-        per_part = np.full((n, len(mk.parts)), -1, dtype=np.int64)
-        for j, part in enumerate(mk.parts):
+        """Tokens of one match key (missing where a part is, everywhere if a field is)."""
+        ids = np.empty((n, len(mk.parts)), dtype=np.intp)
+        for j, (part, values) in enumerate(zip(mk.parts, key_tokens.parts, strict=True)):
             col = columns.get(part.field)
             if col is None:  # the party lacks this field: the key is missing everywhere
                 return np.zeros((n, TOKEN_BYTES), dtype=np.uint8)
-            ids = np.full(len(col.outcomes), -1, dtype=np.int64)
-            memo_t = self._transformed.setdefault((part.field, part.transform), {})
-            if len(memo_t) >= _MEMO_LIMIT:
-                memo_t.clear()
-            for u, o in enumerate(col.outcomes):
-                if o.canonical is None:
-                    continue
-                if o.canonical in memo_t:
-                    v = memo_t[o.canonical]
-                else:
-                    v = memo_t[o.canonical] = transform(o.canonical, part.transform)
-                if v is None:
-                    continue
-                if v not in interned:
-                    interned[v] = len(values)
-                    values.append(v)
-                ids[u] = interned[v]
-            per_part[:, j] = ids[codes[part.field]]
-        out = np.zeros((n, TOKEN_BYTES), dtype=np.uint8)
-        complete = np.flatnonzero((per_part >= 0).all(axis=1))
-        if not len(complete):
-            return out
-        combos, inverse = _unique_rows(per_part[complete], len(values))
-        table = []
-        for combo in combos.tolist():
-            parts = tuple(values[i] for i in combo)
-            table.append(memo.get(parts) or memo.remember(parts, match_key_token(key, parts)))
-        out[complete] = _token_table(table)[inverse]
-        return out
+            ids[:, j] = values.ids(col.canonicals)[codes[part.field]]
+        return key_tokens.tokens(ids)
+
+
+def random_row_tokens(n: int) -> npt.NDArray[np.uint8]:
+    """``n`` fresh random row tokens (``uint8[n, 16]``) from the OS's CSPRNG."""
+    tokens = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * n), dtype=np.uint8)
+    return tokens.reshape(n, TOKEN_BYTES).copy()
 
 
 def _salted(prefix: str, tokens: TokenFunction) -> TokenFunction:
@@ -337,42 +339,23 @@ def _salted(prefix: str, tokens: TokenFunction) -> TokenFunction:
 
 
 def _salt_values(
-    codes: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.intp],
     canonicals: list[str | None],
-    salt_ids: npt.NDArray[np.int64],
+    salt_ids: npt.NDArray[np.intp],
     salt_values: list[str],
-) -> tuple[npt.NDArray[np.int64], list[str | None]]:
+) -> tuple[npt.NDArray[np.intp], list[str | None]]:
     """Per row, an index into the distinct ``salt + "\\x1f" + canonical`` strings.
 
     The unit separator cannot occur in a canonical value or a salt, so the salt is the
     part before the first one; a missing value stays missing whatever its salt.
     """
     base = max(len(canonicals), len(salt_values))
-    combos, inverse = _unique_rows(np.stack([codes, salt_ids], axis=1), base)
+    combos, inverse = unique_rows(np.stack([codes, salt_ids], axis=1), base)
     values = [
         None if canonicals[c] is None else salt_values[s] + "\x1f" + str(canonicals[c])
         for c, s in combos.tolist()
     ]
     return inverse, values
-
-
-def _unique_rows(
-    ids: npt.NDArray[np.int64], base: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Distinct rows of ``ids`` (entries in ``[0, base)``) and each row's index among them.
-
-    Rows are packed into one int64 each when ``base ** width`` fits (a 1-D unique is
-    far faster than ``np.unique(axis=0)``), else compared as rows.
-    """
-    width = ids.shape[1]
-    if base**width < 2**63:
-        packed = np.zeros(len(ids), dtype=np.int64)
-        for j in range(width):
-            packed = packed * base + ids[:, j]
-        uniq, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
-        return ids[first], inverse.reshape(-1)
-    combos, inverse = np.unique(ids, axis=0, return_inverse=True)
-    return combos, inverse.reshape(-1)
 
 
 def _token_table(tokens: list[bytes]) -> npt.NDArray[np.uint8]:

@@ -1,8 +1,10 @@
 """The party-side encoding run: records in, encoding file + lookup + rejects report out.
 
 :func:`encode_file` streams a CSV file chunk by chunk (memory bounded by one chunk,
-whatever the file's size) through the :class:`~hashmatch.encode.encoder.ChunkEncoder`
-into an :class:`~hashmatch.encfile.EncodingWriter`, and writes beside it
+whatever the file's size; parsed by pyarrow where that gives exactly the rows of the
+Python reader, see :mod:`hashmatch.encode.columnar`) through the
+:class:`~hashmatch.encode.encoder.ChunkEncoder` into an
+:class:`~hashmatch.encfile.EncodingWriter`, and writes beside it
 
 * the *lookup* file (CSV ``row_token,record_id``; mode 0600): the only link between the
   opaque row tokens in the encoding file and the party's own ids. It never leaves the
@@ -33,12 +35,14 @@ import numpy.typing as npt
 from hashmatch._progress import ProgressHook
 from hashmatch.atomic import atomic_write
 from hashmatch.encfile import EncodingWriter
+from hashmatch.encode.columnar import ColumnarCsvReader, columnar_reader
+from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret
 from hashmatch.encode.records import FieldStats, Reject
 from hashmatch.encode.tokens import TOKEN_BYTES
 from hashmatch.errors import HashmatchError, InputDataError
-from hashmatch.readers import Chunk, RowSource, open_source
+from hashmatch.readers import Chunk, CsvSource, RowSource, open_source
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.hardening import header_extra
 from hashmatch.schema.model import PartyMapping, ResolvedMapping, Schema
@@ -70,7 +74,7 @@ class EncodeSummary:
     rejects: Path | None = None
     seconds: float = 0.0
 
-    def add(self, chunk: Chunk, encoded: EncodedChunk) -> None:
+    def add(self, chunk: Chunk | ArrowChunk, encoded: EncodedChunk) -> None:
         self.read += chunk.read
         self.encoded += encoded.rows
         self.rejected += len(chunk.bad_rows) + len({r.row for r in encoded.rejects})
@@ -236,7 +240,9 @@ def encode_file(
     if len({out.resolve(), lookup.resolve(), rejects.resolve(), Path(path).resolve()}) < 4:
         msg = "the input, output, lookup and rejects files must be four different files"
         raise InputDataError(msg, file=str(out))
-    source = open_source(path, encoding=input_encoding, delimiter=delimiter)
+    csv_source = CsvSource(path, encoding=input_encoding, delimiter=delimiter)
+    # pyarrow parses the file where it gives the Python reader's rows (see columnar.py)
+    source: RowSource | ColumnarCsvReader = columnar_reader(csv_source) or csv_source
     run = _Run(source, schema, secret, party, mapping)
     with ExitStack() as stack:
         writer = stack.enter_context(_writer(out, schema, party, secret.commitment()))
@@ -280,7 +286,7 @@ class _Run:
 
     def __init__(
         self,
-        source: RowSource,
+        source: RowSource | ColumnarCsvReader,
         schema: Schema,
         secret: LinkageSecret,
         party: str,
@@ -294,10 +300,13 @@ class _Run:
             party_mapping, schema, source.header, source.name
         )
         self.encoder = ChunkEncoder(schema, secret, self.resolved, source.header)
+        record_id = self.resolved.record_id_index
+        if isinstance(source, ColumnarCsvReader) and record_id is not None:
+            source.read_as_text({record_id})  # ids are all distinct: factorising is waste
         self.summary = EncodeSummary(party=party, schema_fingerprint=schema.fingerprint)
         self._started = time.perf_counter()
 
-    def chunks(self, chunk_rows: int) -> Iterator[tuple[Chunk, EncodedChunk]]:
+    def chunks(self, chunk_rows: int) -> Iterator[tuple[Chunk | ArrowChunk, EncodedChunk]]:
         for chunk in self.source.chunks(chunk_rows):
             encoded = self.encoder.encode(chunk)
             self.summary.add(chunk, encoded)
@@ -369,8 +378,17 @@ class _LookupWriter:
         joined = "".join(record_ids)
         if any(c in joined for c in ',"\r\n'):
             self._csv.writerows(zip(tokens, record_ids, strict=True))
-        else:
-            self._fh.write("".join(map("{},{}\r\n".format, tokens, record_ids)))
+            return
+        # One join over interleaved pieces: no Python call per row.
+        n = len(tokens)
+        pieces = [""] * (4 * n)
+        pieces[0::4], pieces[1::4], pieces[2::4], pieces[3::4] = (
+            tokens,
+            [","] * n,
+            record_ids,
+            ["\r\n"] * n,
+        )
+        self._fh.write("".join(pieces))
 
 
 @contextmanager

@@ -15,19 +15,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import is_not, itemgetter
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch.encode.columns import Factor, factorise, join_factors
 from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
 from hashmatch.schema.model import Field, ResolvedField
 
 _CACHE_LIMIT = 1 << 16  # entries per memo (bounded memory; a memo is emptied when full)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The result of normalising one raw value: canonical text, or why there is none."""
+class Outcome(NamedTuple):
+    """The result of normalising one raw value: canonical text, or why there is none.
+
+    A named tuple: one is made per distinct raw value, and a frozen dataclass costs
+    several times more to build.
+    """
 
     canonical: str | None  # set when valid
     kind: str = "valid"  # valid | missing | invalid
@@ -75,21 +82,30 @@ class FieldColumn:
     """One field over one chunk, factorised: ``outcomes[codes[r]]`` is row ``r``'s outcome."""
 
     name: str
-    codes: npt.NDArray[np.int64]  # per row
+    codes: npt.NDArray[np.intp]  # per row
     outcomes: Sequence[Outcome]  # per distinct raw value of the chunk
+    canonicals: list[str | None]  # per distinct raw value: None unless valid
+    valid_values: npt.NDArray[np.bool_]  # per distinct raw value
     valid: npt.NDArray[np.bool_]  # per row
+
+    @classmethod
+    def of(cls, name: str, codes: npt.NDArray[np.intp], outcomes: list[Outcome]) -> FieldColumn:
+        """The column of per-row ``codes`` into per-distinct-value ``outcomes``."""
+        # C-level maps: no Python code per value (an outcome is valid iff it has a canonical)
+        canonicals: list[str | None] = list(map(itemgetter(0), outcomes))
+        valid_values = np.fromiter(
+            map(is_not, canonicals, repeat(None)), dtype=np.bool_, count=len(canonicals)
+        )
+        return cls(name, codes, outcomes, canonicals, valid_values, valid_values[codes])
 
     def stats(self, rows: npt.NDArray[np.bool_] | None = None) -> FieldStats:
         """Counts over the chunk's rows (or only those where ``rows`` is True)."""
         codes = self.codes if rows is None else self.codes[rows]
         counts = np.bincount(codes, minlength=len(self.outcomes))
-        out = FieldStats(rows=len(codes))
-        for outcome, count in zip(self.outcomes, counts.tolist(), strict=True):
-            if not count:
-                continue
-            if outcome.kind == "valid":
-                out.valid += count
-            elif outcome.kind == "missing":
+        out = FieldStats(rows=len(codes), valid=int(counts[self.valid_values].sum()))
+        for i in np.flatnonzero(counts * ~self.valid_values).tolist():  # the few others
+            outcome, count = self.outcomes[i], int(counts[i])
+            if outcome.kind == "missing":
                 out.missing[outcome.label] += count
             else:
                 out.invalid[outcome.label] += count
@@ -118,40 +134,41 @@ class FieldReader:
 
     def read(self, columns: Sequence[Sequence[str]]) -> FieldColumn:
         """Factorise and normalise the field over a chunk (given as columns)."""
-        values = self.raw_values(columns)
-        # Factorise in C (two passes, no Python per row): distinct values in order of
-        # first appearance, then each row's index among them.
-        distinct = dict.fromkeys(values)
-        index = dict(zip(distinct, range(len(distinct)), strict=True))
-        codes = np.fromiter(map(index.__getitem__, values), np.int64, len(values))
+        return self.read_factors([factorise(columns[i]) for i in self.indices])
+
+    def read_factors(self, factors: Sequence[Factor]) -> FieldColumn:
+        """Normalise the field over a chunk given as its factorised source columns.
+
+        Work is per distinct value (or per distinct combination of joined cells); rows
+        only get numpy gathers.
+        """
+        joined = join_factors(factors)
+        distinct, codes = joined.values, joined.codes
         # When every value is remembered (the usual case after the first chunks), the
         # outcomes come out of the memo in one C pass, with no Python call per value.
-        if self._cache.keys() >= distinct.keys():
+        try:
             outcomes = list(map(self._cache.__getitem__, distinct))
-        else:
-            outcomes = [self.outcome(v) for v in distinct]
-        valid_by_value = np.fromiter(
-            (o.kind == "valid" for o in outcomes), dtype=np.bool_, count=len(outcomes)
-        )
-        return FieldColumn(self.name, codes, outcomes, valid_by_value[codes])
+        except KeyError:  # some values not seen yet (or forgotten)
+            get = self._cache.get
+            outcomes = [get(v) or self._new_outcome(v) for v in distinct]
+        return FieldColumn.of(self.name, codes, outcomes)
 
     def outcome(self, raw: str) -> Outcome:
         """The (remembered) outcome of normalising one raw value."""
-        found = self._cache.get(raw)
-        if found is None:
-            found = self._normalise(raw)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[raw] = found
-        return found
+        return self._cache.get(raw) or self._new_outcome(raw)
 
-    def _normalise(self, raw: str) -> Outcome:
+    def _new_outcome(self, raw: str) -> Outcome:
+        """Normalise a value that is not remembered, and remember it (bounded)."""
         try:
-            return Outcome(self._normalize(raw))
+            found = Outcome(self._normalize(raw))
         except MissingValue as exc:
-            return Outcome(None, "missing", exc.reason, exc.pattern)
+            found = Outcome(None, "missing", exc.reason, exc.pattern)
         except InvalidValue as exc:
-            return Outcome(None, "invalid", exc.reason)
+            found = Outcome(None, "invalid", exc.reason)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[raw] = found
+        return found
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,337 @@
+"""Reading a UTF-8 CSV file with pyarrow's parser, chunk by chunk, with an exact fallback.
+
+Python's csv module costs about 2 microseconds a row before any encoding starts; pyarrow
+parses and dictionary-encodes the columns in C++ at a fraction of that, and hands the
+encoder what it wants anyway: per column, the distinct texts and per-row codes
+(:class:`~hashmatch.encode.columns.ArrowChunk`).
+
+The reader must still give exactly the rows (and data row numbers, and rejects) of
+:class:`hashmatch.readers.CsvSource`, so it cuts the file itself, into *blocks* of
+``chunk_rows`` lines, and lets pyarrow parse a block only when both parsers are known to
+agree on it:
+
+* a block ends just after a line feed, and every quote in it belongs to a well-formed
+  quoted field (starting and ending at a field boundary, inner quotes doubled). Then no
+  line feed ending a block can be inside a quoted field, so the block is a whole number
+  of rows, and quoting means the same to both parsers;
+* pyarrow accepts the block: valid UTF-8, every row the header's width, fields within
+  Python's field size limit.
+
+Any other block (a bad byte, a short row, a stray quote, a field too long...) is read by
+the Python csv module instead, from the same byte offset, for ``chunk_rows`` rows; the
+line iterator it reads from counts the bytes it hands over, so the next block starts at
+the exact end of those rows. Rows and rejects are therefore those of the Python reader
+whatever the mix of blocks, and the fast path only ever changes the speed.
+
+``HASHMATCH_CSV_READER=python`` turns the fast path off (tests use it to compare both).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+import re
+from collections.abc import Iterator
+from itertools import islice
+from typing import IO, Any
+
+import numpy as np
+
+from hashmatch.encode.columns import ArrowChunk
+from hashmatch.errors import InputDataError
+from hashmatch.readers import Chunk, CsvSource
+
+_READ_BYTES = 1 << 20  # file reads grow the buffer by at least this much
+_MAX_BLOCK = 64 << 20  # no chunk_rows line feeds within this (bare-CR files...): Python reads
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
+_ENV = "HASHMATCH_CSV_READER"
+
+
+def columnar_reader(source: CsvSource) -> ColumnarCsvReader | None:
+    """A fast reader for ``source``, or None when it cannot be used (not UTF-8, no
+    pyarrow, or ``HASHMATCH_CSV_READER=python``)."""
+    if os.environ.get(_ENV, "auto") == "python" or source.encoding != "utf-8-sig":
+        return None
+    try:
+        import pyarrow.csv  # noqa: F401  (an optional speed-up: checked, not required)
+    except ImportError:
+        return None
+    return ColumnarCsvReader(source)
+
+
+class ColumnarCsvReader:
+    """Chunks of a :class:`CsvSource`'s data rows: pyarrow tables where safe, else rows."""
+
+    def __init__(self, source: CsvSource) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+
+        self._pa, self._pc, self._pcsv = pa, pc, pcsv
+        self.source = source
+        self.name = source.name
+        self.header = source.header
+        delimiter = source.delimiter
+        boundary = re.escape(delimiter.encode()) + rb"\r\n"
+        # A well-formed quoted field: opens and closes at a field boundary, "" inside.
+        self._quoted_field = re.compile(
+            rb'(?<![^' + boundary + rb'])"(?:[^"]|"")*"(?![^' + boundary + rb"])"
+        )
+        self._names = [f"c{i}" for i in range(len(self.header))]  # names may repeat
+        self._convert = self._convert_options(set())
+        self._parse_plain = pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True)
+        self._parse_quoted = pcsv.ParseOptions(
+            delimiter=delimiter, ignore_empty_lines=True, newlines_in_values=True
+        )
+        self._field_limit = csv.field_size_limit()
+        self._fh: IO[bytes] | None = None
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self._consumed = 0  # file offset of the first unconsumed byte
+
+    def read_as_text(self, columns: set[int]) -> None:
+        """Give ``columns`` (e.g. record ids, all distinct) as plain text, not factorised."""
+        self._convert = self._convert_options(columns)
+
+    def _convert_options(self, text_columns: set[int]) -> Any:
+        # Cells are read as bytes, not checked as UTF-8 while parsing: checking the
+        # distinct values afterwards (``_as_text``) is cheaper, and bad bytes still fail.
+        pa = self._pa
+        factorised = pa.dictionary(pa.int32(), pa.binary())
+        return self._pcsv.ConvertOptions(
+            column_types={
+                name: pa.binary() if i in text_columns else factorised
+                for i, name in enumerate(self._names)
+            },
+            check_utf8=False,
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+
+    # -- the RowSource interface -------------------------------------------------------
+
+    def chunks(self, chunk_rows: int) -> Iterator[Chunk | ArrowChunk]:
+        """Chunks of up to ``chunk_rows`` data rows, in file order (see the module doc)."""
+        with self.source.path.open("rb") as fh:
+            self._fh, self._buf, self._pos, self._eof = fh, b"", 0, False
+            self._consumed = 0
+            self._skip_header()
+            number = 0  # data rows so far
+            while self._more():
+                block = self._block(chunk_rows)
+                if block is not None and b'"' in block:
+                    block = self._whole_quoted_rows(block)
+                table = None if block is None else self._parse(block)
+                if table is not None and block is not None:
+                    self._consume(len(block))
+                    rows = int(table.num_rows)
+                    if rows:
+                        yield ArrowChunk(table, range(number + 1, number + rows + 1))
+                    number += rows
+                else:
+                    chunk = self._python_chunk(chunk_rows, number)
+                    number += chunk.read
+                    if chunk.read:
+                        yield chunk
+            self._fh = None
+
+    def progress(self) -> tuple[int, int | None]:
+        return min(self._consumed, self.source.total_bytes), self.source.total_bytes
+
+    # -- the byte buffer ---------------------------------------------------------------
+    # ``_buf[_pos:]`` holds the bytes read and not yet consumed; consuming moves ``_pos``
+    # (no copy), reading more drops the consumed part first.
+
+    def _read_more(self, at_least: int = _READ_BYTES) -> bool:
+        """Append at least ``at_least`` bytes (fewer at the end); False at end of file."""
+        assert self._fh is not None
+        data = self._fh.read(max(at_least, _READ_BYTES))
+        if not data:
+            self._eof = True
+            return False
+        self._buf = self._buf[self._pos :] + data
+        self._pos = 0
+        return True
+
+    def _pending(self) -> int:
+        return len(self._buf) - self._pos
+
+    def _more(self) -> bool:
+        return self._pending() > 0 or (not self._eof and self._read_more())
+
+    def _consume(self, size: int) -> None:
+        self._pos += size
+        self._consumed += size
+
+    def _skip_header(self) -> None:
+        """Consume the header row (read before by the source, BOM included)."""
+        self._read_more()
+        if self._buf.startswith(codecs.BOM_UTF8):
+            self._consume(len(codecs.BOM_UTF8))
+        next(csv.reader(self._lines(), delimiter=self.source.delimiter), None)
+
+    def _block(self, chunk_rows: int) -> bytes | None:
+        """The next ``chunk_rows`` lines (through their line feeds), or the rest of the
+        file; None when the lines run longer than _MAX_BLOCK (no line feeds).
+
+        Bytes already searched are not searched again after a read, and reads are sized
+        from the line length seen so far, so a block costs about two counting passes and
+        one copy.
+        """
+        need = chunk_rows  # line feeds still to find
+        scanned = 0  # pending bytes searched so far
+        while True:
+            buf, pos = self._buf, self._pos
+            found = _count_feeds(buf, pos + scanned, len(buf))
+            if found >= need:
+                return buf[pos : _nth_feed(buf, pos + scanned, need) + 1]
+            need -= found
+            scanned = len(buf) - pos
+            if scanned > _MAX_BLOCK:
+                return None
+            # Enough for the lines still needed at the length seen so far (+10%); with
+            # no line seen yet, double.
+            wanted = need * scanned / (chunk_rows - need) * 1.1 if need < chunk_rows else scanned
+            if not self._read_more(min(int(wanted), _MAX_BLOCK)):
+                return buf[pos:]
+
+    def _lines(self) -> Iterator[str]:
+        """Physical lines as the Python reader sees them (``\\r\\n``, ``\\r`` or ``\\n``
+        ends one), consumed from the buffer one by one as the csv module asks."""
+        while self._more():
+            match = _LINE.match(self._buf, self._pos)
+            end = match.end() if match is not None else self._pos
+            # A line is complete at its terminator, unless a "\r" ends the buffer (its
+            # "\n" may follow); at the end of the file the rest is the last line.
+            cut_cr = end == len(self._buf) and self._buf.endswith(b"\r")
+            if (end == self._pos or cut_cr) and not self._eof and self._read_more():
+                continue
+            end = end if end > self._pos else len(self._buf)
+            line = self._buf[self._pos : end]
+            self._consume(end - self._pos)
+            yield line.decode("utf-8", errors="surrogateescape")
+
+    # -- parsing -------------------------------------------------------------------------
+
+    def _regular_quotes(self, block: bytes) -> bool:
+        """Whether every quote of ``block`` belongs to a well-formed quoted field."""
+        return b'"' not in self._quoted_field.sub(b"", block)
+
+    def _whole_quoted_rows(self, block: bytes) -> bytes | None:
+        """``block``, or its longest prefix of whole rows when its last line feed is inside
+        a quoted field (a value spanning lines); None when quotes are not well-formed.
+
+        The cut candidates are the line feeds after an even number of quotes; the regular
+        quotes check on the result is what makes the cut exact.
+        """
+        if self._regular_quotes(block):
+            return block
+        data = np.frombuffer(block, dtype=np.uint8)
+        quotes = np.cumsum(data == ord('"'))
+        feeds = np.flatnonzero(data == ord("\n"))
+        outside = feeds[quotes[feeds] % 2 == 0]
+        if not len(outside):
+            return None
+        prefix = block[: int(outside[-1]) + 1]
+        return prefix if self._regular_quotes(prefix) else None
+
+    def _parse(self, block: bytes) -> Any:
+        """The block as a pyarrow table, or None if the Python reader must read it."""
+        quoted = b'"' in block
+        pa, pcsv = self._pa, self._pcsv
+        try:
+            table = pcsv.read_csv(
+                pa.py_buffer(block),
+                read_options=pcsv.ReadOptions(
+                    column_names=self._names,
+                    use_threads=False,
+                    block_size=max(len(block) + 1, _READ_BYTES),
+                ),
+                parse_options=self._parse_quoted if quoted else self._parse_plain,
+                convert_options=self._convert,
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None  # a row of another width...
+        return self._as_text(table)
+
+    def _as_text(self, table: Any) -> Any:
+        """``table`` with UTF-8 text for bytes, or None when a cell is not valid UTF-8 or
+        may exceed the csv module's field size limit (both handled by the Python reader).
+
+        Only the distinct values of a factorised column are checked and converted.
+        """
+        pa, compute = self._pa, self._pc
+        columns = []
+        for column in table.columns:
+            chunks = []
+            for chunk in column.chunks:
+                values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+                longest = compute.max(compute.binary_length(values)).as_py()
+                if longest is not None and longest > self._field_limit:
+                    return None
+                try:
+                    text = values.cast(pa.string())
+                except pa.ArrowInvalid:
+                    return None
+                if values is not chunk:
+                    text = pa.DictionaryArray.from_arrays(chunk.indices, text)
+                chunks.append(text)
+            columns.append(pa.chunked_array(chunks, type=chunks[0].type) if chunks else column)
+        return pa.table(columns, names=self._names)
+
+    def _lines_before(self, offset: int) -> int:
+        """Physical lines (as the csv module counts them) in the file's first ``offset``
+        bytes; only an error message needs it, so it is counted then, not as rows go."""
+        lines, last = 0, b""
+        with self.source.path.open("rb") as fh:
+            while offset > 0:
+                piece = fh.read(min(offset, _READ_BYTES))
+                if not piece:
+                    break
+                offset -= len(piece)
+                lines += piece.count(b"\n") + piece.count(b"\r") - piece.count(b"\r\n")
+                lines -= last == b"\r" and piece.startswith(b"\n")  # a split "\r\n"
+                last = piece[-1:]
+        return lines
+
+    def _python_chunk(self, chunk_rows: int, number: int) -> Chunk:
+        """Up to ``chunk_rows`` rows read by the csv module, as :class:`CsvSource` would."""
+        start = self._consumed
+        reader = csv.reader(self._lines(), delimiter=self.source.delimiter)
+        try:
+            rows = list(filter(None, islice(reader, chunk_rows)))
+        except csv.Error as exc:  # csv messages describe the problem, not the content
+            line = self._lines_before(start) + reader.line_num
+            msg = f"not a readable CSV file at line {line} ({exc})"
+            raise InputDataError(msg, file=self.name) from None
+        numbers = list(range(number + 1, number + len(rows) + 1))
+        return self.source._sorted_chunk(rows, numbers, len(self.header))
+
+
+def _count_feeds(data: bytes, start: int, end: int) -> int:
+    """Line feeds in ``data[start:end]`` (numpy: several times faster than bytes.count)."""
+    view = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+    return int(np.count_nonzero(view == ord("\n")))
+
+
+def _nth_feed(data: bytes, start: int, n: int) -> int:
+    """Index of the ``n``-th line feed at or after ``start`` (there are at least ``n``).
+
+    Halves the range by counting its first half, so each byte is counted about once, then
+    walks the last few thousand bytes.
+    """
+    low, high = start, len(data)
+    while high - low > 4096:
+        middle = (low + high) // 2
+        count = _count_feeds(data, low, middle)
+        if count >= n:
+            high = middle
+        else:
+            n -= count
+            low = middle
+    for _ in range(n):
+        low = data.index(b"\n", low, high) + 1
+    return low - 1

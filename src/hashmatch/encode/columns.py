@@ -1,0 +1,202 @@
+"""A chunk of rows seen column by column, each column *factorised*: distinct texts + codes.
+
+The encoder does its work once per distinct value of a field and then gathers per row,
+so what it needs of a chunk is, per column, the distinct cell texts and each row's index
+among them (a :class:`Factor`). Two kinds of chunk provide that:
+
+* :class:`RowChunk` wraps the rows of the Python reader (:class:`hashmatch.readers.Chunk`:
+  DataFrames, dicts, and CSV input the columnar reader set aside) and factorises a column
+  with two C-level dict passes when it is first asked for;
+* :class:`ArrowChunk` wraps a pyarrow table whose columns the CSV parser already
+  dictionary-encoded (:mod:`hashmatch.encode.columnar`): factors come for free.
+
+Both give the same factors up to the order of the distinct values, and nothing
+downstream depends on that order, so either path encodes a row to the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.readers import BadRow, Chunk
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+Codes = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A column over a chunk: row ``r`` holds ``values[codes[r]]``.
+
+    ``values`` may repeat a text (a joined column can reach one string from two
+    combinations of cells); consumers treat entries, not texts, as the unit of work.
+    """
+
+    values: list[str]
+    codes: Codes
+
+
+class ColumnChunk(Protocol):
+    """What :class:`~hashmatch.encode.encoder.ChunkEncoder` reads from a chunk."""
+
+    @property
+    def row_numbers(self) -> Sequence[int]:
+        """1-based data row numbers of the usable rows."""
+        ...
+
+    @property
+    def bad_rows(self) -> list[BadRow]:
+        """Rows the reader set aside (never encoded)."""
+        ...
+
+    @property
+    def rows(self) -> int: ...
+
+    def factor(self, index: int) -> Factor:
+        """Column ``index`` factorised."""
+        ...
+
+    def cells(self, index: int) -> list[str]:
+        """Column ``index`` as one text per row (record ids)."""
+        ...
+
+
+def factorise(values: Sequence[str]) -> Factor:
+    """Distinct values in order of first appearance, and each value's index among them.
+
+    Two C-level passes (``dict.fromkeys``, ``map``): no Python code per row.
+
+    >>> f = factorise(["b", "a", "b"])
+    >>> f.values, f.codes.tolist()
+    (['b', 'a'], [0, 1, 0])
+    """
+    distinct = dict.fromkeys(values)
+    index = dict(zip(distinct, range(len(distinct)), strict=True))
+    codes = np.fromiter(map(index.__getitem__, values), np.intp, len(values))
+    return Factor(list(distinct), codes)
+
+
+def join_factors(factors: Sequence[Factor]) -> Factor:
+    """Several columns joined by one space per row, factorised.
+
+    The texts are joined once per distinct *combination* of cells, not once per row.
+
+    >>> f = join_factors([factorise(["12", "12", "3"]), factorise(["high st", "high st", "x"])])
+    >>> [f.values[c] for c in f.codes.tolist()]
+    ['12 high st', '12 high st', '3 x']
+    """
+    if len(factors) == 1:
+        return factors[0]
+    codes = np.stack([f.codes for f in factors], axis=1)
+    combos, inverse = unique_rows(codes, max(len(f.values) for f in factors))
+    cells = [  # per column, its cell in each combination (C-level maps, no per-row code)
+        list(map(f.values.__getitem__, ids))
+        for f, ids in zip(factors, combos.T.tolist(), strict=True)
+    ]
+    return Factor(list(map(" ".join, zip(*cells, strict=True))), inverse)
+
+
+def unique_rows(ids: npt.NDArray[np.integer], base: int) -> tuple[Codes, Codes]:
+    """Distinct rows of ``ids`` (entries in ``[0, base)``) and each row's index among them.
+
+    Rows are packed into one int64 each when ``base ** width`` fits (a 1-D unique is
+    far faster than ``np.unique(axis=0)``), else compared as rows.
+    """
+    width = ids.shape[1]
+    base = max(base, 1)
+    if base**width < 2**63:
+        packed = np.zeros(len(ids), dtype=np.int64)
+        for j in range(width):
+            packed = packed * base + ids[:, j]
+        distinct, inverse = np.unique(packed, return_inverse=True)
+        combos = np.empty((len(distinct), width), dtype=np.intp)
+        for j in reversed(range(width)):  # unpack: cheaper than asking unique for indices
+            distinct, combos[:, j] = np.divmod(distinct, base)
+        return combos, inverse.reshape(-1).astype(np.intp)
+    combos, inverse = np.unique(ids, axis=0, return_inverse=True)
+    return combos.astype(np.intp, copy=False), inverse.reshape(-1).astype(np.intp)
+
+
+@dataclass
+class RowChunk:
+    """A :class:`hashmatch.readers.Chunk` (rows of texts) seen as factorised columns."""
+
+    chunk: Chunk
+    _columns: list[tuple[str, ...]] = field(init=False)
+    _factors: dict[int, Factor] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._columns = list(zip(*self.chunk.rows, strict=True))
+
+    @property
+    def row_numbers(self) -> Sequence[int]:
+        return self.chunk.row_numbers
+
+    @property
+    def bad_rows(self) -> list[BadRow]:
+        return self.chunk.bad_rows
+
+    @property
+    def rows(self) -> int:
+        return len(self.chunk.rows)
+
+    def factor(self, index: int) -> Factor:
+        found = self._factors.get(index)
+        if found is None:
+            found = self._factors[index] = factorise(self._column(index))
+        return found
+
+    def cells(self, index: int) -> list[str]:
+        return list(self._column(index))
+
+    def _column(self, index: int) -> Sequence[str]:
+        return self._columns[index] if self._columns else ()
+
+
+@dataclass
+class ArrowChunk:
+    """Rows parsed by pyarrow: factorised columns of type ``dictionary<int32, string>``,
+    columns read as text (record ids) of type ``string``."""
+
+    table: pa.Table
+    row_numbers: range
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return int(self.table.num_rows)
+
+    @property
+    def read(self) -> int:
+        """Data rows read in this chunk, usable or not."""
+        return self.rows + len(self.bad_rows)
+
+    def factor(self, index: int) -> Factor:
+        import pyarrow as pa  # only here: an ArrowChunk exists only when pyarrow does
+        import pyarrow.compute as pc
+
+        column = self.table.column(index)
+        if not pa.types.is_dictionary(column.type):  # read as text (record ids)
+            column = pc.dictionary_encode(column)
+        if column.num_chunks == 1:
+            array = column.chunk(0)
+        else:  # several parser blocks (or none): one dictionary for all of them
+            array = column.unify_dictionaries().combine_chunks()
+        dictionary: list[str] = array.dictionary.to_pylist()
+        indices = array.indices  # int32, never null (strings cannot be null)
+        # Straight from the buffer: Array.to_numpy would import pandas (~0.5 s).
+        codes = np.frombuffer(
+            indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset
+        )
+        return Factor(dictionary, codes.astype(np.intp))
+
+    def cells(self, index: int) -> list[str]:
+        cells: list[str] = self.table.column(index).cast("string").to_pylist()
+        return cells
