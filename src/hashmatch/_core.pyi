@@ -36,3 +36,19 @@ def pair_scores(
     nbits: float,
     threads: int,
 ) -> npt.NDArray[np.float32]: ...
+def triangle_pairs(
+    a: npt.NDArray[np.uint64],
+    pa: npt.NDArray[np.int32],
+    kstart: npt.NDArray[np.int64],
+    kend: npt.NDArray[np.int64],
+    a_sorted: npt.NDArray[np.uint64],
+    pa_sorted: npt.NDArray[np.int32],
+    order: npt.NDArray[np.int64],
+    run_end: npt.NDArray[np.int64],
+    cmin: npt.NDArray[np.int32],
+    metric: int,
+    nbits: float,
+    topk: int,
+    threads: int,
+    chunk_rows: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...

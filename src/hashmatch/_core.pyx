@@ -5,9 +5,9 @@ The same source is built several times with different instruction sets (see setu
 `_core` (portable baseline), `_core_avx2` (-mavx2 -mpopcnt) and `_core_avx512`
 (-mavx512f -mavx512vpopcntdq). `_popcount.h` picks the inner loop from the compile flags;
 `hashmatch.kernel` picks the module from CPUID at import time. Work is split into chunks
-of A rows run under OpenMP `prange` with the GIL released; each chunk writes its own hit
-buffer and the buffers are joined in chunk order, so the output never depends on the
-thread count.
+of A rows run under OpenMP `prange` with the GIL released, in two passes (find and count,
+then write each chunk's hits at its prefix-sum offset), so the output never depends on
+the thread count.
 """
 
 import numpy as np
@@ -15,17 +15,17 @@ cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcpy
 
 cnp.import_array()
 
 
 cdef extern from "_popcount.h" nogil:
-    ctypedef struct hm_buf:
-        int64_t *i
-        int64_t *j
-        float *s
-        int64_t n
+    ctypedef struct hm_row:
+        pass
+    ctypedef struct hm_chunk:
+        hm_row *rows
+        int64_t nout
+        int64_t most
     ctypedef struct hm_grid:
         const uint64_t *A
         const int32_t *pa
@@ -46,8 +46,17 @@ cdef extern from "_popcount.h" nogil:
     int hm_cpu_has(int which)
     const char *hm_isa_name()
     void hm_popcount_rows(const uint64_t *a, int64_t n, int64_t words, int32_t *out)
-    int hm_grid_rows(const hm_grid *g, int64_t r0, int64_t r1, hm_buf *out)
-    void hm_buf_free(hm_buf *b)
+    int hm_chunk_find(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch)
+    int hm_chunk_emit(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
+                      int64_t *oi, int64_t *oj, float *os)
+    void hm_chunk_free(hm_chunk *ch, int64_t nr)
+    void hm_chunk_count_owners(const hm_grid *g, int64_t r0, int64_t r1, const hm_chunk *ch,
+                               int64_t *count)
+    void hm_chunk_scatter(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
+                          int64_t *cursor, int64_t *oj, float *os)
+    int hm_rows_finish(const hm_grid *g, int64_t x0, int64_t x1, const int64_t *seg,
+                       int64_t *oi, int64_t *oj, float *os, const int64_t *toff,
+                       int64_t *ti, int64_t *tj, float *ts)
     void hm_pair_scores(const uint64_t *A, const int32_t *pa, const uint64_t *B,
                         const int32_t *pb, int64_t W, const int64_t *ii, const int64_t *jj,
                         int64_t p0, int64_t p1, int metric, double nbits, float *out)
@@ -79,6 +88,71 @@ def popcount_rows(const uint64_t[:, ::1] a):
     return out
 
 
+cdef class _Chunks:
+    """Chunks of A rows and their hit lists between passes (freed on deallocation)."""
+
+    cdef hm_chunk *chunks
+    cdef int64_t nchunks, chunk_rows, n
+
+    def __cinit__(self, int64_t n, int64_t chunk_rows):
+        self.n = n
+        self.chunk_rows = chunk_rows
+        self.nchunks = (n + chunk_rows - 1) // chunk_rows
+        self.chunks = <hm_chunk *>calloc(self.nchunks if self.nchunks else 1, sizeof(hm_chunk))
+        if self.chunks == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        cdef int64_t c
+        if self.chunks != NULL:
+            for c in range(self.nchunks):
+                hm_chunk_free(&self.chunks[c], self.rows_end(c) - c * self.chunk_rows)
+            free(self.chunks)
+
+    cdef inline int64_t rows_end(self, int64_t c) noexcept nogil:
+        return self.n if (c + 1) * self.chunk_rows > self.n else (c + 1) * self.chunk_rows
+
+    cdef void find(self, const hm_grid *g, int threads) except *:
+        cdef int64_t c
+        cdef int failed = 0
+        with nogil:
+            for c in prange(self.nchunks, num_threads=threads, schedule="dynamic"):
+                failed += hm_chunk_find(g, c * self.chunk_rows, self.rows_end(c),
+                                        &self.chunks[c]) != 0
+        if failed:
+            raise MemoryError("not enough memory for the similarity hits")
+
+
+cdef void _grid(hm_grid *g, const uint64_t[:, ::1] a, const int32_t[::1] pa,
+                const int64_t[::1] kstart, const int64_t[::1] kend, int64_t i_offset,
+                const uint64_t[:, ::1] b_sorted, const int32_t[::1] pb_sorted,
+                const int64_t[::1] b_order, const int64_t[::1] run_end,
+                const int32_t[::1] cmin, int metric, double nbits, bint self_mode,
+                int64_t topk) except *:
+    if b_sorted.shape[0] > 0xFFFFFFFF:
+        raise ValueError("b has 2**32 rows or more; compare it in slices")
+    g.A = &a[0, 0]
+    g.pa = &pa[0]
+    g.kstart = &kstart[0]
+    g.kend = &kend[0]
+    g.i_offset = i_offset
+    g.B = &b_sorted[0, 0]
+    g.pb = &pb_sorted[0]
+    g.border = &b_order[0]
+    g.run_end = &run_end[0]
+    g.m = b_sorted.shape[0]
+    g.W = a.shape[1]
+    g.cmin = &cmin[0]
+    g.metric = metric
+    g.nbits = nbits
+    g.self_mode = self_mode
+    g.topk = topk
+
+
+def _empty():
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+
+
 def grid_pairs(
     const uint64_t[:, ::1] a,
     const int32_t[::1] pa,
@@ -97,85 +171,131 @@ def grid_pairs(
     int threads,
     int64_t chunk_rows,
 ):
-    """Hits of A rows against sorted B: (i, j, score) in row order (see hm_grid_rows)."""
-    cdef int64_t n = a.shape[0], m = b_sorted.shape[0]
-    cdef int64_t nchunks = (n + chunk_rows - 1) // chunk_rows if n else 0
-    cdef int64_t c, r0, r1, total = 0, pos = 0
+    """Hits of A rows against sorted B: (i, j, score) in row order.
+
+    Two parallel passes over chunks of A rows: the first finds each chunk's hits and
+    counts them, a prefix sum gives every chunk its place in the output, and the second
+    writes each chunk's hits straight there (no per-thread buffers to join, and the
+    output's first-touch page faults are shared by the threads).
+    """
+    cdef int64_t n = a.shape[0], c, total = 0
     cdef int failed = 0
     cdef hm_grid g
-    cdef uint64_t dummy_row = 0
-    cdef int32_t dummy_pop = 0
-    cdef int64_t dummy_idx = 0
-    cdef hm_buf *bufs
-    cdef int *status
-
-    out_i = np.empty(0, dtype=np.int64)
-    out_j = np.empty(0, dtype=np.int64)
-    out_s = np.empty(0, dtype=np.float32)
-    if nchunks == 0 or m == 0:
-        return out_i, out_j, out_s
-
-    g.A = &a[0, 0]
-    g.pa = &pa[0]
-    g.kstart = &kstart[0]
-    g.kend = &kend[0]
-    g.i_offset = i_offset
-    g.B = &b_sorted[0, 0]
-    g.pb = &pb_sorted[0]
-    g.border = &b_order[0]
-    g.run_end = &run_end[0]
-    g.m = m
-    g.W = a.shape[1]
-    g.cmin = &cmin[0]
-    g.metric = metric
-    g.nbits = nbits
-    g.self_mode = self_mode
-    g.topk = topk
-
-    bufs = <hm_buf *>calloc(nchunks, sizeof(hm_buf))
-    status = <int *>calloc(nchunks, sizeof(int))
-    if bufs == NULL or status == NULL:
-        free(bufs)
-        free(status)
-        raise MemoryError()
-    try:
+    if n == 0 or b_sorted.shape[0] == 0:
+        return _empty()
+    _grid(&g, a, pa, kstart, kend, i_offset, b_sorted, pb_sorted, b_order, run_end, cmin,
+          metric, nbits, self_mode, topk)
+    cdef _Chunks ch = _Chunks(n, chunk_rows)
+    ch.find(&g, threads)
+    offset = np.empty(ch.nchunks, np.int64)
+    cdef int64_t[::1] off = offset
+    for c in range(ch.nchunks):
+        off[c] = total
+        total += ch.chunks[c].nout
+    out_i = np.empty(total, dtype=np.int64)
+    out_j = np.empty(total, dtype=np.int64)
+    out_s = np.empty(total, dtype=np.float32)
+    cdef int64_t *oi = <int64_t *>cnp.PyArray_DATA(out_i)
+    cdef int64_t *oj = <int64_t *>cnp.PyArray_DATA(out_j)
+    cdef float *os = <float *>cnp.PyArray_DATA(out_s)
+    if total:
         with nogil:
-            for c in prange(nchunks, num_threads=threads, schedule="dynamic"):
-                r0 = c * chunk_rows
-                r1 = r0 + chunk_rows
-                if r1 > n:
-                    r1 = n
-                status[c] = hm_grid_rows(&g, r0, r1, &bufs[c])
-        for c in range(nchunks):
-            if status[c] != 0:
-                failed = 1
-            total += bufs[c].n
+            for c in prange(ch.nchunks, num_threads=threads, schedule="dynamic"):
+                failed += hm_chunk_emit(&g, c * chunk_rows, ch.rows_end(c), &ch.chunks[c],
+                                        oi + off[c], oj + off[c], os + off[c]) != 0
         if failed:
             raise MemoryError("not enough memory for the similarity hits")
-        out_i = np.empty(total, dtype=np.int64)
-        out_j = np.empty(total, dtype=np.int64)
-        out_s = np.empty(total, dtype=np.float32)
-        if total:
-            _join(bufs, nchunks, out_i, out_j, out_s)
-    finally:
-        for c in range(nchunks):
-            hm_buf_free(&bufs[c])
-        free(bufs)
-        free(status)
     return out_i, out_j, out_s
 
 
-cdef void _join(hm_buf *bufs, int64_t nchunks, int64_t[::1] oi, int64_t[::1] oj,
-                float[::1] os) noexcept:
-    cdef int64_t c, pos = 0, k
+cdef void _lane_pass(const hm_grid *g, _Chunks ch, int64_t lane, int64_t lanes,
+                     int64_t *cur, int64_t *oj, float *os) noexcept nogil:
+    """Chunks lane, lane + lanes, ...: count owners (oj NULL) or scatter to them."""
+    cdef int64_t c = lane
+    while c < ch.nchunks:
+        if oj == NULL:
+            hm_chunk_count_owners(g, c * ch.chunk_rows, ch.rows_end(c), &ch.chunks[c], cur)
+        else:
+            hm_chunk_scatter(g, c * ch.chunk_rows, ch.rows_end(c), &ch.chunks[c], cur, oj, os)
+        c = c + lanes
+
+
+def triangle_pairs(
+    const uint64_t[:, ::1] a,
+    const int32_t[::1] pa,
+    const int64_t[::1] kstart,
+    const int64_t[::1] kend,
+    const uint64_t[:, ::1] a_sorted,
+    const int32_t[::1] pa_sorted,
+    const int64_t[::1] order,
+    const int64_t[::1] run_end,
+    const int32_t[::1] cmin,
+    int metric,
+    double nbits,
+    int64_t topk,
+    int threads,
+    int64_t chunk_rows,
+):
+    """Hits of A against itself, i < j, each pair compared once: (i, j, score) in row order.
+
+    The caller starts row i's range after its own sorted position, so each unordered pair
+    {i, j} is found once, by one of its rows; pass 2 moves it to row min(i, j) (see
+    hm_chunk_scatter) and pass 3 sorts each row's hits.
+    """
+    cdef int64_t n = a.shape[0], c, x, total = 0, kept = 0
+    cdef int failed = 0
+    cdef hm_grid g
+    if n == 0:
+        return _empty()
+    _grid(&g, a, pa, kstart, kend, 0, a_sorted, pa_sorted, order, run_end, cmin,
+          metric, nbits, False, topk)
+    cdef _Chunks ch = _Chunks(n, chunk_rows)
+    ch.find(&g, threads)
+    # lane l owns chunks l, l + lanes, ...: private per-owner counts, then cursors
+    cdef int64_t lanes = min(threads, ch.nchunks), lane, base
+    lane_arr = np.zeros((lanes, n), np.int64)
+    cdef int64_t[:, ::1] cur = lane_arr
     with nogil:
-        for c in range(nchunks):
-            k = bufs[c].n
-            if k:
-                memcpy(&oi[pos], bufs[c].i, k * sizeof(int64_t))
-                memcpy(&oj[pos], bufs[c].j, k * sizeof(int64_t))
-                memcpy(&os[pos], bufs[c].s, k * sizeof(float))
-                pos += k
+        for lane in prange(lanes, num_threads=threads, schedule="static", chunksize=1):
+            _lane_pass(&g, ch, lane, lanes, &cur[lane, 0], NULL, NULL)
+    seg_arr = np.empty(n + 1, np.int64)
+    toff_arr = np.empty(n if topk else 1, np.int64)
+    cdef int64_t[::1] seg = seg_arr
+    cdef int64_t[::1] toff = toff_arr
+    for x in range(n):  # counts -> segment starts, lane cursors, top-k output offsets
+        seg[x] = total
+        base = total
+        for lane in range(lanes):
+            cur[lane, x], base = base, base + cur[lane, x]
+        if topk:
+            toff[x] = kept
+            kept += base - total if base - total < topk else topk
+        total = base
+    seg[n] = total
+    out_i = np.empty(0 if topk else total, dtype=np.int64)
+    out_j = np.empty(total, dtype=np.int64)
+    out_s = np.empty(total, dtype=np.float32)
+    top_i = np.empty(kept, dtype=np.int64)
+    top_j = np.empty(kept, dtype=np.int64)
+    top_s = np.empty(kept, dtype=np.float32)
+    cdef int64_t *oi = <int64_t *>cnp.PyArray_DATA(out_i)
+    cdef int64_t *oj = <int64_t *>cnp.PyArray_DATA(out_j)
+    cdef float *os = <float *>cnp.PyArray_DATA(out_s)
+    cdef int64_t *ti = <int64_t *>cnp.PyArray_DATA(top_i)
+    cdef int64_t *tj = <int64_t *>cnp.PyArray_DATA(top_j)
+    cdef float *ts = <float *>cnp.PyArray_DATA(top_s)
+    if total:
+        with nogil:
+            for lane in prange(lanes, num_threads=threads, schedule="static", chunksize=1):
+                _lane_pass(&g, ch, lane, lanes, &cur[lane, 0], oj, os)
+            for c in prange(ch.nchunks, num_threads=threads, schedule="dynamic"):
+                failed += hm_rows_finish(&g, c * chunk_rows, ch.rows_end(c), &seg[0], oi, oj,
+                                         os, &toff[0], ti, tj, ts) != 0
+        if failed:
+            raise MemoryError("not enough memory for the similarity hits")
+    if topk:
+        return top_i, top_j, top_s
+    return out_i, out_j, out_s
 
 
 def pair_scores(

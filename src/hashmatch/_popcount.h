@@ -9,11 +9,14 @@
  *   otherwise           : portable SWAR popcount (the baseline x86-64 / any-CPU build).
  * Nothing here is chosen at run time: the Python wrapper picks the module from CPUID.
  *
- * The grid driver (hm_grid_rows) works on a chunk of A rows against B sorted by popcount:
- * for each tile of B it visits, for every A row of the chunk, only the feasible popcount
- * range of that row, counts |a & b| for the tile into a small buffer, then appends the
- * hits branch-free (threshold per popcount run from a table `cmin`). Each row's hits are
- * finally put back into original B order and written with their float32 scores.
+ * The grid driver works on a chunk of A rows against B sorted by popcount, in two passes
+ * run in parallel over chunks (see _core.pyx): hm_chunk_find visits, for each tile of B
+ * and every A row of the chunk, only the feasible popcount range of that row, counts
+ * |a & b| for the tile into a small buffer and keeps the hits (threshold per popcount run
+ * from a table `cmin`); hm_chunk_emit then puts each row's hits back into original B
+ * order and writes them with their float32 scores at the chunk's place in the output.
+ * For b=None the hm_chunk_count_owners / hm_chunk_scatter / hm_rows_finish passes hand
+ * each pair, found once, to its row min(i, j).
  */
 #ifndef HASHMATCH_POPCOUNT_H
 #define HASHMATCH_POPCOUNT_H
@@ -278,61 +281,47 @@ HM_INLINE double hm_score(int metric, uint32_t c, int64_t s, double nbits)
     return 1.0 - (double)(s - 2 * (int64_t)c) / nbits;
 }
 
-/* ------------------------------------------------------------------ hit buffers */
+/* ------------------------------------------------------------------ per-row hit lists */
 
+/* One A row's hits: positions in sorted B and their intersection counts. Positions are
+ * 32-bit (the wrapper refuses B with 2^32 rows or more), so the AVX-512 select packs 16
+ * of them per compress. */
 typedef struct {
-    int64_t *i, *j;
-    float *s;
-    int64_t n, cap;
-} hm_buf;
-
-static int hm_buf_reserve(hm_buf *b, int64_t extra)
-{
-    if (b->n + extra <= b->cap) return 0;
-    int64_t cap = b->cap ? 2 * b->cap : 256;
-    while (cap < b->n + extra) cap *= 2;
-    int64_t *ni = (int64_t *)realloc(b->i, (size_t)cap * sizeof(int64_t));
-    if (ni) b->i = ni;
-    int64_t *nj = (int64_t *)realloc(b->j, (size_t)cap * sizeof(int64_t));
-    if (nj) b->j = nj;
-    float *ns = (float *)realloc(b->s, (size_t)cap * sizeof(float));
-    if (ns) b->s = ns;
-    if (!ni || !nj || !ns) return -1;
-    b->cap = cap;
-    return 0;
-}
-
-static void hm_buf_free(hm_buf *b)
-{
-    free(b->i); free(b->j); free(b->s);
-    b->i = b->j = NULL; b->s = NULL; b->n = b->cap = 0;
-}
-
-/* Per-row hit list: positions in sorted B and their intersection counts. */
-typedef struct {
-    int64_t *k;
+    uint32_t *k;
     uint32_t *c;
     int64_t n, cap;
 } hm_row;
 
-static int hm_row_reserve(hm_row *r, int64_t extra)
+/* Append n hits; `expect` estimates the row's final count (sized once, so a dense row
+ * does not pay a string of reallocations). */
+static int hm_row_append(hm_row *r, const uint32_t *k, const uint32_t *c, int64_t n,
+                         int64_t expect)
 {
-    if (r->n + extra <= r->cap) return 0;
-    int64_t cap = r->cap ? 2 * r->cap : 64;
-    while (cap < r->n + extra) cap *= 2;
-    int64_t *nk = (int64_t *)realloc(r->k, (size_t)cap * sizeof(int64_t));
-    if (nk) r->k = nk;
-    uint32_t *nc = (uint32_t *)realloc(r->c, (size_t)cap * sizeof(uint32_t));
-    if (nc) r->c = nc;
-    if (!nk || !nc) return -1;
-    r->cap = cap;
+    if (r->n + n > r->cap) {
+        int64_t cap = r->cap ? 2 * r->cap : (expect > 16 ? expect : 16);
+        while (cap < r->n + n) cap *= 2;
+        uint32_t *nk = (uint32_t *)realloc(r->k, (size_t)cap * sizeof(uint32_t));
+        if (nk) r->k = nk;
+        uint32_t *nc = (uint32_t *)realloc(r->c, (size_t)cap * sizeof(uint32_t));
+        if (nc) r->c = nc;
+        if (!nk || !nc) return -1;
+        r->cap = cap;
+    }
+    memcpy(r->k + r->n, k, (size_t)n * sizeof(uint32_t));
+    memcpy(r->c + r->n, c, (size_t)n * sizeof(uint32_t));
+    r->n += n;
     return 0;
+}
+
+static void hm_row_free(hm_row *r)
+{
+    free(r->k); free(r->c);
+    r->k = r->c = NULL; r->n = r->cap = 0;
 }
 
 /* A hit in original B order, used for sorting and top-k selection. */
 typedef struct {
     int64_t j;
-    uint32_t c;
     float score; /* rounded as output, so top-k ties agree with the float32 scores */
 } hm_hit;
 
@@ -342,11 +331,42 @@ static int hm_cmp_j(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* Top-k order: score descending, then j ascending (a total order, so the k best are unique). */
+HM_INLINE int hm_better(const hm_hit *a, const hm_hit *b)
+{
+    return a->score > b->score || (a->score == b->score && a->j < b->j);
+}
+
 static int hm_cmp_best(const void *x, const void *y)
 {
     const hm_hit *a = (const hm_hit *)x, *b = (const hm_hit *)y;
-    if (a->score != b->score) return a->score < b->score ? 1 : -1;
-    return (a->j > b->j) - (a->j < b->j);
+    return hm_better(a, b) ? -1 : hm_better(b, a);
+}
+
+/* Offer a hit to a min-heap holding the k best so far (root: the worst of them). */
+static void hm_heap_offer(hm_hit *heap, int64_t *size, int64_t k, hm_hit h)
+{
+    int64_t p;
+    if (*size < k) { /* sift up */
+        p = (*size)++;
+        while (p > 0 && hm_better(&heap[(p - 1) / 2], &h)) {
+            heap[p] = heap[(p - 1) / 2];
+            p = (p - 1) / 2;
+        }
+        heap[p] = h;
+        return;
+    }
+    if (!hm_better(&h, &heap[0])) return;
+    p = 0; /* replace the root, sift down */
+    for (;;) {
+        int64_t ch = 2 * p + 1;
+        if (ch >= k) break;
+        if (ch + 1 < k && hm_better(&heap[ch], &heap[ch + 1])) ch++;
+        if (!hm_better(&h, &heap[ch])) break;
+        heap[p] = heap[ch];
+        p = ch;
+    }
+    heap[p] = h;
 }
 
 /* ------------------------------------------------------------------ grid driver */
@@ -369,109 +389,50 @@ typedef struct {
     int64_t topk;          /* 0: all hits; else best `topk` per row */
 } hm_grid;
 
+/* A chunk of A rows between the two passes: hit lists found, output not yet written. */
+typedef struct {
+    hm_row *rows;  /* one list per A row of the chunk */
+    int64_t nout;  /* hits the chunk will write (after the i < j and top-k cuts) */
+    int64_t most;  /* longest list: scratch size for the emit pass */
+} hm_chunk;
+
+static void hm_chunk_free(hm_chunk *ch, int64_t nr)
+{
+    if (ch->rows)
+        for (int64_t r = 0; r < nr; r++) hm_row_free(&ch->rows[r]);
+    free(ch->rows);
+    ch->rows = NULL;
+}
+
 #define HM_TILE_BYTES (32 * 1024)
 #define HM_COUNT_BLOCK 512
 
-/* Scratch for putting dense rows back in original B order without sorting. */
-typedef struct {
-    uint64_t *bits; /* one bit per B row; kept all-zero between rows */
-    float *score;   /* score per original B row, valid where the bit is set */
-} hm_scatter;
-
-/* Put one row's hits back into original B order (or best-first for top-k) and append.
- * Sparse rows are sorted; dense rows (many hits for the width of B) are scattered into a
- * bitmap over original indices and read back in order, which costs O(hits + m / 64). */
-static int hm_emit_row(const hm_grid *g, int64_t r, hm_row *row, hm_hit *tmp,
-                       hm_scatter *sc, hm_buf *out)
-{
-    const int64_t i = g->i_offset + r;
-    const int64_t pa = g->pa[r];
-    const int dense = g->topk == 0 && row->n * 256 > g->m;
-    if (dense && !sc->bits) {
-        sc->bits = (uint64_t *)calloc((size_t)(g->m / 64 + 1), sizeof(uint64_t));
-        sc->score = (float *)malloc((size_t)g->m * sizeof(float));
-        if (!sc->bits || !sc->score) return -1;
-    }
-    int64_t n = 0, jmin = g->m, jmax = -1;
-    for (int64_t h = 0; h < row->n; h++) {
-        const int64_t k = row->k[h];
-        const int64_t j = g->border[k];
-        if (g->self_mode && j <= i) continue;
-        const float score = (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits);
-        if (dense) {
-            sc->bits[j >> 6] |= 1ULL << (j & 63);
-            sc->score[j] = score;
-            if (j < jmin) jmin = j;
-            if (j > jmax) jmax = j;
-        } else {
-            tmp[n].j = j;
-            tmp[n].c = row->c[h];
-            tmp[n].score = score;
-        }
-        n++;
-    }
-    if (n == 0) return 0;
-    if (g->topk > 0) {
-        qsort(tmp, (size_t)n, sizeof(hm_hit), hm_cmp_best);
-        if (n > g->topk) n = g->topk;
-    } else if (!dense) {
-        /* B is sorted by popcount, so hits come out of order: sort by original j. */
-        qsort(tmp, (size_t)n, sizeof(hm_hit), hm_cmp_j);
-    }
-    if (hm_buf_reserve(out, n)) return -1;
-    int64_t *oi = out->i + out->n, *oj = out->j + out->n;
-    float *os = out->s + out->n;
-    if (dense) {
-        int64_t h = 0;
-        for (int64_t w = jmin >> 6; w <= (jmax >> 6); w++) {
-            uint64_t word = sc->bits[w];
-            sc->bits[w] = 0;
-            while (word) {
-                const int64_t j = (w << 6) + __builtin_ctzll(word);
-                oi[h] = i;
-                oj[h] = j;
-                os[h] = sc->score[j];
-                h++;
-                word &= word - 1;
-            }
-        }
-    } else {
-        for (int64_t h = 0; h < n; h++) {
-            oi[h] = i;
-            oj[h] = tmp[h].j;
-            os[h] = tmp[h].score;
-        }
-    }
-    out->n += n;
-    return 0;
-}
-
-/* Append the positions k in [b0, b1) whose count reaches the threshold of their popcount
- * run (cm = cmin shifted by |a|); returns the new hit count. */
+/* Write the positions k in [b0, b1) whose count reaches the threshold of their popcount
+ * run (cm = cmin shifted by |a|) to hk/hc; returns how many. hk/hc hold b1 - b0 entries. */
 #if defined(__AVX512F__)
 static int64_t hm_select(const uint32_t *cnt, int64_t b0, int64_t b1, const int32_t *pb,
-                         const int64_t *run_end, const int32_t *cm, int64_t *hk, uint32_t *hc,
-                         int64_t nh)
+                         const int64_t *run_end, const int32_t *cm, uint32_t *hk, uint32_t *hc)
 {
-    int64_t k = b0;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int64_t nh = 0, k = b0;
     for (; k + 16 <= b1; k += 16) {
         __m512i thr;
         if (run_end[k] >= k + 16) /* one popcount run: one threshold */
             thr = _mm512_set1_epi32(cm[pb[k]]);
         else
             thr = _mm512_i32gather_epi32(_mm512_loadu_si512(pb + k), cm, 4);
-        __mmask16 hit = _mm512_cmpge_epu32_mask(_mm512_loadu_si512(cnt + (k - b0)), thr);
-        while (hit) {
-            int t = __builtin_ctz(hit);
-            hk[nh] = k + t;
-            hc[nh] = cnt[k - b0 + t];
-            nh++;
-            hit &= (__mmask16)(hit - 1);
+        const __m512i cv = _mm512_loadu_si512(cnt + (k - b0));
+        const __mmask16 hit = _mm512_cmpge_epu32_mask(cv, thr);
+        if (hit) { /* pack the hits; the full-width stores stay inside hk/hc (nh <= k - b0) */
+            const __m512i kv = _mm512_add_epi32(_mm512_set1_epi32((int32_t)k), iota);
+            _mm512_storeu_si512(hk + nh, _mm512_maskz_compress_epi32(hit, kv));
+            _mm512_storeu_si512(hc + nh, _mm512_maskz_compress_epi32(hit, cv));
+            nh += __builtin_popcount(hit);
         }
     }
-    for (; k < b1; k++) {
-        uint32_t c = cnt[k - b0];
-        hk[nh] = k;
+    for (; k < b1; k++) { /* branch-free append */
+        const uint32_t c = cnt[k - b0];
+        hk[nh] = (uint32_t)k;
         hc[nh] = c;
         nh += c >= (uint32_t)cm[pb[k]];
     }
@@ -479,15 +440,15 @@ static int64_t hm_select(const uint32_t *cnt, int64_t b0, int64_t b1, const int3
 }
 #else
 static int64_t hm_select(const uint32_t *cnt, int64_t b0, int64_t b1, const int32_t *pb,
-                         const int64_t *run_end, const int32_t *cm, int64_t *hk, uint32_t *hc,
-                         int64_t nh)
+                         const int64_t *run_end, const int32_t *cm, uint32_t *hk, uint32_t *hc)
 {
+    int64_t nh = 0;
     for (int64_t k = b0; k < b1;) {
         const int64_t e = run_end[k] < b1 ? run_end[k] : b1;
         const uint32_t thr = (uint32_t)cm[pb[k]];
         for (; k < e; k++) { /* branch-free append */
             const uint32_t c = cnt[k - b0];
-            hk[nh] = k;
+            hk[nh] = (uint32_t)k;
             hc[nh] = c;
             nh += c >= thr;
         }
@@ -496,8 +457,9 @@ static int64_t hm_select(const uint32_t *cnt, int64_t b0, int64_t b1, const int3
 }
 #endif
 
-/* Rows [r0, r1) of A against all of B; appends to `out`. Returns 0, or -1 on OOM. */
-static int hm_grid_rows(const hm_grid *g, int64_t r0, int64_t r1, hm_buf *out)
+/* Pass 1: rows [r0, r1) of A against B; fills ch (hit lists and the output size).
+ * Returns 0, or -1 on OOM. */
+static int hm_chunk_find(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch)
 {
     const int64_t W = g->W, nr = r1 - r0;
     /* B tile sized for L1: every A row of the chunk re-reads it from there. */
@@ -506,9 +468,10 @@ static int hm_grid_rows(const hm_grid *g, int64_t r0, int64_t r1, hm_buf *out)
     tile -= tile % 16;
     if (tile < 16) tile = 16;
     int status = 0;
-    uint32_t cnt[HM_COUNT_BLOCK];
-    hm_row *rows = (hm_row *)calloc((size_t)nr, sizeof(hm_row));
-    if (!rows) return -1;
+    uint32_t cnt[HM_COUNT_BLOCK], hk[HM_COUNT_BLOCK], hc[HM_COUNT_BLOCK];
+    ch->nout = ch->most = 0;
+    ch->rows = (hm_row *)calloc((size_t)nr, sizeof(hm_row));
+    if (!ch->rows) return -1;
 
     /* the union of the chunk's ranges bounds the tiles we need to visit */
     int64_t lo = g->m, hi = 0;
@@ -524,31 +487,263 @@ static int hm_grid_rows(const hm_grid *g, int64_t r0, int64_t r1, hm_buf *out)
             int64_t k0 = g->kstart[r] > t0 ? g->kstart[r] : t0;
             int64_t k1 = g->kend[r] < t1 ? g->kend[r] : t1;
             if (k0 >= k1) continue;
-            hm_row *row = &rows[r - r0];
+            hm_row *row = &ch->rows[r - r0];
             const uint64_t *a = g->A + r * W;
             const int32_t *cm = g->cmin + g->pa[r];
             for (int64_t b0 = k0; b0 < k1; b0 += HM_COUNT_BLOCK) {
                 int64_t b1 = b0 + HM_COUNT_BLOCK < k1 ? b0 + HM_COUNT_BLOCK : k1;
                 hm_counts(a, g->B, b0, b1, W, cnt);
-                if (hm_row_reserve(row, b1 - b0)) { status = -1; break; }
-                row->n = hm_select(cnt, b0, b1, g->pb, g->run_end, cm, row->k, row->c, row->n);
+                int64_t nh = hm_select(cnt, b0, b1, g->pb, g->run_end, cm, hk, hc);
+                if (!nh) continue;
+                /* hit rate so far, extrapolated to the row's whole range, plus 1/8 */
+                const int64_t seen = b1 - g->kstart[r], span = g->kend[r] - g->kstart[r];
+                const int64_t expect = (row->n + nh) * span / seen * 9 / 8;
+                if (hm_row_append(row, hk, hc, nh, expect)) { status = -1; break; }
             }
         }
     }
-    if (!status) {
-        int64_t most = 0;
-        for (int64_t r = 0; r < nr; r++) if (rows[r].n > most) most = rows[r].n;
-        hm_hit *tmp = (hm_hit *)malloc((size_t)(most ? most : 1) * sizeof(hm_hit));
-        hm_scatter sc = {NULL, NULL};
-        if (!tmp) status = -1;
-        for (int64_t r = r0; r < r1 && !status; r++)
-            if (rows[r - r0].n) status = hm_emit_row(g, r, &rows[r - r0], tmp, &sc, out);
-        free(tmp);
-        free(sc.bits);
-        free(sc.score);
+    for (int64_t r = 0; r < nr && !status; r++) {
+        hm_row *row = &ch->rows[r];
+        if (g->self_mode) { /* keep original j > i only */
+            const int64_t i = g->i_offset + r0 + r;
+            int64_t n = 0;
+            for (int64_t h = 0; h < row->n; h++) {
+                row->k[n] = row->k[h];
+                row->c[n] = row->c[h];
+                n += g->border[row->k[h]] > i;
+            }
+            row->n = n;
+        }
+        if (row->n == 0) { hm_row_free(row); continue; }
+        ch->nout += g->topk > 0 && row->n > g->topk ? g->topk : row->n;
+        if (row->n > ch->most) ch->most = row->n;
     }
-    for (int64_t r = 0; r < nr; r++) { free(rows[r].k); free(rows[r].c); }
-    free(rows);
+    return status;
+}
+
+/* Scratch for putting dense rows back in original B order without sorting: hits are
+ * scattered into a bitmap over original indices and read back in order, which costs
+ * O(hits + m / 64) instead of a sort. */
+typedef struct {
+    uint64_t *bits; /* one bit per B row; all-zero between rows */
+    float *score;   /* score per original B row, valid where the bit is set */
+    int64_t jmin, jmax;
+} hm_scatter;
+
+static int hm_scatter_init(hm_scatter *sc, int64_t m)
+{
+    if (!sc->bits) {
+        sc->bits = (uint64_t *)calloc((size_t)(m / 64 + 1), sizeof(uint64_t));
+        sc->score = (float *)malloc((size_t)(m ? m : 1) * sizeof(float));
+        if (!sc->bits || !sc->score) return -1;
+    }
+    sc->jmin = m;
+    sc->jmax = -1;
+    return 0;
+}
+
+HM_INLINE void hm_scatter_add(hm_scatter *sc, int64_t j, float score)
+{
+    sc->bits[j >> 6] |= 1ULL << (j & 63);
+    sc->score[j] = score;
+    if (j < sc->jmin) sc->jmin = j;
+    if (j > sc->jmax) sc->jmax = j;
+}
+
+/* Read the scattered hits back in j order (clearing the bitmap); i >= 0 also fills oi. */
+static void hm_scatter_drain(hm_scatter *sc, int64_t i, int64_t *oi, int64_t *oj, float *os)
+{
+    int64_t h = 0;
+    for (int64_t w = sc->jmin >> 6; w <= (sc->jmax >> 6); w++) {
+        uint64_t word = sc->bits[w];
+        sc->bits[w] = 0;
+        while (word) {
+            const int64_t j = (w << 6) + __builtin_ctzll(word);
+            if (i >= 0) oi[h] = i;
+            oj[h] = j;
+            os[h] = sc->score[j];
+            h++;
+            word &= word - 1;
+        }
+    }
+}
+
+static void hm_scatter_free(hm_scatter *sc)
+{
+    free(sc->bits);
+    free(sc->score);
+    sc->bits = NULL;
+    sc->score = NULL;
+}
+
+/* Write one row's hits in original B order (best-first for top-k) to oi/oj/os; returns
+ * how many, or -1 on OOM. Sparse rows are sorted; dense rows (many hits for the width of
+ * B) go through the bitmap. */
+static int64_t hm_emit_row(const hm_grid *g, int64_t r, const hm_row *row, hm_hit *tmp,
+                           hm_scatter *sc, int64_t *oi, int64_t *oj, float *os)
+{
+    const int64_t i = g->i_offset + r, pa = g->pa[r], n = row->n;
+    if (g->topk > 0) {
+        int64_t kept = 0;
+        for (int64_t h = 0; h < n; h++) {
+            const int64_t k = row->k[h];
+            hm_hit hit = {g->border[k],
+                          (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits)};
+            hm_heap_offer(tmp, &kept, g->topk, hit);
+        }
+        qsort(tmp, (size_t)kept, sizeof(hm_hit), hm_cmp_best);
+        for (int64_t h = 0; h < kept; h++) {
+            oi[h] = i;
+            oj[h] = tmp[h].j;
+            os[h] = tmp[h].score;
+        }
+        return kept;
+    }
+    if (n * 256 > g->m) { /* dense */
+        if (hm_scatter_init(sc, g->m)) return -1;
+        for (int64_t h = 0; h < n; h++) {
+            const int64_t k = row->k[h];
+            hm_scatter_add(sc, g->border[k],
+                           (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits));
+        }
+        hm_scatter_drain(sc, i, oi, oj, os);
+        return n;
+    }
+    /* B is sorted by popcount, so hits come out of order: sort by original j. */
+    for (int64_t h = 0; h < n; h++) {
+        const int64_t k = row->k[h];
+        tmp[h].j = g->border[k];
+        tmp[h].score = (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits);
+    }
+    qsort(tmp, (size_t)n, sizeof(hm_hit), hm_cmp_j);
+    for (int64_t h = 0; h < n; h++) {
+        oi[h] = i;
+        oj[h] = tmp[h].j;
+        os[h] = tmp[h].score;
+    }
+    return n;
+}
+
+/* Pass 2: write chunk ch's hits (rows [r0, r1), ch->nout of them) to oi/oj/os and free its
+ * lists as it goes. Returns 0, or -1 on OOM. */
+static int hm_chunk_emit(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
+                         int64_t *oi, int64_t *oj, float *os)
+{
+    const int64_t nr = r1 - r0;
+    int status = 0;
+    int64_t pos = 0;
+    hm_scatter sc = {NULL, NULL, 0, 0};
+    hm_hit *tmp = (hm_hit *)malloc((size_t)(ch->most ? ch->most : 1) * sizeof(hm_hit));
+    if (!tmp) status = -1;
+    for (int64_t r = 0; r < nr && !status; r++) {
+        hm_row *row = &ch->rows[r];
+        if (!row->n) continue;
+        const int64_t w = hm_emit_row(g, r0 + r, row, tmp, &sc, oi + pos, oj + pos, os + pos);
+        if (w < 0) status = -1;
+        else pos += w;
+        hm_row_free(row);
+    }
+    free(tmp);
+    hm_scatter_free(&sc);
+    hm_chunk_free(ch, nr);
+    return status;
+}
+
+/* ------------------------------------------------------------------ self-comparison
+ * With b=None (B is A sorted), A row i at sorted position p_i walks only positions q > p_i,
+ * so every unordered pair is compared once instead of twice. A hit {i, j} belongs to output
+ * row min(i, j), which may be another chunk's row: the passes below count hits per owner
+ * row, move each hit into its owner's segment of the output (a prefix sum gives the
+ * segments), then sort each segment by j. Chunks are dealt to a fixed number of lanes,
+ * each with private counts and cursors (no atomics, no shared cache lines); placement
+ * inside a segment depends on the lanes, the sorted result does not. */
+
+static void hm_chunk_count_owners(const hm_grid *g, int64_t r0, int64_t r1, const hm_chunk *ch,
+                                  int64_t *count)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        const hm_row *row = &ch->rows[r - r0];
+        int64_t own = 0;
+        for (int64_t h = 0; h < row->n; h++) {
+            const int64_t j = g->border[row->k[h]];
+            if (j > r) own++;
+            else count[j]++;
+        }
+        count[r] += own;
+    }
+}
+
+/* Move chunk ch's hits (rows [r0, r1)) to their owners' segments (cursor: the lane's next
+ * slot per owner) as (other index, score); frees the chunk's lists. */
+static void hm_chunk_scatter(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
+                             int64_t *cursor, int64_t *oj, float *os)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        hm_row *row = &ch->rows[r - r0];
+        const int64_t pa = g->pa[r];
+        for (int64_t h = 0; h < row->n; h++) {
+            const int64_t k = row->k[h];
+            const int64_t j = g->border[k];
+            const int64_t slot = cursor[j > r ? r : j]++;
+            oj[slot] = j > r ? j : r;
+            os[slot] = (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits);
+        }
+        hm_row_free(row);
+    }
+    hm_chunk_free(ch, r1 - r0);
+}
+
+/* Finish owner rows [x0, x1): segment x is oj/os[seg[x]:seg[x + 1]]. Without top-k, sort
+ * each segment by j in place and fill oi; with top-k, write its k best to ti/tj/ts from
+ * toff[x] on. Returns 0, or -1 on OOM. */
+static int hm_rows_finish(const hm_grid *g, int64_t x0, int64_t x1, const int64_t *seg,
+                          int64_t *oi, int64_t *oj, float *os, const int64_t *toff,
+                          int64_t *ti, int64_t *tj, float *ts)
+{
+    int64_t most = 1;
+    for (int64_t x = x0; x < x1; x++)
+        if (seg[x + 1] - seg[x] > most) most = seg[x + 1] - seg[x];
+    hm_hit *tmp = (hm_hit *)malloc((size_t)most * sizeof(hm_hit));
+    hm_scatter sc = {NULL, NULL, 0, 0};
+    int status = tmp ? 0 : -1;
+    for (int64_t x = x0; x < x1 && !status; x++) {
+        const int64_t s0 = seg[x], n = seg[x + 1] - s0;
+        int64_t *sj = oj + s0;
+        float *ss = os + s0;
+        if (!n) continue;
+        if (g->topk > 0) {
+            int64_t kept = 0;
+            for (int64_t h = 0; h < n; h++) {
+                hm_hit hit = {sj[h], ss[h]};
+                hm_heap_offer(tmp, &kept, g->topk, hit);
+            }
+            qsort(tmp, (size_t)kept, sizeof(hm_hit), hm_cmp_best);
+            for (int64_t h = 0; h < kept; h++) {
+                ti[toff[x] + h] = x;
+                tj[toff[x] + h] = tmp[h].j;
+                ts[toff[x] + h] = tmp[h].score;
+            }
+            continue;
+        }
+        for (int64_t h = 0; h < n; h++) oi[s0 + h] = x;
+        if (n * 256 > g->m) { /* dense */
+            if (hm_scatter_init(&sc, g->m)) { status = -1; break; }
+            for (int64_t h = 0; h < n; h++) hm_scatter_add(&sc, sj[h], ss[h]);
+            hm_scatter_drain(&sc, -1, NULL, sj, ss);
+            continue;
+        }
+        for (int64_t h = 0; h < n; h++) {
+            tmp[h].j = sj[h];
+            tmp[h].score = ss[h];
+        }
+        qsort(tmp, (size_t)n, sizeof(hm_hit), hm_cmp_j);
+        for (int64_t h = 0; h < n; h++) {
+            sj[h] = tmp[h].j;
+            ss[h] = tmp[h].score;
+        }
+    }
+    free(tmp);
+    hm_scatter_free(&sc);
     return status;
 }
 

@@ -271,13 +271,21 @@ class _SortedB:
     order: npt.NDArray[np.int64]
     run_end: npt.NDArray[np.int64]
 
+    #: first[p]: first sorted position with popcount >= p, for p in 0..bits + 1.
+    first: npt.NDArray[np.int64]
+
     @classmethod
     def of(cls, b: Clks, impl: ModuleType) -> _SortedB:
+        # This runs on one thread before the parallel kernel, so it is kept to O(rows)
+        # numpy calls: popcounts fit in 16 bits for any CLK up to 65535 bits, which lets
+        # numpy use its radix sort (10x faster than the int32 merge sort).
         pb = impl.popcount_rows(b)
-        order = np.argsort(pb, kind="stable").astype(np.int64)
+        keys = pb.astype(np.uint16) if b.shape[1] * 64 < 1 << 16 else pb
+        order = np.argsort(keys, kind="stable").astype(np.int64)
         pop = np.ascontiguousarray(pb[order])
-        run_end = np.searchsorted(pop, pop, side="right").astype(np.int64)
-        return cls(np.ascontiguousarray(b[order]), pop, order, run_end)
+        first = np.searchsorted(pop, np.arange(b.shape[1] * 64 + 2), side="left").astype(np.int64)
+        run_end = first[pop + 1]
+        return cls(np.take(b, order, axis=0), pop, order, run_end, first)
 
 
 @dataclass(frozen=True)
@@ -296,15 +304,13 @@ class _Plan:
     def ranges(
         self, pa: npt.NDArray[np.int32]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        pop = self.b.pop
+        first = self.b.first  # lo in 1..bits + 1 and hi in -1..bits index it directly
         if self.prune:
-            start = np.searchsorted(pop, self.lo[pa], side="left").astype(np.int64)
-            end = np.searchsorted(pop, self.hi[pa], side="right").astype(np.int64)
-            end = np.maximum(end, start)
+            start = first[self.lo[pa]]
+            end = np.maximum(first[self.hi[pa] + 1], start)
         else:
-            first = int(np.searchsorted(pop, 1, side="left"))
-            start = np.full(pa.shape, first, np.int64)
-            end = np.full(pa.shape, pop.size, np.int64)
+            start = np.full(pa.shape, first[1], np.int64)
+            end = np.full(pa.shape, self.b.pop.size, np.int64)
         live = pa > 0
         return np.where(live, start, 0), np.where(live, end, 0)
 
@@ -320,16 +326,49 @@ def _plan(
     return _Plan(sorted_b, cmin, lo, hi, metric, float(nbits), b is None, prune)
 
 
+def _chunk_rows(rows: int, threads: int) -> int:
+    """Rows of A per work unit: at most _MAX_CHUNK_ROWS, and 16 units per thread or more.
+
+    Units are handed out dynamically, so the last one finishing alone bounds the idle
+    time of the other threads: with 16 per thread that is a few percent at most. Smaller
+    units cost little (each re-reads B from L2/L3 once).
+    """
+    return max(1, min(_MAX_CHUNK_ROWS, math.ceil(rows / (16 * threads))))
+
+
 def _run(
     impl: ModuleType, plan: _Plan, a: Clks, i_offset: int, topk: int, threads: int
 ) -> Pairs:
     pa = impl.popcount_rows(a)
     start, end = plan.ranges(pa)
-    chunk = max(1, min(_MAX_CHUNK_ROWS, math.ceil(a.shape[0] / (4 * threads))))
     b = plan.b
     result: Pairs = impl.grid_pairs(
         a, pa, start, end, i_offset, b.rows, b.pop, b.order, b.run_end, plan.cmin,
-        _METRIC_CODE[plan.metric], plan.nbits, plan.self_mode, topk, threads, chunk,
+        _METRIC_CODE[plan.metric], plan.nbits, plan.self_mode, topk, threads,
+        _chunk_rows(a.shape[0], threads),
+    )
+    return result
+
+
+def _run_triangle(impl: ModuleType, plan: _Plan, a: Clks, topk: int, threads: int) -> Pairs:
+    """A against itself (plan from ``b=None``), each unordered pair compared once.
+
+    Row i walks only the sorted positions after its own, so pair {i, j} is compared by
+    whichever of the two comes first in popcount order; the compiled side hands the hit
+    to row min(i, j). Used when the whole result is wanted at once (a streamed slice of
+    rows needs pairs found by rows outside it, so iter_similarity_pairs walks in full).
+    """
+    pa = impl.popcount_rows(a)
+    start, end = plan.ranges(pa)
+    b = plan.b
+    position = np.empty(a.shape[0], np.int64)
+    position[b.order] = np.arange(a.shape[0], dtype=np.int64)
+    start = np.maximum(start, position + 1)
+    end = np.maximum(end, start)
+    result: Pairs = impl.triangle_pairs(
+        a, pa, start, end, b.rows, b.pop, b.order, b.run_end, plan.cmin,
+        _METRIC_CODE[plan.metric], plan.nbits, topk, threads,
+        _chunk_rows(a.shape[0], threads),
     )
     return result
 
@@ -386,6 +425,8 @@ def similarity_pairs(
     if a64.shape[0] == 0 or a64.shape[1] == 0 or (b64 is not None and b64.shape[0] == 0):
         return _empty_pairs()
     plan = _plan(a64, b64, t, metric, nbits, prune, _IMPL)
+    if b64 is None:
+        return _run_triangle(_IMPL, plan, a64, 0, nthreads)
     return _run(_IMPL, plan, a64, 0, 0, nthreads)
 
 
@@ -443,6 +484,8 @@ def similarity_topk(
     if a64.shape[0] == 0 or a64.shape[1] == 0 or (b64 is not None and b64.shape[0] == 0):
         return _empty_pairs()
     plan = _plan(a64, b64, t, metric, nbits, True, _IMPL)
+    if b64 is None:
+        return _run_triangle(_IMPL, plan, a64, int(k), nthreads)
     return _run(_IMPL, plan, a64, 0, int(k), nthreads)
 
 
