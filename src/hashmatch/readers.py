@@ -165,12 +165,15 @@ class CsvSource:
             number = 0  # data rows so far; blank lines are not rows
             while True:
                 try:
-                    rows = list(filter(None, islice(reader, chunk_rows)))
+                    lines = list(islice(reader, chunk_rows))
                 except csv.Error as exc:  # csv messages describe the problem, not content
                     msg = f"not a readable CSV file at line {reader.line_num} ({exc})"  # type: ignore[attr-defined]
                     raise InputDataError(msg, file=self.name) from None
-                if not rows:
+                if not lines:
                     return
+                rows = list(filter(None, lines))
+                if not rows:  # a stretch of blank lines, not the end of the file
+                    continue
                 numbers = list(range(number + 1, number + len(rows) + 1))
                 number += len(rows)
                 if set(map(len, rows)) == {width} and not _has_surrogate(rows):

@@ -70,3 +70,14 @@ def test_bad_records() -> None:
         RecordsSource([])
     with pytest.raises(InputDataError, match="expected mappings"):
         RecordsSource([["a", "b"]])
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 50])
+def test_a_run_of_blank_lines_longer_than_a_chunk_does_not_end_the_file(
+    tmp_path: Path, chunk_rows: int
+) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n" + "\n" * 7 + "3,4\n\n\n5,6\n")
+    rows, numbers, bad = _all(CsvSource(path), chunk_rows)
+    assert rows == [["1", "2"], ["3", "4"], ["5", "6"]]
+    assert numbers == [1, 2, 3] and not bad
