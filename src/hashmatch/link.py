@@ -46,6 +46,7 @@ from hashmatch.segments import (
     SegmentView,
     aligned_segment,
     blended_dice,
+    clk_intersections,
     field_dice,
     swapped_names,
 )
@@ -115,7 +116,8 @@ class _Encoding(Protocol):
     @property
     def swap_segments(self) -> list[tuple[int, int]]: ...
 
-    def aligned(self, segment: int) -> npt.NDArray[np.uint64]: ...
+    @property
+    def aligned(self) -> Mapping[int, npt.NDArray[np.uint64]]: ...
 
 
 @dataclass(frozen=True)
@@ -562,14 +564,12 @@ class _Scorer:
         whole-CLK intersection gains what the crosswise reading adds. Returns the new
         Dice and, per segment of a swap pair, which pairs were read swapped."""
         left, right = self.parties[a], self.parties[b]
-        pl, pr = left.view.popcounts, right.view.popcounts
-        total = pl[i].sum(axis=1, dtype=np.int64) + pr[j].sum(axis=1, dtype=np.int64)
-        inter = np.rint(np.asarray(dice, np.float64) * total / 2.0)
+        inter, total = clk_intersections(dice, left.view, right.view, i, j)
         swapped: dict[int, npt.NDArray[np.bool_]] = {}
         for s, t in left.swap_segments:
             found = swapped_names(
-                (left.aligned(s), left.aligned(t)),
-                (right.aligned(s), right.aligned(t)),
+                (left.aligned[s], left.aligned[t]),
+                (right.aligned[s], right.aligned[t]),
                 left.view,
                 right.view,
                 (s, t),
@@ -768,13 +768,14 @@ class _Party:
     def present(self) -> npt.NDArray[np.bool_]:
         return np.asarray(self._encoding.present)[:, self._field_columns]
 
-    def aligned(self, segment: int) -> npt.NDArray[np.uint64]:
-        """The segment of every row at bit 0 (computed once, for swap comparisons)."""
-        cache = self.__dict__.setdefault("_aligned", {})
-        if segment not in cache:
-            cache[segment] = aligned_segment(self.clks, self.segments[segment])
-        aligned: npt.NDArray[np.uint64] = cache[segment]
-        return aligned
+    @functools.cached_property
+    def aligned(self) -> dict[int, npt.NDArray[np.uint64]]:
+        """Each swap-pair segment of every row at bit 0, for crosswise comparisons."""
+        return {
+            s: aligned_segment(self.clks, self.segments[s])
+            for pair in self.swap_segments
+            for s in pair
+        }
 
     @functools.cached_property
     def view(self) -> SegmentView:

@@ -74,7 +74,7 @@ class SegmentView:
         for lo in range(0, n, chunk_rows):
             block = np.asarray(clks[lo : lo + chunk_rows])
             for s, mask in enumerate(masks):
-                counts[lo : lo + len(block), s] = np.bitwise_count(block & mask).sum(axis=1)
+                counts[lo : lo + len(block), s] = _popcount(block & mask)
         seen = counts > 0 if present is None else np.asarray(present, dtype=np.bool_) | (counts > 0)
         flags = None if nested is None else np.asarray(nested, dtype=np.bool_)
         if flags is not None and flags.shape != (len(segments),):
@@ -88,11 +88,26 @@ class SegmentView:
 NESTED_FIELD_TYPES = frozenset({"date"})
 
 
+def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+
+
 def _segment_mask(start: int, bits: int, words: int) -> npt.NDArray[np.uint64]:
     mask = np.zeros(words, dtype=np.uint64)
     for b in range(start, start + bits):
         mask[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
     return mask
+
+
+def clk_intersections(
+    dice: Scores, left: SegmentView, right: SegmentView, i: Indices, j: Indices
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """``(|a & b|, |a| + |b|)`` of whole CLKs per pair, recovered from their Dice (exact:
+    integers well within float32 precision, see the module docstring)."""
+    total = left.popcounts[i].sum(axis=1, dtype=np.int64) + right.popcounts[j].sum(
+        axis=1, dtype=np.int64
+    )
+    return np.rint(np.asarray(dice, dtype=np.float64) * total / 2.0), total
 
 
 def field_aware_dice(
@@ -105,14 +120,13 @@ def field_aware_dice(
     """Rescore whole-CLK Dice ``dice`` of pairs ``(i, j)`` on the fields both rows hold."""
     pl = left.popcounts[i].astype(np.int32)
     pr = right.popcounts[j].astype(np.int32)
-    total = pl.sum(axis=1) + pr.sum(axis=1)
     common = left.present[i] & right.present[j]
     per_segment = pl + pr
     nested = _nested(left, right)
     if nested is not None:
         per_segment[:, nested] = 2 * np.minimum(pl[:, nested], pr[:, nested])
     denom = (per_segment * common).sum(axis=1)
-    inter = np.rint(np.asarray(dice, dtype=np.float64) * total / 2.0)
+    inter, _ = clk_intersections(dice, left, right, i, j)
     out = np.zeros(len(dice), dtype=np.float32)
     ok = denom > 0
     out[ok] = np.minimum(2.0 * inter[ok] / denom[ok], 1.0)
@@ -158,7 +172,7 @@ def field_dice(
     mask = _segment_mask(start, bits, left_clks.shape[1])[lo:hi]
     a = np.asarray(left_clks[i, lo:hi])
     b = np.asarray(right_clks[j, lo:hi])
-    inter = np.bitwise_count(a & b & mask).sum(axis=1).astype(np.float64)
+    inter = _popcount(a & b & mask).astype(np.float64)
     pl = left.popcounts[i, segment].astype(np.float64)
     pr = right.popcounts[j, segment].astype(np.float64)
     nested = _nested(left, right)
@@ -237,10 +251,6 @@ def swapped_names(
     gain = cross_ab + cross_ba - straight
     swapped = present & (dice_ab >= SWAP_MIN_DICE) & (dice_ba >= SWAP_MIN_DICE) & (gain > 0)
     return SwapEvidence(swapped, np.where(swapped, gain, 0))
-
-
-def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
 
 
 #: How far a pair's score moves from whole-record Dice toward field-aware Dice (0: plain
