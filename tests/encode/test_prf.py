@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hashmatch.encode.bloom import FieldBloom, feature_positions
-from hashmatch.encode.prf import BloomPositions, HmacSha256, frame
-from hashmatch.encode.tokens import exact_token, match_key_token
+from hashmatch.encode.prf import BloomPositions, HmacSha256
+from hashmatch.encode.tokens import exact_token, frame, match_key_token
 
 _TEXT = st.text(max_size=40)
 

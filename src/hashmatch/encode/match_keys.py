@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode.columns import unique_rows
-from hashmatch.encode.prf import HmacSha256, frame
-from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES, transform
+from hashmatch.encode.prf import HmacSha256
+from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES, frame, transform
 
 Ids = npt.NDArray[np.intp]
 _LIMIT = 1 << 16  # values per part, combinations per key (bounded memory)

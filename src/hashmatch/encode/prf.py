@@ -44,13 +44,6 @@ class HmacSha256:
         return outer.digest()[:TOKEN_BYTES]
 
 
-def frame(part: str) -> bytes:
-    """A match-key part as hashed: 4-byte big-endian length, then the UTF-8 bytes (the
-    framing of :func:`hashmatch.encode.tokens.match_key_token`)."""
-    data = part.encode("utf-8")
-    return len(data).to_bytes(4, "big") + data
-
-
 class BloomPositions:
     """The positions of :func:`hashmatch.encode.bloom.feature_positions` for many
     features at once, as the rows of a field's segment words ``[first_word, end_word)``."""

@@ -34,12 +34,15 @@ def exact_token(key: bytes, canonical: str) -> bytes:
     return hmac.digest(key, canonical.encode("utf-8"), "sha256")[:TOKEN_BYTES]
 
 
+def frame(part: str) -> bytes:
+    """A match-key part as hashed: 4-byte big-endian length, then the UTF-8 bytes."""
+    data = part.encode("utf-8")
+    return len(data).to_bytes(4, "big") + data
+
+
 def match_key_token(key: bytes, parts: Sequence[str]) -> bytes:
     """The 16-byte keyed token over length-prefixed ``parts`` (all present)."""
-    message = b"".join(
-        len(data).to_bytes(4, "big") + data for data in (part.encode("utf-8") for part in parts)
-    )
-    return hmac.digest(key, message, "sha256")[:TOKEN_BYTES]
+    return hmac.digest(key, b"".join(map(frame, parts)), "sha256")[:TOKEN_BYTES]
 
 
 def transform(canonical: str, how: str | None) -> str | None:
