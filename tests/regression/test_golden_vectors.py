@@ -99,6 +99,34 @@ def test_golden_schema_pins_every_field_type_and_match_key_purpose() -> None:
     assert {k.purpose for k in schema.match_keys} == {"match", "block"}
 
 
+def test_swap_pair_fields_share_one_pinned_bloom_key() -> None:
+    """``swaps_with`` derives both fields' Bloom key from ``"first_name+last_name"``: the
+    two segments of one name are bit-identical, and these bits are pinned."""
+    from hashmatch.encode import encode_records
+    from hashmatch.segments import aligned_segment
+
+    secret = LinkageSecret(bytes.fromhex((GOLDEN / "secret.hex").read_text().strip()))
+    schema = {
+        "version": 1,
+        "clk": {"bits": 256},
+        "fields": [
+            {"name": "first_name", "type": "name", "bloom": {"bits": 128},
+             "swaps_with": "last_name"},
+            {"name": "last_name", "type": "name", "bloom": {"bits": 128}},
+        ],
+    }
+    rows = [{"first_name": "Anna", "last_name": "Smith"},
+            {"first_name": "Smith", "last_name": "Anna"}]
+    clks = np.asarray(encode_records(rows, schema=schema, secret=secret, party="g").clks)
+    first, last = (aligned_segment(clks, layout)[:, :2].tobytes() for layout in
+                   ((0, 128), (128, 128)))
+    anna, smith = "186000871009586000000c4518181864", "8cc24061208c000025506c0d02073002"
+    assert first.hex() == anna + smith
+    assert last.hex() == smith + anna
+    key = secret.derive("bloom", "first_name+last_name").hex()
+    assert key == "135ab6a4696505591eb2b28301ddd821940c84fbec82ec1f6afbfa4ce6fd2605"
+
+
 def test_golden_rows_cover_present_and_missing_values() -> None:
     want = json.loads((GOLDEN / "expected.json").read_text())
     present = np.array([row["present"] for row in want["rows"]])
