@@ -9,21 +9,10 @@ for every variant, thread count and chunk size, on both the sorted (sparse) and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
 from hashmatch import kernel, kernel_numpy
-
-COMPILED = [name for name in kernel.available_kernels() if name != "numpy"]
-
-
-@pytest.fixture(params=COMPILED, scope="module")
-def variant(request: pytest.FixtureRequest) -> Iterator[str]:
-    previous = kernel.set_kernel(request.param)
-    yield request.param
-    kernel.set_kernel(previous)
 
 
 def clks(rows: int, bits: int, density: float, seed: int) -> np.ndarray:

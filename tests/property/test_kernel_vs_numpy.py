@@ -6,23 +6,12 @@ matrices of varied size, density, bit length, threshold and metric, plus edge ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hashmatch import kernel, kernel_numpy
-
-COMPILED = [name for name in kernel.available_kernels() if name != "numpy"]
-
-
-@pytest.fixture(params=COMPILED, scope="module")
-def variant(request: pytest.FixtureRequest) -> Iterator[str]:
-    previous = kernel.set_kernel(request.param)
-    yield request.param
-    kernel.set_kernel(previous)
 
 
 @st.composite
