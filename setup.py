@@ -1,6 +1,7 @@
-"""Build the compiled kernel.
+"""Build the compiled kernel and the encoder's row loops.
 
-Only the extension list lives here; metadata is in pyproject.toml. The shipped build is
+Only the extension list lives here; metadata is in pyproject.toml. `_rows` (the
+encoder's row loops) is plain portable C. The shipped kernel build is
 portable (no -march=native): `_core` is compiled for the baseline ISA, and on x86-64
 `_core_avx2` (AVX2 + POPCNT) and `_core_avx512` (AVX-512F + VPOPCNTDQ) are the same
 source compiled with those instruction sets enabled. `hashmatch.kernel` picks the
@@ -21,6 +22,7 @@ from setuptools import Extension, setup
 IS_X86 = platform.machine().lower() in {"x86_64", "amd64", "i686", "x86"}
 IS_MSVC = sys.platform == "win32"
 
+
 def _openmp_flags() -> tuple[list[str], list[str]]:
     if os.environ.get("HASHMATCH_NO_OPENMP"):
         return [], []
@@ -30,21 +32,24 @@ def _openmp_flags() -> tuple[list[str], list[str]]:
         return [], []
     return ["-fopenmp"], ["-fopenmp"]
 
+
 omp_compile, omp_link = _openmp_flags()
 base_compile = ["/O2"] if IS_MSVC else ["-O3", "-fno-strict-aliasing"]
 
-def _ext(name: str, extra: list[str]) -> Extension:
+
+def _ext(name: str, extra: list[str], *, kernel: bool = True) -> Extension:
     return Extension(
         f"hashmatch.{name}",
         sources=[f"src/hashmatch/{name}.pyx"],
         include_dirs=[np.get_include(), "src/hashmatch"],
-        depends=["src/hashmatch/_popcount.h"],
-        extra_compile_args=base_compile + omp_compile + extra,
-        extra_link_args=omp_link,
+        depends=["src/hashmatch/_popcount.h"] if kernel else [],
+        extra_compile_args=base_compile + (omp_compile if kernel else []) + extra,
+        extra_link_args=omp_link if kernel else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 
-extensions = [_ext("_core", [])]
+
+extensions = [_ext("_core", []), _ext("_rows", [], kernel=False)]
 if IS_X86 and not IS_MSVC:
     extensions.append(_ext("_core_avx2", ["-mavx2", "-mpopcnt"]))
     extensions.append(

@@ -39,9 +39,9 @@ def test_tokens_equal_the_reference_across_chunks(chunks, limit: int) -> None:
         name_values = [n for n, _ in rows]
         date_values = [d for _, d in rows]
         # per distinct value, as the encoder gives them: here every row is its own value
-        ids = np.stack(
-            [names.ids(name_values), dates.ids(date_values)], axis=1
-        ).reshape(len(rows), 2)
+        ids = np.stack([names.ids(name_values), dates.ids(date_values)], axis=1).reshape(
+            len(rows), 2
+        )
         got = [bytes(t) for t in key.tokens(ids)]
         assert got == _expected(name_values, date_values)
 
@@ -52,3 +52,27 @@ def test_renumbering_bumps_the_generation() -> None:
     assert first == [0, 1] and part.generation == 0
     assert part.ids(["c"]).tolist() == [0] and part.generation == 1
     assert part.values == ["c"]
+
+
+@given(
+    chunks=st.lists(
+        st.lists(st.tuples(_NAME, _NAME, _DATE, _DATE), min_size=0, max_size=8),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_keys_too_wide_to_pack_still_equal_the_reference(chunks) -> None:
+    # Four parts of up to 2**16 values do not fit one int64: memo keys are tuples then.
+    parts = [PartValues(None), PartValues("soundex"), PartValues(None), PartValues("year")]
+    key = MatchKeyTokens(KEY, parts)
+    for rows in chunks:
+        columns = [[row[j] for row in rows] for j in range(4)]
+        ids = np.stack([p.ids(c) for p, c in zip(parts, columns, strict=True)], axis=1)
+        got = [bytes(t) for t in key.tokens(ids.reshape(len(rows), 4))]
+        expected = []
+        for row in rows:
+            hows = [None, "soundex", None, "year"]
+            values = [None if v is None else transform(v, h) for v, h in zip(row, hows, strict=True)]
+            whole = None not in values
+            expected.append(match_key_token(KEY, values) if whole else MISSING_TOKEN)  # type: ignore[arg-type]
+        assert got == expected

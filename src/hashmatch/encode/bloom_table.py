@@ -9,7 +9,7 @@ per distinct value, which dominates the encoding of files whose values rarely re
   values are concatenated into one byte array, each q-gram read as an integer code
   (``q <= 7`` bytes), the distinct codes looked up in a memo of gram masks (new grams
   are hashed once, in a batch: :class:`~hashmatch.encode.prf.BloomPositions`), and each
-  value's filter is an ``np.bitwise_or.reduceat`` over its grams' masks;
+  value's filter is the OR of its grams' masks (:func:`hashmatch._rows.or_segments`);
 * dates (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``): year, month, day and day/month features
   are looked up per component and OR-ed;
 * anything else (phone, gender, non-ASCII text, values shorter than ``q``) goes through
@@ -17,8 +17,8 @@ per distinct value, which dominates the encoding of files whose values rarely re
   tested against.
 
 A value's row is remembered (bounded), so values met in earlier chunks cost one dict
-look-up; rows are the field's CLK words ``[first_word, end_word)``, ready to be OR-ed
-into the CLKs by a gather.
+look-up; rows are the field's CLK words ``[first_word, end_word)``, which the encoder
+OR-s into the CLKs of all fields in one compiled pass (:meth:`BloomTable.per_row`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch._rows import factorize, or_segments
 from hashmatch.encode.bloom import FieldBloom
 from hashmatch.encode.prf import BloomPositions
 
@@ -68,6 +69,20 @@ class BloomTable:
 
     def rows(self, canonicals: Sequence[str | None]) -> Rows:
         """``uint64[len(canonicals), words]``: each value's filter (zero for None)."""
+        indices = self._indices(canonicals)  # first: it may grow the memo rows
+        return np.take(self._rows, indices, axis=0)
+
+    def per_row(
+        self, canonicals: Sequence[str | None], codes: npt.NDArray[np.intp]
+    ) -> tuple[Rows, npt.NDArray[np.intp]]:
+        """``(table, index)``: row ``r`` (holding ``canonicals[codes[r]]``) has the filter
+        ``table[index[r]]``. The table is the memo itself (no per-row copy), valid until
+        the next call."""
+        index = np.take(self._indices(canonicals), codes)  # may grow the memo rows
+        return self._rows, index
+
+    def _indices(self, canonicals: Sequence[str | None]) -> npt.NDArray[np.intp]:
+        """Each value's row in ``_rows``, computing the filters of values not remembered."""
         memo = self._memo
         found = list(map(memo.get, canonicals))
         if None in found:
@@ -78,7 +93,7 @@ class BloomTable:
                 new = list(dict.fromkeys(c for c in canonicals if c is not None))
             self._remember(new, self._compute(new))
             found = list(map(memo.get, canonicals))
-        return np.take(self._rows, np.fromiter(found, np.intp, len(found)), axis=0)
+        return np.fromiter(found, np.intp, len(found))
 
     def _forget(self) -> None:
         """Empty the value memo; row 0 stays the empty filter of a missing value."""
@@ -145,13 +160,17 @@ class BloomTable:
         codes = np.zeros(len(starts), dtype=np.int64)
         for t in range(q):
             codes = (codes << 8) | data[starts + t]
-        out[keep] = np.bitwise_or.reduceat(self._gram_masks(codes), group, axis=0)
+        masks, index = self._gram_masks(codes)
+        rows = np.zeros((len(keep), self.words), dtype=np.uint64)
+        or_segments(rows, masks, index, group)  # a value's filter: OR of its grams' masks
+        out[keep] = rows
         return out
 
-    def _gram_masks(self, codes: npt.NDArray[np.int64]) -> Rows:
-        """The mask row of each gram code: one sort finds the distinct grams, a dict
-        (bounded) remembers each gram's mask across calls, new grams are hashed."""
-        distinct, inverse = np.unique(codes, return_inverse=True)
+    def _gram_masks(self, codes: npt.NDArray[np.int64]) -> tuple[Rows, npt.NDArray[np.intp]]:
+        """``(masks, index)``: the mask of gram ``g`` is ``masks[index[g]]``. One hashing
+        pass finds the distinct grams, a dict (bounded) remembers each gram's mask across
+        calls, new grams are hashed."""
+        distinct, index = factorize(codes)
         grams = distinct.tolist()
         memo = self._grams
         if len(memo) + len(grams) > _MEMO_LIMIT:
@@ -161,8 +180,7 @@ class BloomTable:
             prefix, q = self.bloom.prefix, self._q
             rows = self._positions.rows([prefix + _gram_text(c, q) for c in new])
             memo.update(zip(new, rows, strict=True))
-        masks = np.stack(list(map(memo.__getitem__, grams)))
-        return np.take(masks, inverse.reshape(-1), axis=0)
+        return np.stack(list(map(memo.__getitem__, grams))), index
 
     # -- dates ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch._rows import factorize
 from hashmatch.readers import BadRow, Chunk
 
 if TYPE_CHECKING:
@@ -106,22 +107,38 @@ def join_factors(factors: Sequence[Factor]) -> Factor:
 def unique_rows(ids: npt.NDArray[np.integer], base: int) -> tuple[Codes, Codes]:
     """Distinct rows of ``ids`` (entries in ``[0, base)``) and each row's index among them.
 
-    Rows are packed into one int64 each when ``base ** width`` fits (a 1-D unique is
-    far faster than ``np.unique(axis=0)``), else compared as rows.
+    Rows are packed into one int64 each when ``base ** width`` fits and numbered in one
+    hashing pass (:func:`hashmatch._rows.factorize`, first appearance first), else
+    compared as rows by ``np.unique(axis=0)`` (sorted). Callers rely on neither order.
     """
-    width = ids.shape[1]
-    base = max(base, 1)
-    if base**width < 2**63:
-        packed = np.zeros(len(ids), dtype=np.int64)
-        for j in range(width):
-            packed = packed * base + ids[:, j]
-        distinct, inverse = np.unique(packed, return_inverse=True)
-        combos = np.empty((len(distinct), width), dtype=np.intp)
-        for j in reversed(range(width)):  # unpack: cheaper than asking unique for indices
-            distinct, combos[:, j] = np.divmod(distinct, base)
-        return combos, inverse.reshape(-1).astype(np.intp)
+    packed = pack_rows(ids, base)
+    if packed is not None:
+        distinct, inverse = factorize(packed)
+        return unpack_rows(distinct, base, ids.shape[1]), inverse
     combos, inverse = np.unique(ids, axis=0, return_inverse=True)
     return combos.astype(np.intp, copy=False), inverse.reshape(-1).astype(np.intp)
+
+
+def pack_rows(ids: npt.NDArray[np.integer], base: int) -> npt.NDArray[np.int64] | None:
+    """Each row of ``ids`` (entries in ``[0, base)``) as one int64, its digits in base
+    ``base``; None when ``base ** width`` does not fit in an int64."""
+    width = ids.shape[1]
+    base = max(base, 1)
+    if base**width >= 2**63:
+        return None
+    packed = np.zeros(len(ids), dtype=np.int64)
+    for j in range(width):
+        packed = packed * base + ids[:, j]
+    return packed
+
+
+def unpack_rows(packed: npt.NDArray[np.int64], base: int, width: int) -> Codes:
+    """The rows :func:`pack_rows` packed: ``unpack_rows(pack_rows(x, b), b, w) == x``."""
+    base = max(base, 1)
+    rows = np.empty((len(packed), width), dtype=np.intp)
+    for j in reversed(range(width)):
+        packed, rows[:, j] = np.divmod(packed, base)
+    return rows
 
 
 @dataclass

@@ -14,13 +14,14 @@ The token is :func:`hashmatch.encode.tokens.match_key_token` of the parts, compu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch.encode.columns import unique_rows
+from hashmatch._rows import factorize
+from hashmatch.encode.columns import pack_rows, unique_rows, unpack_rows
 from hashmatch.encode.prf import HmacSha256
 from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES, frame, transform
 
@@ -79,8 +80,9 @@ class MatchKeyTokens:
         self._prf = HmacSha256(key)
         self.parts = list(parts)
         self.limit = limit
-        self._memo: dict[tuple[int, ...], bytes] = {}
+        self._memo: dict[Hashable, bytes] = {}
         self._generations = self._current()
+        self._base = max(p.limit for p in self.parts) + 1  # above any id + 1
 
     def _current(self) -> tuple[int, ...]:
         return tuple(p.generation for p in self.parts)
@@ -95,22 +97,42 @@ class MatchKeyTokens:
             self._generations = self._current()
         # Ids + 1, so that a missing part is 0: every row has a combination (no masked
         # gathers or scatters), and a combination with a 0 gets the missing token.
-        base = max(len(p.values) for p in self.parts) + 1
-        combos, inverse = unique_rows(ids + 1, base)
-        keys = list(map(tuple, combos.tolist()))
+        keys, combos, inverse = self._combinations(ids + 1)
         memo = self._memo
         found = list(map(memo.get, keys))
         if None in found:
             if len(memo) + len(keys) > self.limit:
                 memo.clear()
             missing = [i for i, f in enumerate(found) if f is None]
-            new = self._hash(combos[missing])
+            new = self._hash(combos(missing))
             memo.update(zip([keys[i] for i in missing], new, strict=True))
             for i, token in zip(missing, new, strict=True):
                 found[i] = token
         table = np.frombuffer(b"".join(found), dtype=np.uint8)  # type: ignore[arg-type]
         # np.take: ten times faster than fancy indexing for rows this narrow
         return np.take(table.reshape(-1, TOKEN_BYTES), inverse, axis=0)
+
+    def _combinations(self, ids: Ids) -> tuple[list[Hashable], Callable[[list[int]], Ids], Ids]:
+        """The distinct rows of ``ids`` (part ids + 1) as memo keys, a function giving the
+        rows of chosen keys, and each row's index among the keys.
+
+        A key is the row packed into one int (fixed base, so the same combination has
+        the same key in every chunk) when that fits, else the row as a tuple. (A chunk
+        with more distinct values than a part's limit has ids beyond the base: tuples
+        then. Both kinds of key are exact, so mixing them only costs a repeated hash.)
+        """
+        largest = int(ids.max(initial=0))
+        packed = pack_rows(ids, self._base) if largest < self._base else None
+        if packed is not None:
+            distinct, inverse = factorize(packed)
+            width = ids.shape[1]
+            return (
+                distinct.tolist(),
+                lambda at: unpack_rows(distinct[at], self._base, width),
+                inverse,
+            )
+        combos, inverse = unique_rows(ids, largest + 1)
+        return list(map(tuple, combos.tolist())), combos.__getitem__, inverse
 
     def _hash(self, combos: Ids) -> list[bytes]:
         """The tokens of combinations of part ids + 1 (missing where an id is 0)."""

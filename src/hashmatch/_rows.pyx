@@ -1,0 +1,139 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Compiled row loops of the encoder: factorising integer keys, OR-ing filter rows.
+
+The encoder does its real work once per distinct value and then only moves rows: every
+row's field filters are OR-ed into its CLK, and every row's combination of part ids is
+numbered. In numpy each of those steps is a gather into a temporary plus a second pass
+(or a sort, for ``np.unique``); here each is one pass over the rows. Validation lives
+with the callers (``hashmatch.encode``), which pass arrays of the right shapes and dtypes.
+"""
+
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+cnp.import_array()
+
+ctypedef cnp.intp_t intp_t
+
+# Fibonacci hashing: the multiplier spreads consecutive ids over the whole table.
+cdef uint64_t _GOLDEN = 0x9E3779B97F4A7C15ULL
+
+
+def factorize(const int64_t[::1] values):
+    """``(distinct, codes)``: the distinct values in order of first appearance (int64)
+    and each value's index among them (intp), so ``distinct[codes] == values``.
+
+    One pass with an open-addressing hash table (linear probing, load <= 1/2): O(n),
+    where ``np.unique`` sorts.
+    """
+    cdef Py_ssize_t n = values.shape[0], i, slot, found = 0
+    cdef int bits = 1
+    while (<Py_ssize_t>1 << bits) < 2 * n:
+        bits += 1
+    cdef Py_ssize_t size = <Py_ssize_t>1 << bits
+    cdef uint64_t mask = <uint64_t>size - 1
+    cdef int shift = 64 - bits
+    codes_array = np.empty(n, dtype=np.intp)
+    distinct_array = np.empty(n, dtype=np.int64)
+    cdef intp_t[::1] codes = codes_array
+    cdef int64_t[::1] distinct = distinct_array
+    cdef intp_t *table = <intp_t *>malloc(size * sizeof(intp_t))  # slot -> index + 1
+    if table == NULL:
+        raise MemoryError()
+    cdef int64_t value
+    try:
+        with nogil:
+            for slot in range(size):
+                table[slot] = 0
+            for i in range(n):
+                value = values[i]
+                slot = <Py_ssize_t>((<uint64_t>value * _GOLDEN) >> shift)
+                while table[slot] != 0 and distinct[table[slot] - 1] != value:
+                    slot = <Py_ssize_t>((<uint64_t>slot + 1) & mask)
+                if table[slot] == 0:
+                    distinct[found] = value
+                    found += 1
+                    table[slot] = found
+                codes[i] = table[slot] - 1
+    finally:
+        free(table)
+    return distinct_array[:found].copy(), codes_array
+
+
+def or_fields(uint64_t[:, ::1] out, first_words, tables, const intp_t[:, ::1] codes):
+    """OR several fields' filters into the rows' CLK words, one row at a time:
+    ``out[r, first_words[f]:first_words[f] + w_f] |= tables[f][codes[f, r]]``.
+
+    ``tables[f]`` is field ``f``'s C-contiguous ``uint64[values, w_f]`` filter rows. A row
+    of ``out`` is read and written once for all fields, while it is in the L1 cache.
+    """
+    cdef Py_ssize_t fields = len(tables), n = out.shape[0], f, r, w, width
+    if codes.shape[0] != fields or len(first_words) != fields or codes.shape[1] != n:
+        raise ValueError("or_fields: one first word and one row of codes per table")
+    cdef const uint64_t[:, ::1] table
+    cdef const uint64_t **rows = <const uint64_t **>malloc(fields * sizeof(void *))
+    cdef Py_ssize_t *widths = <Py_ssize_t *>malloc(fields * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *firsts = <Py_ssize_t *>malloc(fields * sizeof(Py_ssize_t))
+    cdef uint64_t *dst
+    cdef const uint64_t *src
+    if rows == NULL or widths == NULL or firsts == NULL:
+        free(rows); free(widths); free(firsts)
+        raise MemoryError()
+    try:
+        for f in range(fields):
+            table = tables[f]
+            widths[f], firsts[f] = table.shape[1], first_words[f]
+            rows[f] = &table[0, 0] if table.shape[0] and widths[f] else NULL
+            if firsts[f] < 0 or firsts[f] + widths[f] > out.shape[1]:
+                raise ValueError("or_fields: a field's words fall outside out")
+            for r in range(n):
+                if codes[f, r] < 0 or codes[f, r] >= table.shape[0]:
+                    raise IndexError("or_fields: a code is outside its table")
+        with nogil:
+            for r in range(n):
+                for f in range(fields):
+                    width = widths[f]
+                    if width == 0:
+                        continue
+                    dst = &out[r, 0] + firsts[f]
+                    src = rows[f] + codes[f, r] * width
+                    for w in range(width):
+                        dst[w] |= src[w]
+    finally:
+        free(rows); free(widths); free(firsts)
+
+
+def or_segments(
+    uint64_t[:, ::1] out,
+    const uint64_t[:, ::1] table,
+    const intp_t[::1] codes,
+    const intp_t[::1] starts,
+):
+    """``out[s] |= table[codes[k]]`` for every ``k`` of segment ``s``, which runs from
+    ``starts[s]`` to ``starts[s + 1]`` (the last to the end of ``codes``): each value's
+    filter as the OR of its q-grams' masks, without a per-gram temporary."""
+    cdef Py_ssize_t segments = starts.shape[0], n = codes.shape[0], width = table.shape[1]
+    cdef Py_ssize_t s, k, end, w
+    cdef uint64_t *dst
+    cdef const uint64_t *src
+    if out.shape[0] != segments or out.shape[1] != width:
+        raise ValueError("or_segments: out needs one row per segment, as wide as the table")
+    for s in range(segments):
+        end = starts[s + 1] if s + 1 < segments else n
+        if starts[s] < 0 or starts[s] > end or end > n:
+            raise ValueError("or_segments: segment starts must be ascending within codes")
+    for k in range(n):
+        if codes[k] < 0 or codes[k] >= table.shape[0]:
+            raise IndexError("or_segments: a code is outside the table")
+    if width == 0:
+        return
+    with nogil:
+        for s in range(segments):
+            end = starts[s + 1] if s + 1 < segments else n
+            dst = &out[s, 0]
+            for k in range(starts[s], end):
+                src = &table[codes[k], 0]
+                for w in range(width):
+                    dst[w] |= src[w]

@@ -1,0 +1,87 @@
+"""The encoder's compiled row loops (``hashmatch._rows``) against plain numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from hashmatch._rows import factorize, or_fields
+from hashmatch.encode.columns import pack_rows, unique_rows, unpack_rows
+
+_INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@given(
+    values=hnp.arrays(np.int64, st.integers(0, 300), elements=st.one_of(st.integers(-3, 3), _INT64))
+)
+def test_factorize_numbers_values_in_order_of_first_appearance(values) -> None:
+    distinct, codes = factorize(values)
+    assert codes.dtype == np.intp and distinct.dtype == np.int64
+    np.testing.assert_array_equal(distinct[codes], values)
+    assert len(distinct) == len(set(values.tolist()))
+    firsts = [values.tolist().index(v) for v in distinct.tolist()]
+    assert firsts == sorted(firsts)
+
+
+def test_factorize_of_nothing_is_empty() -> None:
+    distinct, codes = factorize(np.array([], dtype=np.int64))
+    assert distinct.shape == (0,) and codes.shape == (0,)
+
+
+@given(
+    rows=st.integers(0, 40),
+    widths=st.lists(st.integers(0, 3), min_size=1, max_size=4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_or_fields_equals_numpy_gathers(rows: int, widths: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    total = sum(widths) + 1
+    out = rng.integers(0, 2**63, (rows, total), dtype=np.int64).astype(np.uint64)
+    expected = out.copy()
+    firsts, tables, codes = [], [], []
+    start = 0
+    for width in widths:
+        table = rng.integers(0, 2**63, (5, width), dtype=np.int64).astype(np.uint64)
+        index = rng.integers(0, 5, rows).astype(np.intp)
+        expected[:, start : start + width] |= table[index]
+        firsts.append(start)
+        tables.append(table)
+        codes.append(index)
+        start += width
+    or_fields(out, firsts, tables, np.stack(codes).reshape(len(widths), rows))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_or_fields_refuses_codes_and_words_out_of_range() -> None:
+    out = np.zeros((2, 2), dtype=np.uint64)
+    table = np.ones((3, 1), dtype=np.uint64)
+    with pytest.raises(IndexError, match="outside its table"):
+        or_fields(out, [0], [table], np.array([[0, 3]], dtype=np.intp))
+    with pytest.raises(IndexError, match="outside its table"):
+        or_fields(out, [0], [table], np.array([[-1, 0]], dtype=np.intp))
+    with pytest.raises(ValueError, match="outside out"):
+        or_fields(out, [2], [table], np.array([[0, 0]], dtype=np.intp))
+    with pytest.raises(ValueError, match="one first word"):
+        or_fields(out, [0, 1], [table], np.array([[0, 0]], dtype=np.intp))
+    assert not out.any()  # nothing written before a refusal
+
+
+@given(
+    ids=hnp.arrays(
+        np.intp, st.tuples(st.integers(0, 30), st.integers(1, 4)), elements=st.integers(0, 6)
+    ),
+    base=st.sampled_from([7, 65537]),
+)
+def test_unique_rows_packs_and_unpacks_exactly(ids, base: int) -> None:
+    packed = pack_rows(ids, base)
+    if base ** ids.shape[1] >= 2**63:
+        assert packed is None
+    else:
+        assert packed is not None
+        np.testing.assert_array_equal(unpack_rows(packed, base, ids.shape[1]), ids)
+    combos, inverse = unique_rows(ids, base)
+    np.testing.assert_array_equal(combos[inverse], ids)
+    assert len(combos) == len({tuple(r) for r in ids.tolist()})
