@@ -16,7 +16,8 @@ fresh record ids, using ``examples/febrl4/schema.toml``:
   ``--memory-rows`` rows.
 
 Each speed figure is the median of ``--repeats`` timed runs (5; on a shared machine a
-short run can be slowed by a burst of other work), for hashmatch and clkhash alike.
+short run can be slowed by a burst of other work), for hashmatch and clkhash alike, and
+the runs interleave (one of each per round), so both see the same machine.
 
 Targets (issue 2): >= 20x clkhash records/second per core; 1M rows under 1 GB peak RSS.
 
@@ -37,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,9 +170,9 @@ def time_hashmatch(data: Path, workdir: Path) -> tuple[float, int]:
     return cpu_seconds() - start, summary.encoded
 
 
-def time_clkhash(n: int, repeats: int = 1) -> float | None:
-    """Median CPU seconds clkhash takes for ``n`` FEBRL rows over ``repeats`` runs, or
-    None without clkhash."""
+def clkhash_runner(n: int) -> Callable[[], float] | None:
+    """A function timing one clkhash run over ``n`` FEBRL rows (CPU seconds), or None
+    without clkhash. Rows and schema are prepared once, outside the timing."""
     try:
         from clkhash import clk, schema
     except ImportError:
@@ -178,13 +180,15 @@ def time_clkhash(n: int, repeats: int = 1) -> float | None:
     _, rows = febrl_rows()
     data = [rows[i % len(rows)] for i in range(n)]
     sch = schema.from_json_dict(CLKHASH_SCHEMA)
-    times = []
-    for _ in range(repeats):
+
+    def run() -> float:
         start = cpu_seconds()
         clks = clk.generate_clks(data, sch, "secret", validate=True, max_workers=1)
-        times.append(cpu_seconds() - start)
+        seconds = cpu_seconds() - start
         assert len(clks) == n
-    return statistics.median(times)
+        return seconds
+
+    return run
 
 
 _MEMORY_CHILD = """
@@ -239,30 +243,42 @@ def main(argv: list[str] | None = None) -> dict[str, float | int | None]:
     results: dict[str, float | int | None] = {"rows": args.rows}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for label, unique in (("repeated", False), ("unique", True)):
-            data = work / f"{label}.csv"
-            write_repeated(data, args.rows, unique=unique)
-            flush_to_disk()
+        inputs = {label: work / f"{label}.csv" for label in ("repeated", "unique")}
+        for label, data in inputs.items():
+            write_repeated(data, args.rows, unique=label == "unique")
+        flush_to_disk()
+        for data in inputs.values():
             time_hashmatch(data, work)  # warm-up: imports, first-use tables
-            runs = [time_hashmatch(data, work) for _ in range(args.repeats)]
-            seconds, rows = statistics.median(t for t, _ in runs), runs[0][1]
+        clkhash = clkhash_runner(args.clkhash_rows)
+        # Rounds interleave every measurement, so a burst of load from another job on
+        # this shared machine slows all of them alike instead of one figure.
+        runs: dict[str, list[float]] = {label: [] for label in (*inputs, "clkhash")}
+        rows = 0
+        for _ in range(args.repeats):
+            for label, data in inputs.items():
+                seconds, rows = time_hashmatch(data, work)
+                runs[label].append(seconds)
+            if clkhash is not None:
+                runs["clkhash"].append(clkhash())
+        for label in inputs:
+            seconds = statistics.median(runs[label])
             results[f"hashmatch_{label}_rps"] = rows / seconds
             print(
                 f"hashmatch encode_file, FEBRL 4 x{args.rows:,} ({label} values): "
                 f"{rows / seconds:,.0f} records/CPU-second ({seconds:.2f} s{median})"
             )
-        clk_seconds = time_clkhash(args.clkhash_rows, args.repeats)
-        if clk_seconds is None:
+        if clkhash is None:
             print("clkhash not importable here: run with the venv that has it")
             results["clkhash_rps"] = None
         else:
+            clk_seconds = statistics.median(runs["clkhash"])
             clk_rps = args.clkhash_rows / clk_seconds
             results["clkhash_rps"] = clk_rps
             print(
                 f"clkhash generate_clks, {args.clkhash_rows:,} FEBRL rows: "
                 f"{clk_rps:,.0f} records/CPU-second ({clk_seconds:.2f} s{median}, 1 worker)"
             )
-            for label in ("repeated", "unique"):
+            for label in inputs:
                 ratio = results[f"hashmatch_{label}_rps"] / clk_rps  # type: ignore[operator]
                 results[f"ratio_{label}"] = ratio
                 print(f"  hashmatch / clkhash ({label} values): {ratio:.1f}x (target >= 20x)")

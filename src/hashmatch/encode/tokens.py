@@ -23,6 +23,7 @@ from hashmatch.normalize import date_components, soundex
 
 TOKEN_BYTES = 16
 MISSING_TOKEN = bytes(TOKEN_BYTES)
+_DATE_PARTS = {"year": 0, "month": 1, "day": 2}  # transform -> index in date_components
 
 
 def exact_token(key: bytes, canonical: str) -> bytes:
@@ -57,12 +58,12 @@ def transform(canonical: str, how: str | None) -> str | None:
     """
     if how is None:
         return canonical
-    if how in ("year", "month", "day"):
+    component = _DATE_PARTS.get(how)
+    if component is not None:
         try:
-            year, month, day = date_components(canonical)
+            value = date_components(canonical)[component]
         except ValueError:
             return None
-        value = {"year": year, "month": month, "day": day}[how]
         return None if value is None else f"{value:02d}"
     if how == "soundex":
         try:
