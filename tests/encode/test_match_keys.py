@@ -70,9 +70,11 @@ def test_keys_too_wide_to_pack_still_equal_the_reference(chunks) -> None:
         ids = np.stack([p.ids(c) for p, c in zip(parts, columns, strict=True)], axis=1)
         got = [bytes(t) for t in key.tokens(ids.reshape(len(rows), 4))]
         expected = []
+        hows = [None, "soundex", None, "year"]
         for row in rows:
-            hows = [None, "soundex", None, "year"]
-            values = [None if v is None else transform(v, h) for v, h in zip(row, hows, strict=True)]
+            values = [
+                None if v is None else transform(v, h) for v, h in zip(row, hows, strict=True)
+            ]
             whole = None not in values
             expected.append(match_key_token(KEY, values) if whole else MISSING_TOKEN)  # type: ignore[arg-type]
         assert got == expected

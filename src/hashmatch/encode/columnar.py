@@ -76,7 +76,7 @@ class ColumnarCsvReader:
         boundary = re.escape(delimiter.encode()) + rb"\r\n"
         # A well-formed quoted field: opens and closes at a field boundary, "" inside.
         self._quoted_field = re.compile(
-            rb'(?<![^' + boundary + rb'])"(?:[^"]|"")*"(?![^' + boundary + rb"])"
+            rb"(?<![^" + boundary + rb'])"(?:[^"]|"")*"(?![^' + boundary + rb"])"
         )
         self._names = [f"c{i}" for i in range(len(self.header))]  # names may repeat
         self._convert = self._convert_options(set())
@@ -86,8 +86,9 @@ class ColumnarCsvReader:
         )
         self._field_limit = csv.field_size_limit()
         self._fh: IO[bytes] | None = None
-        self._buf = b""
+        self._buf = bytearray()
         self._pos = 0
+        self._end = 0
         self._eof = False
         self._consumed = 0  # file offset of the first unconsumed byte
 
@@ -116,7 +117,7 @@ class ColumnarCsvReader:
     def chunks(self, chunk_rows: int) -> Iterator[Chunk | ArrowChunk]:
         """Chunks of up to ``chunk_rows`` data rows, in file order (see the module doc)."""
         with self.source.path.open("rb") as fh:
-            self._fh, self._buf, self._pos, self._eof = fh, b"", 0, False
+            self._fh, self._pos, self._end, self._eof = fh, 0, 0, False
             self._consumed = 0
             self._skip_header()
             number = 0  # data rows so far
@@ -142,22 +143,35 @@ class ColumnarCsvReader:
         return min(self._consumed, self.source.total_bytes), self.source.total_bytes
 
     # -- the byte buffer ---------------------------------------------------------------
-    # ``_buf[_pos:]`` holds the bytes read and not yet consumed; consuming moves ``_pos``
-    # (no copy), reading more drops the consumed part first.
+    # ``_buf[_pos:_end]`` holds the bytes read and not yet consumed; consuming moves
+    # ``_pos`` (no copy). The buffer is reused: reading more moves the pending bytes to its
+    # start and reads into it in place, so the file's bytes are copied once on the way in
+    # and memory is not allocated (and faulted in, zeroed, by the kernel) again per read.
 
     def _read_more(self, at_least: int = _READ_BYTES) -> bool:
         """Append at least ``at_least`` bytes (fewer at the end); False at end of file."""
         assert self._fh is not None
-        data = self._fh.read(max(at_least, _READ_BYTES))
-        if not data:
+        size = max(at_least, _READ_BYTES)
+        pending = self._end - self._pos
+        if pending + size > len(self._buf):  # grow (a new buffer: never resized in place)
+            grown = bytearray(max(pending + size, 2 * len(self._buf)))
+            grown[:pending] = memoryview(self._buf)[self._pos : self._end]
+            self._buf = grown
+        elif pending > self._pos:  # overlapping move: through a copy
+            self._buf[:pending] = self._buf[self._pos : self._end]
+        elif pending:
+            self._buf[:pending] = memoryview(self._buf)[self._pos : self._end]
+        self._pos, self._end = 0, pending
+        with memoryview(self._buf)[pending : pending + size] as free:
+            read = self._fh.readinto(free)  # type: ignore[attr-defined]
+        if not read:
             self._eof = True
             return False
-        self._buf = self._buf[self._pos :] + data
-        self._pos = 0
+        self._end += read
         return True
 
     def _pending(self) -> int:
-        return len(self._buf) - self._pos
+        return self._end - self._pos
 
     def _more(self) -> bool:
         return self._pending() > 0 or (not self._eof and self._read_more())
@@ -169,7 +183,7 @@ class ColumnarCsvReader:
     def _skip_header(self) -> None:
         """Consume the header row (read before by the source, BOM included)."""
         self._read_more()
-        if self._buf.startswith(codecs.BOM_UTF8):
+        if self._buf.startswith(codecs.BOM_UTF8, self._pos, self._end):
             self._consume(len(codecs.BOM_UTF8))
         next(csv.reader(self._lines(), delimiter=self.source.delimiter), None)
 
@@ -178,41 +192,52 @@ class ColumnarCsvReader:
         file; None when the lines run longer than _MAX_BLOCK (no line feeds).
 
         Bytes already searched are not searched again after a read, and reads are sized
-        from the line length seen so far, so a block costs about two counting passes and
-        one copy.
+        from the line length seen so far (so the last line feed needed is near the end of
+        the buffer, and is searched for from there): a block costs about one counting pass
+        and one copy.
         """
         need = chunk_rows  # line feeds still to find
         scanned = 0  # pending bytes searched so far
         while True:
-            buf, pos = self._buf, self._pos
-            found = _count_feeds(buf, pos + scanned, len(buf))
+            buf, pos, stop = self._buf, self._pos, self._end
+            found = _count_feeds(buf, pos + scanned, stop)
             if found >= need:
-                return buf[pos : _nth_feed(buf, pos + scanned, need) + 1]
+                if found - need < need:
+                    end = _nth_feed_back(buf, pos + scanned, found - need + 1, stop)
+                else:
+                    end = _nth_feed(buf, pos + scanned, need, stop)
+                return self._pending_bytes(end + 1)
             need -= found
-            scanned = len(buf) - pos
+            scanned = stop - pos
             if scanned > _MAX_BLOCK:
                 return None
             # Enough for the lines still needed at the length seen so far (+10%); with
             # no line seen yet, double.
             wanted = need * scanned / (chunk_rows - need) * 1.1 if need < chunk_rows else scanned
             if not self._read_more(min(int(wanted), _MAX_BLOCK)):
-                return buf[pos:]
+                return self._pending_bytes(self._end)
+
+    def _pending_bytes(self, end: int) -> bytes:
+        """A copy of the pending bytes up to buffer offset ``end``: the buffer is reused."""
+        with memoryview(self._buf)[self._pos : end] as view:
+            return bytes(view)
 
     def _lines(self) -> Iterator[str]:
         """Physical lines as the Python reader sees them (``\\r\\n``, ``\\r`` or ``\\n``
         ends one), consumed from the buffer one by one as the csv module asks."""
         while self._more():
-            match = _LINE.match(self._buf, self._pos)
+            match = _LINE.match(self._buf, self._pos, self._end)
             end = match.end() if match is not None else self._pos
             # A line is complete at its terminator, unless a "\r" ends the buffer (its
             # "\n" may follow); at the end of the file the rest is the last line.
-            cut_cr = end == len(self._buf) and self._buf.endswith(b"\r")
-            if (end == self._pos or cut_cr) and not self._eof and self._read_more():
+            cut_cr = end == self._end and self._buf[end - 1] == ord("\r")
+            if (end == self._pos or cut_cr) and not self._eof:
+                self._read_more()  # moves the pending bytes: match again, even at the end
                 continue
-            end = end if end > self._pos else len(self._buf)
-            line = self._buf[self._pos : end]
+            end = end if end > self._pos else self._end
+            line = self._buf[self._pos : end].decode("utf-8", errors="surrogateescape")
             self._consume(end - self._pos)
-            yield line.decode("utf-8", errors="surrogateescape")
+            yield line
 
     # -- parsing -------------------------------------------------------------------------
 
@@ -311,19 +336,19 @@ class ColumnarCsvReader:
         return self.source._sorted_chunk(rows, numbers, len(self.header))
 
 
-def _count_feeds(data: bytes, start: int, end: int) -> int:
+def _count_feeds(data: bytes | bytearray, start: int, end: int) -> int:
     """Line feeds in ``data[start:end]`` (numpy: several times faster than bytes.count)."""
     view = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
     return int(np.count_nonzero(view == ord("\n")))
 
 
-def _nth_feed(data: bytes, start: int, n: int) -> int:
-    """Index of the ``n``-th line feed at or after ``start`` (there are at least ``n``).
+def _nth_feed(data: bytes | bytearray, start: int, n: int, end: int | None = None) -> int:
+    """Index of the ``n``-th line feed in ``data[start:end]`` (there are at least ``n``).
 
     Halves the range by counting its first half, so each byte is counted about once, then
     walks the last few thousand bytes.
     """
-    low, high = start, len(data)
+    low, high = start, len(data) if end is None else end
     while high - low > 4096:
         middle = (low + high) // 2
         count = _count_feeds(data, low, middle)
@@ -335,3 +360,20 @@ def _nth_feed(data: bytes, start: int, n: int) -> int:
     for _ in range(n):
         low = data.index(b"\n", low, high) + 1
     return low - 1
+
+
+def _nth_feed_back(data: bytes | bytearray, start: int, n: int, end: int) -> int:
+    """Index of the ``n``-th line feed counted back from ``end`` (there are at least ``n``
+    in ``data[start:end]``): :func:`_nth_feed` from the other end."""
+    low, high = start, end
+    while high - low > 4096:
+        middle = (low + high) // 2
+        count = _count_feeds(data, middle, high)
+        if count >= n:
+            low = middle
+        else:
+            n -= count
+            high = middle
+    for _ in range(n):
+        high = data.rindex(b"\n", low, high)
+    return high
