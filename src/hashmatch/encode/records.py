@@ -27,6 +27,7 @@ from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
 from hashmatch.schema.model import Field, ResolvedField
 
 _CACHE_LIMIT = 1 << 16  # entries per memo (bounded memory; a memo is emptied when full)
+_new_tuple = tuple.__new__
 
 
 class Outcome(NamedTuple):
@@ -120,7 +121,8 @@ class FieldReader:
         self.name = spec.name
         self.indices = resolved.indices
         self.columns = "+".join(resolved.source.columns)  # for reject reports (names only)
-        self._normalize = make_normalizer(spec.type, spec.normalize, resolved.source)
+        # memo=False: the outcome memo below already sees every value once only
+        self._normalize = make_normalizer(spec.type, spec.normalize, resolved.source, memo=False)
         self._cache: dict[str, Outcome] = {}
 
     def raw_values(self, columns: Sequence[Sequence[str]]) -> Sequence[str]:
@@ -149,26 +151,39 @@ class FieldReader:
         try:
             outcomes = list(map(self._cache.__getitem__, distinct))
         except KeyError:  # some values not seen yet (or forgotten)
-            get = self._cache.get
-            outcomes = [get(v) or self._new_outcome(v) for v in distinct]
+            outcomes = self._outcomes(distinct)
         return FieldColumn.of(self.name, codes, outcomes)
 
     def outcome(self, raw: str) -> Outcome:
         """The (remembered) outcome of normalising one raw value."""
-        return self._cache.get(raw) or self._new_outcome(raw)
+        return self._outcomes((raw,))[0]
 
-    def _new_outcome(self, raw: str) -> Outcome:
-        """Normalise a value that is not remembered, and remember it (bounded)."""
-        try:
-            found = Outcome(self._normalize(raw))
-        except MissingValue as exc:
-            found = Outcome(None, "missing", exc.reason, exc.pattern)
-        except InvalidValue as exc:
-            found = Outcome(None, "invalid", exc.reason)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[raw] = found
-        return found
+    def _outcomes(self, distinct: Sequence[str]) -> list[Outcome]:
+        """The outcomes of ``distinct``, normalising and remembering (bounded) new ones.
+
+        One loop with everything bound to locals: this runs once per value never seen,
+        which for files whose values do not repeat is every value of every field.
+        """
+        cache = self._cache
+        get = cache.get
+        normalize = self._normalize
+        out: list[Outcome] = []
+        append = out.append
+        for raw in distinct:
+            found = get(raw)
+            if found is None:
+                try:
+                    # tuple.__new__: the named tuple's own __new__ is a Python function
+                    found = _new_tuple(Outcome, (normalize(raw), "valid", None, None))
+                except MissingValue as exc:
+                    found = Outcome(None, "missing", exc.reason, exc.pattern)
+                except InvalidValue as exc:
+                    found = Outcome(None, "invalid", exc.reason)
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[raw] = found
+            append(found)
+        return out
 
 
 @dataclass(frozen=True)

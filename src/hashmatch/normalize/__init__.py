@@ -104,7 +104,7 @@ _FACTORIES: dict[str, Callable[[Mapping[str, Any], ColumnSource], Normalizer]] =
 
 
 def make_normalizer(
-    field_type: str, options: Mapping[str, Any], source: ColumnSource
+    field_type: str, options: Mapping[str, Any], source: ColumnSource, *, memo: bool = True
 ) -> Normalizer:
     """Build the normaliser of one field for one party.
 
@@ -114,7 +114,8 @@ def make_normalizer(
 
     Returns a callable ``raw cell text -> canonical string`` that raises
     :class:`MissingValue` or :class:`InvalidValue`. It remembers the canonical forms of
-    recent values (bounded), since names, dates and postcodes repeat across rows.
+    recent values (bounded), since names, dates and postcodes repeat across rows; pass
+    ``memo=False`` when the caller keeps its own memo of outcomes (one layer is enough).
 
     Raises ``ValueError`` for an unknown field type, unknown option, option of the wrong
     type, or an unusable party setting (bad date format, unknown phone region).
@@ -137,4 +138,5 @@ def make_normalizer(
             )
             raise ValueError(msg)
         resolved[name] = value
-    return memoised(_FACTORIES[field_type](resolved, source))
+    normalize = _FACTORIES[field_type](resolved, source)
+    return memoised(normalize) if memo else normalize

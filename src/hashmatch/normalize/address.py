@@ -35,6 +35,8 @@ _UNIT_WORDS = frozenset(full for _, full, kind in _ROWS if kind == "unit")
 #: Abbreviations that mean a title when they open a street name.
 _NAME_OPENERS = {"st": "saint", "dr": "doctor"}
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+#: Tokens that ``_expand`` may rewrite; an address with none of them is left as it is.
+_REWRITTEN = frozenset(abbr for abbr, full in _EXPANSIONS.items() if abbr != full)
 
 
 def _opens_name(tokens: list[str], i: int) -> bool:
@@ -71,16 +73,30 @@ def make_address_normalizer(
     """The normaliser of an ``address`` field."""
     abbreviations = bool(options.get("abbreviations", True))
     check = placeholders.check
+    safe = placeholders.safe_starts()
+    nothing_to_rewrite = _REWRITTEN.isdisjoint
     sub_apostrophes, sub_non_alnum = APOSTROPHES_RE.sub, _NON_ALNUM_RE.sub
 
     def normalize_address(raw: str) -> str:
-        folded = fold(raw.strip())
-        check(folded)
-        tokens = sub_non_alnum(" ", sub_apostrophes("", folded)).split()
-        if abbreviations:
+        folded = raw.strip()
+        folded = folded.lower() if folded.isascii() else fold(folded)
+        tokens = folded.split()
+        key = "".join(tokens)
+        # Only letters, digits and whitespace (the usual case): the tokens are final (the
+        # substitutions would split the same way: ASCII whitespace is non-alphanumeric),
+        # and ``key`` is the key placeholders.check() looks up, so an inline pre-check on
+        # it skips the call even for "12 high st", whose own first two characters cannot.
+        plain = key.isalnum()
+        if (key if plain else folded)[:2] not in safe:
+            check(folded)
+        if not plain:
+            tokens = sub_non_alnum(" ", sub_apostrophes("", folded)).split()
+        if abbreviations and not nothing_to_rewrite(tokens):
             tokens = _expand(tokens)
+            plain = False
         canonical = " ".join(tokens)
-        check(canonical)
+        if (key if plain else canonical)[:2] not in safe:  # plain: the same key as above
+            check(canonical)  # (still called: a long value's check skips its key)
         return canonical
 
     return normalize_address

@@ -48,6 +48,11 @@ _DIRECTIVES: dict[str, tuple[str, str]] = {
 }
 _DIRECTIVES["B"] = _DIRECTIVES["b"]
 _SENTINELS = placeholders.table("date")
+#: Most days a month can have (February in a leap year): 29 February is checked apart.
+_MAX_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+#: The same for the fast path, on 2-digit strings ("01".."12" -> "31", "29"...): equal-width
+#: digit strings compare as their numbers do, so no int() is needed.
+_MAX_DAY_TEXT = {f"{m:02d}": f"{n:02d}" for m, n in enumerate(_MAX_DAYS) if m}
 
 
 class _Format(NamedTuple):
@@ -98,6 +103,48 @@ def compile_format(fmt: str) -> _Format:
     return _Format(re.compile("".join(parts)), precision)
 
 
+class _Layout(NamedTuple):
+    """A full-date format read at fixed positions: the fast path for its usual shape."""
+
+    match: Callable[[str], re.Match[str] | None]  # ASCII digits/literals at fixed places
+    year: slice
+    month: slice
+    day: slice
+
+
+def fixed_layout(fmt: str) -> _Layout | None:
+    """The fixed-width reading of a ``%Y``/``%m``/``%d`` format, or None for other formats.
+
+    A value that matches the layout (4-digit year, 2-digit month and day, the format's
+    literals in place) also matches the format's compiled regex, and with the same
+    groups: that regex's first attempt gives every variable-width field its widest
+    (2-digit) reading, which is the layout's. So the layout decides such a value alone.
+    """
+    parts: list[str] = []
+    at: dict[str, slice] = {}
+    pos = i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            d = fmt[i + 1 : i + 2]
+            width = {"Y": 4, "m": 2, "d": 2}.get(d)
+            if width is None or d in at:
+                return None
+            parts.append(f"[0-9]{{{width}}}")
+            at[d] = slice(pos, pos + width)
+            pos += width
+            i += 2
+        elif ch.isascii() and not ch.isspace():
+            parts.append(re.escape(ch.lower()))
+            pos += 1
+            i += 1
+        else:
+            return None
+    if len(at) != 3:
+        return None
+    return _Layout(re.compile("".join(parts)).fullmatch, at["Y"], at["m"], at["d"])
+
+
 def _bound(value: str, name: str) -> dt.date:
     if value == "today":
         return dt.date.today()
@@ -136,12 +183,29 @@ def make_date_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Ca
     lo, hi = earliest.isoformat(), latest.isoformat()
     century_pivot = latest.year % 100
     century = latest.year - century_pivot
-    days_in = calendar.monthrange
     check = placeholders.check
+    safe = placeholders.safe_starts()
+    isleap = calendar.isleap
+    max_day = _MAX_DAY_TEXT
+    # Only the first format may take the fast path: a value it reads was never tried
+    # against another format first.
+    layout = fixed_layout((source.date_formats or DEFAULT_FORMATS)[0])
+    fast_match = layout.match if layout is not None else None
+    at_year, at_month, at_day = (
+        (layout.year, layout.month, layout.day) if layout is not None else (slice(0),) * 3
+    )
 
-    def normalize_date(raw: str) -> str:
-        text = raw.strip().lower()
-        check(text)
+    def windowed(canonical: str) -> str:
+        """``canonical``, unless it is a sentinel date or outside the validity window."""
+        # a year has 4 digits (%y lands at or before 'latest'): 9999 is the year 9999
+        if canonical in _SENTINELS or canonical.startswith("9999"):
+            raise MissingValue("placeholder", "sentinel_date")
+        if not lo[: len(canonical)] <= canonical <= hi[: len(canonical)]:
+            raise InvalidValue("date.out_of_range")
+        return canonical
+
+    def parse(text: str) -> str:
+        """The canonical form of a value, through the formats' regexes in order."""
         for fmt in formats:
             m = fmt.regex.fullmatch(text)
             if m is not None:
@@ -164,16 +228,38 @@ def make_date_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Ca
                 raise InvalidValue("date.impossible")
         if fmt.precision == 3:
             day = int(groups["d"])
-            if year < 1 or not 1 <= day <= days_in(year, month)[1]:
+            if (
+                year < 1
+                or not 1 <= day <= _MAX_DAYS[month]
+                or (day == 29 and month == 2 and not isleap(year))
+            ):
                 raise InvalidValue("date.impossible")
-            canonical = f"{year:04d}-{month:02d}-{day:02d}"
-        elif fmt.precision == 2:
-            canonical = f"{year:04d}-{month:02d}"
-        else:
-            canonical = f"{year:04d}"
-        if canonical in _SENTINELS or year == 9999:
+            return windowed(f"{year:04d}-{month:02d}-{day:02d}")
+        if fmt.precision == 2:
+            return windowed(f"{year:04d}-{month:02d}")
+        return windowed(f"{year:04d}")
+
+    def normalize_date(raw: str) -> str:
+        text = raw.strip().lower()
+        if text[:2] not in safe:  # inline pre-check: most values need no check() call
+            check(text)
+        if fast_match is None or fast_match(text) is None:
+            return parse(text)
+        # The fast path, as parse() would decide but on the text: fixed-width ASCII digit
+        # fields are already zero-padded, and compare as their numbers do.
+        year, month, day = text[at_year], text[at_month], text[at_day]
+        top = max_day.get(month)  # None: month 00 or 13..99
+        if (
+            top is None
+            or year == "0000"
+            or not "01" <= day <= top
+            or (day == "29" and month == "02" and not isleap(int(year)))
+        ):
+            raise InvalidValue("date.impossible")
+        canonical = f"{year}-{month}-{day}"
+        if canonical in _SENTINELS or year == "9999":
             raise MissingValue("placeholder", "sentinel_date")
-        if not lo[: len(canonical)] <= canonical <= hi[: len(canonical)]:
+        if not lo <= canonical <= hi:  # both bounds are full YYYY-MM-DD dates
             raise InvalidValue("date.out_of_range")
         return canonical
 

@@ -282,11 +282,20 @@ def make_name_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Ca
     nicknames = nickname_table() if options.get("nicknames", False) else None
     order: NameOrder = source.name_order
     part = source.part
-    check_canonical = placeholders.check
+    check = placeholders.check
+    safe = placeholders.safe_starts(_NAME_PLACEHOLDERS)
+    rewrite = _REWRITES.get
 
     def normalize_name(raw: str) -> str:
-        folded = _folded(raw)
-        if part is None:
+        folded = raw.strip()
+        folded = folded.lower() if folded.isascii() else fold(folded)
+        if folded[:2] not in safe:  # inline pre-check: most values need no check() call
+            check(folded, _NAME_PLACEHOLDERS)
+        if part is None and folded.isalpha() and folded.isascii():
+            # One plain word: no affix is stripped from a lone token and a lone particle
+            # stays as it is, so _canonical_name would only apply the st/ste rewrite.
+            canonical = rewrite(folded, folded)
+        elif part is None:
             canonical = _canonical_name(folded, order)
         else:
             found = getattr(_split(folded, order), part)
@@ -297,7 +306,8 @@ def make_name_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Ca
             canonical = _with_nicknames(canonical, nicknames)
         # Titles/suffixes removed may reveal a placeholder ("Mr Unknown"): catch it now so
         # that normalising a canonical value never changes the outcome.
-        check_canonical(canonical, _NAME_PLACEHOLDERS)
+        if canonical[:2] not in safe:
+            check(canonical, _NAME_PLACEHOLDERS)
         return canonical
 
     return normalize_name

@@ -89,6 +89,18 @@ def _safe_heads(
     return found
 
 
+def safe_starts(extra: Mapping[str, str] | None = None) -> frozenset[str]:
+    """Two-character starts that prove a value is neither empty nor a placeholder.
+
+    ``check(folded, extra)`` does nothing when ``folded[:2]`` is in this set, so a hot
+    normaliser can test that inline and skip the call for most values.
+    """
+    heads = _heads_cache.get(id(extra))
+    if heads is None or heads[0] is not extra:
+        heads = _safe_heads(extra)
+    return heads[1]
+
+
 def check(folded: str, extra: Mapping[str, str] | None = None) -> None:
     """Raise ``MissingValue`` when a folded, lower-case value is empty or a placeholder."""
     if not folded or folded.isspace():

@@ -65,14 +65,20 @@ def make_postcode_normalizer(
     check = placeholders.check
     zip4 = _ZIP4_RE.fullmatch
 
+    safe = placeholders.safe_starts()
+    sub_separators = _SEPARATORS_RE.sub
+
     def normalize_postcode(raw: str) -> str:
-        folded = fold(raw.strip())
-        check(folded)
+        folded = raw.strip()
+        folded = folded.lower() if folded.isascii() else fold(folded)
+        if folded[:2] not in safe:  # inline pre-check: most values need no check() call
+            check(folded)
         if zip5:
             m = zip4(folded)
             if m is not None:
                 return m[1]
-        canonical = _SEPARATORS_RE.sub("", folded).upper()
+        # ASCII letters and digits only (the usual case): no separator to remove
+        canonical = (folded if folded.isalnum() else sub_separators("", folded)).upper()
         if not _GENERIC_RE.fullmatch(canonical):
             raise InvalidValue("postcode.syntax")
         if country_re is not None and not country_re.fullmatch(canonical):

@@ -25,13 +25,27 @@ _GENDER_CODES: Mapping[str, str] = dict(read_data("gender_codes.csv"))
 def make_text_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Callable[[str], str]:
     """The normaliser of a ``text`` field."""
     check = placeholders.check
+    safe = placeholders.safe_starts()
     sub_apostrophes, sub_non_alnum = APOSTROPHES_RE.sub, _NON_ALNUM_RE.sub
 
     def normalize_text(raw: str) -> str:
-        folded = fold(raw.strip())
-        check(folded)
+        folded = raw.strip()
+        folded = folded.lower() if folded.isascii() else fold(folded)
+        tokens = folded.split()
+        key = "".join(tokens)
+        # Only letters, digits and whitespace (the usual case): the tokens are final and
+        # ``key`` is what placeholders.check() would look up (see address.py).
+        if key.isalnum():
+            canonical = " ".join(tokens)
+            if key[:2] not in safe:  # both checks, as below: a long value's skips its key
+                check(folded)
+                check(canonical)
+            return canonical
+        if folded[:2] not in safe:
+            check(folded)
         canonical = " ".join(sub_non_alnum(" ", sub_apostrophes("", folded)).split())
-        check(canonical)
+        if canonical[:2] not in safe:
+            check(canonical)
         return canonical
 
     return normalize_text
@@ -40,11 +54,16 @@ def make_text_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Ca
 def make_id_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Callable[[str], str]:
     """The normaliser of an ``id`` field."""
     check = placeholders.check
+    safe = placeholders.safe_starts()
     sub_non_alnum = _NON_ALNUM_RE.sub
 
     def normalize_id(raw: str) -> str:
-        folded = fold(raw.strip())
-        check(folded)
+        folded = raw.strip()
+        folded = folded.lower() if folded.isascii() else fold(folded)
+        if folded[:2] not in safe:
+            check(folded)
+        if folded.isalnum():  # ASCII after folding: already [a-z0-9]+
+            return folded
         return sub_non_alnum("", folded)  # non-empty: check() refuses values without alnum
 
     return normalize_id
