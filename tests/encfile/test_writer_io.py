@@ -66,7 +66,8 @@ def test_sections_longer_than_a_copy_piece_are_copied_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = write(tmp_path / "whole.hme")
-    monkeypatch.setattr(_writer, "_COPY_CHUNK", 1000)  # not a multiple of any row size
+    # not a multiple of any row size; mapped pieces round it up to whole pages (4096)
+    monkeypatch.setattr(_writer, "_COPY_CHUNK", 1000)
     assert write(tmp_path / "pieces.hme") == whole
     with monkeypatch.context() as m:
         m.setattr(_writer.mmap, "mmap", refuse_mmap)

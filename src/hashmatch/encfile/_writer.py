@@ -284,16 +284,22 @@ def _copy(src: IO[bytes], out: IO[bytes], digest: Any, length: int) -> None:
     """Copy and hash the first ``length`` bytes of ``src`` (flushed) into ``out``."""
     if not length:
         return
-    try:
-        mapped = mmap.mmap(src.fileno(), length, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):  # a file system without mmap, or a short spill
-        _copy_read(src, out, digest, length)
-        return
-    with mapped, memoryview(mapped) as view:
-        for start in range(0, length, _COPY_CHUNK):  # bounded writes
-            with view[start : start + _COPY_CHUNK] as piece:
-                digest.update(piece)
-                out.write(piece)
+    # One mapping per piece, unmapped before the next: mapped pages count as the
+    # process's resident memory, which must stay bounded whatever the file's size.
+    granule = mmap.ALLOCATIONGRANULARITY  # a mapping's offset must be a multiple of it
+    step = max(granule, _COPY_CHUNK - _COPY_CHUNK % granule)
+    for start in range(0, length, step):
+        size = min(step, length - start)
+        try:
+            mapped = mmap.mmap(src.fileno(), size, access=mmap.ACCESS_READ, offset=start)
+        except (OSError, ValueError):  # a file system without mmap, or a short spill
+            if start:  # mapped before, so the spill is short: a disk fault
+                raise OSError("spill file shorter than the rows appended") from None
+            _copy_read(src, out, digest, length)
+            return
+        with mapped, memoryview(mapped) as piece:
+            digest.update(piece)
+            out.write(piece)
 
 
 def _copy_read(src: IO[bytes], out: IO[bytes], digest: Any, length: int) -> None:
