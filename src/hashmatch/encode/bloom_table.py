@@ -210,11 +210,11 @@ class BloomTable:
     def _component_rows(
         self, component: npt.NDArray[np.int64], form: str, *, pair: bool = False
     ) -> Rows:
-        distinct, inverse = np.unique(component, return_inverse=True)
+        distinct, inverse = factorize(component)
         features = [
             form.format(*divmod(c, 100)) if pair else form.format(c) for c in distinct.tolist()
         ]
-        return self._feature_rows(features)[inverse.reshape(-1)]
+        return np.take(self._feature_rows(features), inverse, axis=0)
 
 
 def _gram_text(code: int, q: int) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch._rows import set_bits
 from hashmatch.encode.tokens import TOKEN_BYTES
 
 _SHA256_BLOCK = 64
@@ -73,7 +74,5 @@ class BloomPositions:
             return rows
         digests = b"".join(map(self._digests, features))
         words = np.frombuffer(digests, dtype="<u8").reshape(n, -1)[:, : self.k]
-        bit = ((words % np.uint64(self.bits)).astype(np.int64) + self.offset).ravel()
-        masks = np.left_shift(np.uint64(1), (bit % 64).astype(np.uint64))
-        np.bitwise_or.at(rows, (np.repeat(np.arange(n), self.k), bit // 64), masks)
+        set_bits(rows, (words % np.uint64(self.bits)).astype(np.int64) + self.offset)
         return rows

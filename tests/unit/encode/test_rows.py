@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hashmatch._rows import factorize, or_fields
+from hashmatch._rows import factorize, or_fields, set_bits
 from hashmatch.encode.columns import pack_rows, unique_rows, unpack_rows
 
 _INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -85,3 +85,28 @@ def test_unique_rows_packs_and_unpacks_exactly(ids, base: int) -> None:
     combos, inverse = unique_rows(ids, base)
     np.testing.assert_array_equal(combos[inverse], ids)
     assert len(combos) == len({tuple(r) for r in ids.tolist()})
+
+
+@given(
+    rows=st.integers(0, 20),
+    words=st.integers(1, 3),
+    k=st.integers(0, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_set_bits_equals_numpy_or_at(rows: int, words: int, k: int, seed: int) -> None:
+    positions = np.random.default_rng(seed).integers(0, 64 * words, (rows, k), dtype=np.int64)
+    expected = np.zeros((rows, words), dtype=np.uint64)
+    bit = positions.ravel()
+    masks = np.left_shift(np.uint64(1), (bit % 64).astype(np.uint64))
+    np.bitwise_or.at(expected, (np.repeat(np.arange(rows), k), bit // 64), masks)
+    got = np.zeros((rows, words), dtype=np.uint64)
+    set_bits(got, positions)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_set_bits_refuses_positions_outside_the_row() -> None:
+    rows = np.zeros((1, 1), dtype=np.uint64)
+    for bad in (64, -1):
+        with pytest.raises(IndexError, match="outside the row"):
+            set_bits(rows, np.array([[0, bad]], dtype=np.int64))
+    assert not rows.any()
