@@ -14,7 +14,7 @@ scaled) and anonlink's ``dice_coefficient_accelerated`` (one thread) when anonli
 installed. The one- and all-core runs alternate, so a burst of load from another job
 affects both; "x 1 thr" is their ratio. Usage:
 
-    python benchmarks/kernel.py               # 20k x 20k, best of 5
+    python benchmarks/kernel.py               # 20k x 20k, best of 7
     python benchmarks/kernel.py --wait-idle   # on a shared machine: each run waits for idle
     python benchmarks/kernel.py --quick       # small sizes, a few seconds (smoke test)
 """
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--rows", type=int, default=20_000, help="rows of A and of B")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-anonlink", action="store_true", help="skip anonlink")
     parser.add_argument("--wait-idle", action="store_true",
                         help="start each timed run when the machine is idle (shared machines)")

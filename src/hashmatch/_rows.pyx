@@ -10,7 +10,8 @@ with the callers (``hashmatch.encode``), which pass arrays of the right shapes a
 
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy
 from libc.stdlib cimport free, malloc
 
 cnp.import_array()
@@ -155,3 +156,54 @@ def set_bits(uint64_t[:, ::1] rows, const int64_t[:, ::1] positions):
             for t in range(k):
                 bit = positions[i, t]
                 rows[i, bit >> 6] |= (<uint64_t>1) << (bit & 63)
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object text)
+    const char *PyUnicode_DATA(object text)
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    object PyBytes_FromStringAndSize(const char *data, Py_ssize_t size)
+    char *PyBytes_AS_STRING(object data)
+
+cdef const char *_HEX = b"0123456789abcdef"
+
+
+def lookup_lines(const uint8_t[:, ::1] tokens, list ids):
+    """The lookup file's rows ``hex(token),id\\r\\n`` as ASCII bytes, or None when an id
+    is not an ASCII ``str`` or holds a character the csv module would quote (``,"``,
+    CR, LF): the caller then writes through the csv module, whose bytes these equal."""
+    cdef Py_ssize_t n = len(ids), r, c, length, total = 0, width = tokens.shape[1]
+    cdef const char *text
+    cdef char ch
+    if tokens.shape[0] != n:
+        raise ValueError("lookup_lines: one token per id")
+    for r in range(n):
+        rid = ids[r]
+        if type(rid) is not str or not PyUnicode_IS_ASCII(rid):
+            return None
+        text = PyUnicode_DATA(rid)
+        length = PyUnicode_GET_LENGTH(rid)
+        for c in range(length):
+            ch = text[c]
+            if ch == b',' or ch == b'"' or ch == b'\r' or ch == b'\n':
+                return None
+        total += 2 * width + length + 3
+    out = PyBytes_FromStringAndSize(NULL, total)
+    cdef char *dst = PyBytes_AS_STRING(out)
+    cdef uint8_t byte
+    for r in range(n):
+        for c in range(width):
+            byte = tokens[r, c]
+            dst[0] = _HEX[byte >> 4]
+            dst[1] = _HEX[byte & 15]
+            dst += 2
+        dst[0] = b','
+        dst += 1
+        rid = ids[r]
+        length = PyUnicode_GET_LENGTH(rid)
+        memcpy(dst, PyUnicode_DATA(rid), length)
+        dst += length
+        dst[0] = b'\r'
+        dst[1] = b'\n'
+        dst += 2
+    return out

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._progress import ProgressHook
+from hashmatch._rows import lookup_lines
 from hashmatch.atomic import atomic_write
 from hashmatch.encfile import EncodingWriter
 from hashmatch.encode.columnar import ColumnarCsvReader, columnar_reader
@@ -363,8 +364,8 @@ def _header_extra(schema: Schema) -> dict[str, Any]:
 
 
 class _LookupWriter:
-    """Writes the lookup CSV (``row_token,record_id``); ids needing no quoting (the usual
-    case) are written with one join per chunk instead of the csv module's per-row calls."""
+    """Writes the lookup CSV (``row_token,record_id``): ASCII ids needing no quoting (the
+    usual case) as one compiled pass per chunk, others through the csv module (same bytes)."""
 
     def __init__(self, fh: Any) -> None:
         self._fh = fh
@@ -374,21 +375,13 @@ class _LookupWriter:
     def write(self, row_tokens: npt.NDArray[np.uint8], record_ids: list[str]) -> None:
         if not record_ids:
             return
-        tokens = row_tokens.tobytes().hex(",", -TOKEN_BYTES).split(",")  # one split, in C
-        joined = "".join(record_ids)
-        if any(c in joined for c in ',"\r\n'):
+        lines = lookup_lines(row_tokens, record_ids)
+        if lines is None:
+            tokens = row_tokens.tobytes().hex(",", -TOKEN_BYTES).split(",")  # one split, in C
             self._csv.writerows(zip(tokens, record_ids, strict=True))
             return
-        # One join over interleaved pieces: no Python call per row.
-        n = len(tokens)
-        pieces = [""] * (4 * n)
-        pieces[0::4], pieces[1::4], pieces[2::4], pieces[3::4] = (
-            tokens,
-            [","] * n,
-            record_ids,
-            ["\r\n"] * n,
-        )
-        self._fh.write("".join(pieces))
+        self._fh.flush()  # the text layer's pending rows first, then the bytes
+        self._fh.buffer.write(lines)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hashmatch._rows import factorize, or_fields, set_bits
+from hashmatch._rows import factorize, lookup_lines, or_fields, set_bits
 from hashmatch.encode.columns import pack_rows, unique_rows, unpack_rows
 
 _INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -110,3 +110,22 @@ def test_set_bits_refuses_positions_outside_the_row() -> None:
         with pytest.raises(IndexError, match="outside the row"):
             set_bits(rows, np.array([[0, bad]], dtype=np.int64))
     assert not rows.any()
+
+
+def test_lookup_lines_are_hex_comma_id_crlf() -> None:
+    tokens = np.arange(32, dtype=np.uint8).reshape(2, 16)
+    got = lookup_lines(tokens, ["rec-1", ""])
+    expected = f"{tokens[0].tobytes().hex()},rec-1\r\n{tokens[1].tobytes().hex()},\r\n"
+    assert got == expected.encode("ascii")
+    assert lookup_lines(np.zeros((0, 16), dtype=np.uint8), []) == b""
+
+
+@pytest.mark.parametrize("rid", ["a,b", 'a"b', "a\rb", "a\nb", "é", "a\u2028"])
+def test_lookup_lines_leave_ids_needing_quotes_or_unicode_to_the_csv_module(rid: str) -> None:
+    tokens = np.zeros((2, 16), dtype=np.uint8)
+    assert lookup_lines(tokens, ["plain", rid]) is None
+
+
+def test_lookup_lines_refuse_a_count_mismatch() -> None:
+    with pytest.raises(ValueError, match="one token per id"):
+        lookup_lines(np.zeros((1, 16), dtype=np.uint8), ["a", "b"])
