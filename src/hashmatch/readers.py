@@ -36,6 +36,7 @@ ROW_REASONS: dict[str, str] = {
     "row.undecodable": "a cell has bytes that are not valid in the input encoding",
 }
 _SNIFF_BYTES = 64 << 10
+_SNIFF_SAMPLE = 16 << 10  # bytes the delimiter is guessed from
 _DELIMITERS = ",;\t|"
 
 
@@ -260,9 +261,11 @@ def open_source(
 
 
 def _sniff(head: bytes, encoding: str) -> str:
-    sample = head.decode(encoding, errors="replace")
+    # csv.Sniffer's cost grows with the sample, and a few hundred lines decide it
+    cut = head[:_SNIFF_SAMPLE]
+    sample = cut.decode(encoding, errors="replace")
     lines = sample.splitlines()
-    if len(head) == _SNIFF_BYTES and len(lines) > 1:
+    if len(cut) < len(head) and len(lines) > 1:
         sample = "\n".join(lines[:-1])  # the last line may be cut
     try:
         return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
