@@ -16,6 +16,9 @@ _CODES = {
     **dict.fromkeys("mn", "5"),
     "r": "6",
 }
+#: fold() gives ASCII: delete every ASCII character but a-z
+_LETTERS_ONLY = {i: None for i in range(128) if not "a" <= chr(i) <= "z"}
+_DIGITS = str.maketrans({**dict.fromkeys("aeiouy", "0"), **_CODES, "h": None, "w": None})
 
 
 def soundex(name: str) -> str:
@@ -29,19 +32,23 @@ def soundex(name: str) -> str:
     >>> soundex("van der Berg") == soundex("vanderberg")
     True
     """
-    letters = [ch for ch in fold(name) if "a" <= ch <= "z"]
+    letters = fold(name).translate(_LETTERS_ONLY)
+    if not letters.isascii():  # fold() gives ASCII; should that change, stay correct
+        letters = "".join(ch for ch in letters if "a" <= ch <= "z")
     if not letters:
         msg = "soundex needs a name with at least one letter"
         raise ValueError(msg)
     first = letters[0]
-    out = [first.upper()]
-    last = _CODES.get(first, "")
-    for ch in letters[1:]:
-        code = _CODES.get(ch, "")
-        if code and code != last:
-            out.append(code)
-            if len(out) == 4:
-                break
-        if ch not in "hw":  # h and w do not separate equal codes; vowels do
-            last = code
-    return "".join(out).ljust(4, "0")
+    out = first.upper()
+    last = _CODES.get(first, "0")
+    # After the first letter: each letter's digit, "0" for a vowel (it separates equal
+    # codes), nothing for h and w (they do not); a digit is kept when it differs from the
+    # one before it and is not "0".
+    for digit in letters[1:].translate(_DIGITS):
+        if digit != last:
+            last = digit
+            if digit != "0":
+                out += digit
+                if len(out) == 4:
+                    return out
+    return out.ljust(4, "0")
