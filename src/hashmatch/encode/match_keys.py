@@ -46,13 +46,13 @@ class PartValues:
         (the month of a year-only date, the soundex of a name without letters...)."""
         found = list(map(self._ids.get, canonicals))
         if None in found:
-            missing = [i for i, f in enumerate(found) if f is None]
+            known = self._ids
+            new: list[str] = [c for c in dict.fromkeys(canonicals) if c not in known]  # type: ignore[misc]
             # Bounding the canonicals remembered bounds the values too (one each at most).
-            if len(self._ids) - 1 + len(missing) > self.limit:
+            if len(known) - 1 + len(new) > self.limit:
                 self._renumber()
-                found = list(map(self._ids.get, canonicals))
-                missing = [i for i, f in enumerate(found) if f is None]
-            new: list[str] = [canonicals[i] for i in missing]  # type: ignore[misc]
+                known = self._ids
+                new = [c for c in dict.fromkeys(canonicals) if c is not None]  # type: ignore[misc]
             parts = new if self.how is None else list(map(transform, new, repeat(self.how)))
             # None (no part) is in _index already: only new strings are numbered.
             fresh: list[str] = [v for v in dict.fromkeys(parts) if v not in self._index]  # type: ignore[misc]
@@ -60,10 +60,8 @@ class PartValues:
             self._index.update(zip(fresh, range(start, start + len(fresh)), strict=True))
             self.values.extend(fresh)
             self.framed.extend(map(frame, fresh))
-            ids = list(map(self._index.__getitem__, parts))
-            self._ids.update(zip(new, ids, strict=True))
-            for i, id_ in zip(missing, ids, strict=True):
-                found[i] = id_
+            known.update(zip(new, map(self._index.__getitem__, parts), strict=True))
+            found = list(map(known.__getitem__, canonicals))
         return np.fromiter(found, np.intp, len(found))
 
     def _renumber(self) -> None:

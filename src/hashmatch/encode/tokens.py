@@ -17,6 +17,7 @@ The all-zero token means *missing* (the chance that a real HMAC output is all ze
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Sequence
 
 from hashmatch.normalize import date_components, soundex
@@ -24,6 +25,8 @@ from hashmatch.normalize import date_components, soundex
 TOKEN_BYTES = 16
 MISSING_TOKEN = bytes(TOKEN_BYTES)
 _DATE_PARTS = {"year": 0, "month": 1, "day": 2}  # transform -> index in date_components
+_DATE_SLICES = ((0, 4), (5, 2), (8, 2))  # (start, width) of each in YYYY-MM-DD
+_CANONICAL_DATE = re.compile(r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?")
 
 
 def exact_token(key: bytes, canonical: str) -> bytes:
@@ -60,6 +63,12 @@ def transform(canonical: str, how: str | None) -> str | None:
         return canonical
     component = _DATE_PARTS.get(how)
     if component is not None:
+        if _CANONICAL_DATE.fullmatch(canonical):  # the usual case: read the digits in place
+            start, width = _DATE_SLICES[component]
+            if start + width > len(canonical):
+                return None  # the month or day of a shorter date
+            text = canonical[start : start + width]
+            return text if component or text[0] != "0" else f"{int(text):02d}"
         try:
             value = date_components(canonical)[component]
         except ValueError:

@@ -6,8 +6,11 @@ import hashlib
 import hmac
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hashmatch.encode.tokens import MISSING_TOKEN, exact_token, match_key_token, transform
+from hashmatch.normalize import date_components
 
 KEY = bytes(range(32))
 
@@ -58,3 +61,19 @@ def test_transforms(value: str, how: str | None, want: str | None) -> None:
 def test_unknown_transform_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown match-key transform"):
         transform("x", "reverse")
+
+
+@given(
+    year=st.integers(0, 9999),
+    month=st.integers(0, 99),
+    day=st.integers(0, 99),
+    length=st.sampled_from([4, 7, 10]),
+    how=st.sampled_from(["year", "month", "day"]),
+)
+def test_date_parts_read_in_place_equal_date_components(
+    year: int, month: int, day: int, length: int, how: str
+) -> None:
+    canonical = f"{year:04d}-{month:02d}-{day:02d}"[:length]
+    parts = dict(zip(("year", "month", "day"), date_components(canonical), strict=True))
+    value = parts[how]
+    assert transform(canonical, how) == (None if value is None else f"{value:02d}")
