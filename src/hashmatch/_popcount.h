@@ -369,6 +369,17 @@ static void hm_heap_offer(hm_hit *heap, int64_t *size, int64_t k, hm_hit h)
     heap[p] = h;
 }
 
+/* Write n hits to oj/os in order, and the row index i to oi unless oi is NULL. */
+HM_INLINE void hm_write_hits(const hm_hit *hits, int64_t n, int64_t i, int64_t *oi,
+                             int64_t *oj, float *os)
+{
+    for (int64_t h = 0; h < n; h++) {
+        if (oi) oi[h] = i;
+        oj[h] = hits[h].j;
+        os[h] = hits[h].score;
+    }
+}
+
 /* ------------------------------------------------------------------ grid driver */
 
 typedef struct {
@@ -576,51 +587,43 @@ static void hm_scatter_free(hm_scatter *sc)
     sc->score = NULL;
 }
 
+/* Hit h of A row r's list: its original B index and its score, rounded as output. */
+HM_INLINE hm_hit hm_row_hit(const hm_grid *g, int64_t r, const hm_row *row, int64_t h)
+{
+    const int64_t k = row->k[h];
+    const hm_hit hit = {g->border[k],
+                        (float)hm_score(g->metric, row->c[h], g->pa[r] + g->pb[k], g->nbits)};
+    return hit;
+}
+
 /* Write one row's hits in original B order (best-first for top-k) to oi/oj/os; returns
  * how many, or -1 on OOM. Sparse rows are sorted; dense rows (many hits for the width of
  * B) go through the bitmap. */
 static int64_t hm_emit_row(const hm_grid *g, int64_t r, const hm_row *row, hm_hit *tmp,
                            hm_scatter *sc, int64_t *oi, int64_t *oj, float *os)
 {
-    const int64_t i = g->i_offset + r, pa = g->pa[r], n = row->n;
+    const int64_t i = g->i_offset + r, n = row->n;
     if (g->topk > 0) {
         int64_t kept = 0;
-        for (int64_t h = 0; h < n; h++) {
-            const int64_t k = row->k[h];
-            hm_hit hit = {g->border[k],
-                          (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits)};
-            hm_heap_offer(tmp, &kept, g->topk, hit);
-        }
+        for (int64_t h = 0; h < n; h++)
+            hm_heap_offer(tmp, &kept, g->topk, hm_row_hit(g, r, row, h));
         qsort(tmp, (size_t)kept, sizeof(hm_hit), hm_cmp_best);
-        for (int64_t h = 0; h < kept; h++) {
-            oi[h] = i;
-            oj[h] = tmp[h].j;
-            os[h] = tmp[h].score;
-        }
+        hm_write_hits(tmp, kept, i, oi, oj, os);
         return kept;
     }
     if (n * 256 > g->m) { /* dense */
         if (hm_scatter_init(sc, g->m)) return -1;
         for (int64_t h = 0; h < n; h++) {
-            const int64_t k = row->k[h];
-            hm_scatter_add(sc, g->border[k],
-                           (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits));
+            const hm_hit hit = hm_row_hit(g, r, row, h);
+            hm_scatter_add(sc, hit.j, hit.score);
         }
         hm_scatter_drain(sc, i, oi, oj, os);
         return n;
     }
     /* B is sorted by popcount, so hits come out of order: sort by original j. */
-    for (int64_t h = 0; h < n; h++) {
-        const int64_t k = row->k[h];
-        tmp[h].j = g->border[k];
-        tmp[h].score = (float)hm_score(g->metric, row->c[h], pa + g->pb[k], g->nbits);
-    }
+    for (int64_t h = 0; h < n; h++) tmp[h] = hm_row_hit(g, r, row, h);
     qsort(tmp, (size_t)n, sizeof(hm_hit), hm_cmp_j);
-    for (int64_t h = 0; h < n; h++) {
-        oi[h] = i;
-        oj[h] = tmp[h].j;
-        os[h] = tmp[h].score;
-    }
+    hm_write_hits(tmp, n, i, oi, oj, os);
     return n;
 }
 
@@ -718,11 +721,7 @@ static int hm_rows_finish(const hm_grid *g, int64_t x0, int64_t x1, const int64_
                 hm_heap_offer(tmp, &kept, g->topk, hit);
             }
             qsort(tmp, (size_t)kept, sizeof(hm_hit), hm_cmp_best);
-            for (int64_t h = 0; h < kept; h++) {
-                ti[toff[x] + h] = x;
-                tj[toff[x] + h] = tmp[h].j;
-                ts[toff[x] + h] = tmp[h].score;
-            }
+            hm_write_hits(tmp, kept, x, ti + toff[x], tj + toff[x], ts + toff[x]);
             continue;
         }
         for (int64_t h = 0; h < n; h++) oi[s0 + h] = x;
@@ -737,10 +736,7 @@ static int hm_rows_finish(const hm_grid *g, int64_t x0, int64_t x1, const int64_
             tmp[h].score = ss[h];
         }
         qsort(tmp, (size_t)n, sizeof(hm_hit), hm_cmp_j);
-        for (int64_t h = 0; h < n; h++) {
-            sj[h] = tmp[h].j;
-            ss[h] = tmp[h].score;
-        }
+        hm_write_hits(tmp, n, x, NULL, sj, ss);
     }
     free(tmp);
     hm_scatter_free(&sc);
