@@ -125,15 +125,6 @@ class FieldReader:
         self._normalize = make_normalizer(spec.type, spec.normalize, resolved.source, memo=False)
         self._cache: dict[str, Outcome] = {}
 
-    def raw_values(self, columns: Sequence[Sequence[str]]) -> Sequence[str]:
-        """The field's raw text per row (several columns joined by one space).
-
-        ``columns`` is the chunk transposed: ``columns[i]`` holds column ``i`` of every row.
-        """
-        if len(self.indices) == 1:
-            return columns[self.indices[0]]
-        return list(map(" ".join, zip(*(columns[i] for i in self.indices), strict=True)))
-
     def read(self, columns: Sequence[Sequence[str]]) -> FieldColumn:
         """Factorise and normalise the field over a chunk (given as columns)."""
         return self.read_factors([factorise(columns[i]) for i in self.indices])
@@ -153,10 +144,6 @@ class FieldReader:
         except KeyError:  # some values not seen yet (or forgotten)
             outcomes = self._outcomes(distinct)
         return FieldColumn.of(self.name, codes, outcomes)
-
-    def outcome(self, raw: str) -> Outcome:
-        """The (remembered) outcome of normalising one raw value."""
-        return self._outcomes((raw,))[0]
 
     def _outcomes(self, distinct: Sequence[str]) -> list[Outcome]:
         """The outcomes of ``distinct``, normalising and remembering (bounded) new ones.
