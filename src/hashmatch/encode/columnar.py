@@ -192,9 +192,8 @@ class ColumnarCsvReader:
         file; None when the lines run longer than _MAX_BLOCK (no line feeds).
 
         Bytes already searched are not searched again after a read, and reads are sized
-        from the line length seen so far (so the last line feed needed is near the end of
-        the buffer, and is searched for from there): a block costs about one counting pass
-        and one copy.
+        from the line length seen so far: a block costs about two counting passes and one
+        copy.
         """
         need = chunk_rows  # line feeds still to find
         scanned = 0  # pending bytes searched so far
@@ -202,11 +201,7 @@ class ColumnarCsvReader:
             buf, pos, stop = self._buf, self._pos, self._end
             found = _count_feeds(buf, pos + scanned, stop)
             if found >= need:
-                if found - need < need:
-                    end = _nth_feed_back(buf, pos + scanned, found - need + 1, stop)
-                else:
-                    end = _nth_feed(buf, pos + scanned, need, stop)
-                return self._pending_bytes(end + 1)
+                return self._pending_bytes(_nth_feed(buf, pos + scanned, need, stop) + 1)
             need -= found
             scanned = stop - pos
             if scanned > _MAX_BLOCK:
@@ -360,20 +355,3 @@ def _nth_feed(data: bytes | bytearray, start: int, n: int, end: int | None = Non
     for _ in range(n):
         low = data.index(b"\n", low, high) + 1
     return low - 1
-
-
-def _nth_feed_back(data: bytes | bytearray, start: int, n: int, end: int) -> int:
-    """Index of the ``n``-th line feed counted back from ``end`` (there are at least ``n``
-    in ``data[start:end]``): :func:`_nth_feed` from the other end."""
-    low, high = start, end
-    while high - low > 4096:
-        middle = (low + high) // 2
-        count = _count_feeds(data, middle, high)
-        if count >= n:
-            low = middle
-        else:
-            n -= count
-            high = middle
-    for _ in range(n):
-        high = data.rindex(b"\n", low, high)
-    return high
