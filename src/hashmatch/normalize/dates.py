@@ -256,11 +256,6 @@ def make_date_normalizer(options: Mapping[str, Any], source: ColumnSource) -> Ca
             or (day == "29" and month == "02" and not isleap(int(year)))
         ):
             raise InvalidValue("date.impossible")
-        canonical = f"{year}-{month}-{day}"
-        if canonical in _SENTINELS or year == "9999":
-            raise MissingValue("placeholder", "sentinel_date")
-        if not lo <= canonical <= hi:  # both bounds are full YYYY-MM-DD dates
-            raise InvalidValue("date.out_of_range")
-        return canonical
+        return windowed(f"{year}-{month}-{day}")
 
     return normalize_date
