@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices, Scores
+from hashmatch.kernel import popcount
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class SegmentView:
         for lo in range(0, n, chunk_rows):
             block = np.asarray(clks[lo : lo + chunk_rows])
             for s, mask in enumerate(masks):
-                counts[lo : lo + len(block), s] = _popcount(block & mask)
+                counts[lo : lo + len(block), s] = popcount(block & mask)
         seen = counts > 0 if present is None else np.asarray(present, dtype=np.bool_) | (counts > 0)
         flags = None if nested is None else np.asarray(nested, dtype=np.bool_)
         if flags is not None and flags.shape != (len(segments),):
@@ -86,10 +87,6 @@ class SegmentView:
 #: Field types whose encodings nest: a coarser value encodes a subset of the features of
 #: a finer one (a year-only date against a full date).
 NESTED_FIELD_TYPES = frozenset({"date"})
-
-
-def _popcount(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
 
 
 def _segment_mask(start: int, bits: int, words: int) -> npt.NDArray[np.uint64]:
@@ -172,7 +169,7 @@ def field_dice(
     mask = _segment_mask(start, bits, left_clks.shape[1])[lo:hi]
     a = np.asarray(left_clks[i, lo:hi])
     b = np.asarray(right_clks[j, lo:hi])
-    inter = _popcount(a & b & mask).astype(np.float64)
+    inter = popcount(a & b & mask).astype(np.float64)
     pl = left.popcounts[i, segment].astype(np.float64)
     pr = right.popcounts[j, segment].astype(np.float64)
     nested = _nested(left, right)
@@ -237,9 +234,9 @@ def swapped_names(
     s, t = segments
     (la, lb), (ra, rb) = left, right
     li_a, li_b, rj_a, rj_b = la[i], lb[i], ra[j], rb[j]
-    straight = _popcount(li_a & rj_a) + _popcount(li_b & rj_b)
-    cross_ab = _popcount(li_a & rj_b)  # left's first field against right's second
-    cross_ba = _popcount(li_b & rj_a)
+    straight = popcount(li_a & rj_a) + popcount(li_b & rj_b)
+    cross_ab = popcount(li_a & rj_b)  # left's first field against right's second
+    cross_ba = popcount(li_b & rj_a)
     pl, pr = left_view.popcounts, right_view.popcounts
     present = (
         left_view.present[i, s] & left_view.present[i, t]
