@@ -37,23 +37,24 @@ omp_compile, omp_link = _openmp_flags()
 base_compile = ["/O2"] if IS_MSVC else ["-O3", "-fno-strict-aliasing"]
 
 
-def _ext(name: str, extra: list[str], *, kernel: bool = True) -> Extension:
+def _ext(package: str, name: str, extra: list[str], *, kernel: bool = True) -> Extension:
+    folder = f"src/hashmatch/{package}"
     return Extension(
-        f"hashmatch.{name}",
-        sources=[f"src/hashmatch/{name}.pyx"],
-        include_dirs=[np.get_include(), "src/hashmatch"],
-        depends=["src/hashmatch/_popcount.h"] if kernel else [],
+        f"hashmatch.{package}.{name}",
+        sources=[f"{folder}/{name}.pyx"],
+        include_dirs=[np.get_include(), folder],
+        depends=[f"{folder}/_popcount.h"] if kernel else [],
         extra_compile_args=base_compile + (omp_compile if kernel else []) + extra,
         extra_link_args=omp_link if kernel else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 
 
-extensions = [_ext("_core", []), _ext("_rows", [], kernel=False)]
+extensions = [_ext("kernel", "_core", []), _ext("encode", "_rows", [], kernel=False)]
 if IS_X86 and not IS_MSVC:
-    extensions.append(_ext("_core_avx2", ["-mavx2", "-mpopcnt"]))
+    extensions.append(_ext("kernel", "_core_avx2", ["-mavx2", "-mpopcnt"]))
     extensions.append(
-        _ext("_core_avx512", ["-mavx2", "-mpopcnt", "-mavx512f", "-mavx512vpopcntdq"])
+        _ext("kernel", "_core_avx512", ["-mavx2", "-mpopcnt", "-mavx512f", "-mavx512vpopcntdq"])
     )
 
 setup(

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from hashmatch.blocking import BlockingConfig, candidate_pairs
+from hashmatch.link.blocking import BlockingConfig, candidate_pairs
 
 FIELDS, FIELD_WORDS = 8, 2
 SEGMENTS = [(f * FIELD_WORDS * 64, FIELD_WORDS * 64) for f in range(FIELDS)]

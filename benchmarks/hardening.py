@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch.audit import audit_clks, length_leakage
+from hashmatch.audit.privacy import audit_clks, length_leakage
 from hashmatch.encode.bloom import feature_positions
 from hashmatch.encode.features import feature_function
 from hashmatch.encode.harden import (

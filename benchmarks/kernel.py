@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hashmatch import kernel, kernel_numpy
+from hashmatch import kernel
+from hashmatch.kernel import reference as kernel_numpy
 
 ROOT = Path(__file__).resolve().parent.parent
 FEBRL = ROOT / "tests" / "data" / "febrl4"

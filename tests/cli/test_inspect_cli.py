@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
-import hashmatch.inspect
+import hashmatch.audit.inspection
 from hashmatch.cli import app
 from hashmatch.encfile import EncodingWriter
-from hashmatch.inspect import inspect_file
+from hashmatch.audit.inspection import inspect_file
 
 ROWS = 400
 
@@ -184,5 +184,5 @@ def test_help_has_an_example() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    result = doctest.testmod(hashmatch.inspect)
+    result = doctest.testmod(hashmatch.audit.inspection)
     assert result.attempted > 0 and result.failed == 0

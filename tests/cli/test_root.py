@@ -13,7 +13,7 @@ def test_version_flag_prints_version() -> None:
 def test_compiled_core_is_importable() -> None:
     import numpy as np
 
-    from hashmatch import _core
+    from hashmatch.kernel import _core as _core
 
     rows = np.array([[0, 1], [2**64 - 1, 3]], dtype=np.uint64)
     assert list(_core.popcount_rows(rows)) == [1, 66]

@@ -24,8 +24,8 @@ from typer.testing import CliRunner, Result
 
 from hashmatch.cli import app
 from hashmatch.encode import LinkageSecret
-from hashmatch.intake import open_inputs
-from hashmatch.keyfiles import (
+from hashmatch.seal.intake import open_inputs
+from hashmatch.seal.keyfiles import (
     PartySigningKey,
     load_coordinator_key,
     load_coordinator_public,
@@ -34,7 +34,7 @@ from hashmatch.keyfiles import (
     load_trusted_parties,
     write_party_keys,
 )
-from hashmatch.seal import is_sealed, open_sealed, read_seal_header, seal_file
+from hashmatch.seal.envelope import is_sealed, open_sealed, read_seal_header, seal_file
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_departments"
 PARTIES = ("crm", "callcentre")

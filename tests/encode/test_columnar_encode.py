@@ -20,9 +20,9 @@ import pytest
 
 import hashmatch.encode.encoder as encoder_module
 from hashmatch.encode import LinkageSecret, encode_file
-from hashmatch.encode.columnar import ColumnarCsvReader
+from hashmatch.encode.sources.columnar import ColumnarCsvReader
 from hashmatch.encode.columns import ArrowChunk
-from hashmatch.readers import CsvSource
+from hashmatch.encode.sources.rows import CsvSource
 
 SCHEMA: dict[str, Any] = {
     "version": 1,

@@ -1,6 +1,6 @@
 """The pyarrow reader gives exactly the rows, row numbers and bad rows of the Python reader.
 
-The Python reader (:class:`hashmatch.readers.CsvSource`) is the oracle: whatever bytes the
+The Python reader (:class:`hashmatch.encode.sources.rows.CsvSource`) is the oracle: whatever bytes the
 file holds (quotes anywhere, bare CRs, blank lines, bad UTF-8, short rows), the columnar
 reader must yield the same data rows with the same numbers and set aside the same rows
 with the same reasons, however the file is cut into chunks.
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.encode.columnar import ColumnarCsvReader, _nth_feed, columnar_reader
+from hashmatch.encode.sources.columnar import ColumnarCsvReader, _nth_feed, columnar_reader
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.errors import InputDataError
-from hashmatch.readers import Chunk, CsvSource
+from hashmatch.encode.sources.rows import Chunk, CsvSource
 
 _WHOLE = 1 << 30
 Rows = list[tuple[int, tuple[str, ...]]]
@@ -204,7 +204,7 @@ def test_arrow_chunk_factors_several_blocks_and_text_columns() -> None:
 def test_lines_without_line_feeds_beyond_the_block_limit_go_to_python(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hashmatch.encode.columnar as columnar
+    import hashmatch.encode.sources.columnar as columnar
 
     monkeypatch.setattr(columnar, "_READ_BYTES", 64)
     monkeypatch.setattr(columnar, "_MAX_BLOCK", 200)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.encode import columnar
+from hashmatch.encode.sources import columnar
 from hashmatch.encode.columns import ArrowChunk
-from hashmatch.readers import CsvSource
+from hashmatch.encode.sources.rows import CsvSource
 
 _WHOLE = 1 << 30
 _CELL = st.text(alphabet='ab,"\r\né', max_size=5)

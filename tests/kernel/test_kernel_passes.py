@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashmatch import kernel, kernel_numpy
+from hashmatch import kernel
+from hashmatch.kernel import reference as kernel_numpy
 
 
 def clks(rows: int, bits: int, density: float, seed: int) -> np.ndarray:

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch import kernel, kernel_numpy
+from hashmatch import kernel
+from hashmatch.kernel import reference as kernel_numpy
 
 
 @st.composite

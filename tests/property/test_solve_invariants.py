@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.entities import merge_entities
-from hashmatch.solve import greedy_assign, solve_one_to_one
+from hashmatch.link.entities import merge_entities
+from hashmatch.link.solve import greedy_assign, solve_one_to_one
 
 scores = st.sampled_from([0.8, 0.85, 0.9, 0.95, 1.0])  # coarse: plenty of ties
 bipartite = st.lists(

@@ -103,7 +103,7 @@ def test_swap_pair_fields_share_one_pinned_bloom_key() -> None:
     """``swaps_with`` derives both fields' Bloom key from ``"first_name+last_name"``: the
     two segments of one name are bit-identical, and these bits are pinned."""
     from hashmatch.encode import encode_records
-    from hashmatch.segments import aligned_segment
+    from hashmatch.link.segments import aligned_segment
 
     secret = LinkageSecret(bytes.fromhex((GOLDEN / "secret.hex").read_text().strip()))
     schema = {

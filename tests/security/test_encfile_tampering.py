@@ -200,7 +200,7 @@ def test_random_binary_is_not_an_encoding_file(tmp_path: Path) -> None:
 
 
 def test_a_sealed_file_is_recognised(tmp_path: Path) -> None:
-    from hashmatch.seal import MAGIC as SEALED
+    from hashmatch.seal.envelope import MAGIC as SEALED
 
     info = refused(tmp_path, SEALED + b"\0" * 200, EncodingFileError, "sealed")
     assert "--key" in (info.value.hint or "")

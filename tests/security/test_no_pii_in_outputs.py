@@ -38,14 +38,14 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import hashmatch.encode.encoder as encoder_module
-import hashmatch.threshold as threshold_module
+import hashmatch.link.threshold as threshold_module
 from hashmatch.cli import app
 from hashmatch.encode import REJECT_REASONS, LinkageSecret
-from hashmatch.keyfiles import CoordinatorKey, PartySigningKey
+from hashmatch.seal.keyfiles import CoordinatorKey, PartySigningKey
 from hashmatch.normalize import REASONS
 from hashmatch.normalize._base import read_data
-from hashmatch.readers import ROW_REASONS
-from hashmatch.seal import MAGIC, seal_file
+from hashmatch.encode.sources.rows import ROW_REASONS
+from hashmatch.seal.envelope import MAGIC, seal_file
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "febrl4"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hashmatch.errors import KeyFileError, SealedFileError, SignatureError, WrongRecipientError
-from hashmatch.keyfiles import (
+from hashmatch.seal.keyfiles import (
     CoordinatorKey,
     PartySigningKey,
     load_coordinator_key,
@@ -18,7 +18,7 @@ from hashmatch.keyfiles import (
     write_coordinator_keys,
     write_party_keys,
 )
-from hashmatch.seal import is_sealed, open_sealed, read_seal_header, seal_file
+from hashmatch.seal.envelope import is_sealed, open_sealed, read_seal_header, seal_file
 
 PAYLOAD = os.urandom(5000) + b"tail"
 

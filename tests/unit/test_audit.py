@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashmatch.audit import (
+from hashmatch.audit.privacy import (
     AuditReport,
     audit_clks,
     audit_file,

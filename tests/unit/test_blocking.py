@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashmatch.blocking import BlockingConfig, candidate_pairs
+from hashmatch.link.blocking import BlockingConfig, candidate_pairs
 
 WORDS = 16  # 1024-bit CLKs
 SEGMENTS = [(s * 128, 128) for s in range(8)]  # eight "fields"

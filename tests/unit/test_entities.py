@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashmatch.entities import entity_id_key, merge_entities, number_entities
+from hashmatch.link.entities import entity_id_key, merge_entities, number_entities
 
 
 def merge(sizes, pairs, **kwargs):  # type: ignore[no-untyped-def]

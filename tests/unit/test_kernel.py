@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from hashmatch import kernel, kernel_numpy
+from hashmatch import kernel
+from hashmatch.kernel import reference as kernel_numpy
 
 
 def rows(*bit_lists: list[int], words: int = 1) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from hashmatch.encode import LinkageSecret, encode_records
 from hashmatch.link import score_pairs
-from hashmatch.scoring import ScoringConfig
+from hashmatch.link.scoring import ScoringConfig
 
 SCHEMA: dict[str, Any] = {
     "version": 1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.link import WITHIN_PARTY_MARGIN, within_party_threshold
+from hashmatch.link.pipeline import WITHIN_PARTY_MARGIN, within_party_threshold
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashmatch.entities import EntityStats
+from hashmatch.link.entities import EntityStats
 from hashmatch.errors import ResultsError
 from hashmatch.link import LinkResult, PairLinkStats, PartyInfo
-from hashmatch.outputs import entity_id_strings, party_file_name, write_results
+from hashmatch.link.outputs import entity_id_strings, party_file_name, write_results
 
 
 @dataclass(frozen=True)

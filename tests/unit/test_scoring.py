@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hashmatch.scoring import (
+from hashmatch.link.scoring import (
     DEFAULT_EVIDENCE,
     ScoringConfig,
     TokenEvidence,

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.segments import (
+from hashmatch.link.segments import (
     SegmentView,
     aligned_segment,
     field_aware_dice,
@@ -83,7 +83,7 @@ def test_no_common_field_scores_zero_and_present_flags_are_honoured() -> None:
 
 
 def test_blend_lies_between_plain_and_field_aware_dice() -> None:
-    from hashmatch.segments import blended_dice
+    from hashmatch.link.segments import blended_dice
 
     a = np.zeros((1, 256), bool)
     b = np.zeros((1, 256), bool)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from hashmatch.solve import _hungarian, greedy_assign, solve_one_to_one
+from hashmatch.link.solve import _hungarian, greedy_assign, solve_one_to_one
 
 
 def arrays(pairs: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashmatch.threshold import (
+from hashmatch.link.threshold import (
     FALLBACK_THRESHOLD,
     ThresholdChoice,
     choose_threshold,
@@ -106,7 +106,7 @@ def _floor_rules(scores: np.ndarray) -> tuple[float, float, float]:
     the smoothed histogram."""
     import math
 
-    from hashmatch.threshold import _histogram, _prominent_peaks, _smooth
+    from hashmatch.link.threshold import _histogram, _prominent_peaks, _smooth
 
     edges, counts = _histogram(scores.astype(np.float64), 100)
     smooth = _smooth(np.log1p(counts.astype(np.float64)), 1.5)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hashmatch.audit import AuditReport, audit_file, audit_with_raw
+from hashmatch.audit.privacy import AuditReport, audit_file, audit_with_raw
 from hashmatch.cli._common import EXIT_USER_ERROR, reporting_errors
 from hashmatch.errors import HashmatchError
 

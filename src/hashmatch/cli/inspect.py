@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hashmatch.cli._common import reporting_errors
-from hashmatch.inspect import InspectReport, inspect_file, iter_histogram_lines
+from hashmatch.audit.inspection import InspectReport, inspect_file, iter_histogram_lines
 
 
 def inspect(

@@ -15,7 +15,7 @@ import typer
 from hashmatch.cli._common import reporting_errors
 from hashmatch.encode import LinkageSecret
 from hashmatch.errors import KeyFileError
-from hashmatch.keyfiles import (
+from hashmatch.seal.keyfiles import (
     CoordinatorKey,
     PartySigningKey,
     write_coordinator_keys,

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import reporting_errors
-from hashmatch.intake import opened_inputs
-from hashmatch.keyfiles import load_coordinator_key, load_trusted_parties
+from hashmatch.seal.intake import opened_inputs
+from hashmatch.seal.keyfiles import load_coordinator_key, load_trusted_parties
 from hashmatch.link import LinkResult, link_files
 
 
@@ -111,7 +111,7 @@ def link(
 
 def render(result: LinkResult, out_dir: Path, console: Console) -> None:
     """Threshold choice with the text histogram, then the summary table."""
-    from hashmatch.threshold import render_histogram_text
+    from hashmatch.link.threshold import render_histogram_text
 
     console.print(render_histogram_text(result.score_sample, result.threshold), markup=False)
     choice = result.threshold

@@ -20,7 +20,7 @@ from hashmatch.cli.schema import (
     PartOption,
     PhoneRegionOption,
 )
-from hashmatch.profile import ProfileReport, profile_file
+from hashmatch.encode.profiling import ProfileReport, profile_file
 from hashmatch.schema import load_mapping, load_schema, mapping_options_from_cli
 
 

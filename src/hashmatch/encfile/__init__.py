@@ -5,7 +5,7 @@ matrix, the exact-token columns, the opaque row tokens and per-field validity bi
 out so each array can be memory-mapped in place (tens of millions of rows cost no RAM to
 open). :class:`EncodingWriter` streams rows in and publishes the file atomically;
 :meth:`EncodingFile.open` refuses foreign, newer-format, truncated and tampered files,
-each with its own message naming the file. Sealing/signing (``hashmatch.seal``) wraps a
+each with its own message naming the file. Sealing/signing (``hashmatch.seal.envelope``) wraps a
 whole ``.hme`` file in an outer envelope and leaves this format unchanged.
 
 Byte layout, format version 1 (all integers little-endian; ``ALIGN`` = 64)::

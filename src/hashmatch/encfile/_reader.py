@@ -286,7 +286,7 @@ def _check_magic(path: Path, pre: bytes) -> None:
         raise EncodingFileError(f"{path}: empty file, not an encoding file (.hme)")
     if len(head) < len(MAGIC) and MAGIC.startswith(head):
         raise EncodingFileError(f"{path}: truncated ({len(pre)} bytes)")
-    from hashmatch.seal import MAGIC as SEALED_MAGIC  # lazy: only this error path needs it
+    from hashmatch.seal.envelope import MAGIC as SEALED_MAGIC  # lazy: only this error path needs it
 
     if head == SEALED_MAGIC:
         raise EncodingFileError(

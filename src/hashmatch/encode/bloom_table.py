@@ -9,7 +9,7 @@ per distinct value, which dominates the encoding of files whose values rarely re
   values are concatenated into one byte array, each q-gram read as an integer code
   (``q <= 7`` bytes), the distinct codes looked up in a memo of gram masks (new grams
   are hashed once, in a batch: :class:`~hashmatch.encode.prf.BloomPositions`), and each
-  value's filter is the OR of its grams' masks (:func:`hashmatch._rows.or_segments`);
+  value's filter is the OR of its grams' masks (:func:`hashmatch.encode._rows.or_segments`);
 * dates (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``): year, month, day and day/month features
   are looked up per component and OR-ed;
 * anything else (phone, gender, non-ASCII text, values shorter than ``q``) goes through
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._rows import factorize, or_segments
+from hashmatch.encode._rows import factorize, or_segments
 from hashmatch.encode.bloom import FieldBloom
 from hashmatch.encode.prf import BloomPositions
 

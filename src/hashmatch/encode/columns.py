@@ -4,11 +4,11 @@ The encoder does its work once per distinct value of a field and then gathers pe
 so what it needs of a chunk is, per column, the distinct cell texts and each row's index
 among them (a :class:`Factor`). Two kinds of chunk provide that:
 
-* :class:`RowChunk` wraps the rows of the Python reader (:class:`hashmatch.readers.Chunk`:
+* :class:`RowChunk` wraps the rows of the Python reader (:class:`hashmatch.encode.sources.rows.Chunk`:
   DataFrames, dicts, and CSV input the columnar reader set aside) and factorises a column
   with two C-level dict passes when it is first asked for;
 * :class:`ArrowChunk` wraps a pyarrow table whose columns the CSV parser already
-  dictionary-encoded (:mod:`hashmatch.encode.columnar`): factors come for free.
+  dictionary-encoded (:mod:`hashmatch.encode.sources.columnar`): factors come for free.
 
 Both give the same factors up to the order of the distinct values, and nothing
 downstream depends on that order, so either path encodes a row to the same bytes.
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._rows import factorize
-from hashmatch.readers import BadRow, Chunk
+from hashmatch.encode._rows import factorize
+from hashmatch.encode.sources.rows import BadRow, Chunk
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -108,7 +108,7 @@ def unique_rows(ids: npt.NDArray[np.integer], base: int) -> tuple[Codes, Codes]:
     """Distinct rows of ``ids`` (entries in ``[0, base)``) and each row's index among them.
 
     Rows are packed into one int64 each when ``base ** width`` fits and numbered in one
-    hashing pass (:func:`hashmatch._rows.factorize`, first appearance first), else
+    hashing pass (:func:`hashmatch.encode._rows.factorize`, first appearance first), else
     compared as rows by ``np.unique(axis=0)`` (sorted). Callers rely on neither order.
     """
     packed = pack_rows(ids, base)
@@ -143,7 +143,7 @@ def unpack_rows(packed: npt.NDArray[np.int64], base: int, width: int) -> Codes:
 
 @dataclass
 class RowChunk:
-    """A :class:`hashmatch.readers.Chunk` (rows of texts) seen as factorised columns."""
+    """A :class:`hashmatch.encode.sources.rows.Chunk` (rows of texts) seen as factorised columns."""
 
     chunk: Chunk
     _columns: list[tuple[str, ...]] = field(init=False)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._rows import or_fields
+from hashmatch.encode._rows import or_fields
 from hashmatch.encode.bloom import FieldBloom
 from hashmatch.encode.bloom_table import BloomTable
 from hashmatch.encode.columns import ColumnChunk, RowChunk, unique_rows
@@ -42,7 +42,7 @@ from hashmatch.encode.records import (
     required_rejects,
 )
 from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES
-from hashmatch.readers import Chunk
+from hashmatch.encode.sources.rows import Chunk
 from hashmatch.schema.model import MatchKey, ResolvedMapping, Schema
 
 _MEMO_LIMIT = 1 << 16  # entries per memo (bounded memory; a memo is emptied when full)

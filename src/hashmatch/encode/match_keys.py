@@ -20,7 +20,7 @@ from itertools import repeat
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._rows import factorize
+from hashmatch.encode._rows import factorize
 from hashmatch.encode.columns import pack_rows, unique_rows, unpack_rows
 from hashmatch.encode.prf import HmacSha256
 from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES, frame, transform

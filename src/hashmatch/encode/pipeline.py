@@ -2,7 +2,7 @@
 
 :func:`encode_file` streams a CSV file chunk by chunk (memory bounded by one chunk,
 whatever the file's size; parsed by pyarrow where that gives exactly the rows of the
-Python reader, see :mod:`hashmatch.encode.columnar`) through the
+Python reader, see :mod:`hashmatch.encode.sources.columnar`) through the
 :class:`~hashmatch.encode.encoder.ChunkEncoder` into an
 :class:`~hashmatch.encfile.EncodingWriter`, and writes beside it
 
@@ -33,17 +33,17 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._progress import ProgressHook
-from hashmatch._rows import lookup_lines
+from hashmatch.encode._rows import lookup_lines
 from hashmatch.atomic import atomic_write
 from hashmatch.encfile import EncodingWriter
-from hashmatch.encode.columnar import ColumnarCsvReader, columnar_reader
+from hashmatch.encode.sources.columnar import ColumnarCsvReader, columnar_reader
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret
 from hashmatch.encode.records import FieldStats, Reject
 from hashmatch.encode.tokens import TOKEN_BYTES
 from hashmatch.errors import HashmatchError, InputDataError
-from hashmatch.readers import Chunk, CsvSource, RowSource, open_source
+from hashmatch.encode.sources.rows import Chunk, CsvSource, RowSource, open_source
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.hardening import header_extra
 from hashmatch.schema.model import PartyMapping, ResolvedMapping, Schema
@@ -347,7 +347,7 @@ def _header_extra(schema: Schema) -> dict[str, Any]:
     """What the coordinator may know beyond the layout: each token column's purpose
     (a field's exact token is an identifier; match keys say match or block), so it
     scores evidence without guessing from names; each field's type (a date is compared
-    by containment, see hashmatch.segments); the stable fields (hashmatch.scoring); the
+    by containment, see hashmatch.link.segments); the stable fields (hashmatch.link.scoring); the
     swap pairs (fields sharing a Bloom key); and the hardening profile. All of it is in
     the shared schema, which is no secret."""
     kinds = {f.name: "identifier" for f in schema.fields if f.exact}

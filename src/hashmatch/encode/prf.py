@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._rows import set_bits
+from hashmatch.encode._rows import set_bits
 from hashmatch.encode.tokens import TOKEN_BYTES
 
 _SHA256_BLOCK = 64

@@ -66,7 +66,7 @@ class Field:
     exact: bool = False  # emit a keyed exact token of the canonical value
     required: bool = False  # a row whose value is missing/invalid goes to the rejects
     #: The value rarely changes or is mistyped (first name, birth date): a clear
-    #: disagreement on it lowers a pair's score (hashmatch.scoring, "field disagreement").
+    #: disagreement on it lowers a pair's score (hashmatch.link.scoring, "field disagreement").
     stable: bool = False
     #: Another field whose value a record may hold instead of this one's (first and last
     #: name swapped). Both get one Bloom key, so the coordinator can compare across them.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hashmatch.errors import InputDataError
-from hashmatch.readers import CsvSource, RecordsSource
+from hashmatch.encode.sources.rows import CsvSource, RecordsSource
 
 
 def _all(source, n: int = 2):

@@ -1,4 +1,4 @@
-"""The encoder's compiled row loops (``hashmatch._rows``) against plain numpy."""
+"""The encoder's compiled row loops (``hashmatch.encode._rows``) against plain numpy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hashmatch._rows import factorize, lookup_lines, or_fields, set_bits
+from hashmatch.encode._rows import factorize, lookup_lines, or_fields, set_bits
 from hashmatch.encode.columns import pack_rows, unique_rows, unpack_rows
 
 _INT64 = st.integers(-(2**63), 2**63 - 1)

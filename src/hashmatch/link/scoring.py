@@ -207,7 +207,7 @@ def combine_scores(
         :class:`ScoringConfig`.
     disagreements:
         Per stable field, a bool array aligned with ``dice``: both records hold the field
-        and its values clearly differ (see :func:`hashmatch.segments.field_dice`).
+        and its values clearly differ (see :func:`hashmatch.link.segments.field_dice`).
 
     Returns
     -------

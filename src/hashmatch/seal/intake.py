@@ -1,6 +1,6 @@
 """Coordinator intake: turn the files the parties sent into plain ``.hme`` files to link.
 
-Parties may send plain encoding files or sealed ones (``hashmatch.seal``: encrypted for the
+Parties may send plain encoding files or sealed ones (``hashmatch.seal.envelope``: encrypted for the
 coordinator, signed by the party). This module sits in front of :func:`hashmatch.link.link_files`:
 it verifies and decrypts each sealed input into a private working folder, checks that the
 party named on the envelope is the party named inside the encodings, and applies the
@@ -33,8 +33,8 @@ from typing import Any
 
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import EncodingFileError, SealedFileError, SignatureError
-from hashmatch.keyfiles import CoordinatorKey, PartyPublicKey
-from hashmatch.seal import is_sealed, open_sealed
+from hashmatch.seal.keyfiles import CoordinatorKey, PartyPublicKey
+from hashmatch.seal.envelope import is_sealed, open_sealed
 
 __all__ = ["Input", "open_inputs", "opened_inputs"]
 
@@ -73,7 +73,7 @@ def open_inputs(
     key:
         The coordinator's private key; needed as soon as one input is sealed.
     trusted:
-        Party name -> public signing key (:func:`hashmatch.keyfiles.load_trusted_parties`).
+        Party name -> public signing key (:func:`hashmatch.seal.keyfiles.load_trusted_parties`).
     require_signature:
         Refuse inputs whose signature cannot be verified against ``trusted``.
     workdir:

@@ -33,13 +33,13 @@ import numpy.typing as npt
 
 from hashmatch._progress import ProgressHook
 from hashmatch._types import Clks, Indices, RowTokens, Scores, Tokens
-from hashmatch.blocking import BlockingConfig, BlockingStats, candidate_pairs
+from hashmatch.link.blocking import BlockingConfig, BlockingStats, candidate_pairs
 from hashmatch.encfile import EncodingFile
-from hashmatch.entities import EntityStats, entity_id_key, merge_entities, number_entities
+from hashmatch.link.entities import EntityStats, entity_id_key, merge_entities, number_entities
 from hashmatch.errors import IncompatibleEncodingsError, SecretMismatchError
 from hashmatch.kernel import dice_candidates
-from hashmatch.scoring import ScoringConfig, TokenKind, combine_scores, token_agreement
-from hashmatch.segments import (
+from hashmatch.link.scoring import ScoringConfig, TokenKind, combine_scores, token_agreement
+from hashmatch.link.segments import (
     DISAGREE_BELOW,
     DISAGREE_BELOW_DEFAULT,
     NESTED_FIELD_TYPES,
@@ -50,8 +50,8 @@ from hashmatch.segments import (
     field_dice,
     swapped_names,
 )
-from hashmatch.solve import SolveStats, solve_one_to_one
-from hashmatch.threshold import ThresholdChoice, choose_threshold
+from hashmatch.link.solve import SolveStats, solve_one_to_one
+from hashmatch.link.threshold import ThresholdChoice, choose_threshold
 
 __all__ = [
     "LinkResult",
@@ -152,7 +152,7 @@ class PairLinkStats:
 
 @dataclass
 class LinkResult:
-    """Everything a link produced; :mod:`hashmatch.outputs` turns it into files."""
+    """Everything a link produced; :mod:`hashmatch.link.outputs` turns it into files."""
 
     parties: tuple[PartyInfo, ...]
     row_tokens: tuple[RowTokens, ...]
@@ -184,7 +184,7 @@ def link_files(
     progress: ProgressHook | None = None,
     sources: Sequence[str] | None = None,
 ) -> LinkResult:
-    """Link the parties' ``.hme`` files (paths or :class:`hashmatch.intake.Input` objects,
+    """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
 
     Parameters
@@ -220,7 +220,7 @@ def link_files(
     IncompatibleEncodingsError, SecretMismatchError
         Files that cannot be linked together (the message names both files).
     """
-    from hashmatch.outputs import write_results
+    from hashmatch.link.outputs import write_results
 
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -264,7 +264,7 @@ def link_encodings(
     """Link in memory: open :class:`EncodingFile` objects or ``EncodedBatch`` objects.
 
     Same pipeline and parameters as :func:`link_files`, without writing anything; pass
-    the result to :func:`hashmatch.outputs.write_results` to write it. ``infos``
+    the result to :func:`hashmatch.link.outputs.write_results` to write it. ``infos``
     describes the inputs (derived from them when None); ``conflict_margin`` overrides
     the veto margin of the entity conflict rule (default :data:`DEFAULT_CONFLICT_MARGIN`,
     :data:`DEDUP_CONFLICT_MARGIN` with ``dedup``).
@@ -532,7 +532,7 @@ def _all_pairs(n: int, m: int | None, chunk: int = 1 << 20) -> Iterator[tuple[In
 
 class _Scorer:
     """Combined score of row pairs of two parties: field-aware CLK Dice (on the fields
-    both rows hold, see :mod:`hashmatch.segments`) adjusted by token evidence."""
+    both rows hold, see :mod:`hashmatch.link.segments`) adjusted by token evidence."""
 
     def __init__(self, parties: Sequence[_Encoding], config: ScoringConfig) -> None:
         self.parties = parties

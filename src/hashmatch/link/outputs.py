@@ -18,7 +18,7 @@
   statistics, and timings per stage. Counts only: no row token, score or value.
 
 Entity ids are ``E`` + a zero-padded number; the numbering is a keyed permutation (see
-:func:`hashmatch.entities.number_entities`) and says nothing about rows or parties.
+:func:`hashmatch.link.entities.number_entities`) and says nothing about rows or parties.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from hashmatch.atomic import atomic_write, atomic_write_text
 from hashmatch.errors import ResultsError
 
 if TYPE_CHECKING:
-    from hashmatch.link import LinkResult
+    from hashmatch.link.pipeline import LinkResult
 
 __all__ = [
     "ENTITIES_FILE",
@@ -157,7 +157,7 @@ def write_results(
         _write_pairs(pairs_path, result, tokens)
     hist_path = out / HISTOGRAM_FILE if histogram else None
     if hist_path is not None:
-        from hashmatch.threshold import write_histogram_png
+        from hashmatch.link.threshold import write_histogram_png
 
         write_histogram_png(result.score_sample, result.threshold, hist_path)
     report_path = out / REPORT_FILE

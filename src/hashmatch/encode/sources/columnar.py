@@ -6,7 +6,7 @@ encoder what it wants anyway: per column, the distinct texts and per-row codes
 (:class:`~hashmatch.encode.columns.ArrowChunk`).
 
 The reader must still give exactly the rows (and data row numbers, and rejects) of
-:class:`hashmatch.readers.CsvSource`, so it cuts the file itself, into *blocks* of
+:class:`hashmatch.encode.sources.rows.CsvSource`, so it cuts the file itself, into *blocks* of
 ``chunk_rows`` lines, and lets pyarrow parse a block only when both parsers are known to
 agree on it:
 
@@ -40,7 +40,7 @@ import numpy as np
 
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.errors import InputDataError
-from hashmatch.readers import Chunk, CsvSource
+from hashmatch.encode.sources.rows import Chunk, CsvSource
 
 _READ_BYTES = 1 << 20  # file reads grow the buffer by at least this much
 _MAX_BLOCK = 64 << 20  # no chunk_rows line feeds within this (bare-CR files...): Python reads

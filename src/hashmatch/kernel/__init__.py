@@ -12,7 +12,7 @@ variant   module                                         chosen when
 avx512    ``_core_avx512`` (-mavx512f -mavx512vpopcntdq)  CPUID has AVX-512F + VPOPCNTDQ
 avx2      ``_core_avx2`` (-mavx2 -mpopcnt)                CPUID has AVX2 + POPCNT
 scalar    ``_core`` (baseline ISA, portable)              always built
-numpy     :mod:`hashmatch.kernel_numpy`                   no compiled module (warns)
+numpy     :mod:`hashmatch.kernel.reference`                   no compiled module (warns)
 ========  =============================================  ===============================
 
 ``HASHMATCH_KERNEL=auto|avx512|avx2|scalar|numpy`` forces a variant (an unavailable one is
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch import kernel_numpy
+from hashmatch.kernel import reference
 from hashmatch._types import Clks, Indices, Scores
 
 __all__ = [
@@ -54,7 +54,7 @@ __all__ = [
     "similarity_topk",
 ]
 
-METRICS = kernel_numpy.METRICS
+METRICS = reference.METRICS
 _METRIC_CODE = {"dice": 0, "jaccard": 1, "hamming": 2}
 
 #: (i, j, score): int64 row of A, int64 row of B, float32 score.
@@ -73,7 +73,7 @@ _MAX_CHUNK_ROWS = 256
 
 def _cpu_features() -> dict[str, bool]:
     try:
-        base = import_module("hashmatch._core")
+        base = import_module("hashmatch.kernel._core")
     except ImportError:
         return {}
     features: dict[str, bool] = base.cpu_features()
@@ -88,7 +88,7 @@ def available_kernels() -> list[str]:
         if not features or not all(features.get(f, False) for f in _NEEDS[name]):
             continue
         try:
-            import_module(f"hashmatch.{module}")
+            import_module(f"hashmatch.kernel.{module}")
         except ImportError:
             continue
         usable.append(name)
@@ -104,7 +104,7 @@ def _load(name: str) -> ModuleType | None:
     if name not in available_kernels():
         msg = f"kernel variant {name!r} is not available on this CPU or build"
         raise RuntimeError(msg)
-    return import_module(f"hashmatch.{_MODULES[name]}")
+    return import_module(f"hashmatch.kernel.{_MODULES[name]}")
 
 
 def _auto() -> tuple[str, ModuleType | None]:
@@ -217,7 +217,7 @@ def _threshold_table(
     """cmin[s]: the least intersection c with score(c, s) >= threshold, s = |a| + |b|.
 
     Scores rise with c for fixed s (also in float64), so `c >= cmin[s]` is exactly the
-    test `score >= threshold` that :mod:`kernel_numpy` makes. Found by a vectorised binary
+    test `score >= threshold` that :mod:`reference` makes. Found by a vectorised binary
     search over c in [0, s // 2] (c never exceeds min(|a|, |b|) <= s / 2); "never" is
     words * 64 + 1, more than any count.
     """
@@ -230,7 +230,7 @@ def _threshold_table(
         if not active.any():
             break
         mid = (lo + hi) // 2
-        ok = kernel_numpy.scores(mid, np.maximum(s, 1), metric, nbits) >= threshold
+        ok = reference.scores(mid, np.maximum(s, 1), metric, nbits) >= threshold
         hi = np.where(active & ok, mid, hi)
         lo = np.where(active & ~ok, mid + 1, lo)
     cmin = np.where(lo > cmax, top + 1, lo)
@@ -386,7 +386,7 @@ def popcount(a: Any) -> npt.NDArray[np.int32]:
     """
     a64, _ = _as_clks(a, "a")
     if _IMPL is None or a64.shape[1] == 0:
-        return kernel_numpy.popcount(a64)
+        return reference.popcount(a64)
     out: npt.NDArray[np.int32] = _IMPL.popcount_rows(a64)
     return out
 
@@ -421,7 +421,7 @@ def similarity_pairs(
     a64, b64, nbits = _pair_inputs(a, b)
     nthreads = _threads(threads)
     if _IMPL is None:
-        return kernel_numpy.similarity_pairs(a64, b64, t, metric=metric, nbits=nbits)
+        return reference.similarity_pairs(a64, b64, t, metric=metric, nbits=nbits)
     if a64.shape[0] == 0 or a64.shape[1] == 0 or (b64 is not None and b64.shape[0] == 0):
         return _empty_pairs()
     plan = _plan(a64, b64, t, metric, nbits, prune, _IMPL)
@@ -452,7 +452,7 @@ def iter_similarity_pairs(
     for r0 in range(0, a64.shape[0], int(row_chunk)):
         part = a64[r0 : r0 + int(row_chunk)]
         if plan is None or _IMPL is None:
-            i, j, s = kernel_numpy.similarity_pairs(
+            i, j, s = reference.similarity_pairs(
                 part, a64 if b64 is None else b64, t, metric=metric, nbits=nbits
             )
             if b64 is None:
@@ -480,7 +480,7 @@ def similarity_topk(
     a64, b64, nbits = _pair_inputs(a, b)
     nthreads = _threads(threads)
     if _IMPL is None:
-        return kernel_numpy.similarity_topk(a64, b64, int(k), t, metric=metric, nbits=nbits)
+        return reference.similarity_topk(a64, b64, int(k), t, metric=metric, nbits=nbits)
     if a64.shape[0] == 0 or a64.shape[1] == 0 or (b64 is not None and b64.shape[0] == 0):
         return _empty_pairs()
     plan = _plan(a64, b64, t, metric, nbits, True, _IMPL)
@@ -510,7 +510,7 @@ def similarity_candidates(
             raise IndexError(msg)
     nthreads = _threads(threads)
     if _IMPL is None or a64.shape[1] == 0:
-        return kernel_numpy.similarity_candidates(a64, bb, ii, jj, metric=metric, nbits=nbits)
+        return reference.similarity_candidates(a64, bb, ii, jj, metric=metric, nbits=nbits)
     scores: Scores = _IMPL.pair_scores(
         a64, _IMPL.popcount_rows(a64), bb, _IMPL.popcount_rows(bb), ii, jj,
         _METRIC_CODE[metric], float(nbits), nthreads,

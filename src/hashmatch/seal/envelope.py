@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hashmatch.errors import SealedFileError, SignatureError, WrongRecipientError
-from hashmatch.keyfiles import (
+from hashmatch.seal.keyfiles import (
     CoordinatorKey,
     CoordinatorPublicKey,
     PartyPublicKey,

@@ -18,7 +18,7 @@ from typing import Any
 
 from hashmatch.encode.records import FieldReader, FieldStats
 from hashmatch.errors import InputDataError
-from hashmatch.readers import open_source
+from hashmatch.encode.sources.rows import open_source
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.model import PartyMapping, Schema
 

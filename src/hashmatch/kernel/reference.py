@@ -1,7 +1,7 @@
 """Plain numpy reference for the similarity kernel: the test oracle and the slow fallback.
 
 It computes every pair directly (no pruning, no sorting), so it is easy to trust. The
-compiled kernel (``hashmatch._core*``) must return exactly what this returns: the same
+compiled kernel (``hashmatch.kernel._core*``) must return exactly what this returns: the same
 hits and float32 scores bit for bit, which holds because both evaluate the score with
 the same float64 operations (:func:`scores`). Inputs are already-validated
 C-contiguous ``uint64[rows, words]`` matrices; :mod:`hashmatch.kernel` does the checks.

@@ -273,7 +273,7 @@ static void hm_counts(const uint64_t *a, const uint64_t *B, int64_t k0, int64_t 
 
 enum { HM_DICE = 0, HM_JACCARD = 1, HM_HAMMING = 2 };
 
-/* Must match kernel_numpy bit for bit: the same float64 operations in the same order. */
+/* Must match kernel/reference.py bit for bit: the same float64 operations in the same order. */
 HM_INLINE double hm_score(int metric, uint32_t c, int64_t s, double nbits)
 {
     if (metric == HM_DICE) return 2.0 * (double)c / (double)s;

@@ -1,0 +1,34 @@
+"""The coordinator: encodings of N parties in, multi-party entities out.
+
+Stages, one module each, in the order the data flows: :mod:`~hashmatch.link.blocking`
+(candidate pairs from keyed tokens and CLK bits), :mod:`~hashmatch.link.segments` and
+:mod:`~hashmatch.link.scoring` (one score per pair from the kernel's counts and the token
+evidence), :mod:`~hashmatch.link.threshold`, :mod:`~hashmatch.link.solve` (one-to-one per
+party pair), :mod:`~hashmatch.link.entities` (multi-party entities), and
+:mod:`~hashmatch.link.outputs` (the results folder). :mod:`~hashmatch.link.pipeline` runs
+them in order. Nothing here holds or imports the linkage secret or a normaliser.
+"""
+
+from hashmatch.link.pipeline import (
+    LinkResult,
+    PairLinkStats,
+    PartyInfo,
+    check_compatible,
+    link_encodings,
+    link_files,
+    score_pairs,
+    token_kinds,
+    within_party_threshold,
+)
+
+__all__ = [
+    "LinkResult",
+    "PairLinkStats",
+    "PartyInfo",
+    "check_compatible",
+    "link_encodings",
+    "link_files",
+    "score_pairs",
+    "token_kinds",
+    "within_party_threshold",
+]
