@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import hashmatch.audit.inspection
+from hashmatch.audit.inspection import inspect_file
 from hashmatch.cli import app
 from hashmatch.encfile import EncodingWriter
-from hashmatch.audit.inspection import inspect_file
 
 ROWS = 400
 

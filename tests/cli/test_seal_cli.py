@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 
 from hashmatch.cli import app
 from hashmatch.encode import LinkageSecret
+from hashmatch.seal.envelope import is_sealed, open_sealed, read_seal_header, seal_file
 from hashmatch.seal.intake import open_inputs
 from hashmatch.seal.keyfiles import (
     PartySigningKey,
@@ -34,7 +35,6 @@ from hashmatch.seal.keyfiles import (
     load_trusted_parties,
     write_party_keys,
 )
-from hashmatch.seal.envelope import is_sealed, open_sealed, read_seal_header, seal_file
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_departments"
 PARTIES = ("crm", "callcentre")

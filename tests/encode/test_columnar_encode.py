@@ -20,8 +20,8 @@ import pytest
 
 import hashmatch.encode.encoder as encoder_module
 from hashmatch.encode import LinkageSecret, encode_file
-from hashmatch.encode.sources.columnar import ColumnarCsvReader
 from hashmatch.encode.columns import ArrowChunk
+from hashmatch.encode.sources.columnar import ColumnarCsvReader
 from hashmatch.encode.sources.rows import CsvSource
 
 SCHEMA: dict[str, Any] = {

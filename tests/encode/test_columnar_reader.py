@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.encode.sources.columnar import ColumnarCsvReader, _nth_feed, columnar_reader
 from hashmatch.encode.columns import ArrowChunk
-from hashmatch.errors import InputDataError
+from hashmatch.encode.sources.columnar import ColumnarCsvReader, _nth_feed, columnar_reader
 from hashmatch.encode.sources.rows import Chunk, CsvSource
+from hashmatch.errors import InputDataError
 
 _WHOLE = 1 << 30
 Rows = list[tuple[int, tuple[str, ...]]]

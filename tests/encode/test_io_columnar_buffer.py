@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.encode.sources import columnar
 from hashmatch.encode.columns import ArrowChunk
+from hashmatch.encode.sources import columnar
 from hashmatch.encode.sources.rows import CsvSource
 
 _WHOLE = 1 << 30

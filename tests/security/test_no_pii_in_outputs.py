@@ -41,11 +41,11 @@ import hashmatch.encode.encoder as encoder_module
 import hashmatch.link.threshold as threshold_module
 from hashmatch.cli import app
 from hashmatch.encode import REJECT_REASONS, LinkageSecret
-from hashmatch.seal.keyfiles import CoordinatorKey, PartySigningKey
+from hashmatch.encode.sources.rows import ROW_REASONS
 from hashmatch.normalize import REASONS
 from hashmatch.normalize._base import read_data
-from hashmatch.encode.sources.rows import ROW_REASONS
 from hashmatch.seal.envelope import MAGIC, seal_file
+from hashmatch.seal.keyfiles import CoordinatorKey, PartySigningKey
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "febrl4"

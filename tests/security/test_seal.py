@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hashmatch.errors import KeyFileError, SealedFileError, SignatureError, WrongRecipientError
+from hashmatch.seal.envelope import is_sealed, open_sealed, read_seal_header, seal_file
 from hashmatch.seal.keyfiles import (
     CoordinatorKey,
     PartySigningKey,
@@ -18,7 +19,6 @@ from hashmatch.seal.keyfiles import (
     write_coordinator_keys,
     write_party_keys,
 )
-from hashmatch.seal.envelope import is_sealed, open_sealed, read_seal_header, seal_file
 
 PAYLOAD = os.urandom(5000) + b"tail"
 

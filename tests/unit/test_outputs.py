@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashmatch.link.entities import EntityStats
 from hashmatch.errors import ResultsError
 from hashmatch.link import LinkResult, PairLinkStats, PartyInfo
+from hashmatch.link.entities import EntityStats
 from hashmatch.link.outputs import entity_id_strings, party_file_name, write_results
 
 

@@ -25,9 +25,9 @@ from hashmatch.cli.schema import (
 )
 from hashmatch.encode import EncodeSummary, encode_file
 from hashmatch.errors import HashmatchError, KeyFileError
-from hashmatch.seal.keyfiles import load_coordinator_public, load_party_key
 from hashmatch.schema import load_mapping, load_schema, mapping_options_from_cli
 from hashmatch.seal.envelope import seal_file
+from hashmatch.seal.keyfiles import load_coordinator_public, load_party_key
 
 #: Suffix dropped from a sealed OUTPUT to name its lookup and rejects files.
 SEALED_SUFFIX = ".sealed"

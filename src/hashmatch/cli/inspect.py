@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hashmatch.cli._common import reporting_errors
 from hashmatch.audit.inspection import InspectReport, inspect_file, iter_histogram_lines
+from hashmatch.cli._common import reporting_errors
 
 
 def inspect(

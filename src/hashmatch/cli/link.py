@@ -11,9 +11,9 @@ from rich.table import Table
 
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import reporting_errors
+from hashmatch.link import LinkResult, link_files
 from hashmatch.seal.intake import opened_inputs
 from hashmatch.seal.keyfiles import load_coordinator_key, load_trusted_parties
-from hashmatch.link import LinkResult, link_files
 
 
 def link(

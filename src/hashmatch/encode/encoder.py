@@ -41,8 +41,8 @@ from hashmatch.encode.records import (
     Reject,
     required_rejects,
 )
-from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES
 from hashmatch.encode.sources.rows import Chunk
+from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES
 from hashmatch.schema.model import MatchKey, ResolvedMapping, Schema
 
 _MEMO_LIMIT = 1 << 16  # entries per memo (bounded memory; a memo is emptied when full)

@@ -33,17 +33,17 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._progress import ProgressHook
-from hashmatch.encode._rows import lookup_lines
 from hashmatch.atomic import atomic_write
 from hashmatch.encfile import EncodingWriter
-from hashmatch.encode.sources.columnar import ColumnarCsvReader, columnar_reader
+from hashmatch.encode._rows import lookup_lines
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret
 from hashmatch.encode.records import FieldStats, Reject
+from hashmatch.encode.sources.columnar import ColumnarCsvReader, columnar_reader
+from hashmatch.encode.sources.rows import Chunk, CsvSource, RowSource, open_source
 from hashmatch.encode.tokens import TOKEN_BYTES
 from hashmatch.errors import HashmatchError, InputDataError
-from hashmatch.encode.sources.rows import Chunk, CsvSource, RowSource, open_source
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.hardening import header_extra
 from hashmatch.schema.model import PartyMapping, ResolvedMapping, Schema

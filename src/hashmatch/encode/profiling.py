@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hashmatch.encode.records import FieldReader, FieldStats
-from hashmatch.errors import InputDataError
 from hashmatch.encode.sources.rows import open_source
+from hashmatch.errors import InputDataError
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.model import PartyMapping, Schema
 

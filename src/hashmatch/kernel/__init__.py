@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch.kernel import reference
 from hashmatch._types import Clks, Indices, Scores
+from hashmatch.kernel import reference
 
 __all__ = [
     "METRICS",

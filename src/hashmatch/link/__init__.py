@@ -9,17 +9,10 @@ party pair), :mod:`~hashmatch.link.entities` (multi-party entities), and
 them in order. Nothing here holds or imports the linkage secret or a normaliser.
 """
 
-from hashmatch.link.pipeline import (
-    LinkResult,
-    PairLinkStats,
-    PartyInfo,
-    check_compatible,
-    link_encodings,
-    link_files,
-    score_pairs,
-    token_kinds,
-    within_party_threshold,
-)
+from hashmatch.link.compat import check_compatible
+from hashmatch.link.inputs import token_kinds
+from hashmatch.link.pipeline import link_encodings, link_files, score_pairs, within_party_threshold
+from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 
 __all__ = [
     "LinkResult",

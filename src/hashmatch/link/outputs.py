@@ -42,7 +42,7 @@ from hashmatch.atomic import atomic_write, atomic_write_text
 from hashmatch.errors import ResultsError
 
 if TYPE_CHECKING:
-    from hashmatch.link.pipeline import LinkResult
+    from hashmatch.link.result import LinkResult
 
 __all__ = [
     "ENTITIES_FILE",

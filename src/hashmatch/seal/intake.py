@@ -33,8 +33,8 @@ from typing import Any
 
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import EncodingFileError, SealedFileError, SignatureError
-from hashmatch.seal.keyfiles import CoordinatorKey, PartyPublicKey
 from hashmatch.seal.envelope import is_sealed, open_sealed
+from hashmatch.seal.keyfiles import CoordinatorKey, PartyPublicKey
 
 __all__ = ["Input", "open_inputs", "opened_inputs"]
 

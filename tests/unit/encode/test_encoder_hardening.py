@@ -204,9 +204,9 @@ def test_no_hardening_is_the_unhardened_fast_path(monkeypatch: pytest.MonkeyPatc
 
 
 def test_inspect_shows_the_hardening_recorded_in_the_header(tmp_path: Path) -> None:
+    from hashmatch.audit.inspection import inspect_file
     from hashmatch.encfile import EncodingWriter
     from hashmatch.encode.harden import header_extra
-    from hashmatch.audit.inspection import inspect_file
 
     schema = _schema("recommended")
     for name, extra in (("plain", {}), ("hardened", header_extra(schema.hardening))):

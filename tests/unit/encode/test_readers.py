@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch.errors import InputDataError
 from hashmatch.encode.sources.rows import CsvSource, RecordsSource
+from hashmatch.errors import InputDataError
 
 
 def _all(source, n: int = 2):

@@ -39,8 +39,8 @@ from typing import IO, Any
 import numpy as np
 
 from hashmatch.encode.columns import ArrowChunk
-from hashmatch.errors import InputDataError
 from hashmatch.encode.sources.rows import Chunk, CsvSource
+from hashmatch.errors import InputDataError
 
 _READ_BYTES = 1 << 20  # file reads grow the buffer by at least this much
 _MAX_BLOCK = 64 << 20  # no chunk_rows line feeds within this (bare-CR files...): Python reads
