@@ -21,9 +21,9 @@ BENCHMARKS = sorted(p.name for p in (REPO / "benchmarks").glob("*.py"))
 
 #: Script -> the test that already runs its --quick path.
 COVERED_ELSEWHERE = {
-    "blocking.py": "tests/unit/test_blocking.py",
+    "blocking.py": "tests/unit/link/test_blocking.py",
     "encode.py": "tests/regression/test_encode_benchmark.py",
-    "hardening.py": "tests/unit/test_harden.py",
+    "hardening.py": "tests/unit/encode/test_harden.py",
     "kernel.py": "tests/unit/test_benchmarks_smoke.py",
 }
 

@@ -6,7 +6,7 @@ once per distinct value they are dominated by per-call set-up: ``hmac.digest`` b
 key's pad blocks every time, ``hashlib.blake2b(key=...)`` absorbs the key every time.
 Here that work is done once per key and each message starts from a copy of the prepared
 state (RFC 2104 for HMAC; a copied BLAKE2b object continues exactly as a new one would).
-``tests/encode/test_prf.py`` checks every function against its reference definition.
+``tests/unit/encode/test_prf.py`` checks every function against its reference definition.
 """
 
 from __future__ import annotations

@@ -225,7 +225,7 @@ def test_fields_marked_absent_never_join_even_when_their_bits_are_filled() -> No
 
 
 def test_benchmark_quick_path_runs() -> None:
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "blocking.py"
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "blocking.py"
     result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr

@@ -238,7 +238,7 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
 
 
 def test_data_files_state_source_and_licence() -> None:
-    data = Path(__file__).parents[2] / "src" / "hashmatch" / "synth" / "data"
+    data = Path(__file__).parents[3] / "src" / "hashmatch" / "synth" / "data"
     files = sorted(data.glob("*.csv"))
     assert len(files) == 5
     for path in files:
@@ -305,7 +305,7 @@ def test_values_normalise_except_the_planted_ones(result: SynthResult) -> None:
 
 
 def test_committed_example_is_what_the_generator_writes(tmp_path: Path) -> None:
-    example = Path(__file__).parents[2] / "examples" / "two_departments"
+    example = Path(__file__).parents[3] / "examples" / "two_departments"
     out = synthesize(tmp_path, entities=46, seed=17, parties=["crm", "callcentre"])
     for path in sorted(out.out_dir.iterdir()):
         assert path.read_bytes() == (example / path.name).read_bytes(), (

@@ -213,7 +213,7 @@ def test_benchmark_quick_path_runs(capsys: pytest.CaptureFixture[str]) -> None:
     import sys
     from pathlib import Path
 
-    script = Path(__file__).parents[2] / "benchmarks" / "hardening.py"
+    script = Path(__file__).parents[3] / "benchmarks" / "hardening.py"
     spec = importlib.util.spec_from_file_location("bench_hardening", script)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
