@@ -170,7 +170,7 @@ def test_sealing_without_keep_plain_leaves_only_the_sealed_file(
     result = ok(*encode_args(world, "crm", out), *seal_args(world, None))
     assert "sealed for coordinator key" in result.output and "unsigned" in result.output
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["crm.lookup", "crm.rejects.csv", "crm.sealed", "tmp"]
+    assert names == ["crm.lookup", "crm.rejects.csv", "crm.rowkey", "crm.sealed", "tmp"]
     assert read_seal_header(out).signer_key_id is None
 
 

@@ -4,9 +4,11 @@ exactly these bits.
 Hardening is part of what makes encodings comparable: a change to the raw layout, the
 ``harden`` keys, the permutation, Rule 90, balancing, BLIP's keyed noise or salting would
 make files made before it stop matching files made after, without any error. BLIP noise
-depends on the row tokens, so they are fixed here (the encoder draws them from
-``secrets.token_bytes``). If a change is intended, bump ``ENCODER_VERSION`` and
-regenerate with ``python tests/regression/test_golden_hardened.py``.
+depends on the row tokens, so they are fixed here by a fixed row key (row tokens are the
+record ids under the party's row key). If a change is intended, bump ``ENCODER_VERSION``
+and regenerate with ``python tests/regression/test_golden_hardened.py``. (Regenerated
+without a version bump when row tokens became keyed record ids instead of random bytes:
+the bits given a row token did not change, so old and new files still compare.)
 """
 
 from __future__ import annotations
@@ -17,20 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
-import hashmatch.encode.encoder as encoder_module
 from hashmatch._version import ENCODER_VERSION
 from hashmatch.encfile import EncodingFile
 from hashmatch.encode import LinkageSecret, encode_file
+from hashmatch.encode.keys import RowKey
 
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 EXPECTED = GOLDEN / "expected_hardened.json"
 
 
-def fixed_row_tokens(n: int) -> bytes:
-    """Row-token bytes 0, 1, 2, ... (mod 251): reproducible everywhere."""
-    return bytes(i % 251 for i in range(n))
+#: The party's row key (row tokens are the record ids under it): reproducible everywhere.
+ROW_KEY = RowKey(bytes(range(32)))
 
 
 def compute(tmp: Path) -> dict[str, Any]:
@@ -42,6 +42,7 @@ def compute(tmp: Path) -> dict[str, Any]:
         secret=secret,
         party="golden",
         out=tmp / "golden.hme",
+        row_key=ROW_KEY,
     )
     f = EncodingFile.open(summary.output)
     clks = np.asarray(f.clks).astype("<u8")
@@ -60,10 +61,7 @@ def compute(tmp: Path) -> dict[str, Any]:
     }
 
 
-def test_hardened_golden_vectors_are_bit_exact(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(encoder_module.secrets, "token_bytes", fixed_row_tokens)
+def test_hardened_golden_vectors_are_bit_exact(tmp_path: Path) -> None:
     want = json.loads(EXPECTED.read_text())
     got = compute(tmp_path)
     assert got["encoder_version"] == want["encoder_version"]
@@ -89,7 +87,6 @@ def test_hardened_golden_rows_cover_noise_and_missing() -> None:
 if __name__ == "__main__":  # regenerate after an intended, versioned encoding change
     import tempfile
 
-    encoder_module.secrets.token_bytes = fixed_row_tokens  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as d:
         doc = compute(Path(d))
     EXPECTED.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")

@@ -31,13 +31,13 @@ import json
 import logging
 import random
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
-import hashmatch.encode.encoder as encoder_module
 import hashmatch.link.threshold as threshold_module
 from hashmatch.cli import app
 from hashmatch.encode import REJECT_REASONS, LinkageSecret
@@ -148,7 +148,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     seeded = random.Random(1234)
-    monkeypatch.setattr(encoder_module.secrets, "token_bytes", seeded.randbytes)
+    monkeypatch.setattr(secrets, "token_bytes", seeded.randbytes)
     with (ROOT / "tests/data/febrl4/dataset4a.csv").open(newline="") as fh:
         rows = list(csv.reader(fh))[: FEBRL_ROWS + 1]
     with (tmp_path / "party.csv").open(

@@ -52,6 +52,14 @@ def encode(
         Path | None,
         typer.Option(help="Rejects report row,column,reason (default: OUTPUT.rejects.csv)."),
     ] = None,
+    row_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--row-key",
+            help="Your private row key file, created if missing (default: LOOKUP.rowkey). "
+            "Reusing it gives each record id the same row token on every run.",
+        ),
+    ] = None,
     mapping: MappingFileOption = None,
     map_: MapOption = None,
     part: PartOption = None,
@@ -103,6 +111,11 @@ def encode(
     opaque row tokens to your record ids (keep it: it never leaves you) and
     a rejects report (row number, column, reason; never a value). Bad rows
     are reported and skipped; the summary accounts for every row.
+
+    Row tokens are your record ids under your private row key (--row-key,
+    made by the first run beside the lookup file and reused by later ones),
+    so a record keeps its row token from month to month: an entity registry
+    (link --registry) recognises it. Keep the row key with the lookup.
 
     With --seal-for COORDINATOR.pub (and --sign PARTY.key, whose party must
     be --party), OUTPUT is the sealed file: encrypted for the coordinator and
@@ -169,6 +182,7 @@ def encode(
                 fail_fast=fail_fast,
                 max_rejects=max_rejects,
                 progress=progress,
+                row_key=row_key,
             )
             if recipient is not None:
                 seal_file(plain, output, party=party, recipient=recipient, signer=signer)
@@ -222,6 +236,9 @@ def render(summary: EncodeSummary, console: Console) -> None:
     console.print(f"encoding file: {summary.output}")
     console.print(f"lookup (keep private): {summary.lookup}")
     console.print(f"rejects report: {summary.rejects}")
+    if summary.row_key is not None:
+        made = "created; keep it to reuse" if summary.row_key_created else "reused"
+        console.print(f"row key (keep private): {summary.row_key} ({made})")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,6 @@ is then memoised per distinct (salt, value) pair. Without hardening none of this
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from hashmatch.encode.bloom_table import BloomTable
 from hashmatch.encode.columns import ColumnChunk, RowChunk, unique_rows
 from hashmatch.encode.features import TokenFunction, feature_tokens
 from hashmatch.encode.harden import apply_hardening, raw_layout, salt_features
-from hashmatch.encode.keys import LinkageSecret
+from hashmatch.encode.keys import LinkageSecret, RowKey
 from hashmatch.encode.match_keys import MatchKeyTokens, PartValues
 from hashmatch.encode.prf import HmacSha256
 from hashmatch.encode.records import (
@@ -55,7 +54,7 @@ class EncodedChunk:
     clks: npt.NDArray[np.uint64]  # [n, clk_bits/64]
     tokens: dict[str, npt.NDArray[np.uint8]]  # name -> [n, 16]; all-zero = missing
     present: npt.NDArray[np.bool_]  # [n, n_fields] in schema field order
-    row_tokens: npt.NDArray[np.uint8]  # [n, 16] random
+    row_tokens: npt.NDArray[np.uint8]  # [n, 16] keyed by the party's row key
     record_ids: list[str]  # the party's ids (lookup file only)
     rejects: list[Reject]  # rows of the chunk that were not encoded
     stats: dict[str, FieldStats]  # per present field, over the accepted rows
@@ -84,8 +83,12 @@ class ChunkEncoder:
         secret: LinkageSecret,
         resolved: ResolvedMapping,
         header: Sequence[str],
+        row_key: RowKey | None = None,
     ) -> None:
         self.schema = schema
+        #: Row tokens are the record ids under the party's row key (stable across runs);
+        #: without one, a fresh key makes them random per run.
+        self._row_key = row_key if row_key is not None else RowKey.generate()
         self.resolved = resolved
         self.readers = [
             FieldReader(f, resolved.fields[f.name])
@@ -178,7 +181,7 @@ class ChunkEncoder:
             present[:, self._field_pos[col.name]] = col.valid if every else col.valid[kept]
 
         col_by_name = {c.name: c for c in columns}
-        row_tokens = random_row_tokens(n)
+        row_tokens = self._row_key.tokens(record_ids)
         clks = self._clks(col_by_name, by_name, n)
         if self._harden:
             clks = apply_hardening(
@@ -326,12 +329,6 @@ class ChunkEncoder:
                 return np.zeros((n, TOKEN_BYTES), dtype=np.uint8)
             ids[:, j] = values.ids(col.canonicals)[codes[part.field]]
         return key_tokens.tokens(ids)
-
-
-def random_row_tokens(n: int) -> npt.NDArray[np.uint8]:
-    """``n`` fresh random row tokens (``uint8[n, 16]``) from the OS's CSPRNG."""
-    tokens = np.frombuffer(secrets.token_bytes(TOKEN_BYTES * n), dtype=np.uint8)
-    return tokens.reshape(n, TOKEN_BYTES).copy()
 
 
 def _salted(prefix: str, tokens: TokenFunction) -> TokenFunction:

@@ -8,7 +8,9 @@ Python reader, see :mod:`hashmatch.encode.sources.columnar`) through the
 
 * the *lookup* file (CSV ``row_token,record_id``; mode 0600): the only link between the
   opaque row tokens in the encoding file and the party's own ids. It never leaves the
-  party;
+  party. Row tokens are the record ids under the party's *row key*
+  (:class:`~hashmatch.encode.keys.RowKey`, ``LOOKUP.rowkey`` unless given; created on
+  first use, reused after), so a record keeps its token from one run to the next;
 * the *rejects* report (CSV ``row,column,reason``): data row number, column name and reason
   code of every row that was not encoded, never a value.
 
@@ -38,7 +40,7 @@ from hashmatch.encfile import EncodingWriter
 from hashmatch.encode._rows import lookup_lines
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
-from hashmatch.encode.keys import LinkageSecret
+from hashmatch.encode.keys import LinkageSecret, RowKey
 from hashmatch.encode.records import FieldStats, Reject
 from hashmatch.encode.sources.columnar import ColumnarCsvReader, columnar_reader
 from hashmatch.encode.sources.rows import Chunk, CsvSource, RowSource, open_source
@@ -73,6 +75,8 @@ class EncodeSummary:
     output: Path | None = None
     lookup: Path | None = None
     rejects: Path | None = None
+    row_key: Path | None = None  # the row key file used (encode_file)
+    row_key_created: bool = False  # True when this run made it
     seconds: float = 0.0
 
     def add(self, chunk: Chunk | ArrowChunk, encoded: EncodedChunk) -> None:
@@ -109,6 +113,7 @@ class EncodedBatch:
     record_ids: list[str]
     rejects: list[Reject]
     summary: EncodeSummary
+    row_key: RowKey | None = None  # the key the row tokens were made with (keep it to reuse)
 
     def write(self, path: PathLike, *, lookup: PathLike | None = None) -> Path:
         """Write the encoding file (and, if given, the party's lookup file) atomically."""
@@ -129,11 +134,14 @@ def encode_records(
     party: str,
     mapping: PartyMapping | PathLike | Mapping[str, Any] | None = None,
     chunk_rows: int = 50_000,
+    row_key: RowKey | PathLike | None = None,
 ) -> EncodedBatch:
     """Encode records held in memory: a pandas DataFrame or an iterable of dicts.
 
     Cells are read as text (``None``/NaN are empty). Rows failing a required field go
-    to ``batch.rejects``; nothing is raised for them.
+    to ``batch.rejects``; nothing is raised for them. ``row_key`` (a key or a row key
+    file, see :func:`encode_file`) keeps row tokens stable across runs; without it a
+    fresh key is used (``batch.row_key``; ``batch.row_key.write(path)`` keeps it).
 
     Example
     -------
@@ -147,8 +155,9 @@ def encode_records(
     ((2, 2), [True, False], 2)
     """
     schema, secret = _schema(schema), _secret(secret)
+    key = _row_key(row_key)[0] if row_key is not None else RowKey.generate()
     source = open_source(records)
-    run = _Run(source, schema, secret, party, mapping)
+    run = _Run(source, schema, secret, party, mapping, key)
     parts = list(run.chunks(chunk_rows))
     summary = run.finish()
     words = schema.clk_bits // 64
@@ -173,6 +182,7 @@ def encode_records(
         record_ids=[rid for _, e in parts for rid in e.record_ids],
         rejects=rejects,
         summary=summary,
+        row_key=key,
     )
 
 
@@ -192,6 +202,7 @@ def encode_file(
     fail_fast: bool = False,
     max_rejects: int | None = None,
     progress: ProgressHook | None = None,
+    row_key: RowKey | PathLike | None = None,
 ) -> EncodeSummary:
     """Encode a party's CSV file into an encoding file, a lookup file and a rejects report.
 
@@ -214,6 +225,10 @@ def encode_file(
         are rejected; by default every bad row is reported and the run continues.
     progress
         ``hook(bytes_done, bytes_total)`` called after each chunk.
+    row_key
+        The party's row key, or its file (read if it exists, else created there); default
+        ``lookup`` with suffix ``.rowkey``. The same key gives the same record id the
+        same row token on every run, which an entity registry needs to recognise records.
 
     Returns
     -------
@@ -234,6 +249,9 @@ def encode_file(
     out = Path(out)
     lookup = Path(lookup) if lookup is not None else out.with_suffix(".lookup")
     rejects = Path(rejects) if rejects is not None else out.with_suffix(".rejects.csv")
+    key_file = (
+        None if isinstance(row_key, RowKey) else Path(row_key or lookup.with_suffix(".rowkey"))
+    )
     for target in (out, lookup, rejects):
         if not target.parent.is_dir():
             msg = f"cannot write {target}: directory {target.parent} does not exist"
@@ -241,10 +259,15 @@ def encode_file(
     if len({out.resolve(), lookup.resolve(), rejects.resolve(), Path(path).resolve()}) < 4:
         msg = "the input, output, lookup and rejects files must be four different files"
         raise InputDataError(msg, file=str(out))
+    if key_file is not None and key_file.resolve() in {out.resolve(), lookup.resolve(),
+                                                       rejects.resolve(), Path(path).resolve()}:
+        msg = "the row key file must differ from the input, output, lookup and rejects files"
+        raise InputDataError(msg, file=str(key_file))
     csv_source = CsvSource(path, encoding=input_encoding, delimiter=delimiter)
     # pyarrow parses the file where it gives the Python reader's rows (see columnar.py)
     source: RowSource | ColumnarCsvReader = columnar_reader(csv_source) or csv_source
-    run = _Run(source, schema, secret, party, mapping)
+    key, created = _row_key(row_key if isinstance(row_key, RowKey) else key_file)
+    run = _Run(source, schema, secret, party, mapping, key)
     with ExitStack() as stack:
         writer = stack.enter_context(_writer(out, schema, party, secret.commitment()))
         lookup_csv = stack.enter_context(_lookup_writer(lookup))
@@ -278,7 +301,10 @@ def encode_file(
             if progress is not None:
                 progress(*source.progress())
         summary = run.finish()
+        if created and key_file is not None:  # last, so a failed run leaves no new file
+            key.write(key_file)
     summary.output, summary.lookup, summary.rejects = out, lookup, rejects
+    summary.row_key, summary.row_key_created = key_file, created
     return summary
 
 
@@ -292,6 +318,7 @@ class _Run:
         secret: LinkageSecret,
         party: str,
         mapping: PartyMapping | PathLike | Mapping[str, Any] | None,
+        row_key: RowKey,
     ) -> None:
         self.source = source
         party_mapping = (
@@ -300,7 +327,7 @@ class _Run:
         self.resolved: ResolvedMapping = resolve_columns(
             party_mapping, schema, source.header, source.name
         )
-        self.encoder = ChunkEncoder(schema, secret, self.resolved, source.header)
+        self.encoder = ChunkEncoder(schema, secret, self.resolved, source.header, row_key)
         record_id = self.resolved.record_id_index
         if isinstance(source, ColumnarCsvReader) and record_id is not None:
             source.read_as_text({record_id})  # ids are all distinct: factorising is waste
@@ -327,6 +354,17 @@ def _schema(schema: Schema | PathLike | Mapping[str, Any]) -> Schema:
 
 def _secret(secret: LinkageSecret | PathLike) -> LinkageSecret:
     return secret if isinstance(secret, LinkageSecret) else LinkageSecret.load(secret)
+
+
+def _row_key(row_key: RowKey | PathLike | None) -> tuple[RowKey, bool]:
+    """The key, and True when its file does not exist yet (a new key, for the caller to
+    write once the run has succeeded)."""
+    if isinstance(row_key, RowKey):
+        return row_key, False
+    assert row_key is not None
+    if Path(row_key).exists():
+        return RowKey.load(row_key), False
+    return RowKey.generate(), True
 
 
 def _writer(out: Path, schema: Schema, party: str, commitment: str) -> EncodingWriter:

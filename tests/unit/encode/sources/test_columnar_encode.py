@@ -9,6 +9,7 @@ party date formats.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from typing import Any
 
 import pytest
 
-import hashmatch.encode.encoder as encoder_module
 from hashmatch.encode import LinkageSecret, encode_file
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.sources.columnar import ColumnarCsvReader
@@ -76,7 +76,7 @@ def _csv(path: Path, copies: int, *, bad: bool) -> Path:
 
 
 def _counting_token_bytes() -> Callable[[int], bytes]:
-    """Row-token bytes 0, 1, 2, ... across calls: the same per row however rows are chunked."""
+    """Random bytes 0, 1, 2, ... across calls (the row key, so row tokens are reproducible)."""
     counter = count()
     return lambda n: bytes(next(counter) % 251 for _ in range(n))
 
@@ -86,7 +86,7 @@ def _run(
 ) -> dict[str, bytes]:
     monkeypatch.setenv("HASHMATCH_CSV_READER", reader)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    monkeypatch.setattr(encoder_module.secrets, "token_bytes", _counting_token_bytes())
+    monkeypatch.setattr(secrets, "token_bytes", _counting_token_bytes())
     out.mkdir()
     summary = encode_file(
         data,
