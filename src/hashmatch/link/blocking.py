@@ -68,7 +68,16 @@ import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices, Tokens
 
-__all__ = ["METHODS", "BlockingConfig", "BlockingStats", "CandidatePairs", "candidate_pairs"]
+__all__ = [
+    "METHODS",
+    "BlockingConfig",
+    "BlockingStats",
+    "CandidatePairs",
+    "LshPlan",
+    "candidate_pairs",
+    "plan_lsh",
+    "token_keys",
+]
 
 #: The blocking methods, in the order they are applied.
 METHODS = ("tokens", "lsh")
@@ -360,8 +369,8 @@ def _key_columns(
             if name not in left_tokens or name not in right_tokens:
                 msg = f"token column {name!r} is missing on one side"
                 raise ValueError(msg)
-            lk, lv = _token_keys(left_tokens[name], len(left_clks), name)
-            rk, rv = (lk, lv) if dedup else _token_keys(right_tokens[name], len(right_clks), name)
+            lk, lv = token_keys(left_tokens[name], len(left_clks), name)
+            rk, rv = (lk, lv) if dedup else token_keys(right_tokens[name], len(right_clks), name)
             yield name, "tokens", lk, lv, rk, rv
     if "lsh" in config.methods:
         lk, lv, rk, rv = _lsh_keys(left_clks, right_clks, segments, present, config, dedup)
@@ -369,7 +378,7 @@ def _key_columns(
             yield f"band{band}", "lsh", lk[:, band], lv[:, band], rk[:, band], rv[:, band]
 
 
-def _token_keys(tokens: Tokens, rows: int, name: str) -> tuple[_U64, npt.NDArray[np.bool_]]:
+def token_keys(tokens: Tokens, rows: int, name: str) -> tuple[_U64, npt.NDArray[np.bool_]]:
     """First 8 bytes of each keyed token as the key (HMAC output: uniform); all-zero = missing.
 
     A 64-bit prefix collision between different tokens only adds a candidate pair, which
@@ -381,6 +390,43 @@ def _token_keys(tokens: Tokens, rows: int, name: str) -> tuple[_U64, npt.NDArray
         raise ValueError(msg)
     words = arr.view("<u8")
     return words[:, 0].astype(np.uint64), (words != 0).any(axis=1)
+
+
+@dataclass(frozen=True)
+class LshPlan:
+    """Which MinHash values each LSH band mixes: fixed, so keys can be computed for any
+    rows later (an entity registry keys its records once and looks new rows up).
+
+    ``segments`` and ``hashes_per_segment`` fix the MinHash pool (its bit orders derive
+    from ``seed``); ``bands`` lists the pool positions each band mixes.
+    """
+
+    segments: tuple[tuple[int, int], ...]
+    hashes_per_segment: int
+    seed: int
+    bands: tuple[tuple[int, ...], ...]
+
+    def keys(self, clks: Clks, present: npt.NDArray[np.bool_] | None = None
+             ) -> tuple[_U64, npt.NDArray[np.bool_]]:
+        """Band keys and validity ``[rows, bands]`` of ``clks`` under this plan."""
+        pool, empty = _pool(clks, self.segments, self.hashes_per_segment, self.seed, present)
+        return _band_keys(pool, [list(b) for b in self.bands], empty)
+
+
+def plan_lsh(left: Clks, right: Clks | None, config: BlockingConfig, *,
+             segments: Sequence[tuple[int, int]] | None = None,
+             present: tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None]
+             = (None, None), right_rows: int | None = None) -> LshPlan:
+    """The band layout :func:`candidate_pairs` would use for ``left`` and ``right``
+    (None: within ``left``), measured on them; ``right_rows`` overrides the row count
+    the selectivity target is set for."""
+    segs = _segments(left, segments)
+    dedup = right is None
+    lpool, empty = _pool(left, segs, config.hashes_per_segment, config.seed, present[0])
+    rpool = lpool if right is None else _pool(right, segs, config.hashes_per_segment,
+                                              config.seed, present[1])[0]
+    n_right = right_rows if right_rows is not None else len(left if right is None else right)
+    return _plan(lpool, rpool, segs, config, dedup, n_right)
 
 
 def _lsh_keys(
@@ -397,17 +443,46 @@ def _lsh_keys(
     mixes the drawn values into its key. A row with an empty drawn segment (a missing
     field) is not valid in that band, so missing fields never make rows collide.
     """
-    bits = left.shape[1] * 64
-    segs = [(0, bits)] if not segments else [(int(a), int(b)) for a, b in segments]
+    segs = _segments(left, segments)
+    lpool, empty = _pool(left, segs, config.hashes_per_segment, config.seed, present[0])
+    rpool = lpool if dedup else _pool(right, segs, config.hashes_per_segment, config.seed,
+                                      present[1])[0]
+    plan = [list(b) for b in _plan(lpool, rpool, segs, config, dedup, len(right)).bands]
+    lk, lv = _band_keys(lpool, plan, empty)
+    rk, rv = (lk, lv) if dedup else _band_keys(rpool, plan, empty)
+    return lk, lv, rk, rv
+
+
+def _segments(clks: Clks, segments: Sequence[tuple[int, int]] | None
+              ) -> tuple[tuple[int, int], ...]:
+    bits = clks.shape[1] * 64
+    segs = ((0, bits),) if not segments else tuple((int(a), int(b)) for a, b in segments)
     if any(a < 0 or b < 1 or a + b > bits for a, b in segs):
         msg = f"segments: expected (start, bits) ranges inside the {bits}-bit CLK"
         raise ValueError(msg)
-    rng = np.random.default_rng(config.seed)
-    per_seg, take = config.hashes_per_segment, config.values_per_segment
-    orders = [a + rng.permutation(b) for a, b in segs for _ in range(per_seg)]
+    return segs
+
+
+def _orders(segs: Sequence[tuple[int, int]], per_seg: int, seed: int
+            ) -> tuple[list[npt.NDArray[np.intp]], np.random.Generator]:
+    """The pool's bit orders, and the generator positioned after them (for the plan)."""
+    rng = np.random.default_rng(seed)
+    return [a + rng.permutation(b) for a, b in segs for _ in range(per_seg)], rng
+
+
+def _pool(clks: Clks, segs: Sequence[tuple[int, int]], per_seg: int, seed: int,
+          present: npt.NDArray[np.bool_] | None) -> tuple[Indices, Indices]:
+    """MinHash pool ``[len(segs) * per_seg, rows]`` and each pool row's "empty" value."""
     empty = np.repeat([b for _, b in segs], per_seg)
-    lpool = _absent(_minhash(left, orders), present[0], per_seg, empty)
-    rpool = lpool if dedup else _absent(_minhash(right, orders), present[1], per_seg, empty)
+    return _absent(_minhash(clks, _orders(segs, per_seg, seed)[0]), present, per_seg,
+                   empty), empty
+
+
+def _plan(lpool: Indices, rpool: Indices, segs: Sequence[tuple[int, int]],
+          config: BlockingConfig, dedup: bool, n_right: int) -> LshPlan:
+    """Draw each band's pool positions until unrelated rows rarely share it."""
+    per_seg, take = config.hashes_per_segment, config.values_per_segment
+    rng = _orders(segs, per_seg, config.seed)[1]
     # how often unrelated rows agree on `take` values of a segment (any `take` of the pool
     # follow the same law, so the first ones are measured)
     collide = [_collision_rate(_combine(lpool[s * per_seg:s * per_seg + take]),
@@ -415,8 +490,8 @@ def _lsh_keys(
                                lvalid=(lpool[s * per_seg] != segs[s][1]),
                                rvalid=(rpool[s * per_seg] != segs[s][1]), dedup=dedup)
                for s in range(len(segs))]
-    target = config.lsh_pairs_per_row / max(len(right), 1)
-    plan: list[list[int]] = []  # pool columns per band
+    target = config.lsh_pairs_per_row / max(n_right, 1)
+    plan: list[tuple[int, ...]] = []  # pool columns per band
     for _ in range(config.bands):
         band: list[int] = []
         rate = 1.0
@@ -429,10 +504,8 @@ def _lsh_keys(
             free = [seg * per_seg + h for h in range(per_seg) if seg * per_seg + h not in band]
             band.extend(int(x) for x in rng.choice(free, size=take, replace=False))
             rate *= collide[seg]
-        plan.append(band)
-    lk, lv = _band_keys(lpool, plan, empty)
-    rk, rv = (lk, lv) if dedup else _band_keys(rpool, plan, empty)
-    return lk, lv, rk, rv
+        plan.append(tuple(band))
+    return LshPlan(tuple(segs), per_seg, config.seed, tuple(plan))
 
 
 def _absent(pool: Indices, present: npt.NDArray[np.bool_] | None, per_seg: int,
