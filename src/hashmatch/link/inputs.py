@@ -118,7 +118,8 @@ def info_of(encoding: Any) -> PartyInfo:
 
 
 class _Party:
-    """One party's encodings (an open EncodingFile or an in-memory EncodedBatch) as the
+    """One party's encodings (an open EncodingFile, an in-memory EncodedBatch, or any rows
+    with an EncodingFile-like ``header``, such as a registry's) as the
     pipeline sees them: CLKs, tokens, row tokens, the segment layout and, per row, which
     fields (segments) hold a value."""
 
@@ -126,13 +127,14 @@ class _Party:
         self.clks: Clks = encoding.clks
         self.row_tokens: RowTokens = encoding.row_tokens
         self.tokens: Mapping[str, Tokens] = encoding.tokens
-        if isinstance(encoding, EncodingFile):
-            fields = list(encoding.header.field_names)
-            layout = encoding.header.segments
+        header = getattr(encoding, "header", None)  # a file, or rows a registry holds
+        if header is not None:
+            fields = list(header.field_names)
+            layout = header.segments
             # Files written before field types were recorded compare every field by Dice.
-            types = dict(encoding.header.extra.get("field_types", {}))
-            stable = set(encoding.header.extra.get("stable_fields", ()))
-            swaps = [tuple(p) for p in encoding.header.extra.get("swap_pairs", ())]
+            types = dict(header.extra.get("field_types", {}))
+            stable = set(header.extra.get("stable_fields", ()))
+            swaps = [tuple(p) for p in header.extra.get("swap_pairs", ())]
         else:
             fields = [f.name for f in encoding.schema.fields]
             layout = encoding.schema.segments
