@@ -116,3 +116,12 @@ class WrongRecipientError(SealedFileError):
 
 class SignatureError(SealedFileError, TamperedFileError):
     """A sealed file's signature is missing, invalid, or from an untrusted key."""
+
+
+class RegistryError(HashmatchError):
+    """An entity registry cannot be opened or used: missing, foreign, newer than this
+    hashmatch, or made for other encodings (its schema fingerprint or secret commitment)."""
+
+
+class RegistryBusyError(RegistryError):
+    """Another run holds the registry and did not finish within the wait allowed."""

@@ -1,0 +1,87 @@
+"""Re-cluster a scope of records from its stored edges, exactly as a batch link would.
+
+A batch link keeps, per party pair, the candidate pairs at or above the cut, solves them
+one-to-one (:func:`hashmatch.link.solve.solve_one_to_one`) and merges the kept pairs into
+entities with the conflict rules (:func:`hashmatch.link.entities.merge_entities`). Both
+steps only ever look at pairs connected to each other, so on a *scope* closed under the
+stored edges (every edge of a scope record leads to a scope record) they give the same
+clusters as a batch link of everything would give for those records, up to ties. The
+registry calls this on the scope of each run; everything outside keeps its entities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.link.entities import merge_entities
+from hashmatch.link.inputs import as_encoding, token_kinds
+from hashmatch.link.pipeline import DEDUP_CONFLICT_MARGIN, DEFAULT_CONFLICT_MARGIN
+from hashmatch.link.scorer import PairScorer
+from hashmatch.link.scoring import ScoringConfig
+from hashmatch.link.solve import solve_one_to_one
+from hashmatch.registry.records import Layout, RecordSet
+
+__all__ = ["Rules", "cluster_scope", "scorer_for"]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The registry's linkage rules (fixed at its first run)."""
+
+    threshold: float
+    within_cut: float
+    dedup: bool
+
+    @property
+    def reject_below(self) -> float:
+        margin = DEDUP_CONFLICT_MARGIN if self.dedup else DEFAULT_CONFLICT_MARGIN
+        return self.threshold - margin
+
+
+def scorer_for(layout: Layout, parties: Sequence[RecordSet]) -> PairScorer:
+    """The batch link's scorer over rows the registry holds."""
+    kinds = token_kinds(layout.token_names, layout.field_names, layout.extra)
+    return PairScorer([as_encoding(p) for p in parties], ScoringConfig.for_tokens(kinds))
+
+
+def cluster_scope(
+    parties: Sequence[RecordSet],
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float32],
+    rules: Rules,
+) -> list[list[int]]:
+    """Clusters (lists of record numbers) of the scope records in ``parties`` (one
+    :class:`RecordSet` per party, rows in record-number order), from the edges
+    ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut)."""
+    rids = np.concatenate([p.rids for p in parties]) if parties else np.zeros(0, np.int64)
+    party_of = np.concatenate([np.full(len(p.rids), k) for k, p in enumerate(parties)]) \
+        if parties else np.zeros(0, np.int64)
+    row_of = np.concatenate([np.arange(len(p.rids)) for p in parties]) \
+        if parties else np.zeros(0, np.int64)
+    order = np.argsort(rids)
+    pos_lo = order[np.searchsorted(rids[order], lo)]
+    pos_hi = order[np.searchsorted(rids[order], hi)]
+    pa, ra, pb, rb = party_of[pos_lo], row_of[pos_lo], party_of[pos_hi], row_of[pos_hi]
+    swap = pa > pb  # the smaller party index on the left, as a batch link orders jobs
+    pa, pb = np.where(swap, pb, pa), np.where(swap, pa, pb)
+    ra, rb = np.where(swap, rb, ra), np.where(swap, ra, rb)
+    keep = np.ones(len(score), bool)
+    for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True) if x != y}:
+        sel = np.flatnonzero((pa == a) & (pb == b))
+        kept, _ = solve_one_to_one(ra[sel], rb[sel], score[sel], threshold=rules.threshold)
+        keep[sel[~kept]] = False
+    scorer = scorer_for(parties[0].header, parties) if parties else None
+    labels, _ = merge_entities(
+        [len(p.rids) for p in parties], pa[keep], ra[keep], pb[keep], rb[keep], score[keep],
+        dedup=rules.dedup, compare=scorer, reject_below=rules.reject_below if scorer else None,
+    )
+    flat = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    groups: dict[int, list[int]] = {}
+    for label, rid in zip(flat.tolist(), rids.tolist(), strict=True):
+        groups.setdefault(label, []).append(rid)
+    return sorted(groups.values(), key=min)

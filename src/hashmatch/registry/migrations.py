@@ -1,0 +1,127 @@
+"""The registry's tables, their version, and the upgrade chain between versions.
+
+``registry_meta`` (key, value) holds ``format`` = :data:`FORMAT` (a database without it
+is not a registry, and is refused rather than written into), ``schema_version`` (the
+layout below; :data:`SCHEMA_VERSION`), and the facts a run keeps (see
+:mod:`hashmatch.registry.state`). :func:`upgrade` brings an older registry to the current
+layout one step at a time (``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``, inside
+the run's transaction); a registry from a newer hashmatch is refused.
+
+Layout, version 1 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
+
+    parties    (party_id, name)                         one row per party ever seen
+    records    (rid, party_id, row_token, digest,       every current record: its encoding
+                clk, tokens, present, entity, added_run) (see records.py), its entity
+    block_keys (key, rid)                               blocking keys of each record
+    edges      (lo, hi, score)                          candidate pairs at/above the cut
+    entities   (entity, eid, created_run, retired_run,  every entity ever made; eid is the
+                size)                                   opaque id parties see
+    runs       (run, started, finished, kind, summary)  one row per run
+    journal    (seq, run, time, event, entity, other,   every change (journal.py)
+                party, row_token)
+    models     (party_a, party_b, version, run,         trained scoring models: opaque
+                created, model)                         JSON per party pair (models.py)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hashmatch.errors import RegistryError
+from hashmatch.registry.store import Store
+
+__all__ = ["FORMAT", "SCHEMA_VERSION", "get_meta", "set_meta", "stored_version", "upgrade"]
+
+FORMAT = "hashmatch-registry"
+SCHEMA_VERSION = 1
+
+
+def _create_v1(store: Store) -> None:
+    blob, norowid = store.blob, store.without_rowid
+    for ddl in (
+        "CREATE TABLE registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE parties (party_id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        f"""CREATE TABLE records (
+            rid BIGINT PRIMARY KEY, party_id BIGINT NOT NULL, row_token {blob} NOT NULL,
+            digest {blob} NOT NULL, clk {blob} NOT NULL, tokens {blob} NOT NULL,
+            present {blob} NOT NULL, entity BIGINT NOT NULL, added_run BIGINT NOT NULL,
+            UNIQUE (party_id, row_token))""",
+        "CREATE INDEX records_entity ON records (entity)",
+        f"CREATE TABLE block_keys (key BIGINT NOT NULL, rid BIGINT NOT NULL, "
+        f"PRIMARY KEY (key, rid)) {norowid}",
+        f"CREATE TABLE edges (lo BIGINT NOT NULL, hi BIGINT NOT NULL, score REAL NOT NULL, "
+        f"PRIMARY KEY (lo, hi)) {norowid}",
+        "CREATE INDEX edges_hi ON edges (hi)",
+        """CREATE TABLE entities (
+            entity BIGINT PRIMARY KEY, eid TEXT NOT NULL UNIQUE, created_run BIGINT NOT NULL,
+            retired_run BIGINT, size BIGINT NOT NULL)""",
+        """CREATE TABLE runs (
+            run BIGINT PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
+            kind TEXT NOT NULL, summary TEXT NOT NULL)""",
+        f"""CREATE TABLE journal (
+            seq BIGINT PRIMARY KEY, run BIGINT NOT NULL, time TEXT NOT NULL,
+            event TEXT NOT NULL, entity TEXT NOT NULL, other TEXT, party TEXT,
+            row_token {blob})""",
+        "CREATE INDEX journal_entity ON journal (entity)",
+        "CREATE INDEX journal_other ON journal (other)",
+        "CREATE INDEX journal_run ON journal (run)",
+        """CREATE TABLE models (
+            party_a TEXT NOT NULL, party_b TEXT NOT NULL, version BIGINT NOT NULL,
+            run BIGINT NOT NULL, created TEXT NOT NULL, model TEXT NOT NULL,
+            PRIMARY KEY (party_a, party_b, version))""",
+    ):
+        store.execute(ddl)
+    store.insert("registry_meta", ["key", "value"], [("format", FORMAT)])
+
+
+#: ``MIGRATIONS[v]`` upgrades a registry of layout ``v`` to ``v + 1`` (0: empty database).
+#: A future layout change adds ``MIGRATIONS[1]`` and bumps :data:`SCHEMA_VERSION`.
+MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1}
+
+
+def get_meta(store: Store, key: str) -> str | None:
+    value = store.scalar("SELECT value FROM registry_meta WHERE key = ?", [key])
+    return None if value is None else str(value)
+
+
+def set_meta(store: Store, key: str, value: str) -> None:
+    if get_meta(store, key) is None:
+        store.insert("registry_meta", ["key", "value"], [(key, value)])
+    else:
+        store.execute("UPDATE registry_meta SET value = ? WHERE key = ?", [value, key])
+
+
+def stored_version(store: Store) -> int:
+    """The layout version of the registry (0 for an empty database).
+
+    Raises
+    ------
+    RegistryError
+        The database holds other tables but is not a registry, or was made by a newer
+        hashmatch.
+    """
+    if not store.has_table("registry_meta"):
+        if store.has_table("records") or store.has_table("entities"):
+            raise RegistryError(f"{store.url}: this database is not a hashmatch registry")
+        return 0
+    if get_meta(store, "format") != FORMAT:
+        raise RegistryError(f"{store.url}: this database is not a hashmatch registry")
+    version = int(get_meta(store, "schema_version") or 0)
+    if version > SCHEMA_VERSION:
+        raise RegistryError(
+            f"{store.url}: registry layout version {version} is newer than this hashmatch "
+            f"reads ({SCHEMA_VERSION})",
+            hint="upgrade hashmatch",
+        )
+    return version
+
+
+def upgrade(store: Store) -> int:
+    """Bring the registry to :data:`SCHEMA_VERSION` (inside the caller's transaction);
+    returns the version it had."""
+    found = version = stored_version(store)
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version](store)
+        version += 1
+        set_meta(store, "schema_version", str(version))
+    return found

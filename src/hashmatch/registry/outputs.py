@@ -1,0 +1,101 @@
+"""The results folder of a registry run, every file written atomically.
+
+Like a batch link's (:mod:`hashmatch.link.outputs`), with persistent ids:
+
+* ``<party>.csv`` - ``row_token,entity_id`` for every current record of the party (for
+  every party of the registry, since a run can change the ids of parties not in it);
+* ``<party>.changes.csv`` - ``row_token,previous_id,new_id,event``: the party's records
+  whose entity id changed in this run (``event``: ``record_added``, ``record_removed``,
+  ``merged``, ``split`` or ``record_moved``; an empty id means none). ``hashmatch reveal``
+  turns both files into record ids;
+* ``entities.csv`` - ``entity_id,party,row_token``, every record (the coordinator's view);
+* ``report.json`` - written last: the run's counts and timings and the registry's rules.
+  Counts only, no row token.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hashmatch._version import __version__
+from hashmatch.atomic import atomic_write, atomic_write_text
+from hashmatch.errors import ResultsError
+from hashmatch.link.outputs import ENTITIES_FILE, REPORT_FILE, party_file_name
+from hashmatch.registry.state import RegistryState
+from hashmatch.registry.store import Store
+from hashmatch.registry.update import RunResult
+
+__all__ = ["CHANGES_SUFFIX", "RegistryFiles", "changes_file_name", "write_run_results"]
+
+REGISTRY_REPORT_FORMAT = 1
+CHANGES_SUFFIX = ".changes.csv"
+CHANGES_HEADER = ["row_token", "previous_id", "new_id", "event"]
+
+
+@dataclass(frozen=True)
+class RegistryFiles:
+    parties: dict[str, Path]
+    changes: dict[str, Path]
+    entities: Path
+    report: Path
+
+
+def changes_file_name(party: str) -> str:
+    return party_file_name(party).removesuffix(".csv") + CHANGES_SUFFIX
+
+
+def write_run_results(store: Store, result: RunResult, out_dir: str | os.PathLike[str]
+                      ) -> RegistryFiles:
+    """Write the results folder of ``result`` from the registry's current state."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"{out}: cannot create the results folder ({exc.strerror})") from None
+    with store.read_transaction():
+        names = [str(n) for (n,) in store.query("SELECT name FROM parties ORDER BY name")]
+        rows = store.query(
+            "SELECT p.name, r.row_token, e.eid FROM records r JOIN parties p "
+            "ON p.party_id = r.party_id JOIN entities e ON e.entity = r.entity ORDER BY r.rid")
+        state = RegistryState.load(store)
+    file_names = [party_file_name(n) for n in names]
+    if len(set(file_names)) != len(file_names) or ENTITIES_FILE in file_names:
+        msg = f"{out}: party names give clashing result file names"
+        raise ResultsError(msg, hint="give each party a distinct name when encoding")
+    by_party: dict[str, list[tuple[str, str]]] = {n: [] for n in names}
+    for party, token, eid in rows:
+        by_party[str(party)].append((bytes(token).hex(), str(eid)))
+    parties, changes = {}, {}
+    for name, file_name in zip(names, file_names, strict=True):
+        parties[name] = _write(out / file_name, ["row_token", "entity_id"], by_party[name])
+        changes[name] = _write(out / changes_file_name(name), CHANGES_HEADER, [
+            (c.row_token.hex(), c.previous or "", c.new or "", c.event)
+            for c in sorted(result.changes_of(name), key=lambda c: c.row_token)])
+    entities = _write(out / ENTITIES_FILE, ["entity_id", "party", "row_token"],
+                      [(eid, party, token) for party in names for token, eid in by_party[party]])
+    report: dict[str, Any] = {
+        "format_version": REGISTRY_REPORT_FORMAT,
+        "hashmatch_version": __version__,
+        "registry": {"url": store.url, **state.describe()},
+        "run": result.to_dict(),
+        "counts": {"rows": len(rows), "entities": len({r[2] for r in rows})},
+        "outputs": {"entities": ENTITIES_FILE,
+                    "parties": dict(zip(names, file_names, strict=True)),
+                    "changes": {n: changes_file_name(n) for n in names}},
+    }
+    path = out / REPORT_FILE
+    atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return RegistryFiles(parties, changes, entities, path)
+
+
+def _write(path: Path, header: list[str], rows: Any) -> Path:
+    with atomic_write(path, "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

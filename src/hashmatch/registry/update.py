@@ -1,0 +1,676 @@
+"""One registry run: parties' snapshots (or deltas) in, persistent entities and a journal out.
+
+:func:`update` is the only writer. In one transaction (so a crash or kill at any point
+leaves the registry as it was, and a second run waits for the first):
+
+1. **diff** each input against the party's stored records by row token and encoding
+   digest: *added* (token not stored), *changed* (digest differs), *removed* (stored but
+   missing from a full snapshot, or listed in a delta's removals), *unchanged*. Parties
+   not given keep their records. Nothing changed: the run ends here, writing no event.
+2. **forget** what removed and changed records contributed: their blocking keys, and
+   their edges (their neighbours become *seeds*: their entities may split).
+3. **block and score** only the added and changed records: their keys
+   (:mod:`~hashmatch.registry.candidates`) against the stored key index, then the link
+   scorer on those candidates. Pairs at or above the cut become edges. The first run of a
+   registry fixes the LSH plan and, unless given, picks the threshold from these scores.
+4. **re-cluster the scope**: the records connected, through edges, to the new and
+   changed records and to the seeds (:mod:`~hashmatch.registry.clustering`).
+5. **ids**: the scope's clusters carry on earlier entities by the id rules
+   (:mod:`~hashmatch.registry.ids`); records, entities and the journal are written.
+
+Work is proportional to the changed records, their candidates and their scope (plus
+reading the digests of full snapshots), not to the registry. ``fault(stage)`` is called
+between stages (``diffed``, ``forgotten``, ``scored``, ``clustered``, ``written``) for
+tests that crash a run on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.encfile import EncodingFile
+from hashmatch.errors import RegistryError
+from hashmatch.link.blocking import BlockingConfig
+from hashmatch.link.compat import check_compatible
+from hashmatch.link.inputs import file_info
+from hashmatch.link.pipeline import SCORE_POOL_CAP, within_party_threshold
+from hashmatch.link.result import PartyInfo
+from hashmatch.link.threshold import ThresholdChoice, choose_threshold
+from hashmatch.registry import candidates as cand
+from hashmatch.registry.clustering import Rules, cluster_scope, scorer_for
+from hashmatch.registry.ids import EntityInfo, assign_ids
+from hashmatch.registry.journal import Event, write_events
+from hashmatch.registry.migrations import upgrade
+from hashmatch.registry.records import Layout, RecordSet, SnapshotRows
+from hashmatch.registry.state import RegistryState
+from hashmatch.registry.store import Store, open_store
+
+__all__ = ["DEFAULT_WAIT", "Change", "RunResult", "update"]
+
+PathLike = str | os.PathLike[str]
+#: Seconds a run waits for another run on the same registry before giving up.
+DEFAULT_WAIT = 60.0
+Fault = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record whose entity id changed in a run (``previous``/``new`` None: none)."""
+
+    party: str
+    row_token: bytes
+    previous: str | None
+    new: str | None
+    event: str  # record_added | record_removed | record_moved | merged | split
+
+
+@dataclass
+class RunResult:
+    """What a run did (counts, never a value); ``changes`` lists the id changes."""
+
+    run: int
+    registry: str
+    parties: dict[str, dict[str, int]]  # party -> added/changed/removed/unchanged
+    events: Counter[str] = field(default_factory=Counter)
+    changes: list[Change] = field(default_factory=list)
+    candidates: int = 0
+    edges_added: int = 0
+    scope: int = 0
+    skipped_keys: int = 0
+    threshold: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def changes_of(self, party: str) -> list[Change]:
+        return [c for c in self.changes if c.party == party]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": self.run, "registry": self.registry, "parties": self.parties,
+                "events": dict(sorted(self.events.items())), "id_changes": len(self.changes),
+                "candidates": self.candidates, "edges_added": self.edges_added,
+                "scope_records": self.scope, "skipped_keys": self.skipped_keys,
+                "threshold": self.threshold,
+                "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def update(
+    registry: PathLike | Store,
+    files: Sequence[PathLike | EncodingFile],
+    *,
+    delta: bool = False,
+    removed: Mapping[str, Sequence[bytes]] | None = None,
+    threshold: float | None = None,
+    dedup: bool = False,
+    blocking: BlockingConfig | None = None,
+    wait: float = DEFAULT_WAIT,
+    fault: Fault | None = None,
+) -> RunResult:
+    """Bring the registry up to date with the parties' encoding files; one transaction.
+
+    Parameters
+    ----------
+    registry:
+        A SQLite file (created on first use) or a ``postgresql://`` URL, or an open
+        :class:`~hashmatch.registry.store.Store`.
+    files:
+        One ``.hme`` file per party (paths or open files): each is that party's *full
+        current snapshot*, unless ``delta``.
+    delta:
+        The files hold only added and changed records; ``removed`` lists, per party, the
+        row tokens (16 bytes each) of records to remove.
+    threshold, dedup, blocking:
+        Linkage rules of a new registry (threshold chosen from the first run's scores when
+        None); a later run must not ask for others (they are fixed).
+    wait:
+        Seconds to wait for another run on the same registry before
+        :class:`~hashmatch.errors.RegistryBusyError`.
+    fault:
+        Called with each stage's name between stages (tests).
+
+    Raises
+    ------
+    RegistryError
+        A foreign or newer registry, files of another schema or secret than the
+        registry's, rules that differ from the registry's, a snapshot with a repeated row
+        token, or a snapshot sharing no row token with the party's stored records.
+    """
+    with ExitStack() as stack:
+        store = registry if isinstance(registry, Store) else stack.enter_context(
+            open_store(registry, create=True))
+        opened = [f if isinstance(f, EncodingFile) else stack.enter_context(EncodingFile.open(f))
+                  for f in files]
+        with store.run_transaction(wait):
+            run = _Run(store, opened, fault or (lambda stage: None))
+            return run.execute(delta=delta, removed=removed or {}, threshold=threshold,
+                               dedup=dedup, blocking=blocking)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass
+class _PartyDiff:
+    party: str
+    party_id: int
+    snapshot: SnapshotRows | None
+    digests: list[bytes]  # of every snapshot row
+    added: npt.NDArray[np.int64]  # snapshot rows
+    changed: npt.NDArray[np.int64]  # snapshot rows
+    changed_rids: npt.NDArray[np.int64]
+    removed_rids: npt.NDArray[np.int64]
+    unchanged: int
+
+
+class _Run:
+    def __init__(self, store: Store, files: Sequence[EncodingFile], fault: Fault) -> None:
+        self.store = store
+        self.files = files
+        self.fault = fault
+        self.now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def _lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = now - self._t
+        self._t = now
+        self.fault(name)
+
+    # -- the run --------------------------------------------------------------------
+
+    def execute(self, *, delta: bool, removed: Mapping[str, Sequence[bytes]],
+                threshold: float | None, dedup: bool, blocking: BlockingConfig | None
+                ) -> RunResult:
+        store = self.store
+        upgrade(store)
+        state = RegistryState.load(store)
+        fresh = state.layout is None
+        self._check_inputs(state, threshold, dedup)
+        if fresh:
+            state.layout = Layout.of_file(self.files[0])
+            state.dedup = dedup
+        assert state.layout is not None
+        layout = state.layout
+        self.state, self.layout = state, layout
+        self.run = state.take("next_run")
+        party_ids = self._party_ids()
+        diffs = [self._diff(f, party_ids[f.header.party], delta) for f in self.files]
+        self._removals(diffs, removed, party_ids, delta)
+        result = RunResult(self.run, store.url, {
+            d.party: {"added": len(d.added), "changed": len(d.changed),
+                      "removed": len(d.removed_rids), "unchanged": d.unchanged}
+            for d in diffs})
+        self._lap("diffed")
+        if not any(len(d.added) or len(d.changed) or len(d.removed_rids) for d in diffs):
+            self._finish(state, result, "unchanged")
+            return result
+
+        gone = np.concatenate([d.removed_rids for d in diffs] + [d.changed_rids for d in diffs])
+        seeds = self._forget(gone)
+        removed_entities = self._remove_records(np.concatenate([d.removed_rids for d in diffs]))
+        self._lap("forgotten")
+
+        dirty = self._dirty_sets(diffs, state)
+        if state.plan is None:
+            state.plan = cand.make_plan(list(dirty.values()), layout, blocking)
+        pool, lo, hi, score, skipped = self._score(dirty, state, threshold)
+        result.candidates, result.skipped_keys = len(score), skipped
+        assert state.threshold is not None and state.within_cut is not None
+        rules = Rules(state.threshold, state.within_cut, state.dedup)
+        same = self._party_of(pool, lo) == self._party_of(pool, hi)
+        cut = np.where(same, rules.within_cut, rules.threshold)
+        edge = score >= cut
+        lo, hi, score = lo[edge], hi[edge], score[edge]
+        result.edges_added, result.threshold = len(score), state.threshold
+        self._store_dirty(diffs, dirty, lo, hi, score)
+        self._lap("scored")
+
+        if fresh:
+            scope_edges = (lo, hi, score)
+            scope_sets = {p: s for p, s in dirty.items()}
+        else:
+            dirty_rids = np.concatenate([s.rids for s in dirty.values()]) if dirty else \
+                np.zeros(0, np.int64)
+            scope_edges, scope_rids = self._scope(np.union1d(dirty_rids, seeds))
+            scope_sets = self._load_sets(scope_rids, pool)
+        parties = sorted(scope_sets)
+        sets = [scope_sets[p] for p in parties]
+        clusters = cluster_scope(sets, *scope_edges, rules)
+        result.scope = sum(len(s.rids) for s in sets)
+        self._lap("clustered")
+
+        self._apply_ids(clusters, removed_entities, result)
+        self._lap("written")
+        self._finish(state, result, "update")
+        return result
+
+    # -- inputs and diff --------------------------------------------------------------
+
+    def _check_inputs(self, state: RegistryState, threshold: float | None, dedup: bool) -> None:
+        infos = [file_info(f) for f in self.files]
+        if state.layout is not None:
+            ref = state.layout
+            infos.insert(0, PartyInfo(
+                party="\0registry", source=f"the registry {self.store.url}", rows=0,
+                digest="", schema_fingerprint=ref.schema_fingerprint,
+                encoder_version=ref.encoder_version, clk_bits=ref.clk_bits,
+                secret_commitment=ref.secret_commitment))
+            if dedup != state.dedup:
+                raise RegistryError(
+                    f"{self.store.url} links {'with' if state.dedup else 'without'} dedup; "
+                    "a registry's rules are fixed at its first run",
+                    hint="drop --dedup or add it, as the first run did")
+            if threshold is not None and threshold != state.threshold:
+                raise RegistryError(
+                    f"{self.store.url} links at threshold {state.threshold:.4f}; a registry's "
+                    "rules are fixed at its first run",
+                    hint="drop --threshold (or link into a new registry)")
+        if infos:
+            check_compatible(infos)
+        if state.layout is not None:
+            for f in self.files:
+                h = f.header
+                if (tuple(h.token_names), tuple(h.field_names)) != (
+                        state.layout.token_names, state.layout.field_names):
+                    raise RegistryError(f"{f.path}: its token or field layout differs from "
+                                        f"the registry's")
+
+    def _party_ids(self) -> dict[str, int]:
+        known = {str(n): int(i) for i, n in self.store.query("SELECT party_id, name FROM parties")}
+        for f in self.files:
+            if f.header.party not in known:
+                known[f.header.party] = len(known) + 1
+                self.store.insert("parties", ["party_id", "name"],
+                                  [(known[f.header.party], f.header.party)])
+        return known
+
+    def _diff(self, f: EncodingFile, party_id: int, delta: bool) -> _PartyDiff:
+        snap = SnapshotRows(f, self.layout)
+        tokens = [bytes(t) for t in np.asarray(f.row_tokens)]
+        if len(set(tokens)) != len(tokens):
+            raise RegistryError(
+                f"{f.path}: {len(tokens) - len(set(tokens))} rows repeat another row's token "
+                "(the party's record ids are not unique)",
+                hint="give every record its own id in the record-id column before encoding")
+        digests = snap.digests()
+        stored = {bytes(t): (bytes(d), int(r)) for t, d, r in self.store.query(
+            "SELECT row_token, digest, rid FROM records WHERE party_id = ?", [party_id])}
+        if stored and tokens and not delta and not any(t in stored for t in tokens):
+            raise RegistryError(
+                f"{f.path}: none of its {len(tokens):,} row tokens is among the "
+                f"{len(stored):,} the registry holds for party {f.header.party!r}",
+                hint="encode with the party's previous row key (encode --row-key), or this "
+                "would replace every record of the party")
+        added, changed, changed_rids = [], [], []
+        for row, (token, digest) in enumerate(zip(tokens, digests, strict=True)):
+            known = stored.get(token)
+            if known is None:
+                added.append(row)
+            elif known[0] != digest:
+                changed.append(row)
+                changed_rids.append(known[1])
+        present = set(tokens)
+        removed = [] if delta else [r for t, (_, r) in stored.items() if t not in present]
+        return _PartyDiff(f.header.party, party_id, snap, digests, np.array(added, np.int64),
+                          np.array(changed, np.int64), np.array(changed_rids, np.int64),
+                          np.array(sorted(removed), np.int64),
+                          len(tokens) - len(added) - len(changed))
+
+    def _removals(self, diffs: list[_PartyDiff], removed: Mapping[str, Sequence[bytes]],
+                  party_ids: Mapping[str, int], delta: bool) -> None:
+        """Add a delta's explicit removals to the parties' diffs (tokens the registry does
+        not hold are ignored, so a delta can be applied twice)."""
+        if removed and not delta:
+            raise RegistryError("removed row tokens are for delta runs (--delta) only")
+        by_party = {d.party: d for d in diffs}
+        for party, tokens in removed.items():
+            if party not in party_ids:
+                raise RegistryError(f"no party {party!r} in the registry to remove records of")
+            pid = party_ids[party]
+            rids = set()
+            for t in tokens:
+                found = self.store.scalar(
+                    "SELECT rid FROM records WHERE party_id = ? AND row_token = ?",
+                    [pid, bytes(t)])
+                if found is not None:
+                    rids.add(int(found))
+            d = by_party.get(party)
+            if d is None:
+                d = by_party[party] = _PartyDiff(party, pid, None, [], *([np.zeros(0, np.int64)]
+                                                                        * 4), 0)
+                diffs.append(d)
+            rids -= set(d.changed_rids.tolist())  # changed and removed at once: removed
+            keep = ~np.isin(d.changed_rids, list(rids))
+            d.changed, d.changed_rids = d.changed[keep], d.changed_rids[keep]
+            d.removed_rids = np.array(sorted(rids | set(d.removed_rids.tolist())), np.int64)
+
+    # -- forgetting -------------------------------------------------------------------
+
+    def _forget(self, rids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Drop the keys and edges of ``rids`` (removed, or changed: their old encodings);
+        returns their former neighbours (not among ``rids``)."""
+        if not len(rids):
+            return np.zeros(0, np.int64)
+        store = self.store
+        assert self.state.plan is not None
+        old = self._load_sets(rids, {})
+        for rows in old.values():
+            k_rid, k_key = cand.record_keys(rows, self.state.plan)
+            store.conn.cursor().executemany(
+                store.sql("DELETE FROM block_keys WHERE key = ? AND rid = ?"),
+                zip(k_key.tolist(), k_rid.tolist(), strict=True))
+        store.load_ids(rids.tolist())
+        pairs = store.query("SELECT lo, hi FROM edges JOIN tmp_ids ON lo = id UNION "
+                            "SELECT lo, hi FROM edges JOIN tmp_ids ON hi = id")
+        store.execute("DELETE FROM edges WHERE lo IN (SELECT id FROM tmp_ids)")
+        store.execute("DELETE FROM edges WHERE hi IN (SELECT id FROM tmp_ids)")
+        ends = np.array(pairs, np.int64).reshape(-1)
+        return np.setdiff1d(ends, rids)
+
+    def _remove_records(self, rids: npt.NDArray[np.int64]) -> dict[int, list[tuple[str, bytes]]]:
+        """Delete removed records; returns, per earlier entity, the records it lost."""
+        lost: dict[int, list[tuple[str, bytes]]] = {}
+        if not len(rids):
+            return lost
+        store = self.store
+        store.load_ids(rids.tolist())
+        for entity, party, token in store.query(
+                "SELECT r.entity, p.name, r.row_token FROM records r JOIN tmp_ids t "
+                "ON r.rid = t.id JOIN parties p ON p.party_id = r.party_id ORDER BY r.rid"):
+            lost.setdefault(int(entity), []).append((str(party), bytes(token)))
+        store.execute("DELETE FROM records WHERE rid IN (SELECT id FROM tmp_ids)")
+        return lost
+
+    # -- new and changed records --------------------------------------------------------
+
+    def _dirty_sets(self, diffs: Sequence[_PartyDiff], state: RegistryState
+                    ) -> dict[str, RecordSet]:
+        """Added and changed rows of each party as record sets (new record numbers for
+        added rows), in record-number order."""
+        out: dict[str, RecordSet] = {}
+        self.added_rids: dict[str, npt.NDArray[np.int64]] = {}
+        for d in diffs:
+            if d.snapshot is None or not (len(d.added) or len(d.changed)):
+                continue
+            first = state.take("next_record", len(d.added))
+            new_rids = np.arange(first, first + len(d.added), dtype=np.int64)
+            self.added_rids[d.party] = new_rids
+            rows = np.concatenate([d.added, d.changed])
+            rids = np.concatenate([new_rids, d.changed_rids])
+            order = np.argsort(rids)
+            out[d.party] = d.snapshot.record_set(rows[order], rids[order])
+        return out
+
+    def _score(self, dirty: Mapping[str, RecordSet], state: RegistryState,
+               threshold: float | None) -> tuple[dict[str, RecordSet], npt.NDArray[np.int64],
+                                                  npt.NDArray[np.int64], npt.NDArray[np.float32],
+                                                  int]:
+        """Candidates of the dirty records and their scores; on a registry's first run,
+        its threshold. Returns the rows loaded (dirty + partners) per party too."""
+        assert state.plan is not None
+        keyed = [cand.record_keys(s, state.plan) for s in dirty.values()]
+        new_rids = np.concatenate([k[0] for k in keyed]) if keyed else np.zeros(0, np.int64)
+        new_keys = np.concatenate([k[1] for k in keyed]) if keyed else np.zeros(0, np.int64)
+        self.new_keys = (new_rids, new_keys)
+        old_rids, old_keys, skipped = cand.stored_partners(self.store, new_keys)
+        lo, hi, skipped_new = cand.candidate_pairs(new_rids, new_keys, old_rids, old_keys)
+        partners = np.setdiff1d(np.union1d(lo, hi), new_rids)
+        pool = dict(dirty)
+        for party, rows in self._load_sets(partners, {}).items():
+            pool[party] = RecordSet.concat(self.layout, [pool[party], rows]) \
+                if party in pool else rows
+        same = self._party_of(pool, lo) == self._party_of(pool, hi)
+        if not state.dedup:
+            lo, hi, same = lo[~same], hi[~same], same[~same]
+        score = self._pair_scores(pool, lo, hi)
+        if state.threshold is None:
+            state.threshold, state.threshold_method, state.within_cut = self._choose(
+                score, same, threshold, len(pool) > 1)
+        return pool, lo, hi, score, skipped + skipped_new
+
+    def _choose(self, score: npt.NDArray[np.float32], same: npt.NDArray[np.bool_],
+                threshold: float | None, cross: bool) -> tuple[float, str, float]:
+        """The registry's threshold, as a batch link of these records would choose it."""
+        sample = score[~same] if cross else score
+        stride = max(1, -(-len(sample) // SCORE_POOL_CAP))
+        if threshold is not None:
+            choice = ThresholdChoice.explicit(float(threshold))
+        else:
+            choice = choose_threshold(np.ascontiguousarray(sample[::stride]))
+        within = within_party_threshold(choice.value) if threshold is None and cross \
+            else choice.value
+        self.choice = choice
+        return choice.value, choice.method, within
+
+    def _pair_scores(self, pool: Mapping[str, RecordSet], lo: npt.NDArray[np.int64],
+                     hi: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        names = sorted(pool)
+        sets = [pool[n] for n in names]
+        scorer = scorer_for(self.layout, sets)
+        where = _Where(sets)
+        pa, ra = where(lo)
+        pb, rb = where(hi)
+        score = np.zeros(len(lo), np.float32)
+        for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True)}:
+            sel = np.flatnonzero((pa == a) & (pb == b))
+            score[sel] = scorer(a, ra[sel], b, rb[sel])
+        return score
+
+    def _party_of(self, pool: Mapping[str, RecordSet], rids: npt.NDArray[np.int64]
+                  ) -> npt.NDArray[np.int64]:
+        return _Where([pool[n] for n in sorted(pool)])(rids)[0]
+
+    def _store_dirty(self, diffs: Sequence[_PartyDiff], dirty: Mapping[str, RecordSet],
+                     lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
+                     score: npt.NDArray[np.float32]) -> None:
+        """Write the added records (entity -1 until assigned), the changed encodings, the
+        dirty records' keys and their new edges."""
+        store = self.store
+        for d in diffs:
+            if d.snapshot is None:
+                continue
+            if len(d.added):
+                clk, tok, pres = d.snapshot.blobs(d.added)
+                digests = [d.digests[r] for r in d.added.tolist()]
+                store.insert("records", ["rid", "party_id", "row_token", "digest", "clk",
+                                         "tokens", "present", "entity", "added_run"], zip(
+                    self.added_rids[d.party].tolist(), [d.party_id] * len(d.added),
+                    d.snapshot.row_tokens(d.added), digests, clk, tok, pres,
+                    [-1] * len(d.added), [self.run] * len(d.added), strict=True))
+            if len(d.changed):
+                clk, tok, pres = d.snapshot.blobs(d.changed)
+                store.conn.cursor().executemany(store.sql(
+                    "UPDATE records SET digest = ?, clk = ?, tokens = ?, present = ? "
+                    "WHERE rid = ?"), zip([d.digests[r] for r in d.changed.tolist()], clk, tok,
+                                           pres, d.changed_rids.tolist(), strict=True))
+        rids, keys = self.new_keys
+        order = np.lexsort((rids, keys))
+        store.insert("block_keys", ["key", "rid"],
+                     zip(keys[order].tolist(), rids[order].tolist(), strict=True))
+        store.insert("edges", ["lo", "hi", "score"],
+                     zip(lo.tolist(), hi.tolist(), score.astype(float).tolist(), strict=True))
+
+    # -- scope ------------------------------------------------------------------------
+
+    def _scope(self, seeds: npt.NDArray[np.int64]
+               ) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                npt.NDArray[np.float32]], npt.NDArray[np.int64]]:
+        """The records connected to ``seeds`` through edges, and the edges among them."""
+        store = self.store
+        seen = set(seeds.tolist())
+        frontier = sorted(seen)
+        edges: dict[tuple[int, int], float] = {}
+        while frontier:
+            store.load_ids(frontier)
+            found = store.query(
+                "SELECT lo, hi, score FROM edges JOIN tmp_ids ON lo = id UNION "
+                "SELECT lo, hi, score FROM edges JOIN tmp_ids ON hi = id")
+            nxt = set()
+            for lo, hi, score in found:
+                edges[(int(lo), int(hi))] = float(score)
+                for end in (int(lo), int(hi)):
+                    if end not in seen:
+                        seen.add(end)
+                        nxt.add(end)
+            frontier = sorted(nxt)
+        keys = sorted(edges)
+        lo = np.array([k[0] for k in keys], np.int64)
+        hi = np.array([k[1] for k in keys], np.int64)
+        score = np.array([edges[k] for k in keys], np.float32)
+        return (lo, hi, score), np.array(sorted(seen), np.int64)
+
+    def _load_sets(self, rids: npt.NDArray[np.int64], have: Mapping[str, RecordSet]
+                   ) -> dict[str, RecordSet]:
+        """Records ``rids`` per party (taken from ``have`` where there), in rid order."""
+        out: dict[str, list[RecordSet]] = {}
+        missing = set(np.asarray(rids).tolist())
+        for party, rows in have.items():
+            take = np.flatnonzero(np.isin(rows.rids, rids))
+            if len(take):
+                out.setdefault(party, []).append(rows.take(take))
+                missing -= set(rows.rids[take].tolist())
+        if missing:
+            self.store.load_ids(missing)
+            by_party: dict[str, list[tuple[Any, ...]]] = {}
+            for row in self.store.query(
+                    "SELECT p.name, r.rid, r.row_token, r.clk, r.tokens, r.present FROM records r "
+                    "JOIN tmp_ids t ON r.rid = t.id JOIN parties p ON p.party_id = r.party_id"):
+                by_party.setdefault(str(row[0]), []).append(row[1:])
+            for party, rows_ in by_party.items():
+                cols = list(zip(*rows_, strict=True))
+                out.setdefault(party, []).append(RecordSet.from_blobs(
+                    self.layout, [int(r) for r in cols[0]], [bytes(x) for x in cols[1]],
+                    [bytes(x) for x in cols[2]], [bytes(x) for x in cols[3]],
+                    [bytes(x) for x in cols[4]]))
+        result = {}
+        for party, parts in out.items():
+            merged = RecordSet.concat(self.layout, parts)
+            result[party] = merged.take(np.argsort(merged.rids, kind="stable"))
+        return result
+
+    # -- ids, records, journal ------------------------------------------------------------
+
+    def _apply_ids(self, clusters: list[list[int]],
+                   removed: Mapping[int, list[tuple[str, bytes]]], result: RunResult) -> None:
+        store, state = self.store, self.state
+        scope = [rid for c in clusters for rid in c]
+        store.load_ids(scope)
+        info_rows = store.query(
+            "SELECT r.rid, r.entity, p.name, r.row_token FROM records r JOIN tmp_ids t "
+            "ON r.rid = t.id JOIN parties p ON p.party_id = r.party_id")
+        previous = {int(r): int(e) for r, e, _, _ in info_rows if int(e) >= 0}
+        record = {int(r): (str(p), bytes(t)) for r, _, p, t in info_rows}
+        concerned = set(previous.values()) | set(removed)
+        store.load_ids(concerned, "tmp_keys")
+        entities = {int(e): EntityInfo(int(e), str(eid), int(cr), int(size)) for e, eid, cr, size
+                    in store.query("SELECT entity, eid, created_run, size FROM entities "
+                                   "JOIN tmp_keys ON entity = id")}
+        decision = assign_ids(clusters, previous, entities)
+        owner: list[int] = []
+        events: list[tuple[str, str, str | None, str | None, bytes | None]] = []
+        created: list[tuple[int, str]] = []
+        for kept in decision.owner:
+            if kept is None:
+                number = state.take("next_entity")
+                eid = state.entity_id(number)
+                while store.scalar("SELECT count(*) FROM entities WHERE eid = ?", [eid]):
+                    number = state.take("next_entity")  # a 64-bit collision: skip the id
+                    eid = state.entity_id(number)
+                created.append((number, eid))
+                events.append(("created", eid, None, None, None))
+                owner.append(number)
+            else:
+                owner.append(kept)
+        eid_of = {e: info.eid for e, info in entities.items()} | dict(created)
+        moves: list[tuple[int, int]] = []  # (rid, entity)
+        reason: dict[tuple[int, int], str] = {}  # (old, new entity) -> merged | split
+        for survivor, absorbed in decision.merged:
+            reason[(absorbed, survivor)] = "merged"
+        for origin, c in decision.split:
+            reason[(origin, owner[c])] = "split"
+        for c, members in enumerate(clusters):
+            for rid in members:
+                before = previous.get(rid)
+                if before == owner[c]:
+                    continue
+                moves.append((rid, owner[c]))
+                party, token = record[rid]
+                new = eid_of[owner[c]]
+                if before is None:
+                    events.append(("record_added", new, None, party, token))
+                    result.changes.append(Change(party, token, None, new, "record_added"))
+                else:
+                    old = eid_of[before]
+                    events.append(("record_moved", new, old, party, token))
+                    result.changes.append(Change(party, token, old, new,
+                                                 reason.get((before, owner[c]), "record_moved")))
+        for entity, lost in sorted(removed.items()):
+            for party, token in lost:
+                events.append(("record_removed", eid_of[entity], None, party, token))
+                result.changes.append(Change(party, token, eid_of[entity], None,
+                                             "record_removed"))
+        for survivor, absorbed in decision.merged:
+            events.append(("merged", eid_of[survivor], eid_of[absorbed], None, None))
+        for origin, c in decision.split:
+            events.append(("split", eid_of[origin], eid_of[owner[c]], None, None))
+        for entity in decision.retired:
+            events.append(("retired", eid_of[entity], None, None, None))
+
+        store.insert("entities", ["entity", "eid", "created_run", "retired_run", "size"],
+                     [(n, eid, self.run, None, 0) for n, eid in created])
+        store.conn.cursor().executemany(store.sql("UPDATE records SET entity = ? WHERE rid = ?"),
+                                        [(e, r) for r, e in moves])
+        touched = set(owner) | set(entities)
+        store.load_ids(touched)
+        sizes = dict(store.query("SELECT entity, count(*) FROM records JOIN tmp_ids "
+                                 "ON entity = id GROUP BY entity"))
+        store.conn.cursor().executemany(store.sql("UPDATE entities SET size = ? WHERE entity = ?"),
+                                        [(int(sizes.get(e, 0)), e) for e in sorted(touched)])
+        store.conn.cursor().executemany(
+            store.sql("UPDATE entities SET retired_run = ? WHERE entity = ?"),
+            [(self.run, e) for e in decision.retired])
+        first = state.take("next_seq", len(events))
+        order = sorted(range(len(events)), key=lambda k: _EVENT_ORDER[events[k][0]])
+        write_events(store, (Event(first + n, self.run, self.now, *events[k])
+                             for n, k in enumerate(order)))
+        result.events.update(e[0] for e in events)
+
+    def _finish(self, state: RegistryState, result: RunResult, kind: str) -> None:
+        import json
+
+        result.timings = dict(self.timings)
+        result.threshold = state.threshold
+        state.save(self.store)
+        self.store.insert("runs", ["run", "started", "finished", "kind", "summary"], [(
+            self.run, self.now, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            kind, json.dumps(result.to_dict(), sort_keys=True))])
+
+
+#: Record events first, so a replay of the journal in order rebuilds the record map.
+_EVENT_ORDER = {"created": 0, "record_added": 1, "record_moved": 1, "record_removed": 1,
+                "merged": 2, "split": 2, "retired": 3}
+
+
+class _Where:
+    """Party index and row of record numbers within per-party record sets."""
+
+    def __init__(self, sets: Sequence[RecordSet]) -> None:
+        self.rids = np.concatenate([s.rids for s in sets]) if sets else np.zeros(0, np.int64)
+        self.party = np.concatenate([np.full(len(s.rids), k) for k, s in enumerate(sets)]) \
+            if sets else np.zeros(0, np.int64)
+        self.row = np.concatenate([np.arange(len(s.rids)) for s in sets]) \
+            if sets else np.zeros(0, np.int64)
+        self.order = np.argsort(self.rids)
+
+    def __call__(self, rids: npt.NDArray[np.int64]
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        pos = self.order[np.searchsorted(self.rids[self.order], rids)]
+        return self.party[pos], self.row[pos]
+
