@@ -1,7 +1,9 @@
 """Party-side rejoin: turn the coordinator's per-party results into own record ids.
 
 The coordinator hands each party ``RESULTS/<party>.csv`` (``row_token,entity_id`` and,
-optionally, ``other_parties``). Only the party holds its lookup file (``row_token,
+optionally, ``other_parties``) and, from a registry run, ``RESULTS/<party>.changes.csv``
+(``row_token,previous_id,new_id,event``); any such file whose first column is the row
+token reveals the same way. Only the party holds its lookup file (``row_token,
 record_id``, written by ``hashmatch encode``), so only the party can rejoin its own record
 ids; this runs on the party's machine. The output keeps the lookup's owner-only permission
 because it links internal ids to entities.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +36,14 @@ class RevealSummary:
     lookup_rows_unused: int  # lookup rows absent from the results (not linked)
 
 
-def reveal(party_results_csv: PathLike, lookup_csv: PathLike, out: PathLike) -> RevealSummary:
+def reveal(party_results_csv: PathLike, lookup_csv: PathLike | Sequence[PathLike],
+           out: PathLike) -> RevealSummary:
     """Join ``record_id`` from the lookup onto the party's results by row token.
 
-    Writes ``out`` as CSV ``record_id,entity_id`` (+ ``other_parties`` when the results
-    carry it), in the results' row order.
+    Writes ``out`` as CSV ``record_id`` + the results' other columns (``entity_id`` and
+    ``other_parties`` when carried; ``previous_id,new_id,event`` for a changes file), in
+    the results' row order. Several lookups may be given: row tokens are stable under the
+    party's row key, so last month's lookup names the records removed since.
 
     Raises
     ------
@@ -56,20 +62,26 @@ def reveal(party_results_csv: PathLike, lookup_csv: PathLike, out: PathLike) -> 
     >>> (d / "out.csv").read_text().splitlines()
     ['record_id,entity_id', 'cust-7,E1']
     """
-    results_path, lookup_path, out_path = Path(party_results_csv), Path(lookup_csv), Path(out)
-    if out_path.resolve() in {results_path.resolve(), lookup_path.resolve()}:
+    lookups = [Path(lookup_csv)] if isinstance(lookup_csv, str | os.PathLike) else [
+        Path(p) for p in lookup_csv]
+    results_path, out_path = Path(party_results_csv), Path(out)
+    lookup_path = lookups[0]
+    if out_path.resolve() in {results_path.resolve(), *(p.resolve() for p in lookups)}:
         msg = f"{out_path}: the output must differ from the results and lookup files"
         raise ResultsError(msg)
-    lookup = _read_lookup(lookup_path)
+    lookup: dict[str, str] = {}
+    for path in reversed(lookups):  # the first lookup wins
+        lookup.update(_read_lookup(path))
     header, rows = _read_results(results_path)
     extra = header[2:]
+    changes = header[1].lower() == "previous_id"
     written = 0
     entities: set[str] = set()
     shared = 0
     used: set[str] = set()
     with atomic_write(out_path, "w", newline="", permissions=0o600) as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["record_id", "entity_id", *extra])
+        writer.writerow(["record_id", *header[1:]])
         for line_no, row in rows:
             token = row[0].lower()
             record_id = lookup.get(token)
@@ -80,8 +92,8 @@ def reveal(party_results_csv: PathLike, lookup_csv: PathLike, out: PathLike) -> 
                 )
                 raise ResultsError(msg, hint="use the lookup written with this party's .hme file")
             used.add(token)
-            entities.add(row[1])
-            if extra and row[2]:
+            entities.add(row[2] if changes else row[1])
+            if extra and row[2] and not changes:
                 shared += 1
             writer.writerow([record_id, row[1], *row[2:]])
             written += 1
@@ -114,7 +126,8 @@ def _read_lookup(path: Path) -> dict[str, str]:
 
 def _read_results(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     table = _open(path)
-    if not table or [c.strip().lower() for c in table[0][:2]] != ["row_token", "entity_id"]:
+    first = [c.strip().lower() for c in table[0][:2]] if table else []
+    if first not in (["row_token", "entity_id"], ["row_token", "previous_id"]):
         msg = f"{path}: not a party results file (expected the header row_token,entity_id)"
         raise ResultsError(msg, hint="pass RESULTS/<party>.csv written by hashmatch link")
     header = [c.strip() for c in table[0]]

@@ -38,6 +38,7 @@ _COMMAND_MODULES: list[str] = [
     "reveal",
     "evaluate",
     "link",
+    "registry",
 ]
 
 for _name in _COMMAND_MODULES:

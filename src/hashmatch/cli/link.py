@@ -63,6 +63,30 @@ def link(
             "against --trust when it is given.",
         ),
     ] = False,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            metavar="REG",
+            help="Link into this entity registry (SQLite file, created on first use, or "
+            "postgresql:// URL): persistent ids, each file the party's full snapshot.",
+        ),
+    ] = None,
+    delta: Annotated[
+        bool,
+        typer.Option("--delta", help="With --registry: the files hold only added and "
+                     "changed records (removals via --removed)."),
+    ] = False,
+    removed: Annotated[
+        Path | None,
+        typer.Option("--removed", metavar="CSV", help="With --delta: CSV party,row_token "
+                     "of records to remove."),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0.0, metavar="SECONDS",
+                     help="With --registry: how long to wait for another run to finish."),
+    ] = 60.0,
 ) -> None:
     """Link the parties' encoding files into entities (coordinator side).
 
@@ -85,7 +109,18 @@ def link(
 
         hashmatch link crm.hme.sealed shop.hme.sealed -o RESULTS/
         --key coordinator.key --trust parties/
+
+    With --registry REG, ids persist from run to run: each file is the
+    party's current snapshot (new records are linked, changed ones re-linked,
+    missing ones removed), REG keeps every record, entity and change, and
+    OUT also gets PARTY.changes.csv (the rows whose id changed).
+
+        hashmatch link crm.hme shop.hme -o RESULTS/ --registry registry.db
     """
+    if (delta or removed is not None) and registry is None:
+        raise typer.BadParameter("needs --registry", param_hint="--delta/--removed")
+    if removed is not None and not delta:
+        raise typer.BadParameter("needs --delta", param_hint="--removed")
     console = Console(highlight=False)
     with reporting_errors(), terminal_progress("comparing") as progress:
         inputs = opened_inputs(
@@ -95,6 +130,13 @@ def link(
             require_signature=not allow_unsigned,
         )
         with inputs as plain_files:
+            if registry is not None:
+                from hashmatch.cli.registry import link_into_registry
+
+                link_into_registry(list(plain_files), out_dir, registry, delta=delta,
+                                   removed=removed, wait=wait, threshold=threshold,
+                                   dedup=dedup, console=console)
+                return
             result = link_files(
                 plain_files,
                 out_dir,

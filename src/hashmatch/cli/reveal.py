@@ -15,14 +15,19 @@ def reveal(
     results: Annotated[
         Path, typer.Argument(help="Your file from the coordinator: RESULTS/NAME.csv.")
     ],
-    lookup: Annotated[Path, typer.Option("--lookup", help="Your lookup file (from encode).")],
+    lookup: Annotated[
+        list[Path],
+        typer.Option("--lookup", help="Your lookup file (from encode); repeat it to add "
+                     "last month's, for records removed since."),
+    ],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="CSV to write: record_id,entity_id.")
     ],
 ) -> None:
     """Attach the entity ids of a link to your own record ids, on your machine.
 
-    Joins RESULTS/NAME.csv (row_token,entity_id) with the lookup file that
+    Joins RESULTS/NAME.csv (row_token,entity_id), or a registry run's
+    RESULTS/NAME.changes.csv, with the lookup file that
     `hashmatch encode` wrote for you (row_token,record_id). Records of yours that
     share an entity id are the same person; so are records of other parties with
     that id. The output is readable by you only.

@@ -18,6 +18,19 @@ scope), :mod:`~hashmatch.registry.ids` (the id rules), :mod:`~hashmatch.registry
 folder of a run) and :mod:`~hashmatch.registry.inspect` (log, show, stats).
 """
 
+from hashmatch.registry.inspect import entity_view, journal, record_map, stats
+from hashmatch.registry.outputs import update_and_write, write_run_results
 from hashmatch.registry.update import DEFAULT_WAIT, Change, RunResult, update
 
-__all__ = ["DEFAULT_WAIT", "Change", "RunResult", "update"]
+__all__ = [
+    "DEFAULT_WAIT",
+    "Change",
+    "RunResult",
+    "entity_view",
+    "journal",
+    "record_map",
+    "stats",
+    "update",
+    "update_and_write",
+    "write_run_results",
+]

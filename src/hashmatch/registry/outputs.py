@@ -30,7 +30,13 @@ from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store
 from hashmatch.registry.update import RunResult
 
-__all__ = ["CHANGES_SUFFIX", "RegistryFiles", "changes_file_name", "write_run_results"]
+__all__ = [
+    "CHANGES_SUFFIX",
+    "RegistryFiles",
+    "changes_file_name",
+    "update_and_write",
+    "write_run_results",
+]
 
 REGISTRY_REPORT_FORMAT = 1
 CHANGES_SUFFIX = ".changes.csv"
@@ -99,3 +105,20 @@ def _write(path: Path, header: list[str], rows: Any) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def update_and_write(registry: str | os.PathLike[str] | Store,
+                     files: Any, out_dir: str | os.PathLike[str], **options: Any) -> RunResult:
+    """:func:`~hashmatch.registry.update.update`, then the results folder of the run
+    (what ``hashmatch link --registry`` does)."""
+    from hashmatch.registry.store import open_store
+    from hashmatch.registry.update import update
+
+    if isinstance(registry, Store):
+        result = update(registry, files, **options)
+        write_run_results(registry, result, out_dir)
+        return result
+    with open_store(registry, create=True) as store:
+        result = update(store, files, **options)
+        write_run_results(store, result, out_dir)
+    return result
