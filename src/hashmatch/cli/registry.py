@@ -19,7 +19,8 @@ from hashmatch.errors import ResultsError
 from hashmatch.registry import RunResult, entity_view, journal, stats, update_and_write
 
 app = typer.Typer(
-    help="Inspect an entity registry (made by `hashmatch link ... --registry REG`).",
+    help="Inspect an entity registry (made by `hashmatch link ... --registry REG`)."
+    "\n\nExample: hashmatch registry stats registry.db",
     no_args_is_help=True,
 )
 
