@@ -76,6 +76,15 @@ class FacadeParties:
         keys = ("caller", "given", "family", "born", "mail")
         return [dict(zip(keys, row, strict=True)) for row in self.calls]
 
+    def encode(self, party: str, secret: hm.LinkageSecret) -> hm.EncodedBatch:
+        """The batch of party "crm" or "calls"."""
+        records, mapping = (
+            (self.crm_records(), self.crm_mapping)
+            if party == "crm"
+            else (self.calls_records(), self.calls_mapping)
+        )
+        return hm.encode(records, schema=self.schema, secret=secret, party=party, mapping=mapping)
+
 
 @pytest.fixture(scope="session")
 def facade_parties() -> FacadeParties:
@@ -91,21 +100,9 @@ def facade_secret() -> hm.LinkageSecret:
 
 @pytest.fixture(scope="module")
 def crm_batch(facade_parties: FacadeParties, facade_secret: hm.LinkageSecret) -> hm.EncodedBatch:
-    return hm.encode(
-        facade_parties.crm_records(),
-        schema=FACADE_SCHEMA,
-        secret=facade_secret,
-        party="crm",
-        mapping=CRM_MAPPING,
-    )
+    return facade_parties.encode("crm", facade_secret)
 
 
 @pytest.fixture(scope="module")
 def calls_batch(facade_parties: FacadeParties, facade_secret: hm.LinkageSecret) -> hm.EncodedBatch:
-    return hm.encode(
-        facade_parties.calls_records(),
-        schema=FACADE_SCHEMA,
-        secret=facade_secret,
-        party="calls",
-        mapping=CALLS_MAPPING,
-    )
+    return facade_parties.encode("calls", facade_secret)
