@@ -15,7 +15,6 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -89,7 +88,7 @@ def link(
                 encodings.append(item)
                 held.append(None)
             elif _is_batch(item):
-                encodings.append(_CoordinatorView.of(item))
+                encodings.append(_CoordinatorView(item))
                 held.append(_held_records(item))
             else:
                 msg = f"cannot link a {_kind(item)}: pass EncodedBatch objects or .hme paths"
@@ -110,21 +109,45 @@ def link(
     return dataclasses.replace(result, held=tuple(held))
 
 
-@dataclass(frozen=True)
 class _CoordinatorView:
-    """What the pipeline reads of a batch: encodings and row tokens, no record id."""
+    """What the pipeline may read of a batch: its encodings, row tokens and the facts its
+    file header would hold (party, schema, secret commitment), never its record ids or
+    rejected rows. Anything else raises AttributeError."""
 
-    schema: Any
-    party: str
-    secret_commitment: str
-    clks: npt.NDArray[np.uint64]
-    tokens: Mapping[str, npt.NDArray[np.uint8]]
-    present: npt.NDArray[np.bool_]
-    row_tokens: npt.NDArray[np.uint8]
+    def __init__(self, batch: Any) -> None:
+        self._batch = batch
 
-    @classmethod
-    def of(cls, batch: Any) -> _CoordinatorView:
-        return cls(**{f.name: getattr(batch, f.name) for f in dataclasses.fields(cls)})
+    @property
+    def clks(self) -> npt.NDArray[np.uint64]:
+        return self._batch.clks
+
+    @property
+    def tokens(self) -> Mapping[str, npt.NDArray[np.uint8]]:
+        return self._batch.tokens
+
+    @property
+    def present(self) -> npt.NDArray[np.bool_]:
+        return self._batch.present
+
+    @property
+    def row_tokens(self) -> npt.NDArray[np.uint8]:
+        return self._batch.row_tokens
+
+    @property
+    def header(self) -> Any:
+        return self._batch.header
+
+    @property
+    def party(self) -> str:
+        return self._batch.party
+
+    @property
+    def schema(self) -> Any:
+        return self._batch.schema
+
+    @property
+    def secret_commitment(self) -> str:
+        return self._batch.secret_commitment
 
 
 def _is_batch(item: Any) -> bool:

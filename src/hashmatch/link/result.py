@@ -113,7 +113,7 @@ class LinkResult:
         rows have no row token or entity and carry their ``reason`` codes; pass
         ``rejected=False`` to leave them out.
         """
-        from hashmatch._api.tables import link_table
+        from hashmatch.link.views import link_table
 
         return link_table(self, rejected=rejected)
 
@@ -136,6 +136,6 @@ class LinkResult:
         )
 
     def _repr_html_(self) -> str:
-        from hashmatch._api.tables import link_html
+        from hashmatch.link.views import link_html
 
         return link_html(self)

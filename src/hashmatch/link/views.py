@@ -1,5 +1,6 @@
-"""A link's result as one table and as a notebook card (:class:`~hashmatch.link.LinkResult`
-``.to_pandas()`` and ``._repr_html_()``).
+"""A link's result as a user sees it: one table and a notebook card
+(:meth:`LinkResult.to_pandas <hashmatch.link.result.LinkResult.to_pandas>` and
+``_repr_html_``).
 
 The table has one row per input row of every party, encoded or rejected, so that nothing
 a party gave is silently missing: ``party, row, record_id, row_token, entity_id, status,
