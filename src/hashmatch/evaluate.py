@@ -19,6 +19,10 @@ nothing is ever enumerated pair by pair and a million records take seconds:
 The measures cover the records present in both the results and the truth; truth records
 absent from the results (rejected at encoding) and result rows without a lookup or a truth
 entry are counted in the report, not silently scored.
+
+:func:`evaluate` reads the files of a deployment (``hashmatch evaluate``);
+:func:`evaluate_table` (``hm.evaluate``) scores the table of ``LinkResult.to_pandas()``
+against a truth DataFrame and returns the few headline figures as :class:`LinkageScores`.
 """
 
 from __future__ import annotations
@@ -27,18 +31,28 @@ import csv
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch._api.callable_package import make_callable
 from hashmatch.errors import ResultsError
 
-__all__ = ["EvaluationReport", "PairwiseScores", "evaluate", "evaluate_labels"]
+__all__ = [
+    "EvaluationReport",
+    "LinkageScores",
+    "PairwiseScores",
+    "evaluate",
+    "evaluate_labels",
+    "evaluate_table",
+]
 
 PathLike = str | os.PathLike[str]
+
+make_callable(__name__, "hashmatch.evaluate:evaluate_table")  # hm.evaluate(table, truth)
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,144 @@ class EvaluationReport:
             "rows_without_lookup": self.rows_without_lookup,
             "rows_without_truth": self.rows_without_truth,
         }
+
+
+@dataclass(frozen=True)
+class LinkageScores:
+    """Pairwise and B-cubed precision, recall and F1 of a linkage table (``hm.evaluate``).
+
+    ``records`` rows were scored: those with an entity and a truth entry.
+    ``rows_without_entity`` (rejected at encoding), ``rows_without_truth`` and
+    ``truth_records_missing`` (truth records with no scored row) are counted, not scored.
+    ``report`` holds everything else (per party pair, exact-cluster accuracy).
+    """
+
+    precision: float  # pairwise
+    recall: float
+    f1: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+    records: int
+    rows_without_entity: int
+    rows_without_truth: int
+    truth_records_missing: int
+    report: EvaluationReport = field(repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"LinkageScores(pairwise P={self.precision:.4f} R={self.recall:.4f} "
+            f"F1={self.f1:.4f}; B-cubed P={self.bcubed_precision:.4f} "
+            f"R={self.bcubed_recall:.4f} F1={self.bcubed_f1:.4f}; records={self.records}"
+            + "".join(
+                f", {name}={getattr(self, name)}"
+                for name in ("rows_without_entity", "rows_without_truth", "truth_records_missing")
+                if getattr(self, name)
+            )
+            + ")"
+        )
+
+    def _repr_html_(self) -> str:
+        from hashmatch._api.display import html_card
+
+        rows = [
+            ("pairwise", self.precision, self.recall, self.f1),
+            ("B-cubed", self.bcubed_precision, self.bcubed_recall, self.bcubed_f1),
+        ]
+        facts = [
+            ("records scored", self.records),
+            ("rows without entity", self.rows_without_entity),
+            ("rows without truth", self.rows_without_truth),
+            ("truth records missing", self.truth_records_missing),
+        ]
+        return html_card("LinkageScores", facts, (("", "precision", "recall", "F1"), rows))
+
+
+def evaluate_table(table: Any, truth: Any) -> LinkageScores:
+    """Score a linkage table against the truth (``hm.evaluate``; needs pandas).
+
+    Parameters
+    ----------
+    table
+        A DataFrame with ``party``, ``entity_id`` and ``record_id`` (or ``row_token``)
+        columns, such as ``LinkResult.to_pandas()``. Rows without an entity id
+        (rejected at encoding) are counted in ``rows_without_entity``, not scored.
+    truth
+        A DataFrame or CSV file with ``party``, ``record_id`` (or ``row_token``) and
+        ``entity_id``: which records are the same real-world entity. Ids are compared
+        as text.
+
+    Raises
+    ------
+    ResultsError
+        A column is missing, the truth lists one record twice, or no row can be scored.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"party": ["a", "b", "a", "b"], "record_id": ["1", "1", "2", "2"],
+    ...                       "entity_id": ["E1", "E1", "E2", "E3"]})
+    >>> truth = table.assign(entity_id=["p", "p", "q", "q"])
+    >>> s = evaluate_table(table, truth)
+    >>> round(s.precision, 3), round(s.recall, 3), round(s.f1, 3)
+    (1.0, 0.5, 0.667)
+    """
+    import pandas as pd
+
+    if isinstance(truth, str | os.PathLike):
+        truth = pd.read_csv(truth, dtype=str, keep_default_na=False)
+    key = "record_id" if "record_id" in truth.columns else "row_token"
+    for name, frame, needed in (
+        ("table", table, ("party", key, "entity_id")),
+        ("truth", truth, ("party", key, "entity_id")),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            msg = f"the {name} has no column {', '.join(missing)}"
+            raise ResultsError(msg, hint="expected the columns party, record_id, entity_id")
+    truth = pd.DataFrame(
+        {"party": _text(truth["party"]), key: _text(truth[key]), "true": _text(truth["entity_id"])}
+    )
+    if truth.duplicated(["party", key]).any():
+        msg = f"the truth lists some (party, {key}) more than once"
+        raise ResultsError(msg, hint="give each record one true entity")
+    rows = pd.DataFrame(
+        {
+            "party": _text(table["party"]),
+            key: _text(table[key]),
+            "predicted": _text(table["entity_id"]),
+        }
+    )
+    with_entity = rows[rows["predicted"].notna()]
+    scored = with_entity.merge(truth, on=["party", key], how="inner", validate="many_to_one")
+    if scored.empty:
+        msg = f"no row of the table has both an entity id and a truth entry (joined on {key})"
+        raise ResultsError(msg, hint="check that both use the same party names and ids")
+    report = evaluate_labels(
+        scored["predicted"].to_numpy(str),
+        scored["true"].to_numpy(str),
+        scored["party"].to_numpy(str),
+    )
+    seen = len(scored.drop_duplicates(["party", key]))
+    report = _replace_counts(report, len(truth) - seen, 0, len(with_entity) - len(scored))
+    return LinkageScores(
+        precision=report.precision,
+        recall=report.recall,
+        f1=report.f1,
+        bcubed_precision=report.bcubed_precision,
+        bcubed_recall=report.bcubed_recall,
+        bcubed_f1=report.bcubed_f1,
+        records=report.records,
+        rows_without_entity=len(rows) - len(with_entity),
+        rows_without_truth=report.rows_without_truth,
+        truth_records_missing=report.truth_records_missing,
+        report=report,
+    )
+
+
+def _text(column: Any) -> Any:
+    """A column as pandas text (NA stays NA), so that ids compare as text."""
+    return column.astype("string").str.strip()
 
 
 def evaluate(

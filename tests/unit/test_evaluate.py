@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hashmatch.errors import ResultsError
-from hashmatch.evaluate import evaluate, evaluate_labels
+from hashmatch.evaluate import evaluate, evaluate_labels, evaluate_table
 
 # Records a1 a2 b1 b2 c1. Truth: {a1,b1,c1} {a2,b2}. Predicted: {a1,b1} {c1} {a2,b2}.
 PARTIES = ["a", "b", "c", "a", "b"]
@@ -121,3 +121,85 @@ def test_nothing_scoreable_is_an_error(tmp_path: Path) -> None:
     truth = write(tmp_path / "truth.csv", "party,record_id,entity_id\na,1,T\n")
     with pytest.raises(ResultsError, match="no row could be matched"):
         evaluate(ents, truth, [])
+
+
+# -- evaluate_table (hm.evaluate): a linkage table and a truth DataFrame --------------
+
+
+def _tables():
+    pd = pytest.importorskip("pandas")
+    ids = ["a1", "b1", "c1", "a2", "b2"]
+    table = pd.DataFrame({"party": PARTIES, "record_id": ids, "entity_id": PRED})
+    truth = pd.DataFrame({"party": PARTIES, "record_id": ids, "entity_id": TRUE})
+    return pd, table, truth
+
+
+def test_table_scores_match_the_labels() -> None:
+    _, table, truth = _tables()
+    s = evaluate_table(table, truth)
+    r = evaluate_labels(PRED, TRUE, PARTIES)
+    assert (s.precision, s.recall, s.f1) == (r.precision, r.recall, r.f1)
+    assert (s.bcubed_precision, s.bcubed_recall, s.bcubed_f1) == (
+        r.bcubed_precision,
+        r.bcubed_recall,
+        r.bcubed_f1,
+    )
+    assert s.records == 5 and s.report.pairwise == r.pairwise
+    assert (s.rows_without_entity, s.rows_without_truth, s.truth_records_missing) == (0, 0, 0)
+    with pytest.raises(AttributeError):
+        s.f1 = 1.0  # type: ignore[misc]  # frozen
+
+
+def test_rejected_and_unknown_rows_are_counted_not_scored() -> None:
+    pd, table, truth = _tables()
+    rejected = pd.DataFrame({"party": ["a"], "record_id": ["a3"], "entity_id": [None]})
+    stranger = pd.DataFrame({"party": ["c"], "record_id": ["zz"], "entity_id": ["P9"]})
+    table = pd.concat([table.iloc[1:], rejected, stranger], ignore_index=True)
+    truth = pd.concat(
+        [truth, pd.DataFrame({"party": ["a"], "record_id": ["a3"], "entity_id": ["T2"]})]
+    )
+    s = evaluate_table(table, truth)
+    assert s.records == 4
+    assert (s.rows_without_entity, s.rows_without_truth, s.truth_records_missing) == (1, 1, 2)
+    assert "rows_without_entity=1" in repr(s)
+
+
+def test_ids_compare_as_text_and_truth_may_be_a_csv(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    table = pd.DataFrame({"party": ["a", "b"], "record_id": [1, 1], "entity_id": ["E1", "E1"]})
+    (tmp_path / "truth.csv").write_text("party,record_id,entity_id\na,1,x\nb, 1,x\n")
+    s = evaluate_table(table, tmp_path / "truth.csv")
+    assert (s.records, s.precision, s.recall) == (2, 1.0, 1.0)
+
+
+def test_table_joined_on_row_tokens_when_the_truth_has_no_record_ids() -> None:
+    pd = pytest.importorskip("pandas")
+    table = pd.DataFrame({"party": ["a", "b"], "row_token": ["t1", "t2"], "entity_id": ["E", "E"]})
+    truth = table.assign(entity_id=["x", "y"])
+    assert evaluate_table(table, truth).precision == 0.0
+
+
+def test_table_problems_are_named() -> None:
+    pd, table, truth = _tables()
+    with pytest.raises(ResultsError, match="the table has no column entity_id"):
+        evaluate_table(table.drop(columns="entity_id"), truth)
+    with pytest.raises(ResultsError, match="more than once"):
+        evaluate_table(table, pd.concat([truth, truth]))
+    with pytest.raises(ResultsError, match="no row of the table"):
+        evaluate_table(table.assign(party="nobody"), truth)
+
+
+def test_scores_repr_and_card() -> None:
+    _, table, truth = _tables()
+    s = evaluate_table(table, truth)
+    assert repr(s).startswith("LinkageScores(pairwise P=1.0000 R=0.5000 F1=0.6667; B-cubed")
+    assert "<table>" in s._repr_html_()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import hashmatch.evaluate
+
+    result = doctest.testmod(hashmatch.evaluate)
+    assert result.attempted > 0 and result.failed == 0

@@ -6,10 +6,12 @@ validity bit per field. Keys come from the linkage secret through HKDF; nothing 
 encoded without a key, so an encoding is useless to anyone who lacks the secret.
 
 Public API: :class:`LinkageSecret`, :func:`encode_file` (CSV -> ``.hme`` + lookup +
-rejects, streaming), :func:`encode_records` (DataFrame / dicts -> :class:`EncodedBatch`),
-:class:`EncodeSummary`.
+rejects, streaming), :func:`encode_records` (DataFrame / dicts / CSV or Parquet file ->
+:class:`EncodedBatch`), :class:`EncodeSummary`. Calling the package itself, as
+``hm.encode(...)``, runs :func:`encode_records`.
 """
 
+from hashmatch._api.callable_package import make_callable
 from hashmatch.encode.keys import LinkageSecret
 from hashmatch.encode.pipeline import (
     REJECT_REASONS,
@@ -30,3 +32,5 @@ __all__ = [
     "encode_file",
     "encode_records",
 ]
+
+make_callable(__name__, "hashmatch.encode.pipeline:encode_records")  # hm.encode(...)

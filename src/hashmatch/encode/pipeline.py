@@ -16,7 +16,9 @@ Python reader, see :mod:`hashmatch.encode.sources.columnar`) through the
 
 All three appear atomically, and only if the whole run succeeds. The returned
 :class:`EncodeSummary` accounts for every data row: ``read == encoded + rejected``.
-:func:`encode_records` does the same in memory for a DataFrame or an iterable of dicts.
+:func:`encode_records` (``hm.encode``) does the same in memory for a DataFrame, an
+iterable of dicts or a CSV/Parquet file, into an :class:`EncodedBatch` that keeps the
+rejected rows' numbers and reasons beside the encodings.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch._api.display import html_card
 from hashmatch._progress import ProgressHook
 from hashmatch.atomic import atomic_write
 from hashmatch.encfile import EncodingWriter
@@ -51,6 +54,8 @@ from hashmatch.schema.hardening import header_extra
 from hashmatch.schema.model import PartyMapping, ResolvedMapping, Schema
 
 PathLike = str | os.PathLike[str]
+#: File suffixes :func:`encode_records` reads as Parquet (any other path is read as CSV).
+PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Reason codes of rejects produced here (normaliser codes appear as ``required.<code>``).
 REJECT_REASONS: dict[str, str] = {
     "row.column_count": "the row has a different number of cells than the header",
@@ -115,6 +120,54 @@ class EncodedBatch:
     summary: EncodeSummary
     row_key: RowKey | None = None  # the key the row tokens were made with (keep it to reuse)
 
+    @property
+    def rows(self) -> int:
+        """Rows encoded (rejected rows are not counted; see :attr:`rejected_rows`)."""
+        return len(self.record_ids)
+
+    @property
+    def rejected_rows(self) -> npt.NDArray[np.int64]:
+        """Data row numbers (1-based, header not counted) of the rows not encoded."""
+        return np.unique(np.array([r.row for r in self.rejects], dtype=np.int64))
+
+    @property
+    def row_numbers(self) -> npt.NDArray[np.int64]:
+        """Data row number of each encoded row, in encoding order (row k of a DataFrame
+        is ``df.iloc[k - 1]``): every row read, less the rejected ones."""
+        numbers = np.setdiff1d(
+            np.arange(1, self.summary.read + 1, dtype=np.int64), self.rejected_rows
+        )
+        if len(numbers) != self.rows:  # pragma: no cover - the summary's row accounting
+            msg = f"row accounting broken: {len(numbers)} numbers for {self.rows} rows"
+            raise AssertionError(msg)
+        return numbers
+
+    def reject_reasons(self) -> list[str]:
+        """Per rejected row (in :attr:`rejected_rows` order), its reasons as text:
+        ``"required.empty (surname)"``, several joined by ``"; "``. Codes and column
+        names only, never a value (see :data:`REJECT_REASONS`)."""
+        by_row: dict[int, list[str]] = {}
+        for r in self.rejects:
+            by_row.setdefault(r.row, []).append(
+                f"{r.reason} ({r.column})" if r.column else r.reason
+            )
+        return ["; ".join(by_row[row]) for row in sorted(by_row)]
+
+    def __repr__(self) -> str:
+        rejected = self.summary.rejected
+        reasons = ", ".join(
+            f"{code}: {n}" for code, n in self.summary.reject_reasons.most_common(3)
+        )
+        return (
+            f"EncodedBatch(party={self.party!r}, rows={self.rows}, rejected={rejected}"
+            + (f" ({reasons})" if reasons else "")
+            + f", clk_bits={self.schema.clk_bits}, tokens={len(self.tokens)}"
+            + f", schema={self.schema.name or '<unnamed>'!r} {self.schema.fingerprint[:19]})"
+        )
+
+    def _repr_html_(self) -> str:
+        return _batch_html(self)
+
     def write(self, path: PathLike, *, lookup: PathLike | None = None) -> Path:
         """Write the encoding file (and, if given, the party's lookup file) atomically."""
         out = Path(path)
@@ -127,7 +180,7 @@ class EncodedBatch:
 
 
 def encode_records(
-    records: Iterable[Mapping[str, Any]] | Any,
+    records: Iterable[Mapping[str, Any]] | PathLike | Any,
     *,
     schema: Schema | PathLike | Mapping[str, Any],
     secret: LinkageSecret | PathLike,
@@ -136,12 +189,35 @@ def encode_records(
     chunk_rows: int = 50_000,
     row_key: RowKey | PathLike | None = None,
 ) -> EncodedBatch:
-    """Encode records held in memory: a pandas DataFrame or an iterable of dicts.
+    """Encode a party's records into an in-memory :class:`EncodedBatch` (``hm.encode``).
 
-    Cells are read as text (``None``/NaN are empty). Rows failing a required field go
-    to ``batch.rejects``; nothing is raised for them. ``row_key`` (a key or a row key
-    file, see :func:`encode_file`) keeps row tokens stable across runs; without it a
-    fresh key is used (``batch.row_key``; ``batch.row_key.write(path)`` keeps it).
+    Parameters
+    ----------
+    records
+        A pandas DataFrame, an iterable of dicts, or the path of a CSV file (streamed,
+        as by :func:`encode_file`) or a Parquet file (``.parquet``/``.pq``). Cells are
+        read as text (``None``/NaN are empty, numbers their ``str``): read a DataFrame
+        with ``dtype=str`` so that ids, postcodes and dates keep their exact text.
+    schema, secret, party
+        The shared schema (object, file or dict), the linkage secret (object or file)
+        and this party's name.
+    mapping
+        The party's column mapping (object, file or dict such as
+        ``{"record_id": "customer_id", "fields": {"surname": {"column": "last"}}}``);
+        None maps fields to columns of the same name.
+    row_key
+        The party's row key (object or file, see :func:`encode_file`): it keeps row
+        tokens stable across runs. Without it a fresh key is used (``batch.row_key``;
+        ``batch.row_key.write(path)`` keeps it).
+
+    Returns
+    -------
+    EncodedBatch
+        The encodings of the accepted rows. Rows failing a required field or without a
+        record id are not encoded and nothing is raised for them: they are listed in
+        ``batch.rejects`` (row number, column, reason code; never a value), counted in
+        ``repr(batch)``, and appear as ``status="rejected"`` rows in
+        ``hm.link(...).to_pandas()``.
 
     Example
     -------
@@ -156,8 +232,7 @@ def encode_records(
     """
     schema, secret = _schema(schema), _secret(secret)
     key = _row_key(row_key)[0] if row_key is not None else RowKey.generate()
-    source = open_source(records)
-    run = _Run(source, schema, secret, party, mapping, key)
+    run = _Run(_records_source(records), schema, secret, party, mapping, key)
     parts = list(run.chunks(chunk_rows))
     summary = run.finish()
     words = schema.clk_bits // 64
@@ -348,6 +423,35 @@ class _Run:
         return self.summary
 
 
+def _records_source(records: Any) -> RowSource | ColumnarCsvReader:
+    """Where :func:`encode_records` reads from: a CSV path through the same readers as
+    :func:`encode_file`, a Parquet path batch by batch, anything else in memory."""
+    if not isinstance(records, str | os.PathLike):
+        return open_source(records)
+    path = Path(records)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return _parquet_source(path)
+    csv_source = CsvSource(path)
+    return columnar_reader(csv_source) or csv_source
+
+
+def _parquet_source(path: Path) -> RowSource:
+    """The rows of a Parquet file as records (read one row group batch at a time)."""
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise InputDataError("no such file", file=str(path)) from None
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        msg = f"cannot be read as Parquet ({type(exc).__name__})"
+        raise InputDataError(msg, file=str(path)) from None
+    rows = (row for batch in parquet.iter_batches(batch_size=10_000) for row in batch.to_pylist())
+    source = open_source(rows)
+    source.name = str(path)
+    return source
+
+
 def _schema(schema: Schema | PathLike | Mapping[str, Any]) -> Schema:
     return schema if isinstance(schema, Schema) else load_schema(schema)
 
@@ -427,3 +531,34 @@ def _lookup_writer(path: Path) -> Iterator[_LookupWriter]:
     """The lookup file links row tokens to the party's ids: owner-only, like the secret."""
     with atomic_write(path, "w", newline="", encoding="utf-8", permissions=0o600) as fh:
         yield _LookupWriter(fh)
+
+
+def _batch_html(batch: EncodedBatch) -> str:
+    """The notebook card of a batch: counts, then per field how many rows hold a value."""
+    summary = batch.summary
+    facts = [
+        ("party", batch.party),
+        ("rows encoded", batch.rows),
+        ("rejected", summary.rejected),
+        ("clk bits", batch.schema.clk_bits),
+        ("schema", f"{batch.schema.name or '<unnamed>'} {batch.schema.fingerprint[:19]}"),
+    ]
+    fields = [
+        (
+            name,
+            stats.valid,
+            sum(stats.missing.values()),
+            sum(stats.invalid.values()),
+            ", ".join(f"{code}: {n}" for code, n in stats.invalid.most_common(2)),
+        )
+        for name, stats in summary.fields.items()
+    ]
+    rejects = [(code, n) for code, n in summary.reject_reasons.most_common()]
+    html = html_card(
+        "EncodedBatch",
+        facts,
+        (("field", "valid", "missing", "invalid", "top invalid reasons"), fields),
+    )
+    if rejects:
+        html += html_card("rejected rows by reason", [], (("reason", "rows"), rejects))
+    return html

@@ -7,8 +7,10 @@ evidence), :mod:`~hashmatch.link.threshold`, :mod:`~hashmatch.link.solve` (one-t
 party pair), :mod:`~hashmatch.link.entities` (multi-party entities), and
 :mod:`~hashmatch.link.outputs` (the results folder). :mod:`~hashmatch.link.pipeline` runs
 them in order. Nothing here holds or imports the linkage secret or a normaliser.
+Calling the package itself, as ``hm.link([...])``, runs :func:`hashmatch._api.linking.link`.
 """
 
+from hashmatch._api.callable_package import make_callable
 from hashmatch.link.compat import check_compatible
 from hashmatch.link.inputs import token_kinds
 from hashmatch.link.pipeline import link_encodings, link_files, score_pairs, within_party_threshold
@@ -25,3 +27,5 @@ __all__ = [
     "token_kinds",
     "within_party_threshold",
 ]
+
+make_callable(__name__, "hashmatch._api.linking:link")  # hm.link([...])

@@ -54,6 +54,7 @@ __all__ = [
     "build_report",
     "entity_id_strings",
     "party_file_name",
+    "row_token_strings",
     "write_results",
 ]
 
@@ -136,7 +137,7 @@ def write_results(
     except OSError as exc:
         raise ResultsError(f"{out}: cannot create the results folder ({exc.strerror})") from None
     ids = [entity_id_strings(e, result.n_entities) for e in result.entities]
-    tokens = [_hex_tokens(t) for t in result.row_tokens]
+    tokens = [row_token_strings(t) for t in result.row_tokens]
 
     party_paths: dict[str, Path] = {}
     others = _other_parties(result) if share_party_names else None
@@ -269,7 +270,8 @@ def _other_parties(result: LinkResult) -> list[list[str]]:
     return out
 
 
-def _hex_tokens(tokens: npt.NDArray[np.uint8]) -> list[str]:
+def row_token_strings(tokens: npt.NDArray[np.uint8]) -> list[str]:
+    """Row tokens (``uint8[rows, 16]``) as the 32-hex-character strings the files carry."""
     h = np.ascontiguousarray(tokens, dtype=np.uint8).tobytes().hex()
     return [h[k : k + 32] for k in range(0, len(h), 32)]
 

@@ -1,14 +1,19 @@
 """What a link produced, as plain data: the inputs, each row's entity, the statistics.
 
-:mod:`hashmatch.link.outputs` turns a :class:`LinkResult` into the results folder. Nothing
-here holds a record id or a value: rows are known by their party's row tokens.
+:mod:`hashmatch.link.outputs` turns a :class:`LinkResult` into the results folder;
+:meth:`LinkResult.to_pandas` into one table, and its reprs into a notebook summary. The
+coordinator's pipeline knows rows only by their party's row tokens. Record ids appear
+only in :class:`HeldRecords`, which ``hashmatch.link()`` (the facade) fills from the
+``EncodedBatch`` objects its caller passed: the party's own data, shown back to the
+party in :meth:`~LinkResult.to_pandas` and never written by the outputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +25,10 @@ from hashmatch.link.scoring import TokenKind
 from hashmatch.link.solve import SolveStats
 from hashmatch.link.threshold import ThresholdChoice
 
-__all__ = ["LinkResult", "PairLinkStats", "PartyInfo"]
+if TYPE_CHECKING:
+    from hashmatch.link.outputs import ResultFiles
+
+__all__ = ["HeldRecords", "LinkResult", "PairLinkStats", "PartyInfo"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +61,24 @@ class PairLinkStats:
     threshold: float = float("nan")  # the cut applied to this pair's scores
 
 
+@dataclass(frozen=True)
+class HeldRecords:
+    """What the caller holds about one party's rows because it passed the party's batch:
+    set by ``hashmatch.link()``, never by the coordinator's pipeline, never written out."""
+
+    record_ids: Sequence[str]  # per encoded row, in encoding order
+    row_numbers: npt.NDArray[np.int64]  # per encoded row: 1-based data row of the input
+    rejected_rows: npt.NDArray[np.int64]  # data rows not encoded, ascending
+    reject_reasons: Sequence[str]  # per rejected row: reason codes (and columns), no value
+
+
 @dataclass
 class LinkResult:
-    """Everything a link produced; :mod:`hashmatch.link.outputs` turns it into files."""
+    """Everything a link produced; :mod:`hashmatch.link.outputs` turns it into files.
+
+    In a notebook: ``res.to_pandas()`` gives one row per input row with its entity id,
+    ``res.write("results/")`` the coordinator's results folder, ``res`` alone a summary.
+    """
 
     parties: tuple[PartyInfo, ...]
     row_tokens: tuple[RowTokens, ...]
@@ -69,7 +92,50 @@ class LinkResult:
     pairs: tuple[Indices, Indices, Indices, Indices, Scores]
     score_sample: Scores  # the pooled candidate scores the threshold was chosen from
     timings: dict[str, float] = field(default_factory=dict)
+    #: Per party, the caller's own view of its rows (None for a party given as a file).
+    held: tuple[HeldRecords | None, ...] = ()
 
     @property
     def party_names(self) -> tuple[str, ...]:
         return tuple(p.party for p in self.parties)
+
+    def to_pandas(self, *, rejected: bool = True) -> Any:
+        """One row per input row: ``party, row, record_id, row_token, entity_id, status,
+        reason`` (a pandas DataFrame; needs pandas).
+
+        ``entity_id`` is the id the results files give the row (``E000042``). ``status``
+        is ``matched`` (its entity holds other rows), ``unmatched`` or ``rejected``.
+        ``row`` (the 1-based data row of the party's input: row k of a DataFrame is
+        ``df.iloc[k - 1]``), ``record_id`` and the rejected rows come from the batches
+        the caller passed to ``hashmatch.link()``; for a party given as a ``.hme`` file
+        they are unknown here (``<NA>``, no rejected rows: those are in the party's
+        rejects report) and its lookup file maps ``row_token`` to record ids. Rejected
+        rows have no row token or entity and carry their ``reason`` codes; pass
+        ``rejected=False`` to leave them out.
+        """
+        from hashmatch.link.views import link_table
+
+        return link_table(self, rejected=rejected)
+
+    def write(self, out_dir: str | os.PathLike[str], **options: Any) -> ResultFiles:
+        """Write the coordinator's results folder, as ``hashmatch link -o`` does (see
+        :func:`hashmatch.link.outputs.write_results` for the ``options``). Files know rows
+        by row token only: record ids are never written."""
+        from hashmatch.link.outputs import write_results
+
+        return write_results(self, out_dir, **options)
+
+    def __repr__(self) -> str:
+        parties = ", ".join(f"{p.party}: {p.rows}" for p in self.parties)
+        linked = sum(s.kept for s in self.pair_stats)
+        return (
+            f"LinkResult(parties=[{parties}], entities={self.n_entities}, "
+            f"multi_row_entities={self.entity_stats.multi_row_entities}, "
+            f"linked_pairs={linked}, threshold={self.threshold.value:.3f} "
+            f"({self.threshold.method}), dedup={self.dedup})"
+        )
+
+    def _repr_html_(self) -> str:
+        from hashmatch.link.views import link_html
+
+        return link_html(self)

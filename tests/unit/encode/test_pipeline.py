@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -228,3 +229,88 @@ def test_missing_output_directory_is_a_clear_error(party_csv, schema, secret, tm
         encode_file(
             party_csv, schema=schema, secret=secret, party="p", out=tmp_path / "no" / "p.hme"
         )
+
+
+# -- encode_records (hm.encode) on each kind of input, and what a batch reports -------
+
+
+def _same_encodings(a, b) -> None:
+    assert a.record_ids == b.record_ids
+    assert np.array_equal(a.clks, b.clks) and np.array_equal(a.present, b.present)
+    assert a.tokens.keys() == b.tokens.keys()
+    assert all(np.array_equal(a.tokens[k], b.tokens[k]) for k in a.tokens)
+    assert a.rejects == b.rejects
+
+
+def test_records_from_every_kind_of_input_agree(party_csv, schema, secret, tmp_path) -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.read_csv(party_csv, dtype=str)
+    frame.to_parquet(tmp_path / "party.parquet")
+    kw = {"schema": schema, "secret": secret, "party": "p", "mapping": MAPPING}
+    from_csv = encode_records(party_csv, **kw)
+    from_str_path = encode_records(str(party_csv), **kw)
+    from_frame = encode_records(frame, **kw)
+    from_dicts = encode_records(frame.to_dict("records"), **kw)
+    from_parquet = encode_records(tmp_path / "party.parquet", **kw)
+    for batch in (from_str_path, from_frame, from_dicts, from_parquet):
+        _same_encodings(from_csv, batch)
+    assert from_csv.record_ids == ["a1", "a2", "a4", "a5"]
+
+
+def test_csv_path_gives_the_bytes_encode_file_writes(party_csv, schema, secret, tmp_path) -> None:
+    batch = encode_records(party_csv, schema=schema, secret=secret, party="p", mapping=MAPPING)
+    summary = _encode(party_csv, schema, secret, tmp_path, mapping=MAPPING)
+    f = EncodingFile.open(summary.output)
+    assert np.array_equal(np.asarray(f.clks), batch.clks)
+    assert batch.summary.read == summary.read and batch.summary.rejected == summary.rejected
+
+
+def test_batch_reports_rejected_rows_by_number_and_reason(party_csv, schema, secret) -> None:
+    batch = encode_records(party_csv, schema=schema, secret=secret, party="p", mapping=MAPPING)
+    assert batch.rows == 4
+    assert batch.rejected_rows.tolist() == [3]
+    assert batch.row_numbers.tolist() == [1, 2, 4, 5]  # aligned with record_ids
+    assert batch.reject_reasons() == ["required.empty (last_name)"]
+
+
+def test_rows_without_a_record_id_are_rejected_and_reported(schema, secret) -> None:
+    rows = [
+        {"id": "x1", "last_name": "Smith"},
+        {"id": "", "last_name": "Jones"},
+        {"id": "x3", "last_name": ""},
+    ]
+    batch = encode_records(rows, schema=schema, secret=secret, party="p", mapping=MAPPING)
+    assert batch.record_ids == ["x1"]
+    assert batch.rejected_rows.tolist() == [2, 3]
+    assert batch.reject_reasons() == ["record_id.empty (id)", "required.empty (last_name)"]
+
+
+def test_batch_repr_is_short_and_names_no_value(party_csv, schema, secret) -> None:
+    batch = encode_records(party_csv, schema=schema, secret=secret, party="crm", mapping=MAPPING)
+    text = repr(batch)
+    assert text.startswith("EncodedBatch(party='crm', rows=4, rejected=1 (required.empty: 1)")
+    assert "clk_bits=256" in text and schema.fingerprint[:19] in text
+    assert len(text) < 300
+    html = batch._repr_html_()
+    assert "<table>" in html and "last_name" in html and "required.empty" in html
+    values = ("Smith", "Jones", "Brown", "acme", "a1", "1951")  # words, not inside hex
+    assert not [v for v in values if re.search(rf"\b{v}\b", text + html)]
+
+
+def test_parquet_errors_name_the_file_never_a_value(schema, secret, tmp_path) -> None:
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not a parquet file at all")
+    with pytest.raises(InputDataError, match="cannot be read as Parquet") as info:
+        encode_records(bad, schema=schema, secret=secret, party="p")
+    assert str(bad) in str(info.value)
+    with pytest.raises(InputDataError, match="no such file"):
+        encode_records(tmp_path / "missing.parquet", schema=schema, secret=secret, party="p")
+
+
+def test_pipeline_docstring_examples_run() -> None:
+    import doctest
+
+    import hashmatch.encode.pipeline as pipeline
+
+    result = doctest.testmod(pipeline)
+    assert result.attempted > 0 and result.failed == 0
