@@ -1,12 +1,14 @@
-"""Type aliases for the plain arrays that flow between stages.
+"""Type aliases for the plain arrays that flow between stages, and the CLK layout.
 
 Stages (normalise -> encode -> file -> kernel -> block -> score -> solve -> entities)
 talk through these, so each stage can run on a chunk, a memory map, or a Dask partition.
+Both sides import this module: it holds no behaviour, only the shapes they share.
 """
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -26,3 +28,20 @@ Indices: TypeAlias = npt.NDArray[np.int64]
 
 #: Similarity scores.
 Scores: TypeAlias = npt.NDArray[np.float32]
+
+#: What an exact-token column is to the coordinator: a field's own token
+#: (``identifier``), scoring evidence (``match``) or a blocking key only (``block``).
+TokenKind: TypeAlias = Literal["identifier", "match", "block"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Where one field's Bloom filter sits inside the record-level CLK.
+
+    Bits ``[start, start + bits)``. The schema computes the layout, the encoder fills it,
+    the file header records it and the coordinator scores field by field with it.
+    """
+
+    field: str
+    start: int
+    bits: int

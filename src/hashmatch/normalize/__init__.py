@@ -12,7 +12,7 @@ encoded) or :class:`InvalidValue` (a reason code from :data:`REASONS`). Neither 
 the raw value. Build one normaliser per field and chunk with :func:`make_normalizer`:
 tables and regular expressions are prepared once, the returned callable is cheap.
 
->>> from hashmatch.schema.model import ColumnSource
+>>> from hashmatch.normalize import ColumnSource
 >>> norm = make_normalizer("name", {}, ColumnSource(columns=("full_name",), part="last"))
 >>> norm("  DR. José  O'Brien-Smith Jr. ")
 'obrien smith'
@@ -25,6 +25,7 @@ from typing import Any
 
 from hashmatch.normalize._base import (
     REASONS,
+    ColumnSource,
     InvalidValue,
     MissingValue,
     OptionSpec,
@@ -43,11 +44,11 @@ from hashmatch.normalize.text import (
     make_id_normalizer,
     make_text_normalizer,
 )
-from hashmatch.schema.model import ColumnSource
 
 __all__ = [
     "OPTION_SPECS",
     "REASONS",
+    "ColumnSource",
     "FullName",
     "InvalidValue",
     "MissingValue",

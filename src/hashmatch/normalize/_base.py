@@ -1,4 +1,5 @@
-"""Shared pieces of the normalisers: outcome exceptions, reason codes, option specs, folding.
+"""Shared pieces of the normalisers: their input (:class:`ColumnSource`), outcome
+exceptions, reason codes, option specs, folding.
 
 Every normaliser turns one raw cell into a canonical string or raises one of two
 exceptions. Neither ever carries the raw value (not in ``args``, not in an attribute, not
@@ -11,10 +12,29 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from anyascii import anyascii
+
+
+@dataclass(frozen=True)
+class ColumnSource:
+    """Where one schema field comes from in a party's file, and how to parse it.
+
+    Part of a party's mapping (:class:`hashmatch.schema.model.PartyMapping`); defined here
+    because every normaliser is built from one.
+    """
+
+    columns: tuple[str, ...]  # several columns are joined with a single space
+    part: Literal["first", "middle", "last"] | None = None  # take one part of a full name
+    name_order: Literal["first_last", "last_first", "auto"] = "auto"
+    date_formats: tuple[str, ...] = ()  # strptime formats tried in order; see normalize.dates
+    phone_region: str | None = None  # ISO 3166 region for national-format numbers
+    #: True when nothing mapped the field and ``columns`` defaulted to its own name: then a
+    #: party whose file lacks that column simply lacks the field (no error).
+    implicit: bool = False
 
 
 class MissingValue(Exception):  # noqa: N818 - an outcome, not an error

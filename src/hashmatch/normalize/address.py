@@ -21,8 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import APOSTROPHES_RE, fold, read_data
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize._base import APOSTROPHES_RE, ColumnSource, fold, read_data
 
 _ROWS = list(read_data("address_abbreviations.csv"))
 _EXPANSIONS: Mapping[str, str] = {abbr: full for abbr, full, _ in _ROWS}

@@ -24,8 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import InvalidValue, MissingValue
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue
 
 DEFAULT_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%Y%m%d")
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}

@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import InvalidValue, MissingValue
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue
 
 # dot-atom local part (RFC 5322 without quoted strings, which no real customer uses) and
 # a host name of at least two labels whose top-level label is alphabetic or punycode.

@@ -27,8 +27,14 @@ from functools import cache
 from typing import Any, Literal
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import APOSTROPHES_RE, InvalidValue, MissingValue, fold, read_data
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize._base import (
+    APOSTROPHES_RE,
+    ColumnSource,
+    InvalidValue,
+    MissingValue,
+    fold,
+    read_data,
+)
 
 NameOrder = Literal["first_last", "last_first", "auto"]
 

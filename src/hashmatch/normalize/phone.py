@@ -16,8 +16,7 @@ from typing import Any
 import phonenumbers
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import InvalidValue, MissingValue, fold
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue, fold
 
 _SEQUENCES = placeholders.table("phone")
 _DIGITS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isdigit()))

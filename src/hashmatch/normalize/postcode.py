@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import InvalidValue, fold
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize._base import ColumnSource, InvalidValue, fold
 
 _SEPARATORS_RE = re.compile(r"[\s\-.]+")
 _GENERIC_RE = re.compile(r"(?=[A-Z]*\d)[A-Z0-9]{3,10}")

@@ -15,8 +15,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import APOSTROPHES_RE, InvalidValue, MissingValue, fold, read_data
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize._base import (
+    APOSTROPHES_RE,
+    ColumnSource,
+    InvalidValue,
+    MissingValue,
+    fold,
+    read_data,
+)
 
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 _GENDER_CODES: Mapping[str, str] = dict(read_data("gender_codes.csv"))

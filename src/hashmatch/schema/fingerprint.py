@@ -17,14 +17,16 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from hashmatch.atomic import atomic_write_text
 from hashmatch.errors import Problem, SchemaError
 from hashmatch.schema.hardening import Hardening
-from hashmatch.schema.model import Field, MatchKey, Schema
+
+if TYPE_CHECKING:  # the model asks this module for its fingerprint
+    from hashmatch.schema.model import Field, MatchKey, Schema
 
 FINGERPRINT_PREFIX = "sha256:"
 

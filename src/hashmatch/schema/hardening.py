@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hashmatch._types import Segment
 from hashmatch.errors import Problem, SchemaError
-
-if TYPE_CHECKING:
-    from hashmatch.schema.model import Segment
+from hashmatch.schema.vocabulary import PART_TRANSFORMS
 
 #: Largest epsilon accepted: above it the noise no longer matters (p < 0.002 at k = 10).
 MAX_BLIP_EPSILON = 64.0
@@ -198,8 +197,6 @@ def _salt_problems(salt: Any, path: str, field_names: Sequence[str] | None) -> l
     out = []
     if field_names is not None and field not in field_names:
         out.append(Problem(path, f"no field named {field!r} in the schema"))
-    from hashmatch.schema.model import PART_TRANSFORMS  # model imports this module
-
     if transform and transform not in PART_TRANSFORMS:
         out.append(
             Problem(path, f"unknown transform; expected one of {', '.join(PART_TRANSFORMS)}")
@@ -237,8 +234,6 @@ def raw_layout(
 
     Raw segments sit back to back in the same order; the raw CLK is padded to whole words.
     """
-    from hashmatch.schema.model import Segment  # model imports this module
-
     out, start = [], 0
     for s in segments:
         bits = raw_segment_bits(s.bits, hardening)

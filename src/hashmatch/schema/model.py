@@ -22,27 +22,29 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from hashmatch._types import Segment
+from hashmatch.normalize._base import ColumnSource
 from hashmatch.schema.hardening import Hardening
+from hashmatch.schema.vocabulary import FIELD_TYPES, PART_TRANSFORMS, FieldType, PartTransform
 
-#: The normaliser families. Each logical field names one of these as its ``type``.
-FieldType = Literal[
-    "name",  # given names, surnames, middle names (option: nicknames)
-    "email",
-    "phone",
-    "date",  # canonical YYYY-MM-DD, or YYYY-MM / YYYY when only part is known
-    "postcode",
-    "address",
-    "gender",
-    "text",  # generic free text
-    "id",  # identifiers: national id, customer number (exact only by default)
+# Segment, ColumnSource and the vocabulary live where every user of them can import them
+# without a cycle; they are re-exported here, where schema users look for them.
+__all__ = [
+    "FIELD_TYPES",
+    "PART_TRANSFORMS",
+    "BloomEncoding",
+    "ColumnSource",
+    "Field",
+    "FieldType",
+    "MatchKey",
+    "MatchKeyPart",
+    "PartTransform",
+    "PartyMapping",
+    "ResolvedField",
+    "ResolvedMapping",
+    "Schema",
+    "Segment",
 ]
-FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
-
-#: How a match-key part may transform a field's canonical value before it is hashed.
-#: ``year``/``month``/``day`` take a date component; ``initial`` the first letter;
-#: ``prefix3`` the first 3 characters; ``soundex`` a phonetic code (names).
-PartTransform = Literal["year", "month", "day", "initial", "prefix3", "soundex"]
-PART_TRANSFORMS: tuple[str, ...] = PartTransform.__args__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -91,15 +93,6 @@ class MatchKey:
     name: str
     parts: tuple[MatchKeyPart, ...]
     purpose: Literal["match", "block"] = "match"
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Where one field's Bloom filter sits inside the record-level CLK."""
-
-    field: str
-    start: int
-    bits: int
 
 
 @dataclass(frozen=True)
@@ -155,20 +148,6 @@ class Schema:
             if f.name == name:
                 return f
         raise KeyError(name)
-
-
-@dataclass(frozen=True)
-class ColumnSource:
-    """Where one schema field comes from in a party's file, and how to parse it."""
-
-    columns: tuple[str, ...]  # several columns are joined with a single space
-    part: Literal["first", "middle", "last"] | None = None  # take one part of a full name
-    name_order: Literal["first_last", "last_first", "auto"] = "auto"
-    date_formats: tuple[str, ...] = ()  # strptime formats tried in order; see normalize.dates
-    phone_region: str | None = None  # ISO 3166 region for national-format numbers
-    #: True when nothing mapped the field and ``columns`` defaulted to its own name: then a
-    #: party whose file lacks that column simply lacks the field (no error).
-    implicit: bool = False
 
 
 @dataclass(frozen=True)

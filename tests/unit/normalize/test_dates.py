@@ -8,9 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.normalize import InvalidValue, MissingValue, date_components, make_normalizer
+from hashmatch.normalize import (
+    ColumnSource,
+    InvalidValue,
+    MissingValue,
+    date_components,
+    make_normalizer,
+)
 from hashmatch.normalize.dates import compile_format
-from hashmatch.schema.model import ColumnSource
 
 
 def dates(*formats: str, **options: str):

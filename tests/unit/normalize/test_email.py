@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
-from hashmatch.schema.model import ColumnSource
+from hashmatch.normalize import ColumnSource, InvalidValue, MissingValue, make_normalizer
 
 SRC = ColumnSource(columns=("email",))
 EMAIL = make_normalizer("email", {}, SRC)

@@ -12,12 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer, placeholders
+from hashmatch.normalize import (
+    ColumnSource,
+    InvalidValue,
+    MissingValue,
+    make_normalizer,
+    placeholders,
+)
 from hashmatch.normalize import dates as dates_module
 from hashmatch.normalize._base import APOSTROPHES_RE, fold
 from hashmatch.normalize.address import _NON_ALNUM_RE, _expand
 from hashmatch.normalize.names import _NAME_PLACEHOLDERS, _canonical_name, _folded
-from hashmatch.schema.model import ColumnSource
 
 
 def _outcome(norm, raw: str) -> tuple[str, str | None, str | None]:

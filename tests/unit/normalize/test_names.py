@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hashmatch.normalize import (
+    ColumnSource,
     FullName,
     InvalidValue,
     MissingValue,
@@ -14,7 +15,6 @@ from hashmatch.normalize import (
     split_full_name,
 )
 from hashmatch.normalize.names import nickname_table
-from hashmatch.schema.model import ColumnSource
 
 PLAIN = make_normalizer("name", {}, ColumnSource(columns=("name",)))
 NICK = make_normalizer("name", {"nicknames": True}, ColumnSource(columns=("name",)))

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 from hashmatch.normalize import (
     OPTION_SPECS,
     REASONS,
+    ColumnSource,
     InvalidValue,
     MissingValue,
     OptionSpec,
     make_normalizer,
 )
-from hashmatch.schema.model import FIELD_TYPES, ColumnSource
+from hashmatch.schema.model import FIELD_TYPES
 
 SRC = ColumnSource(("c",), phone_region="US", date_formats=("%m/%d/%Y", "%Y"))
 ALL = {t: make_normalizer(t, {}, SRC) for t in FIELD_TYPES}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.normalize import MissingValue, make_normalizer
+from hashmatch.normalize import ColumnSource, MissingValue, make_normalizer
 from hashmatch.normalize.placeholders import check, placeholder_rule
-from hashmatch.schema.model import ColumnSource
 
 
 @pytest.mark.parametrize(
