@@ -185,9 +185,7 @@ def audit_file(
 
 def _audit_tokens(f: EncodingFile, chunk_rows: int) -> Iterator[TokenAudit]:
     """Repeat statistics per identifier and match-key token column (block keys skipped)."""
-    from hashmatch.link.inputs import token_kinds
-
-    kinds = token_kinds(f.header.token_names, f.header.field_names, f.header.extra)
+    kinds = f.header.token_kinds
     for name in f.header.token_names:
         if kinds[name] == "block":
             continue

@@ -41,11 +41,21 @@ version; ``extra`` is the free extension point): ``format_version``, ``encoder_v
 each choice, is docs/explanation/file-format.md.
 """
 
-from hashmatch.schema.model import Segment
+from hashmatch._types import Segment, TokenKind
 
-from ._layout import ALIGN, END_MAGIC, MAGIC, Header, Section
+from ._layout import (
+    ALIGN,
+    END_MAGIC,
+    MAGIC,
+    Header,
+    Section,
+    field_types,
+    stable_fields,
+    swap_pairs,
+    token_kinds,
+)
 from ._reader import EncodingFile, unpack_present, verify_file
-from ._writer import EncodingWriter
+from ._writer import EncodingWriter, new_header
 
 __all__ = [
     "ALIGN",
@@ -56,6 +66,12 @@ __all__ = [
     "Header",
     "Section",
     "Segment",
+    "TokenKind",
+    "field_types",
+    "new_header",
+    "stable_fields",
+    "swap_pairs",
+    "token_kinds",
     "unpack_present",
     "verify_file",
 ]

@@ -1,7 +1,10 @@
 """Byte layout of the .hme container: constants, the Header dataclass, header (de)coding.
 
 Shared by the writer and the reader so the two can never disagree. The layout itself is
-documented in :mod:`hashmatch.encfile` and docs/explanation/file-format.md.
+documented in :mod:`hashmatch.encfile` and docs/explanation/file-format.md. The header's
+``extra`` is read here too (:func:`token_kinds`, :func:`field_types`, :func:`stable_fields`,
+:func:`swap_pairs`, also as :class:`Header` properties), so the party side (audit) and the
+coordinator interpret a header one way.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from hashmatch._types import Segment, TokenKind
 from hashmatch._version import FORMAT_VERSION
-from hashmatch.schema.model import Segment
 
 #: First 8 bytes. PNG-style: the 0x89 high-bit byte catches 7-bit transfers and marks the
 #: file as binary, CR LF catches newline conversion, 0x1A stops a DOS ``type``.
@@ -103,6 +106,26 @@ class Header:
         """uint64 words per CLK row."""
         return self.clk_bits // 64
 
+    @property
+    def token_kinds(self) -> dict[str, TokenKind]:
+        """What each exact-token column is, for scoring (see :func:`token_kinds`)."""
+        return token_kinds(self.token_names, self.field_names, self.extra)
+
+    @property
+    def field_types(self) -> dict[str, str]:
+        """Field name -> schema type (see :func:`field_types`)."""
+        return field_types(self.extra)
+
+    @property
+    def stable_fields(self) -> frozenset[str]:
+        """Fields whose clear disagreement lowers a pair's score (schema ``stable``)."""
+        return stable_fields(self.extra)
+
+    @property
+    def swap_pairs(self) -> tuple[tuple[str, str], ...]:
+        """``(field, other)`` pairs sharing one Bloom key (schema ``swaps_with``)."""
+        return swap_pairs(self.extra)
+
     def section(self, name: str) -> Section:
         for s in self.sections:
             if s.name == name:
@@ -139,6 +162,48 @@ class Header:
             ],
             "file_length": self.file_length,
         }
+
+
+def token_kinds(
+    token_names: Sequence[str], field_names: Sequence[str], extra: Mapping[str, Any]
+) -> dict[str, TokenKind]:
+    """What each exact-token column of a file is, for scoring.
+
+    ``extra["token_kinds"]``, which the encoder writes, is taken as given. Files written
+    before it existed record token names, not their purpose, so for them: a token named
+    like a schema field is that field's exact token (``identifier``); a match key whose
+    name starts with ``blk`` is a blocking key (``block``, no score); any other match key
+    is scoring evidence (``match``).
+
+    >>> token_kinds(["email", "blk_dob", "name_dob"], ["email", "dob"], {})
+    {'email': 'identifier', 'blk_dob': 'block', 'name_dob': 'match'}
+    """
+    declared = dict(extra.get("token_kinds", {}))
+    kinds: dict[str, TokenKind] = {}
+    for name in token_names:
+        if name in declared:
+            kinds[name] = declared[name]
+        elif name in field_names:
+            kinds[name] = "identifier"
+        else:
+            kinds[name] = "block" if name.startswith("blk") else "match"
+    return kinds
+
+
+def field_types(extra: Mapping[str, Any]) -> dict[str, str]:
+    """Field name -> schema type from a header's ``extra``; empty for files written before
+    types were recorded (the coordinator then compares every field by Dice)."""
+    return {str(name): str(kind) for name, kind in extra.get("field_types", {}).items()}
+
+
+def stable_fields(extra: Mapping[str, Any]) -> frozenset[str]:
+    """The fields a header's ``extra`` marks stable (none for older files)."""
+    return frozenset(str(name) for name in extra.get("stable_fields", ()))
+
+
+def swap_pairs(extra: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The ``(field, other)`` pairs a header's ``extra`` says share one Bloom key."""
+    return tuple((str(a), str(b)) for a, b in extra.get("swap_pairs", ()))
 
 
 def canonical_json(doc: Mapping[str, Any]) -> bytes:

@@ -30,9 +30,9 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch._types import Segment
 from hashmatch._version import ENCODER_VERSION, FORMAT_VERSION, __version__
 from hashmatch.atomic import atomic_write
-from hashmatch.schema.model import Segment
 
 from ._layout import (
     END_MAGIC,
@@ -63,7 +63,7 @@ class EncodingWriter:
     party, schema_fingerprint, encoder_version, clk_bits, segments, token_names,
     field_names, secret_commitment:
         Header fields (see :class:`~hashmatch.encfile.Header`). ``segments`` accepts
-        :class:`~hashmatch.schema.model.Segment` objects or ``(field, start, bits)`` tuples.
+        :class:`~hashmatch.encfile.Segment` objects or ``(field, start, bits)`` tuples.
     extra:
         JSON-serialisable mapping stored as the header's ``extra`` (extension point).
     created:
@@ -105,45 +105,24 @@ class EncodingWriter:
         created: datetime | None = None,
     ) -> None:
         self.path = Path(path)
-        segs = tuple(s if isinstance(s, Segment) else Segment(*s) for s in segments)
-        problems = check_metadata(
+        self._base = new_header(
             party=party,
             schema_fingerprint=schema_fingerprint,
-            encoder_version=encoder_version,
             clk_bits=clk_bits,
-            segments=segs,
-            token_names=tuple(token_names),
-            field_names=tuple(field_names),
+            segments=segments,
+            token_names=token_names,
+            field_names=field_names,
             secret_commitment=secret_commitment,
+            encoder_version=encoder_version,
+            extra=extra,
+            created=created,
         )
-        extra_doc = dict(extra or {})
-        try:
-            canonical_json(extra_doc)
-        except (TypeError, ValueError):
-            problems.append("extra: expected JSON-serialisable data (no NaN/inf)")
-        if problems:
-            raise ValueError("invalid encoding-file header: " + "; ".join(problems))
         if not self.path.parent.is_dir():
             msg = f"cannot write {self.path}: directory {self.path.parent} does not exist"
             raise FileNotFoundError(msg)
         if self.path.is_dir():  # fail now, not after all the rows were spilled
             msg = f"cannot write {self.path}: it is a directory"
             raise IsADirectoryError(msg)
-        self._base = Header(
-            format_version=FORMAT_VERSION,
-            encoder_version=encoder_version,
-            hashmatch_version=__version__,
-            schema_fingerprint=schema_fingerprint,
-            party=party,
-            rows=0,
-            clk_bits=clk_bits,
-            segments=segs,
-            token_names=tuple(token_names),
-            field_names=tuple(field_names),
-            created=_timestamp(created),
-            secret_commitment=secret_commitment,
-            extra=freeze(extra_doc),
-        )
         self._rows = 0
         self._spills: dict[str, IO[bytes]] = {}
         for name, _, _ in expected_sections(0, clk_bits, token_names, len(field_names)):
@@ -351,6 +330,65 @@ def _check_array(name: str, array: object, dtype: type, shape: tuple[int, int]) 
     if array.shape != shape:
         msg = f"{name}: expected shape {list(shape)}, got {list(array.shape)}"
         raise ValueError(msg)
+
+
+def new_header(
+    *,
+    party: str,
+    schema_fingerprint: str,
+    clk_bits: int,
+    segments: Sequence[Segment | tuple[str, int, int]],
+    token_names: Sequence[str],
+    field_names: Sequence[str],
+    secret_commitment: str = "",
+    encoder_version: int = ENCODER_VERSION,
+    extra: Mapping[str, Any] | None = None,
+    created: datetime | None = None,
+    rows: int = 0,
+) -> Header:
+    """The header of encodings with this metadata, before any section is laid out.
+
+    What :class:`EncodingWriter` starts from, and what an in-memory batch reports as its
+    ``header``, so a file and the batch it was written from describe themselves alike.
+
+    Raises
+    ------
+    ValueError
+        Listing every invalid field (the message names the field, never a value).
+    """
+    segs = tuple(s if isinstance(s, Segment) else Segment(*s) for s in segments)
+    problems = check_metadata(
+        party=party,
+        schema_fingerprint=schema_fingerprint,
+        encoder_version=encoder_version,
+        clk_bits=clk_bits,
+        segments=segs,
+        token_names=tuple(token_names),
+        field_names=tuple(field_names),
+        secret_commitment=secret_commitment,
+    )
+    extra_doc = dict(extra or {})
+    try:
+        canonical_json(extra_doc)
+    except (TypeError, ValueError):
+        problems.append("extra: expected JSON-serialisable data (no NaN/inf)")
+    if problems:
+        raise ValueError("invalid encoding-file header: " + "; ".join(problems))
+    return Header(
+        format_version=FORMAT_VERSION,
+        encoder_version=encoder_version,
+        hashmatch_version=__version__,
+        schema_fingerprint=schema_fingerprint,
+        party=party,
+        rows=rows,
+        clk_bits=clk_bits,
+        segments=segs,
+        token_names=tuple(token_names),
+        field_names=tuple(field_names),
+        created=_timestamp(created),
+        secret_commitment=secret_commitment,
+        extra=freeze(extra_doc),
+    )
 
 
 def _timestamp(created: datetime | None) -> str:

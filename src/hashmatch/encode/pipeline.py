@@ -24,6 +24,7 @@ rejected rows' numbers and reasons beside the encodings.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import time
 from collections import Counter
@@ -39,7 +40,7 @@ import numpy.typing as npt
 from hashmatch._api.display import html_card
 from hashmatch._progress import ProgressHook
 from hashmatch.atomic import atomic_write
-from hashmatch.encfile import EncodingWriter
+from hashmatch.encfile import EncodingWriter, Header, new_header
 from hashmatch.encode._rows import lookup_lines
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
@@ -177,6 +178,13 @@ class EncodedBatch:
             with _lookup_writer(Path(lookup)) as lookup_csv:
                 lookup_csv.write(self.row_tokens, self.record_ids)
         return out
+
+    @functools.cached_property
+    def header(self) -> Header:
+        """What the .hme file of these encodings would say about itself (no sections yet):
+        the coordinator reads a batch and a file through the same header."""
+        fields = _header_fields(self.schema, self.party, self.secret_commitment)
+        return new_header(rows=len(self.row_tokens), **fields)
 
 
 def encode_records(
@@ -472,17 +480,20 @@ def _row_key(row_key: RowKey | PathLike | None) -> tuple[RowKey, bool]:
 
 
 def _writer(out: Path, schema: Schema, party: str, commitment: str) -> EncodingWriter:
-    return EncodingWriter(
-        out,
-        party=party,
-        schema_fingerprint=schema.fingerprint,
-        clk_bits=schema.clk_bits,
-        segments=schema.segments,
-        token_names=schema.exact_token_names,
-        field_names=[f.name for f in schema.fields],
-        secret_commitment=commitment,
-        extra=_header_extra(schema),
-    )
+    return EncodingWriter(out, **_header_fields(schema, party, commitment))
+
+
+def _header_fields(schema: Schema, party: str, commitment: str) -> dict[str, Any]:
+    return {
+        "party": party,
+        "schema_fingerprint": schema.fingerprint,
+        "clk_bits": schema.clk_bits,
+        "segments": schema.segments,
+        "token_names": schema.exact_token_names,
+        "field_names": [f.name for f in schema.fields],
+        "secret_commitment": commitment,
+        "extra": _header_extra(schema),
+    }
 
 
 def _header_extra(schema: Schema) -> dict[str, Any]:

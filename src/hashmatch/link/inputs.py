@@ -1,21 +1,24 @@
 """One party's encodings as the pipeline sees them, whether an open ``.hme`` file or an
 in-memory ``EncodedBatch``: CLKs, tokens, row tokens, the segment layout, which fields each
-row holds, and the per-input facts recorded in the report (:class:`PartyInfo`)."""
+row holds, and the per-input facts recorded in the report (:class:`PartyInfo`).
+
+Both kinds of input are read one way, through their :class:`~hashmatch.encfile.Header`
+(a batch reports the header its file would have), so this module never sees a schema.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Clks, RowTokens, Tokens
-from hashmatch.encfile import EncodingFile
+from hashmatch.encfile import Header, field_types, stable_fields, swap_pairs, token_kinds
 from hashmatch.link.result import PartyInfo
-from hashmatch.link.scoring import TokenKind
 from hashmatch.link.segments import (
     DISAGREE_BELOW,
     DISAGREE_BELOW_DEFAULT,
@@ -24,11 +27,11 @@ from hashmatch.link.segments import (
     aligned_segment,
 )
 
-__all__ = ["Encoding", "as_encoding", "info_of", "token_kinds", "tokens_digest"]
+__all__ = ["Encoded", "Encoding", "as_encoding", "info_of", "token_kinds", "tokens_digest"]
 
 
-class Encoding(Protocol):
-    """What the pipeline needs from one party's encodings (see :class:`_Party`)."""
+class _Rows(Protocol):
+    """One party's rows: CLKs, exact tokens, row tokens and which fields each row holds."""
 
     @property
     def clks(self) -> Clks: ...
@@ -40,10 +43,21 @@ class Encoding(Protocol):
     def tokens(self) -> Mapping[str, Tokens]: ...
 
     @property
-    def segments(self) -> list[tuple[int, int]]: ...
+    def present(self) -> npt.NDArray[np.bool_]: ...
+
+
+class Encoded(_Rows, Protocol):
+    """An input the pipeline accepts: an open ``EncodingFile`` or an ``EncodedBatch``."""
 
     @property
-    def present(self) -> npt.NDArray[np.bool_]: ...
+    def header(self) -> Header: ...
+
+
+class Encoding(_Rows, Protocol):
+    """What the pipeline needs from one party's encodings (see :class:`_Party`)."""
+
+    @property
+    def segments(self) -> list[tuple[int, int]]: ...
 
     @property
     def view(self) -> SegmentView: ...
@@ -58,36 +72,15 @@ class Encoding(Protocol):
     def aligned(self) -> Mapping[int, npt.NDArray[np.uint64]]: ...
 
 
-def token_kinds(
-    token_names: Sequence[str], field_names: Sequence[str], extra: Mapping[str, Any]
-) -> dict[str, TokenKind]:
-    """What each exact-token column of a file is, for scoring.
-
-    The file header records token names, not their purpose, so: a token named like a
-    schema field is that field's exact token (``identifier``); a match key whose name
-    starts with ``blk`` is a blocking key (``block``, no score); any other match key is
-    scoring evidence (``match``). ``extra["token_kinds"]`` in the header, when an encoder
-    writes it, takes precedence.
-    """
-    declared = dict(extra.get("token_kinds", {}))
-    kinds: dict[str, TokenKind] = {}
-    for name in token_names:
-        if name in declared:
-            kinds[name] = declared[name]
-        elif name in field_names:
-            kinds[name] = "identifier"
-        else:
-            kinds[name] = "block" if name.startswith("blk") else "match"
-    return kinds
-
-
-def file_info(f: EncodingFile, source: str | None = None) -> PartyInfo:
-    h = f.header
+def info_of(encoding: Encoded, source: str | None = None) -> PartyInfo:
+    """The report's facts about one input; a file is named by its path and digest."""
+    h = encoding.header
+    path = getattr(encoding, "path", None)
     return PartyInfo(
         party=h.party,
-        source=source or str(f.path),
+        source=source or (f"<memory: {h.party}>" if path is None else str(path)),
         rows=h.rows,
-        digest=f.digest,
+        digest=getattr(encoding, "digest", ""),
         schema_fingerprint=h.schema_fingerprint,
         encoder_version=h.encoder_version,
         clk_bits=h.clk_bits,
@@ -96,51 +89,23 @@ def file_info(f: EncodingFile, source: str | None = None) -> PartyInfo:
     )
 
 
-def info_of(encoding: Any) -> PartyInfo:
-    if isinstance(encoding, EncodingFile):
-        return file_info(encoding)
-    from hashmatch._version import ENCODER_VERSION
-
-    return PartyInfo(
-        party=encoding.party,
-        source=f"<memory: {encoding.party}>",
-        rows=len(encoding.row_tokens),
-        digest="",
-        schema_fingerprint=encoding.schema.fingerprint,
-        encoder_version=ENCODER_VERSION,
-        clk_bits=encoding.schema.clk_bits,
-        secret_commitment=encoding.secret_commitment,
-        token_kinds={
-            **{name: "identifier" for name in encoding.tokens},
-            **{key.name: key.purpose for key in encoding.schema.match_keys},
-        },
-    )
+file_info = info_of
 
 
 class _Party:
     """One party's encodings (an open EncodingFile, an in-memory EncodedBatch, or any rows
-    with an EncodingFile-like ``header``, such as a registry's) as the
-    pipeline sees them: CLKs, tokens, row tokens, the segment layout and, per row, which
-    fields (segments) hold a value."""
+    with an EncodingFile-like ``header``, such as a registry's) as the pipeline sees them:
+    CLKs, tokens, row tokens, the segment layout and, per row, which fields (segments)
+    hold a value."""
 
-    def __init__(self, encoding: Any) -> None:
+    def __init__(self, encoding: Encoded) -> None:
         self.clks: Clks = encoding.clks
         self.row_tokens: RowTokens = encoding.row_tokens
         self.tokens: Mapping[str, Tokens] = encoding.tokens
-        header = getattr(encoding, "header", None)  # a file, or rows a registry holds
-        if header is not None:
-            fields = list(header.field_names)
-            layout = header.segments
-            # Files written before field types were recorded compare every field by Dice.
-            types = dict(header.extra.get("field_types", {}))
-            stable = set(header.extra.get("stable_fields", ()))
-            swaps = [tuple(p) for p in header.extra.get("swap_pairs", ())]
-        else:
-            fields = [f.name for f in encoding.schema.fields]
-            layout = encoding.schema.segments
-            types = {f.name: f.type for f in encoding.schema.fields}
-            stable = {f.name for f in encoding.schema.fields if f.stable}
-            swaps = list(encoding.schema.swap_pairs)
+        header = encoding.header  # read through encfile's functions: any header-like works
+        fields, layout = list(header.field_names), header.segments
+        types, stable = field_types(header.extra), stable_fields(header.extra)
+        swaps = swap_pairs(header.extra)
         self.segments = [(seg.start, seg.bits) for seg in layout]
         where = {seg.field: s for s, seg in enumerate(layout)}
         self.swap_segments = [(where[a], where[b]) for a, b in swaps if a in where and b in where]
@@ -172,7 +137,7 @@ class _Party:
         return SegmentView.from_clks(self.clks, self.segments, self.present, nested=self.nested)
 
 
-def as_encoding(encoding: Any) -> Encoding:
+def as_encoding(encoding: Encoded) -> Encoding:
     return _Party(encoding)
 
 

@@ -60,12 +60,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._types import Indices, Scores, Tokens
+from hashmatch._types import Indices, Scores, TokenKind, Tokens
 
 __all__ = [
     "DEFAULT_EVIDENCE",
@@ -75,9 +74,6 @@ __all__ = [
     "combine_scores",
     "token_agreement",
 ]
-
-#: What a token column is: a field's exact token, a schema match key, or a blocking key.
-TokenKind = Literal["identifier", "match", "block"]
 
 _Bools = npt.NDArray[np.bool_]
 

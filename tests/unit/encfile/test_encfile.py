@@ -441,7 +441,7 @@ def test_round_trip_property(
             assert all(s.offset % 64 == 0 for s in f.header.sections)
 
 
-@pytest.mark.parametrize("module", ["hashmatch.encfile._writer", "hashmatch.encfile._reader"])
+@pytest.mark.parametrize("module", ["_writer", "_reader", "_layout"])
 def test_docstring_examples_run(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(module))
+    result = doctest.testmod(importlib.import_module(f"hashmatch.encfile.{module}"))
     assert result.attempted > 0 and result.failed == 0
