@@ -4,9 +4,10 @@ The encoder does its work once per distinct value of a field and then gathers pe
 so what it needs of a chunk is, per column, the distinct cell texts and each row's index
 among them (a :class:`Factor`). Two kinds of chunk provide that:
 
-* :class:`RowChunk` wraps the rows of the Python reader (:class:`hashmatch.encode.sources.rows.Chunk`:
-  DataFrames, dicts, and CSV input the columnar reader set aside) and factorises a column
-  with two C-level dict passes when it is first asked for;
+* :class:`RowChunk` wraps the rows of the Python reader
+  (:class:`hashmatch.encode.sources.rows.Chunk`: DataFrames, dicts, and CSV input the
+  columnar reader set aside) and factorises a column with two C-level dict passes when it
+  is first asked for;
 * :class:`ArrowChunk` wraps a pyarrow table whose columns the CSV parser already
   dictionary-encoded (:mod:`hashmatch.encode.sources.columnar`): factors come for free.
 

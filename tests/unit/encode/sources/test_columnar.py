@@ -1,9 +1,9 @@
 """The pyarrow reader gives exactly the rows, row numbers and bad rows of the Python reader.
 
-The Python reader (:class:`hashmatch.encode.sources.rows.CsvSource`) is the oracle: whatever bytes the
-file holds (quotes anywhere, bare CRs, blank lines, bad UTF-8, short rows), the columnar
-reader must yield the same data rows with the same numbers and set aside the same rows
-with the same reasons, however the file is cut into chunks.
+The Python reader (:class:`hashmatch.encode.sources.rows.CsvSource`) is the oracle:
+whatever bytes the file holds (quotes anywhere, bare CRs, blank lines, bad UTF-8, short
+rows), the columnar reader must yield the same data rows with the same numbers and set
+aside the same rows with the same reasons, however the file is cut into chunks.
 """
 
 from __future__ import annotations
