@@ -205,25 +205,3 @@ def test_from_dict_round_trips_and_profiles() -> None:
     assert Hardening.from_dict(h.to_dict()) == h
     assert Hardening.from_dict("recommended") == RECOMMENDED
     assert Hardening.from_dict("none").is_identity
-
-
-def test_benchmark_quick_path_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    """Smoke-run benchmarks/hardening.py --quick (FEBRL 4 sample) when the data is here."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).parents[3] / "benchmarks" / "hardening.py"
-    spec = importlib.util.spec_from_file_location("bench_hardening", script)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(bench)
-    finally:
-        del sys.modules[spec.name]
-    if not (bench.DEFAULT_DATA / "dataset4a.csv").is_file():
-        pytest.skip("FEBRL 4 data not available")
-    assert bench.main(["--quick"]) == 0
-    table = capsys.readouterr().out
-    assert "| recommended |" in table and "| none |" in table

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -222,14 +218,6 @@ def test_fields_marked_absent_never_join_even_when_their_bits_are_filled() -> No
     with pytest.raises(ValueError, match="present"):
         candidate_pairs(clks, {}, None, None, LSH, segments=SEGMENTS,
                         left_present=present[:, :3])
-
-
-def test_benchmark_quick_path_runs() -> None:
-    script = Path(__file__).resolve().parents[3] / "benchmarks" / "blocking.py"
-    result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
-                            text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert "planted kept" in result.stdout
 
 
 def test_segments_outside_the_clk_are_refused() -> None:

@@ -1,0 +1,100 @@
+"""Every benchmarks/*.py keeps working: its ``--quick`` path runs on every suite run.
+
+Benchmarks live outside the suite (STYLE.md habit 10), so this one parametrised test
+smoke-runs each script, including any new one, in a subprocess with the suite's
+interpreter, and checks what its output promises. Timings are not checked (tests check
+correctness; the figures belong to benchmarks/README.md). The main environment lacks
+clkhash and anonlink, so this also proves the scripts degrade gracefully without them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = sorted(p.name for p in (REPO / "benchmarks").glob("*.py"))
+
+
+def _check_kernel(stdout: str, _json: Path) -> None:
+    lines = stdout.splitlines()
+    assert any("Mcmp/s" in line for line in lines)
+    rows = [line for line in lines if "hashmatch 1 thr" in line]
+    assert len(rows) == 9  # 2 datasets x 4 cases + dense
+
+
+def _check_encode(stdout: str, figures: Path) -> None:
+    results = json.loads(figures.read_text(encoding="utf-8"))
+    assert results["hashmatch_repeated_rps"] > 100
+    assert results["memory_rows"] == 5000
+    assert 10 * 2**20 < results["peak_rss_bytes"] < 2**30
+    assert "records/CPU-second" in stdout
+
+
+def _check_hardening(stdout: str, figures: Path) -> None:
+    assert "| recommended |" in stdout and "| none |" in stdout
+    assert {row["option"] for row in json.loads(figures.read_text(encoding="utf-8"))} >= {
+        "none",
+        "recommended",
+    }
+
+
+def _check_blocking(stdout: str, _json: Path) -> None:
+    assert "planted kept" in stdout
+
+
+def _check_link(stdout: str, _json: Path) -> None:
+    """One JSON line per size; the planted links must be found."""
+    rows = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert rows, stdout
+    for row in rows:
+        assert row["precision"] >= 0.99 and row["recall"] >= 0.99, row
+
+
+#: Script -> (extra arguments, check of its stdout and of the JSON figures it wrote).
+#: ``{json}`` in an argument is replaced by a temporary path.
+SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
+    "blocking.py": ([], _check_blocking),
+    "encode.py": (["--json", "{json}"], _check_encode),
+    "hardening.py": (
+        ["--data", str(REPO / "tests" / "data" / "febrl4"), "--json", "{json}"],
+        _check_hardening,
+    ),
+    "kernel.py": (["--no-anonlink"], _check_kernel),
+    "link.py": ([], _check_link),
+}
+
+
+def test_every_check_names_a_benchmark() -> None:
+    assert BENCHMARKS, "no benchmarks found"
+    stale = sorted(set(SCRIPTS) - set(BENCHMARKS))
+    assert not stale, f"{stale} are gone: drop them from SCRIPTS"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_quick_path_runs(script: str, tmp_path: Path) -> None:
+    figures = tmp_path / "figures.json"
+    args, check = SCRIPTS.get(script, ([], None))
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / script),
+            "--quick",
+            *(arg.replace("{json}", str(figures)) for arg in args),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"{script} --quick failed:\n{result.stderr}"
+    assert result.stdout.strip(), f"{script} --quick printed nothing"
+    if check is not None:
+        check(result.stdout, figures)
