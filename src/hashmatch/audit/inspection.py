@@ -97,7 +97,7 @@ class InspectReport:
     def hardening(self) -> str:
         """The hardening recorded in the header ``extra`` (``"none"`` when absent).
 
-        E.g. ``"recommended: permute, balance, blip epsilon=25.0"``.
+        E.g. ``"recommended: balance, blip epsilon=25.0, permute"`` (options in header order).
         """
         record = self.header.extra.get("hardening")
         if not isinstance(record, Mapping):
