@@ -281,6 +281,18 @@ def test_the_graph_sees_the_tree() -> None:
     assert "hashmatch.encfile" in GRAPH["hashmatch.link.inputs"]
 
 
+def test_no_stage_module_imports_the_root_facade() -> None:
+    # hashmatch/__init__.py imports the stages (lazily); a stage importing it back would
+    # load the whole facade, and hide that dependency from the graph above.
+    modules = module_files()
+    offenders = sorted(
+        name
+        for name, path in modules.items()
+        if name != ROOT and ROOT in imported_names(name, path, modules)
+    )
+    assert not offenders, f"import from the root package instead of its module: {offenders}"
+
+
 def test_no_import_cycles() -> None:
     assert not cycles(GRAPH), "import cycles:\n" + describe_cycles(GRAPH)
 

@@ -22,10 +22,9 @@ column. The methods are:
     ``lsh_pairs_per_row / rows``. So a band says "these two or three fields are the same
     or nearly so": two records of one person share every band whose fields are intact,
     however many other fields are mistyped or missing, while unrelated rows give about
-    ``lsh_pairs_per_row`` candidates per row and band at any scale. Chosen by measurement
-    on FEBRL 4 (docs/guides/blocking.md): whole-CLK MinHash needed 56 times more
-    candidates for a lower recall, and Hamming bit-sampling with as many candidates kept
-    0.970 of the true pairs instead of 0.998.
+    ``lsh_pairs_per_row`` candidates per row and band at any scale. Chosen over
+    whole-CLK MinHash and Hamming bit-sampling, which need far more candidates for a lower
+    recall (benchmarks/README.md, "Blocking design").
 
 Cost grows with the number of rows plus the number of candidates, never with ``n * m``:
 keys are computed per row, the right-side keys of each method (all its columns, each key

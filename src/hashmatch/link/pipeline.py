@@ -64,18 +64,15 @@ AUTO_KEEP_FLOOR = 0.25
 #: Candidate scores pooled for choosing the threshold; beyond, a deterministic subsample.
 SCORE_POOL_CAP = 4_000_000
 #: A cross pair of two clusters scoring this far below the threshold vetoes their merge
-#: (see docs/guides/linking.md for the measurements behind both values). With dedup,
+#: (measurements behind both values: benchmarks/README.md). With dedup,
 #: within-party pairs have no one-to-one guard, so the veto is stricter.
 DEFAULT_CONFLICT_MARGIN = 0.3
 DEDUP_CONFLICT_MARGIN = 0.15
 #: With an automatic threshold and dedup, a within-party pair must score this much above
 #: the threshold (capped at 0.95, or the threshold itself if higher): within one file the
 #: close non-matches are household members, twins and namesakes, and no one-to-one
-#: solving guards those pairs. On the `hashmatch demo` data (3,000 people, 4 parties,
-#: seeds 7 and 3) dedup without a margin gives pairwise F1 0.877; margins 0.25 / 0.30 /
-#: 0.33 give 0.919 / 0.917 / 0.909 (seed 7) and 0.912 / 0.919 / 0.908 (seed 3), with
-#: 26 / 29 / 31 of 39 twin pairs kept apart (seed 7). 0.30 keeps more twins apart at
-#: the same F1.
+#: solving guards those pairs. 0.30 keeps the most twins apart at the best F1 measured
+#: (benchmarks/README.md, "Linking: conflict margins and the within-party cut").
 WITHIN_PARTY_MARGIN = 0.3
 
 

@@ -253,8 +253,7 @@ def swapped_names(
 #: How far a pair's score moves from whole-record Dice toward field-aware Dice (0: plain
 #: Dice, 1: fully field-aware). Fully field-aware over-trusts pairs that share only one or
 #: two fields (household members whose other fields are missing look like duplicates);
-#: halfway keeps most of the recall gain. FEBRL 4 through `hashmatch link`, automatic
-#: threshold: F1 0.9911 with plain Dice, 0.9989 fully field-aware, 0.9992 halfway.
+#: halfway keeps most of the recall gain (benchmarks/README.md, "field-aware Dice weight").
 FIELD_AWARE_WEIGHT = 0.5
 
 

@@ -22,13 +22,8 @@ belongs in the valley between the two modes. The method, in order:
    decides: the match mode is far above the non-match tail, the tail's last stragglers
    are the only false candidates near the cut and solving removes them, so the cut may
    sit low. In a shallow valley the first decides: close non-matches (households,
-   namesakes) fill it, and many of them have no better partner to lose to.
-   (FEBRL 4, valley ~220x deep, 16 linkage secrets: a fixed factor 4 gave thresholds
-   0.54-0.58 and F1 0.9984-0.9996; the floor 16x below the mode gives 0.49-0.52 and
-   F1 0.9993-0.9999 at precision 1.0. The `hashmatch demo` data, valley broad and ~8x
-   deep, four seeds: half the depth put the threshold at 0.54-0.56, where households
-   still pass, mean pairwise F1 0.961; a factor 2 of the minimum 0.57-0.59, 0.964. See
-   docs/guides/scoring-and-thresholds.md.)
+   namesakes) fill it, and many of them have no better partner to lose to. (Both rules
+   against the ones they replaced: benchmarks/README.md, "Threshold: the valley floor".)
 4. Fallbacks, each said in the explanation: no scores, or a single mode (no valley to
    find), gives ``fallback`` (0.8, a conservative Dice threshold for 1024-bit CLKs).
 

@@ -103,11 +103,10 @@ class Hardening:
         )
 
 
-#: The recommended profile (measured on FEBRL 4, docs/guides/hardening.md): a balanced,
-#: keyed-permuted filter hides value length completely; BLIP at epsilon 25 per field
-#: (flip probability ~0.08-0.11 for the default k) breaks the exact and near-identical
-#: repetition of frequent values that balancing alone leaves intact. Cost on FEBRL 4:
-#: no measurable F1 loss with all person fields, 5.3 points with names + birth date only.
+#: The recommended profile: a balanced, keyed-permuted filter hides value length
+#: completely; BLIP at epsilon 25 per field (flip probability ~0.08-0.11 for the default k)
+#: breaks the exact and near-identical repetition of frequent values that balancing alone
+#: leaves intact. The cheapest option measured that passes the audit (benchmarks/README.md).
 RECOMMENDED = Hardening(permute=True, balance=True, blip_epsilon=25.0)
 PROFILES: Mapping[str, Hardening] = {"recommended": RECOMMENDED, "none": Hardening()}
 
