@@ -13,22 +13,6 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-#: Packed CLK bit matrix: uint64[rows, words], little-endian words, bit b of a row is
-#: bit (b % 64) of word (b // 64).
-Clks: TypeAlias = npt.NDArray[np.uint64]
-
-#: Keyed exact tokens: uint8[rows, 16]; an all-zero row means "missing".
-Tokens: TypeAlias = npt.NDArray[np.uint8]
-
-#: Opaque row tokens: uint8[rows, 16] random bytes standing in for internal record ids.
-RowTokens: TypeAlias = npt.NDArray[np.uint8]
-
-#: Row indices (into one party's file).
-Indices: TypeAlias = npt.NDArray[np.int64]
-
-#: Similarity scores.
-Scores: TypeAlias = npt.NDArray[np.float32]
-
 #: What an exact-token column is to the coordinator: a field's own token
 #: (``identifier``), scoring evidence (``match``) or a blocking key only (``block``).
 TokenKind: TypeAlias = Literal["identifier", "match", "block"]
@@ -45,3 +29,20 @@ class Segment:
     field: str
     start: int
     bits: int
+
+
+#: Packed CLK bit matrix: uint64[rows, words], little-endian words, bit b of a row is
+#: bit (b % 64) of word (b // 64).
+Clks: TypeAlias = npt.NDArray[np.uint64]
+
+#: Keyed exact tokens: uint8[rows, 16]; an all-zero row means "missing".
+Tokens: TypeAlias = npt.NDArray[np.uint8]
+
+#: Opaque row tokens: uint8[rows, 16] random bytes standing in for internal record ids.
+RowTokens: TypeAlias = npt.NDArray[np.uint8]
+
+#: Row indices (into one party's file).
+Indices: TypeAlias = npt.NDArray[np.int64]
+
+#: Similarity scores.
+Scores: TypeAlias = npt.NDArray[np.float32]
