@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._types import Clks, RowTokens, Tokens
+from hashmatch._types import Clks, RowTokens, Segment, Tokens
 from hashmatch.encfile import Header, field_types, stable_fields, swap_pairs, token_kinds
 from hashmatch.link.result import PartyInfo
 from hashmatch.link.segments import (
@@ -27,7 +27,16 @@ from hashmatch.link.segments import (
     aligned_segment,
 )
 
-__all__ = ["Encoded", "Encoding", "as_encoding", "info_of", "token_kinds", "tokens_digest"]
+__all__ = [
+    "Described",
+    "Encoded",
+    "Encoding",
+    "HeaderLike",
+    "as_encoding",
+    "info_of",
+    "token_kinds",
+    "tokens_digest",
+]
 
 
 class _Rows(Protocol):
@@ -46,8 +55,33 @@ class _Rows(Protocol):
     def present(self) -> npt.NDArray[np.bool_]: ...
 
 
+class HeaderLike(Protocol):
+    """What the pipeline reads of a header: the CLK layout, the columns and ``extra``
+    (an :class:`~hashmatch.encfile.Header`, or a registry's stored layout)."""
+
+    @property
+    def segments(self) -> Sequence[Segment]: ...
+
+    @property
+    def field_names(self) -> Sequence[str]: ...
+
+    @property
+    def token_names(self) -> Sequence[str]: ...
+
+    @property
+    def extra(self) -> Mapping[str, Any]: ...
+
+
 class Encoded(_Rows, Protocol):
-    """An input the pipeline accepts: an open ``EncodingFile`` or an ``EncodedBatch``."""
+    """Rows the pipeline can score: an open ``EncodingFile``, an ``EncodedBatch``, or any
+    rows with a header-like layout."""
+
+    @property
+    def header(self) -> HeaderLike: ...
+
+
+class Described(_Rows, Protocol):
+    """An input the report can describe: an open ``EncodingFile`` or an ``EncodedBatch``."""
 
     @property
     def header(self) -> Header: ...
@@ -72,7 +106,7 @@ class Encoding(_Rows, Protocol):
     def aligned(self) -> Mapping[int, npt.NDArray[np.uint64]]: ...
 
 
-def info_of(encoding: Encoded, source: str | None = None) -> PartyInfo:
+def info_of(encoding: Described, source: str | None = None) -> PartyInfo:
     """The report's facts about one input; a file is named by its path and digest."""
     h = encoding.header
     path = getattr(encoding, "path", None)
