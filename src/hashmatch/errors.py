@@ -125,3 +125,12 @@ class RegistryError(HashmatchError):
 
 class RegistryBusyError(RegistryError):
     """Another run holds the registry and did not finish within the wait allowed."""
+
+
+class OutputError(HashmatchError):
+    """An output cannot be written: it exists (without --force), it is one of the run's
+    inputs, it is not a regular file, or the operating system refused the write."""
+
+
+class PartyNameError(HashmatchError):
+    """A party name is empty, not printable, or unsafe in a file name or a spreadsheet."""

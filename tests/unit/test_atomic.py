@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 import hashmatch.atomic
 from hashmatch.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from hashmatch.errors import OutputError
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def test_content_is_invisible_until_the_block_ends(tmp_path: Path) -> None:
         fh.write(b"partial")
         assert not dest.exists()
         (tmp,) = tmp_path.iterdir()
-        assert tmp.name.startswith(".out.bin.") and tmp.name.endswith(".tmp")
+        assert tmp.name.startswith(".hashmatch-tmp-") and tmp.name.endswith(".out.bin")
+        assert f"-{os.getpid()}-" in tmp.name  # a later run can tell whether we still run
     assert dest.read_bytes() == b"partial"
 
 
@@ -94,8 +97,49 @@ def test_permissions_are_set_at_creation(tmp_path: Path, umask_022: None) -> Non
 
 
 def test_missing_directory_raises_and_creates_nothing(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(OutputError, match="nope/a.txt: No such file") as info:
         atomic_write_text(tmp_path / "nope" / "a.txt", "x")
+    assert info.value.hint == "check the path: its folder must exist"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("target", ["folder", "fifo"])
+def test_a_folder_or_fifo_is_never_replaced(tmp_path: Path, target: str) -> None:
+    dest = tmp_path / "out"
+    if target == "folder":
+        dest.mkdir()
+    else:
+        os.mkfifo(dest)
+    with pytest.raises(OutputError, match="out: it is a"):
+        atomic_write_text(dest, "x")
+    assert dest.is_dir() if target == "folder" else stat.S_ISFIFO(dest.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "out.bin"
+    dest.write_bytes(b"old")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OutputError, match="out.bin: No space left on device") as info:
+        atomic_write_bytes(dest, b"new")
+    assert "free some space" in (info.value.hint or "")
+    assert dest.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_a_write_error_inside_the_block_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="out.bin: No space left"), atomic_write(
+        tmp_path / "out.bin"
+    ):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(PermissionError), atomic_write(tmp_path / "out.bin"):
+        raise PermissionError(errno.EACCES, "Permission denied", "some-input.csv")
     assert list(tmp_path.iterdir()) == []
 
 
