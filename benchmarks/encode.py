@@ -166,6 +166,7 @@ def time_hashmatch(data: Path, workdir: Path) -> tuple[float, int]:
         secret=LinkageSecret(bytes(range(32))),
         party="bench",
         out=workdir / "bench.hme",
+        force=True,  # each run replaces the previous run's files
     )
     return cpu_seconds() - start, summary.encoded
 

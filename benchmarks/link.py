@@ -56,6 +56,7 @@ def make_party(
         segments=[("record", 0, CLK_BITS)],
         token_names=["blk", "email"],
         field_names=["record"],
+        secret_commitment="be" * 32,  # link refuses files without one
     ) as writer:
         for start in range(0, len(people), CHUNK):
             ids = people[start : start + CHUNK]

@@ -128,7 +128,9 @@ def test_wrong_encoding_suggests_the_option(secret, tmp_path) -> None:
     data.write_bytes("rec_id,surname\nr1,M\u00fcller\n".encode("latin-1"))
     result = _encode(data, secret, tmp_path / "o.hme", mapping=False)
     assert result.exit_code == 0 and "row.undecodable" in result.output
-    result = _encode(data, secret, tmp_path / "o.hme", "--input-encoding", "latin-1", mapping=False)
+    result = _encode(
+        data, secret, tmp_path / "o.hme", "--input-encoding", "latin-1", "--force", mapping=False
+    )
     assert result.exit_code == 0 and "encoded 1, rejected 0" in result.output
 
 

@@ -92,7 +92,7 @@ def test_link_writes_every_output(linked: Path) -> None:
     assert report["threshold"]["method"]
     with open(linked / "crm.csv", newline="") as fh:
         header = next(csv.reader(fh))
-    assert header == ["row_token", "entity_id", "other_parties"]
+    assert header == ["row_token", "entity_id", "other_parties", "run_id"]
 
 
 def test_three_parties_agree_with_the_truth(world: dict[str, object], linked: Path) -> None:
@@ -339,9 +339,12 @@ def test_refuses_other_encoder_versions_and_clk_lengths() -> None:
     from hashmatch.errors import IncompatibleEncodingsError
     from hashmatch.link import PartyInfo, check_compatible
 
-    a = PartyInfo("a", "a.hme", 1, "", "sha256:x", 1, 1024, "")
+    a = PartyInfo("a", "a.hme", 1, "", "sha256:x", 1, 1024, "ab")
     with pytest.raises(IncompatibleEncodingsError, match=r"a\.hme and b\.hme .*encoder versions"):
         check_compatible([a, replace(a, party="b", source="b.hme", encoder_version=2)])
     with pytest.raises(IncompatibleEncodingsError, match="different CLK lengths"):
         check_compatible([a, replace(a, party="b", source="b.hme", clk_bits=2048)])
-    check_compatible([a, replace(a, party="b", source="b.hme", secret_commitment="ab")])
+    check_compatible([a, replace(a, party="b", source="b.hme")])
+    # a file without a secret commitment cannot show it shares the secret: refused
+    with pytest.raises(IncompatibleEncodingsError, match="b.hme carries no secret commitment"):
+        check_compatible([a, replace(a, party="b", source="b.hme", secret_commitment="")])

@@ -23,9 +23,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from hashmatch.cli import app
+from hashmatch.encfile import EncodingFile
 from hashmatch.encode import LinkageSecret
 from hashmatch.seal.envelope import is_sealed, open_sealed, read_seal_header, seal_file
-from hashmatch.seal.intake import open_inputs
+from hashmatch.seal.intake import opened_inputs
 from hashmatch.seal.keyfiles import (
     PartySigningKey,
     load_coordinator_key,
@@ -361,7 +362,8 @@ def test_replayed_file_from_an_older_generation_is_refused(
 ) -> None:
     """A properly sealed and signed file made under an older schema or secret is refused."""
     old = tmp_path / "old"
-    shutil.copytree(world, old, ignore=shutil.ignore_patterns("results*", "*.hme*", "*.lookup"))
+    ignore = shutil.ignore_patterns("results*", "*.hme*", "*.lookup", "*.rejects.csv")
+    shutil.copytree(world, old, ignore=ignore)
     if replayed == "schema":
         text = (old / "schema.toml").read_text()
         (old / "schema.toml").write_text(text.replace('name = "hashmatch-synth"', 'name = "v0"', 1))
@@ -397,12 +399,18 @@ def test_a_failed_sealed_encode_leaves_nothing_unsealed(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.csv", "tmp"]
 
 
-def test_intake_refuses_a_shared_workdir(world: Path, tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir(mode=0o755)
-    shared.chmod(0o755)
-    with pytest.raises(ValueError, match="owner only"):
-        open_inputs([world / "crm.hme.sealed"], workdir=shared)
+def test_intake_decrypts_to_no_named_file(world: Path, private_tmp: Path) -> None:
+    """A decrypted input lives in an anonymous file: nothing named in TMPDIR, none left."""
+    key = load_coordinator_key(world / "coordinator.key")
+    trusted = load_trusted_parties(world / "parties")
+    with opened_inputs([world / "crm.hme.sealed"], key=key, trusted=trusted) as inputs:
+        (item,) = inputs
+        assert list(private_tmp.iterdir()) == []
+        assert str(item.path).startswith(("/proc/self/fd/", "/dev/fd/"))
+        assert item.source == world / "crm.hme.sealed"
+        with EncodingFile.open(item) as f:
+            assert f.header.party == "crm"
+    assert item.plain is not None and item.plain.closed
 
 
 def test_encode_sign_without_seal_for_is_a_usage_error(world: Path, tmp_path: Path) -> None:

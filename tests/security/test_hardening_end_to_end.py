@@ -75,7 +75,7 @@ def _encode_and_audit(folder: Path, hardening: str) -> tuple[dict[str, Any], dic
     encoded = runner.invoke(
         app,
         ["encode", str(folder / "party.csv"), "--schema", str(schema),
-         "--secret", str(folder / "k.secret"), "--party", "p", "-o", str(out)],
+         "--secret", str(folder / "k.secret"), "--party", "p", "-o", str(out), "--force"],
     )  # fmt: skip
     assert encoded.exit_code == 0, encoded.output
     plain = runner.invoke(app, ["audit", str(out), "--json"])

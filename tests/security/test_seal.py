@@ -174,8 +174,21 @@ def test_key_files_round_trip_and_private_ones_are_owner_only(tmp_path: Path) ->
 def test_key_file_of_the_wrong_kind_or_mode_is_refused(tmp_path: Path) -> None:
     party = PartySigningKey.generate("crm")
     write_party_keys(party, tmp_path / "p.key", tmp_path / "p.pub")
-    with pytest.raises(KeyFileError, match="not a hashmatch coordinator private key"):
+    with pytest.raises(KeyFileError, match="p.key is a party's signing key .*expected the coo"):
         load_coordinator_key(tmp_path / "p.key")
     os.chmod(tmp_path / "p.key", 0o644)
     with pytest.raises(KeyFileError, match="readable by other users"):
         load_party_key(tmp_path / "p.key")
+
+
+def test_a_public_key_passed_for_the_private_one_says_so(tmp_path: Path) -> None:
+    """A .pub (mode 0644) given as --key: name the mix-up, not the file's permissions."""
+    coord = CoordinatorKey.generate()
+    write_coordinator_keys(coord, tmp_path / "c.key", tmp_path / "c.pub")
+    with pytest.raises(KeyFileError) as info:
+        load_coordinator_key(tmp_path / "c.pub")
+    assert "c.pub is the coordinator's public key" in str(info.value)
+    assert "expected the coordinator's private key (coordinator.key, for link --key)" in str(
+        info.value
+    )
+    assert "readable" not in str(info.value) and "chmod" not in (info.value.hint or "")

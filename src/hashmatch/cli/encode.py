@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hashmatch._progress import terminal_progress
-from hashmatch.cli._common import reasons_line, reporting_errors
+from hashmatch.cli._common import force_option, reasons_line, reporting_errors
 from hashmatch.cli.schema import (
     DateFormatOption,
     IdColumnOption,
@@ -24,13 +21,10 @@ from hashmatch.cli.schema import (
     PhoneRegionOption,
 )
 from hashmatch.encode import EncodeSummary, encode_file
-from hashmatch.errors import HashmatchError, KeyFileError
+from hashmatch.errors import KeyFileError
+from hashmatch.party_names import check_party_name
 from hashmatch.schema import load_mapping, load_schema, mapping_options_from_cli
-from hashmatch.seal.envelope import seal_file
 from hashmatch.seal.keyfiles import load_coordinator_public, load_party_key
-
-#: Suffix dropped from a sealed OUTPUT to name its lookup and rejects files.
-SEALED_SUFFIX = ".sealed"
 
 
 def encode(
@@ -104,13 +98,18 @@ def encode(
             help="With --seal-for: also keep the unsealed encoding file at PATH.",
         ),
     ] = None,
+    force: Annotated[
+        bool, force_option("Replace existing outputs (never DATA, the secret, schema or mapping).")
+    ] = False,
 ) -> None:
     """Encode a CSV file into keyed Bloom filters and tokens (.hme), on this machine.
 
     Writes OUTPUT (hand it to the coordinator), a lookup file linking its
     opaque row tokens to your record ids (keep it: it never leaves you) and
     a rejects report (row number, column, reason; never a value). Bad rows
-    are reported and skipped; the summary accounts for every row.
+    are reported and skipped; the summary accounts for every row. The three
+    files appear together or not at all; existing ones are replaced only
+    with --force.
 
     Row tokens are your record ids under your private row key (--row-key,
     made by the first run beside the lookup file and reused by later ones),
@@ -119,10 +118,10 @@ def encode(
 
     With --seal-for COORDINATOR.pub (and --sign PARTY.key, whose party must
     be --party), OUTPUT is the sealed file: encrypted for the coordinator and
-    signed by you. The unsealed encodings are written to a private temporary
-    folder (under TMPDIR) and removed, unless --keep-plain PATH. The lookup
-    and rejects files are named after OUTPUT without ".sealed"
-    (crm.hme.sealed -> crm.lookup, crm.rejects.csv).
+    signed by you. The unsealed encodings stay in memory, never in a named
+    file, unless --keep-plain PATH. The lookup and rejects files are named
+    after OUTPUT without ".sealed" (crm.hme.sealed -> crm.lookup,
+    crm.rejects.csv).
 
     Example:
 
@@ -135,9 +134,8 @@ def encode(
     if seal_for is None and (sign is not None or keep_plain is not None):
         option = "--sign" if sign is not None else "--keep-plain"
         raise typer.BadParameter("only applies to sealed output", param_hint=option)
-    if keep_plain is not None and keep_plain.resolve() == output.resolve():
-        raise typer.BadParameter("must differ from --output", param_hint="--keep-plain")
     with reporting_errors():
+        check_party_name(party)
         resolved_schema = load_schema(schema)
         overrides = mapping_options_from_cli(
             map_=map_,
@@ -156,23 +154,13 @@ def encode(
                 f"{sign} is the signing key of party {signer.party!r}, not of {party!r}",
                 hint="sign with the key made by `hashmatch keygen --party` for this party",
             )
-        if recipient is not None and not output.parent.is_dir():
-            msg = f"cannot write {output}: directory {output.parent} does not exist"
-            raise HashmatchError(msg)
-        with ExitStack() as stack:
-            plain = output
-            if recipient is not None:
-                stem = output.name.removesuffix(SEALED_SUFFIX) or output.name
-                lookup = lookup or output.with_name(stem).with_suffix(".lookup")
-                rejects = rejects or output.with_name(stem).with_suffix(".rejects.csv")
-                plain = keep_plain or _private_temp_dir(stack) / "plain.hme"
-            progress = stack.enter_context(terminal_progress(f"encoding {data.name}"))
+        with terminal_progress(f"encoding {data.name}") as progress:
             summary = encode_file(
                 data,
                 schema=resolved_schema,
                 secret=secret,
                 party=party,
-                out=plain,
+                out=output,
                 lookup=lookup,
                 rejects=rejects,
                 mapping=party_mapping,
@@ -183,25 +171,18 @@ def encode(
                 max_rejects=max_rejects,
                 progress=progress,
                 row_key=row_key,
+                force=force,
+                seal_for=recipient,
+                sign=signer,
+                keep_plain=keep_plain,
+                protected=[schema, mapping, seal_for, sign],
             )
-            if recipient is not None:
-                seal_file(plain, output, party=party, recipient=recipient, signer=signer)
-                summary = dataclasses.replace(summary, output=output)
     render(summary, Console(highlight=False, soft_wrap=True))
     if recipient is not None:
         signed = f", signed with key {signer.key_id}" if signer is not None else ", unsigned"
         typer.echo(f"sealed for coordinator key {recipient.key_id}{signed}")
         if keep_plain is not None:
             typer.echo(f"unsealed copy kept (do not send it): {keep_plain}")
-
-
-def _private_temp_dir(stack: ExitStack) -> Path:
-    """A 0700 folder under TMPDIR, removed when ``stack`` closes (also on error).
-
-    Not beside OUTPUT: that may be a synced or shared drop folder, where even a
-    short-lived unsealed copy could be uploaded.
-    """
-    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hashmatch-encode-")))
 
 
 def render(summary: EncodeSummary, console: Console) -> None:

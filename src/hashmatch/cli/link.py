@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hashmatch._progress import terminal_progress
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.link import LinkResult, link_files
+from hashmatch.link.outputs import check_results_folder
 from hashmatch.seal.intake import opened_inputs
 from hashmatch.seal.keyfiles import load_coordinator_key, load_trusted_parties
 
@@ -23,7 +24,7 @@ def link(
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="Results folder to write.")],
     threshold: Annotated[
         float | None,
-        typer.Option(min=0.0, max=1.0, help="Match threshold [default: chosen from the data]."),
+        typer.Option(min=0.0, max=1.0, help="Match threshold \\[default: chosen from the data]."),
     ] = None,
     dedup: Annotated[
         bool, typer.Option("--dedup", help="Also find duplicates within each party.")
@@ -87,6 +88,13 @@ def link(
         typer.Option("--wait", min=0.0, metavar="SECONDS",
                      help="With --registry: how long to wait for another run to finish."),
     ] = 60.0,
+    force: Annotated[
+        bool,
+        force_option(
+            "Replace OUT as a whole if it is not empty (only if it holds nothing but "
+            "results files)."
+        ),
+    ] = False,
 ) -> None:
     """Link the parties' encoding files into entities (coordinator side).
 
@@ -95,13 +103,15 @@ def link(
     threshold at the valley of the score histogram (or uses --threshold),
     keeps pairs one-to-one per party pair and merges them into entities that
     never hold two rows of one party (unless --dedup). Writes entities.csv,
-    one PARTY.csv per party, report.json and the score histogram into OUT.
+    one PARTY.csv per party, report.json and the score histogram into OUT,
+    all marked with a new run id. OUT appears whole or not at all; a folder
+    that is not empty is refused (before any work) unless --force.
 
     Sealed files (encode --seal-for) are opened with --key, their signature
     checked against the party keys in --trust (required for sealed files
-    unless --allow-unsigned), and decrypted into a private temporary folder
-    that is removed afterwards. With --trust, plain .hme files are refused
-    (unless --allow-unsigned).
+    unless --allow-unsigned), and decrypted in memory (never to a named
+    file). With --trust, plain .hme files are refused (unless
+    --allow-unsigned).
 
     Example:
 
@@ -122,6 +132,8 @@ def link(
     if removed is not None and not delta:
         raise typer.BadParameter("needs --delta", param_hint="--removed")
     console = Console(highlight=False)
+    with reporting_errors():
+        check_results_folder(out_dir, force=force, reads=[*files, key, trust, registry])
     with reporting_errors(), terminal_progress("comparing") as progress:
         inputs = opened_inputs(
             files,
@@ -147,6 +159,7 @@ def link(
                 reveal_parties=share_party_names,
                 progress=progress,
                 sources=[str(f) for f in files],
+                force=force,
             )
     render(result, out_dir, console)
 

@@ -22,6 +22,7 @@ import mmap
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -59,7 +60,9 @@ class EncodingWriter:
     Parameters
     ----------
     path:
-        Destination ``.hme`` file (its directory must exist; an existing file is replaced).
+        Destination ``.hme`` file (its directory must exist; an existing file is replaced),
+        or an open binary file that receives the bytes on :meth:`close` (an anonymous
+        file, see :mod:`hashmatch.anonymous_file`; spills then go to anonymous files too).
     party, schema_fingerprint, encoder_version, clk_bits, segments, token_names,
     field_names, secret_commitment:
         Header fields (see :class:`~hashmatch.encfile.Header`). ``segments`` accepts
@@ -91,7 +94,7 @@ class EncodingWriter:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | IO[bytes],
         *,
         party: str,
         schema_fingerprint: str,
@@ -104,7 +107,8 @@ class EncodingWriter:
         extra: Mapping[str, Any] | None = None,
         created: datetime | None = None,
     ) -> None:
-        self.path = Path(path)
+        self._sink = None if isinstance(path, (str, os.PathLike)) else path
+        self.path = Path("<stream>") if self._sink is not None else Path(path)  # type: ignore[arg-type]
         self._base = new_header(
             party=party,
             schema_fingerprint=schema_fingerprint,
@@ -117,17 +121,18 @@ class EncodingWriter:
             extra=extra,
             created=created,
         )
-        if not self.path.parent.is_dir():
+        if self._sink is None and not self.path.parent.is_dir():
             msg = f"cannot write {self.path}: directory {self.path.parent} does not exist"
             raise FileNotFoundError(msg)
-        if self.path.is_dir():  # fail now, not after all the rows were spilled
+        if self._sink is None and self.path.is_dir():  # fail now, not after all rows spilled
             msg = f"cannot write {self.path}: it is a directory"
             raise IsADirectoryError(msg)
         self._rows = 0
         self._spills: dict[str, IO[bytes]] = {}
         for name, _, _ in expected_sections(0, clk_bits, token_names, len(field_names)):
             # Anonymous (O_TMPFILE on Linux): never visible, gone even after a crash.
-            self._spills[name] = tempfile.TemporaryFile(dir=self.path.parent)  # noqa: SIM115
+            spill_dir = self.path.parent if self._sink is None else None
+            self._spills[name] = tempfile.TemporaryFile(dir=spill_dir)  # noqa: SIM115
         self._header: Header | None = None
 
     # -- streaming ---------------------------------------------------------------------
@@ -192,7 +197,8 @@ class EncodingWriter:
         header, raw, body_start = _layout(dataclasses.replace(self._base, rows=self._rows))
         digest = hashlib.sha256()
         try:
-            with atomic_write(self.path, "wb") as out:
+            sink = self._sink
+            with atomic_write(self.path, "wb") if sink is None else nullcontext(sink) as out:
                 head = PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(raw)) + raw
                 _emit(out, digest, head.ljust(body_start, b"\0"))
                 pos = body_start
@@ -203,6 +209,7 @@ class EncodingWriter:
                     _copy(spill, out, digest, section.length)
                     pos = section.offset + section.length
                 out.write(TRAILER.pack(digest.digest(), header.file_length, END_MAGIC))
+                out.flush()
         finally:
             self.discard()
         self._header = header

@@ -170,8 +170,10 @@ cdef const char *_HEX = b"0123456789abcdef"
 
 def lookup_lines(const uint8_t[:, ::1] tokens, list ids):
     """The lookup file's rows ``hex(token),id\\r\\n`` as ASCII bytes, or None when an id
-    is not an ASCII ``str`` or holds a character the csv module would quote (``,"``,
-    CR, LF): the caller then writes through the csv module, whose bytes these equal."""
+    is not an ASCII ``str``, holds a character the csv module would quote (``,"``, CR,
+    LF) or starts with one a spreadsheet-safe cell may need to escape (``=+-@'``, TAB;
+    see hashmatch.csv_cells): the caller then writes through the csv module and
+    csv_cells, whose bytes these equal for every other id."""
     cdef Py_ssize_t n = len(ids), r, c, length, total = 0, width = tokens.shape[1]
     cdef const char *text
     cdef char ch
@@ -183,6 +185,9 @@ def lookup_lines(const uint8_t[:, ::1] tokens, list ids):
             return None
         text = PyUnicode_DATA(rid)
         length = PyUnicode_GET_LENGTH(rid)
+        if length and (text[0] == b'=' or text[0] == b'+' or text[0] == b'-'
+                       or text[0] == b'@' or text[0] == b"'" or text[0] == b'\t'):
+            return None
         for c in range(length):
             ch = text[c]
             if ch == b',' or ch == b'"' or ch == b'\r' or ch == b'\n':

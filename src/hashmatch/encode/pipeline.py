@@ -14,7 +14,13 @@ Python reader, see :mod:`hashmatch.encode.sources.columnar`) through the
 * the *rejects* report (CSV ``row,column,reason``): data row number, column name and reason
   code of every row that was not encoded, never a value.
 
-All three appear atomically, and only if the whole run succeeds. The returned
+The three are committed as one unit (:class:`hashmatch.output_set.OutputSet`): written into
+a sibling stage, then renamed into place, so they appear only if the whole run succeeds and a
+crash leaves the old set or the new one, never an old lookup beside a new ``.hme``. Existing
+outputs are replaced only with ``force``; the run's own inputs never
+(:mod:`hashmatch.output_policy`). With ``seal_for``, the ``.hme`` is sealed for the
+coordinator (:mod:`hashmatch.seal.envelope`) and the plain encodings live only in an
+anonymous file (:mod:`hashmatch.anonymous_file`), never under a name on disk. The returned
 :class:`EncodeSummary` accounts for every data row: ``read == encoded + rejected``.
 :func:`encode_records` (``hm.encode``) does the same in memory for a DataFrame, an
 iterable of dicts or a CSV/Parquet file, into an :class:`EncodedBatch` that keeps the
@@ -26,20 +32,23 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch._api.display import html_card
 from hashmatch._progress import ProgressHook
+from hashmatch.anonymous_file import anonymous_file
 from hashmatch.atomic import atomic_write
+from hashmatch.csv_cells import safe_cell
 from hashmatch.encfile import EncodingWriter, Header, new_header
 from hashmatch.encode._rows import lookup_lines
 from hashmatch.encode.columns import ArrowChunk
@@ -49,14 +58,22 @@ from hashmatch.encode.records import FieldStats, Reject
 from hashmatch.encode.sources.columnar import ColumnarCsvReader, columnar_reader
 from hashmatch.encode.sources.rows import Chunk, CsvSource, RowSource, open_source
 from hashmatch.encode.tokens import TOKEN_BYTES
-from hashmatch.errors import HashmatchError, InputDataError
+from hashmatch.errors import InputDataError
+from hashmatch.lookup import LOOKUP_HEADER
+from hashmatch.output_set import OutputSet
+from hashmatch.party_names import check_party_name
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.hardening import header_extra
 from hashmatch.schema.model import PartyMapping, ResolvedMapping, Schema
 
+if TYPE_CHECKING:
+    from hashmatch.seal.keyfiles import CoordinatorPublicKey, PartySigningKey
+
 PathLike = str | os.PathLike[str]
 #: File suffixes :func:`encode_records` reads as Parquet (any other path is read as CSV).
 PARQUET_SUFFIXES = (".parquet", ".pq")
+#: Suffix dropped from a sealed output's name to name its lookup and rejects files.
+SEALED_SUFFIX = ".sealed"
 #: Reason codes of rejects produced here (normaliser codes appear as ``required.<code>``).
 REJECT_REASONS: dict[str, str] = {
     "row.column_count": "the row has a different number of cells than the header",
@@ -169,14 +186,19 @@ class EncodedBatch:
     def _repr_html_(self) -> str:
         return _batch_html(self)
 
-    def write(self, path: PathLike, *, lookup: PathLike | None = None) -> Path:
-        """Write the encoding file (and, if given, the party's lookup file) atomically."""
+    def write(self, path: PathLike, *, lookup: PathLike | None = None, force: bool = False) -> Path:
+        """Write the encoding file (and, if given, the party's lookup file) as one unit.
+
+        Existing files are replaced only with ``force`` (see :mod:`hashmatch.output_policy`).
+        """
         out = Path(path)
-        with _writer(out, self.schema, self.party, self.secret_commitment) as w:
-            w.append(self.clks, self.tokens, self.present, self.row_tokens)
-        if lookup is not None:
-            with _lookup_writer(Path(lookup)) as lookup_csv:
-                lookup_csv.write(self.row_tokens, self.record_ids)
+        targets = [out] if lookup is None else [out, Path(lookup)]
+        with OutputSet(targets, force=force) as stage:
+            with _writer(stage.path(out), self.schema, self.party, self.secret_commitment) as w:
+                w.append(self.clks, self.tokens, self.present, self.row_tokens)
+            if lookup is not None:
+                with _lookup_writer(stage.path(lookup)) as lookup_csv:
+                    lookup_csv.write(self.row_tokens, self.record_ids)
         return out
 
     @functools.cached_property
@@ -238,6 +260,7 @@ def encode_records(
     >>> batch.clks.shape, batch.present[:, 0].tolist(), batch.summary.encoded
     ((2, 2), [True, False], 2)
     """
+    check_party_name(party, where="party")
     schema, secret = _schema(schema), _secret(secret)
     key = _row_key(row_key)[0] if row_key is not None else RowKey.generate()
     run = _Run(_records_source(records), schema, secret, party, mapping, key)
@@ -286,6 +309,11 @@ def encode_file(
     max_rejects: int | None = None,
     progress: ProgressHook | None = None,
     row_key: RowKey | PathLike | None = None,
+    force: bool = False,
+    seal_for: CoordinatorPublicKey | None = None,
+    sign: PartySigningKey | None = None,
+    keep_plain: PathLike | None = None,
+    protected: Sequence[PathLike | None] = (),
 ) -> EncodeSummary:
     """Encode a party's CSV file into an encoding file, a lookup file and a rejects report.
 
@@ -296,8 +324,9 @@ def encode_file(
     schema, secret, party
         The shared schema, the linkage secret (object or file) and this party's name.
     out
-        The ``.hme`` file to write. ``lookup`` defaults to ``out`` with suffix
-        ``.lookup``, ``rejects`` to ``out`` with suffix ``.rejects.csv``.
+        The ``.hme`` file to write (the sealed file with ``seal_for``). ``lookup``
+        defaults to ``out`` with suffix ``.lookup``, ``rejects`` to ``out`` with suffix
+        ``.rejects.csv`` (after dropping ``.sealed``: crm.hme.sealed -> crm.lookup).
     mapping
         The party's column mapping (object, file or dict); None maps fields to columns
         of the same name.
@@ -312,6 +341,17 @@ def encode_file(
         The party's row key, or its file (read if it exists, else created there); default
         ``lookup`` with suffix ``.rowkey``. The same key gives the same record id the
         same row token on every run, which an entity registry needs to recognise records.
+        A new key file joins the run's outputs (it appears only if the run succeeds).
+    force
+        Replace existing outputs (never the files this run reads, the row key included).
+    seal_for, sign
+        Seal ``out`` for this coordinator key, signed with this party key (whose party
+        must be ``party``). The plain encodings stay in an anonymous file.
+    keep_plain
+        With ``seal_for``: also write the unsealed ``.hme`` here.
+    protected
+        More files this run reads (the schema or mapping file when objects are passed),
+        never written over.
 
     Returns
     -------
@@ -324,38 +364,56 @@ def encode_file(
         Missing/empty/header-only file, bad CSV, unknown encoding, ``fail_fast`` reject.
     MappingError, SchemaError, SecretError
         From the mapping, the schema or the secret file.
+    PartyNameError
+        ``party`` is not a valid party name (see :mod:`hashmatch.party_names`).
+    OutputError
+        An output exists (without ``force``), is one of the inputs, or cannot be written;
+        checked before the run.
     """
     if chunk_rows < 1:
         msg = f"chunk_rows must be at least 1, got {chunk_rows}"
         raise ValueError(msg)
-    schema, secret = _schema(schema), _secret(secret)
+    if seal_for is None and (sign is not None or keep_plain is not None):
+        msg = "sign and keep_plain only apply with seal_for"
+        raise ValueError(msg)
+    check_party_name(party)
+    if sign is not None and sign.party != party:
+        from hashmatch.errors import KeyFileError
+
+        raise KeyFileError(
+            f"the signing key belongs to another party than {party!r}",
+            hint="sign with the key made by `hashmatch keygen --party` for this party",
+        )
     out = Path(out)
-    lookup = Path(lookup) if lookup is not None else out.with_suffix(".lookup")
-    rejects = Path(rejects) if rejects is not None else out.with_suffix(".rejects.csv")
+    lookup, rejects = _companions(out, lookup, rejects, sealed=seal_for is not None)
     key_file = (
         None if isinstance(row_key, RowKey) else Path(row_key or lookup.with_suffix(".rowkey"))
     )
-    for target in (out, lookup, rejects):
-        if not target.parent.is_dir():
-            msg = f"cannot write {target}: directory {target.parent} does not exist"
-            raise HashmatchError(msg)
-    if len({out.resolve(), lookup.resolve(), rejects.resolve(), Path(path).resolve()}) < 4:
-        msg = "the input, output, lookup and rejects files must be four different files"
-        raise InputDataError(msg, file=str(out))
-    if key_file is not None and key_file.resolve() in {out.resolve(), lookup.resolve(),
-                                                       rejects.resolve(), Path(path).resolve()}:
-        msg = "the row key file must differ from the input, output, lookup and rejects files"
-        raise InputDataError(msg, file=str(key_file))
+    key, created = _row_key(row_key if isinstance(row_key, RowKey) else key_file)
+    reads: list[PathLike | None] = [path, *protected, None if created else key_file]
+    reads += [p for p in (schema, secret, mapping) if isinstance(p, (str, os.PathLike))]
+    targets = [out, lookup, rejects, *([Path(keep_plain)] if keep_plain is not None else [])]
+    if created and key_file is not None:  # a new key is an output: it appears with the rest
+        targets.append(key_file)
+    stage = OutputSet(targets, force=force, reads=reads)  # the output policy, before work
+    schema, secret = _schema(schema), _secret(secret)
     csv_source = CsvSource(path, encoding=input_encoding, delimiter=delimiter)
     # pyarrow parses the file where it gives the Python reader's rows (see columnar.py)
     source: RowSource | ColumnarCsvReader = columnar_reader(csv_source) or csv_source
-    key, created = _row_key(row_key if isinstance(row_key, RowKey) else key_file)
     run = _Run(source, schema, secret, party, mapping, key)
     with ExitStack() as stack:
-        writer = stack.enter_context(_writer(out, schema, party, secret.commitment()))
-        lookup_csv = stack.enter_context(_lookup_writer(lookup))
+        stack.enter_context(stage)
+        # sealed: the plain .hme never gets a name (an anonymous file, closed with the stack)
+        plain: IO[bytes] | None = (
+            stack.enter_context(anonymous_file("hashmatch-encode")) if seal_for else None
+        )
+        hme_sink = plain if plain is not None else stage.path(out)
+        writer = stack.enter_context(_writer(hme_sink, schema, party, secret.commitment()))
+        lookup_csv = stack.enter_context(_lookup_writer(stage.path(lookup)))
         rejects_csv = csv.writer(
-            stack.enter_context(atomic_write(rejects, "w", newline="", encoding="utf-8"))
+            stack.enter_context(
+                atomic_write(stage.path(rejects), "w", newline="", encoding="utf-8")
+            )
         )
         rejects_csv.writerow(("row", "column", "reason"))
         for chunk, encoded in run.chunks(chunk_rows):
@@ -372,7 +430,9 @@ def encode_file(
                     column=first.column or None,
                     hint="drop --fail-fast to report bad rows in the rejects file and go on",
                 )
-            rejects_csv.writerows((r.row, r.column, r.reason) for r in chunk_rejects)
+            rejects_csv.writerows(
+                (r.row, safe_cell(r.column), r.reason) for r in chunk_rejects
+            )
             writer.append(encoded.clks, encoded.tokens, encoded.present, encoded.row_tokens)
             lookup_csv.write(encoded.row_tokens, encoded.record_ids)
             if max_rejects is not None and run.summary.rejected > max_rejects:
@@ -384,11 +444,46 @@ def encode_file(
             if progress is not None:
                 progress(*source.progress())
         summary = run.finish()
-        if created and key_file is not None:  # last, so a failed run leaves no new file
-            key.write(key_file)
+        writer.close()
+        if plain is not None:
+            _seal(plain, stage, out, keep_plain, party, seal_for, sign)
+        if created and key_file is not None:
+            key.write(stage.path(key_file))
     summary.output, summary.lookup, summary.rejects = out, lookup, rejects
     summary.row_key, summary.row_key_created = key_file, created
     return summary
+
+
+def _companions(
+    out: Path, lookup: PathLike | None, rejects: PathLike | None, *, sealed: bool
+) -> tuple[Path, Path]:
+    """The lookup and rejects paths: as given, else named after ``out``."""
+    stem = out.with_name(out.name.removesuffix(SEALED_SUFFIX) or out.name) if sealed else out
+    return (
+        Path(lookup) if lookup is not None else stem.with_suffix(".lookup"),
+        Path(rejects) if rejects is not None else stem.with_suffix(".rejects.csv"),
+    )
+
+
+def _seal(
+    plain: IO[bytes],
+    stage: OutputSet,
+    out: Path,
+    keep_plain: PathLike | None,
+    party: str,
+    recipient: CoordinatorPublicKey | None,
+    signer: PartySigningKey | None,
+) -> None:
+    """Seal the plain encodings into the staged ``out`` (and copy them to ``keep_plain``)."""
+    from hashmatch.seal.envelope import seal_file
+
+    assert recipient is not None
+    seal_file(plain, stage.path(out), party=party, recipient=recipient, signer=signer)
+    if keep_plain is not None:
+        plain.seek(0)
+        with atomic_write(stage.path(keep_plain), "wb", permissions=0o600) as fh:
+            shutil.copyfileobj(plain, fh)
+
 
 
 class _Run:
@@ -479,7 +574,9 @@ def _row_key(row_key: RowKey | PathLike | None) -> tuple[RowKey, bool]:
     return RowKey.generate(), True
 
 
-def _writer(out: Path, schema: Schema, party: str, commitment: str) -> EncodingWriter:
+def _writer(
+    out: Path | IO[bytes], schema: Schema, party: str, commitment: str
+) -> EncodingWriter:
     return EncodingWriter(out, **_header_fields(schema, party, commitment))
 
 
@@ -517,13 +614,14 @@ def _header_extra(schema: Schema) -> dict[str, Any]:
 
 
 class _LookupWriter:
-    """Writes the lookup CSV (``row_token,record_id``): ASCII ids needing no quoting (the
-    usual case) as one compiled pass per chunk, others through the csv module (same bytes)."""
+    """Writes the lookup CSV (``row_token,record_id``, format in :mod:`hashmatch.lookup`):
+    ASCII ids needing no quoting or escaping (the usual case) as one compiled pass per
+    chunk, others through the csv module and :func:`~hashmatch.csv_cells.safe_cell`."""
 
     def __init__(self, fh: Any) -> None:
         self._fh = fh
         self._csv = csv.writer(fh)
-        self._csv.writerow(("row_token", "record_id"))
+        self._csv.writerow(LOOKUP_HEADER)
 
     def write(self, row_tokens: npt.NDArray[np.uint8], record_ids: list[str]) -> None:
         if not record_ids:
@@ -531,7 +629,7 @@ class _LookupWriter:
         lines = lookup_lines(row_tokens, record_ids)
         if lines is None:
             tokens = row_tokens.tobytes().hex(",", -TOKEN_BYTES).split(",")  # one split, in C
-            self._csv.writerows(zip(tokens, record_ids, strict=True))
+            self._csv.writerows(zip(tokens, map(safe_cell, record_ids), strict=True))
             return
         self._fh.flush()  # the text layer's pending rows first, then the bytes
         self._fh.buffer.write(lines)

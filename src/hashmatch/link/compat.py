@@ -1,14 +1,24 @@
-"""Which encodings can be linked together: one schema, one secret, one encoder, one CLK
-length, and each party once. Checked before any comparison, naming both files."""
+"""Which encodings can be linked together: one schema, one secret (each file must carry
+the commitment to it), one encoder, one CLK length, each party once under a valid name,
+and each row token once per file. Checked before any comparison, naming the files."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hashmatch.errors import IncompatibleEncodingsError, SecretMismatchError
-from hashmatch.link.result import PartyInfo
+import numpy as np
 
-__all__ = ["check_compatible"]
+from hashmatch._types import RowTokens
+from hashmatch.errors import (
+    EncodingFileError,
+    IncompatibleEncodingsError,
+    PartyNameError,
+    SecretMismatchError,
+)
+from hashmatch.link.result import PartyInfo
+from hashmatch.party_names import party_name_problem
+
+__all__ = ["check_compatible", "check_row_tokens"]
 
 
 def check_compatible(infos: Sequence[PartyInfo]) -> None:
@@ -19,12 +29,26 @@ def check_compatible(infos: Sequence[PartyInfo]) -> None:
     SecretMismatchError
         Both files carry a secret commitment and they differ.
     IncompatibleEncodingsError
-        Different schema fingerprint, encoder version or CLK length, or a party name used
-        twice.
+        Different schema fingerprint, encoder version or CLK length, a party name used
+        twice, or a file without a secret commitment (nothing to check its secret by).
+    PartyNameError
+        A party name that is not valid (see :mod:`hashmatch.party_names`).
     """
     first = infos[0]
     seen: dict[str, PartyInfo] = {}
     for info in infos:
+        problem = party_name_problem(info.party)
+        if problem is not None:
+            raise PartyNameError(
+                f"{info.source}: the party name in its header {problem}",
+                hint="the party must encode again with a valid --party name",
+            )
+        if not info.secret_commitment:
+            raise IncompatibleEncodingsError(
+                f"{info.source} carries no secret commitment, so nothing shows it was made "
+                "with the same linkage secret as the others",
+                hint="the party must encode again with hashmatch encode --secret",
+            )
         other = seen.get(info.party)
         if other is not None:
             msg = f"{other.source} and {info.source} both claim to be party {info.party!r}"
@@ -55,4 +79,30 @@ def check_compatible(infos: Sequence[PartyInfo]) -> None:
             raise SecretMismatchError(
                 f"{pair} were encoded with different linkage secrets",
                 hint="all parties must use the same linkage secret",
+            )
+
+
+def check_row_tokens(infos: Sequence[PartyInfo], row_tokens: Sequence[RowTokens]) -> None:
+    """Refuse a file whose row tokens repeat: a row token names one row of one party.
+
+    Row tokens are random, so a repeat means a forged or corrupted file, and its rows
+    could not be told apart on the way back to the party.
+
+    Raises
+    ------
+    EncodingFileError
+        A file holds the same row token twice (the message counts them, never shows one).
+    """
+    for info, tokens in zip(infos, row_tokens, strict=True):
+        packed = np.ascontiguousarray(tokens, dtype=np.uint8).view(np.uint64).reshape(-1, 2)
+        if len(packed) < 2:
+            continue
+        order = np.lexsort((packed[:, 1], packed[:, 0]))
+        ordered = packed[order]
+        repeats = int(np.all(ordered[1:] == ordered[:-1], axis=1).sum())
+        if repeats:
+            raise EncodingFileError(
+                f"{info.source}: {repeats:,} row token(s) occur more than once; a row token "
+                "must name one row",
+                hint="the file is corrupt or forged: ask the party to encode again",
             )

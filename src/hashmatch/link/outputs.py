@@ -1,21 +1,29 @@
-"""Write a link's results folder, every file atomically.
+"""Write a link's results folder as one unit.
 
 ``RESULTS/`` after ``hashmatch link``:
 
-* ``entities.csv`` - ``entity_id,party,row_token``, every row of every party (a row
+* ``entities.csv`` - ``entity_id,party,row_token,run_id``, every row of every party (a row
   nobody matched is an entity of its own). For the coordinator only: it shows which
   parties hold each entity.
 * ``<party>.csv`` - one per party, only that party's rows: ``row_token,entity_id``, plus
   ``other_parties`` (``;``-separated names of the other parties holding the same entity,
-  never their rows) with ``share_party_names``.
-* ``pairs.csv`` (opt-in) - ``party_a,row_token_a,party_b,row_token_b,score`` for the pairs
-  merged into entities: similarity scores leak more than the entities themselves.
+  never their rows) with ``share_party_names``, then ``run_id``.
+* ``pairs.csv`` (opt-in) - ``party_a,row_token_a,party_b,row_token_b,score,run_id`` for the
+  pairs merged into entities: similarity scores leak more than the entities themselves.
 * ``score-histogram.png`` - candidate score distribution and the threshold.
-* ``report.json`` - written last, so its presence means the folder is complete. Layout
-  ``format_version`` :data:`REPORT_FORMAT_VERSION`: inputs (party, file, rows, digest,
-  fingerprint, encoder version, CLK bits), counts, the threshold and how it was chosen,
-  per party pair blocking and solving statistics (incl. reduction ratio), entity
-  statistics, and timings per stage. Counts only: no row token, score or value.
+* ``report.json`` - layout ``format_version`` :data:`REPORT_FORMAT_VERSION`: the
+  ``run_id``, inputs (party, file, rows, digest, fingerprint, encoder version, CLK bits),
+  counts, the threshold and how it was chosen, per party pair blocking and solving
+  statistics (incl. reduction ratio), entity statistics, and timings per stage. Counts
+  only: no row token, score or value.
+
+The *run id* (:data:`RUN_ID_COLUMN`, 16 random hex digits, new for every folder written)
+ties each file to the run that wrote it: ``reveal`` and ``evaluate`` refuse a file whose
+run id differs from the ``report.json`` beside it. The folder is written into a sibling
+stage and swapped in whole (:mod:`hashmatch.output_set`): after a crash it is the old
+folder or the new one, and a folder that is not empty is replaced only with ``force``,
+so no file of an earlier run survives beside a new one. Every CSV cell is
+spreadsheet-safe (:mod:`hashmatch.csv_cells`).
 
 Entity ids are ``E`` + a zero-padded number; the numbering is a keyed permutation (see
 :func:`hashmatch.link.entities.number_entities`) and says nothing about rows or parties.
@@ -29,8 +37,9 @@ import itertools
 import json
 import os
 import re
+import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -39,7 +48,11 @@ import numpy.typing as npt
 
 from hashmatch._version import __version__
 from hashmatch.atomic import atomic_write, atomic_write_text
+from hashmatch.csv_cells import csv_field, safe_cell
 from hashmatch.errors import ResultsError
+from hashmatch.output_policy import check_output_folder
+from hashmatch.output_set import OutputSet, clean_stale
+from hashmatch.party_names import check_party_name
 
 if TYPE_CHECKING:
     from hashmatch.link.result import LinkResult
@@ -50,9 +63,12 @@ __all__ = [
     "PAIRS_FILE",
     "REPORT_FILE",
     "REPORT_FORMAT_VERSION",
+    "RUN_ID_COLUMN",
     "ResultFiles",
     "build_report",
+    "check_results_folder",
     "entity_id_strings",
+    "is_results_file",
     "party_file_name",
     "row_token_strings",
     "write_results",
@@ -63,6 +79,8 @@ ENTITIES_FILE = "entities.csv"
 PAIRS_FILE = "pairs.csv"
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "score-histogram.png"
+#: Last column of every CSV file of a results folder, and a key of report.json.
+RUN_ID_COLUMN = "run_id"
 _RESERVED = {Path(n).stem for n in (ENTITIES_FILE, PAIRS_FILE, REPORT_FILE, HISTOGRAM_FILE)}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -76,6 +94,26 @@ class ResultFiles:
     report: Path
     histogram: Path | None
     pairs: Path | None
+    run_id: str = ""
+
+
+def is_results_file(name: str) -> bool:
+    """True for a file name a results folder holds (what ``force`` may replace)."""
+    return name in (REPORT_FILE, HISTOGRAM_FILE) or name.endswith(".csv")
+
+
+def check_results_folder(
+    out_dir: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    reads: Iterable[str | os.PathLike[str] | None] = (),
+) -> Path:
+    """Check before linking that ``out_dir`` may be written (see
+    :func:`hashmatch.output_policy.check_output_folder`): empty or missing, or ``force``
+    and holding only results files and none of ``reads``. A killed run's half-swapped
+    folder is repaired first (:func:`hashmatch.output_set.clean_stale`)."""
+    clean_stale(Path(os.path.abspath(out_dir)).parent)
+    return check_output_folder(out_dir, force=force, reads=reads, replaceable=is_results_file)
 
 
 def party_file_name(party: str) -> str:
@@ -110,32 +148,73 @@ def write_results(
     share_party_names: bool = False,
     histogram: bool = True,
     started: float | None = None,
+    force: bool = False,
+    reads: Iterable[str | os.PathLike[str] | None] = (),
 ) -> ResultFiles:
-    """Write the results folder for ``result`` (see the module docstring).
+    """Write the results folder for ``result`` (see the module docstring) as one unit.
 
     The time spent writing goes into ``result.timings["write_outputs"]`` and, when
     ``started`` (a :func:`time.perf_counter` value) is given, the time since then into
     ``result.timings["total"]``, both before report.json is written.
 
+    ``out_dir`` is created if missing. If it is not empty, it is replaced as a whole with
+    ``force`` (only if it holds nothing but results files and none of ``reads``, the
+    files the run read), and refused without.
+
     Raises
     ------
     ResultsError
         Two parties' names give the same file name, or one clashes with a results file.
+    PartyNameError
+        A party name is not valid (see :mod:`hashmatch.party_names`).
+    OutputError
+        ``out_dir`` may not be written (see above), or the system refused a write.
     """
     begin = time.perf_counter()
-    out = Path(out_dir)
     names = result.party_names
+    for name in names:
+        check_party_name(name, where="results")
     file_names = [party_file_name(p) for p in names]
     clash = [n for n in file_names if Path(n).stem in _RESERVED]
     if clash or len(set(file_names)) != len(file_names):
         msg = (
-            f"{out}: party names give clashing result file names ({', '.join(sorted(file_names))})"
+            f"{out_dir}: party names give clashing result file names "
+            f"({', '.join(sorted(file_names))})"
         )
         raise ResultsError(msg, hint="give each party a distinct name when encoding")
+    final = Path(out_dir)
+    run_id = secrets.token_hex(8)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        stage = OutputSet(
+            [final], force=force, reads=reads, folder=True, replaceable=is_results_file
+        )
+        with stage:
+            files = _write_folder(
+                result, stage.path(final), final, file_names, run_id,
+                write_pairs=write_pairs, share_party_names=share_party_names,
+                histogram=histogram, begin=begin, started=started,
+            )
     except OSError as exc:
-        raise ResultsError(f"{out}: cannot create the results folder ({exc.strerror})") from None
+        raise ResultsError(f"{final}: cannot write the results folder ({exc.strerror})") from None
+    return files
+
+
+def _write_folder(
+    result: LinkResult,
+    out: Path,
+    final: Path,
+    file_names: list[str],
+    run_id: str,
+    *,
+    write_pairs: bool,
+    share_party_names: bool,
+    histogram: bool,
+    begin: float,
+    started: float | None,
+) -> ResultFiles:
+    """Write every file of the folder into ``out`` (the stage); paths returned under
+    ``final``."""
+    names = result.party_names
     ids = [entity_id_strings(e, result.n_entities) for e in result.entities]
     tokens = [row_token_strings(t) for t in result.row_tokens]
 
@@ -144,29 +223,26 @@ def write_results(
     for p, (name, file_name) in enumerate(zip(names, file_names, strict=True)):
         header = ["row_token", "entity_id"] + (["other_parties"] if others else [])
         columns: list[Sequence[str]] = [tokens[p], ids[p], *([others[p]] if others else [])]
-        party_paths[name] = out / file_name
-        _write_csv(out / file_name, header, columns)
+        party_paths[name] = final / file_name
+        _write_csv(out / file_name, [*header, RUN_ID_COLUMN], [*columns, [run_id] * len(ids[p])])
 
-    entities_path = out / ENTITIES_FILE
-    with atomic_write(entities_path, "w", newline="") as fh:
-        fh.write("entity_id,party,row_token\n")
+    with atomic_write(out / ENTITIES_FILE, "w", newline="") as fh:
+        fh.write(f"entity_id,party,row_token,{RUN_ID_COLUMN}\n")
         for p, name in enumerate(names):
-            _write_rows(fh, [ids[p], [_csv_field(name)] * len(ids[p]), tokens[p]])
+            n = len(ids[p])
+            _write_rows(fh, [ids[p], [csv_field(name)] * n, tokens[p], [run_id] * n])
 
-    pairs_path = out / PAIRS_FILE if write_pairs else None
-    if pairs_path is not None:
-        _write_pairs(pairs_path, result, tokens)
-    hist_path = out / HISTOGRAM_FILE if histogram else None
-    if hist_path is not None:
+    if write_pairs:
+        _write_pairs(out / PAIRS_FILE, result, tokens, run_id)
+    if histogram:
         from hashmatch.link.threshold import write_histogram_png
 
-        write_histogram_png(result.score_sample, result.threshold, hist_path)
-    report_path = out / REPORT_FILE
+        write_histogram_png(result.score_sample, result.threshold, out / HISTOGRAM_FILE)
     now = time.perf_counter()
     result.timings["write_outputs"] = now - begin
     if started is not None:
         result.timings["total"] = now - started
-    report = build_report(result)
+    report = {"run_id": run_id, **build_report(result)}
     report["outputs"] = {
         "entities": ENTITIES_FILE,
         "parties": {n: f for n, f in zip(names, file_names, strict=True)},
@@ -174,8 +250,15 @@ def write_results(
         "histogram": HISTOGRAM_FILE if histogram else None,
         "other_parties_shared": share_party_names,
     }
-    atomic_write_text(report_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
-    return ResultFiles(entities_path, party_paths, report_path, hist_path, pairs_path)
+    atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return ResultFiles(
+        final / ENTITIES_FILE,
+        party_paths,
+        final / REPORT_FILE,
+        final / HISTOGRAM_FILE if histogram else None,
+        final / PAIRS_FILE if write_pairs else None,
+        run_id,
+    )
 
 
 def build_report(result: LinkResult) -> dict[str, Any]:
@@ -220,7 +303,7 @@ def _write_csv(path: Path, header: list[str], columns: Sequence[Sequence[str]]) 
 
 
 def _write_rows(fh: IO[str], columns: Sequence[Sequence[str]], chunk: int = 100_000) -> None:
-    """CSV rows from columns of already CSV-safe fields (hex, ids, :func:`_csv_field`).
+    """CSV rows from columns of already CSV-safe fields (hex, ids, :func:`csv_field`).
 
     A join per chunk is several times faster than csv.writer on millions of rows.
     """
@@ -229,24 +312,19 @@ def _write_rows(fh: IO[str], columns: Sequence[Sequence[str]], chunk: int = 100_
         fh.write("\n".join(block) + "\n")
 
 
-def _csv_field(text: str) -> str:
-    """``text`` quoted as CSV requires (party names are free printable text)."""
-    if any(c in text for c in ',"\r\n') or text != text.strip():
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def _write_pairs(path: Path, result: LinkResult, tokens: list[list[str]]) -> None:
-    names = result.party_names
+def _write_pairs(path: Path, result: LinkResult, tokens: list[list[str]], run_id: str) -> None:
+    names = [safe_cell(n) for n in result.party_names]
     pa, ra, pb, rb, score = result.pairs
     order = np.lexsort((rb, pb, ra, pa))
     with atomic_write(path, "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["party_a", "row_token_a", "party_b", "row_token_b", "score"])
+        header = ["party_a", "row_token_a", "party_b", "row_token_b", "score", RUN_ID_COLUMN]
+        writer.writerow(header)
         for k in order.tolist():
             a, b = int(pa[k]), int(pb[k])
             writer.writerow(
-                [names[a], tokens[a][ra[k]], names[b], tokens[b][rb[k]], f"{score[k]:.4f}"]
+                [names[a], tokens[a][ra[k]], names[b], tokens[b][rb[k]], f"{score[k]:.4f}",
+                 run_id]
             )
 
 
@@ -264,7 +342,7 @@ def _other_parties(result: LinkResult) -> list[list[str]]:
         row_masks = mask[e] & ~(np.int64(1) << p)
         uniq, inverse = np.unique(row_masks, return_inverse=True)
         text = [
-            _csv_field(";".join(n for q, n in enumerate(names) if int(m) >> q & 1)) for m in uniq
+            csv_field(";".join(n for q, n in enumerate(names) if int(m) >> q & 1)) for m in uniq
         ]
         out.append([text[k] for k in inverse.reshape(-1).tolist()])
     return out

@@ -35,7 +35,7 @@ from hashmatch._types import Indices, Scores
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import IncompatibleEncodingsError
 from hashmatch.link.blocking import BlockingConfig, BlockingStats, candidate_pairs
-from hashmatch.link.compat import check_compatible
+from hashmatch.link.compat import check_compatible, check_row_tokens
 from hashmatch.link.entities import entity_id_key, merge_entities, number_entities
 from hashmatch.link.inputs import Encoding, as_encoding, file_info, info_of, tokens_digest
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
@@ -87,6 +87,7 @@ def link_files(
     reveal_parties: bool = False,
     progress: ProgressHook | None = None,
     sources: Sequence[str] | None = None,
+    force: bool = False,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
@@ -97,7 +98,9 @@ def link_files(
         Two or more encoding files, one per party (a single file with ``dedup`` works too).
     out_dir:
         Results folder (created if missing): entities.csv, <party>.csv, report.json,
-        the score histogram, and pairs.csv with ``write_pairs``.
+        the score histogram, and pairs.csv with ``write_pairs``. Written as one unit; a
+        folder that is not empty is refused before any work, or replaced whole with
+        ``force`` (see :func:`hashmatch.link.outputs.write_results`).
     threshold:
         Score at or above which a pair matches; default: chosen from the data.
     dedup:
@@ -123,9 +126,13 @@ def link_files(
         A file cannot be read or fails its checksum.
     IncompatibleEncodingsError, SecretMismatchError
         Files that cannot be linked together (the message names both files).
+    OutputError
+        ``out_dir`` may not be written (checked before linking).
     """
-    from hashmatch.link.outputs import write_results
+    from hashmatch.link.outputs import check_results_folder, write_results
 
+    reads = [getattr(p, "source", None) or p for p in paths]  # a sealed input: the sent file
+    check_results_folder(out_dir, force=force, reads=reads)
     started = time.perf_counter()
     with ExitStack() as stack:
         files = [stack.enter_context(EncodingFile.open(p)) for p in paths]
@@ -151,6 +158,8 @@ def link_files(
             write_pairs=write_pairs,
             share_party_names=reveal_parties,
             started=started,
+            force=force,
+            reads=reads,
         )
     return result
 
@@ -188,6 +197,7 @@ def link_encodings(
         raise IncompatibleEncodingsError(msg)
     check_compatible(infos)
     parties = [as_encoding(e) for e in encodings]
+    check_row_tokens(infos, [p.row_tokens for p in parties])
     config = _blocking_config(blocking)
     scorer = PairScorer(parties, ScoringConfig.for_tokens(infos[0].token_kinds))
     jobs = list(itertools.combinations(range(len(parties)), 2))

@@ -42,7 +42,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -118,7 +118,7 @@ def _chunk_count(plaintext_bytes: int, chunk_size: int) -> int:
 
 
 def seal_file(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | IO[bytes],
     dest: str | os.PathLike[str],
     *,
     party: str,
@@ -128,7 +128,9 @@ def seal_file(
 ) -> SealHeader:
     """Encrypt ``source`` for ``recipient`` (and sign it with ``signer``) into ``dest``.
 
-    ``dest`` appears atomically: it is written to a temporary file beside it and renamed.
+    ``source`` is a path or an open binary file (read from its start: an anonymous file
+    holding the plain encodings, see :mod:`hashmatch.anonymous_file`). ``dest`` appears
+    atomically: it is written to a temporary file beside it and renamed.
     """
     from hashmatch.atomic import atomic_write
 
@@ -137,7 +139,16 @@ def seal_file(
             f"signing key belongs to party {signer.party!r}, not {party!r}",
             hint="use the signing key made for this party (hashmatch keygen --party NAME)",
         )
-    size = os.path.getsize(source)
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as opened:
+            return seal_file(
+                opened, dest, party=party, recipient=recipient, signer=signer, chunk_size=chunk_size
+            )
+    src: IO[bytes] = source
+    src.seek(0, os.SEEK_END)
+    size = src.tell()
+    src.seek(0)
+    name = getattr(src, "name", "the encoding file")
     ephemeral = X25519PrivateKey.generate()
     eph_pub = ephemeral.public_key().public_bytes_raw()
     rec_pub = recipient.x25519.public_bytes_raw()
@@ -154,7 +165,7 @@ def seal_file(
     )
     header_bytes = header.to_bytes()
     digest = hashlib.sha256()
-    with open(source, "rb") as src, atomic_write(dest, "wb") as out:
+    with atomic_write(dest, "wb") as out:
         prefix = MAGIC + struct.pack("<I", len(header_bytes)) + header_bytes
         out.write(prefix)
         digest.update(prefix)
@@ -166,7 +177,7 @@ def seal_file(
             out.write(sealed)
             digest.update(sealed)
         if src.read(1):
-            raise SealedFileError(f"{source} changed while it was being sealed")
+            raise SealedFileError(f"{name} changed while it was being sealed")
         out.write(signer.ed25519.sign(digest.digest()) if signer else _NO_SIGNATURE)
     return header
 
@@ -214,7 +225,7 @@ def read_seal_header(path: str | os.PathLike[str]) -> SealHeader:
         return _read_header(fh, path, path.stat().st_size)[0]
 
 
-def _ciphertext_chunks(fh: BinaryIO, header: SealHeader) -> Iterator[tuple[int, bool, bytes]]:
+def _ciphertext_chunks(fh: IO[bytes], header: SealHeader) -> Iterator[tuple[int, bool, bytes]]:
     n_chunks = _chunk_count(header.plaintext_bytes, header.chunk_size)
     remaining = header.plaintext_bytes
     for counter in range(n_chunks):
@@ -225,13 +236,16 @@ def _ciphertext_chunks(fh: BinaryIO, header: SealHeader) -> Iterator[tuple[int, 
 
 def open_sealed(
     path: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
+    dest: str | os.PathLike[str] | IO[bytes],
     *,
     key: CoordinatorKey,
     trusted: Mapping[str, PartyPublicKey] | None = None,
     require_signature: bool = True,
 ) -> SealHeader:
     """Verify and decrypt a sealed file into ``dest`` (written atomically, mode 0600).
+
+    ``dest`` may be an open binary file instead of a path (an anonymous file, see
+    :mod:`hashmatch.anonymous_file`): the plaintext is written to it, then it is flushed.
 
     Order of checks: structure and length, recipient key, signature against the trusted key
     of the party named in the header (before any decryption), then authenticated
@@ -270,17 +284,32 @@ def open_sealed(
         recipient_pub = key.x25519.public_key().public_bytes_raw()
         aead = _file_key(key.x25519.exchange(eph), header.ephemeral_x25519, recipient_pub)
         fh.seek(body_start)
+        if not isinstance(dest, (str, os.PathLike)):
+            _decrypt(fh, dest, path, header, header_bytes, aead)
+            dest.flush()
+            return header
         # 0600: the decrypted encodings are the coordinator's private working copy.
         with atomic_write(dest, "wb", permissions=0o600) as out:
-            for counter, last, chunk in _ciphertext_chunks(fh, header):
-                try:
-                    out.write(aead.decrypt(_nonce(counter, last), chunk, header_bytes))
-                except InvalidTag:
-                    raise SignatureError(
-                        f"{path} failed authenticated decryption at chunk {counter}: "
-                        "it was modified after sealing"
-                    ) from None
+            _decrypt(fh, out, path, header, header_bytes, aead)
     return header
+
+
+def _decrypt(
+    fh: IO[bytes],
+    out: IO[bytes],
+    path: Path,
+    header: SealHeader,
+    header_bytes: bytes,
+    aead: ChaCha20Poly1305,
+) -> None:
+    for counter, last, chunk in _ciphertext_chunks(fh, header):
+        try:
+            out.write(aead.decrypt(_nonce(counter, last), chunk, header_bytes))
+        except InvalidTag:
+            raise SignatureError(
+                f"{path} failed authenticated decryption at chunk {counter}: "
+                "it was modified after sealing"
+            ) from None
 
 
 def _check_signature(

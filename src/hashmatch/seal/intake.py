@@ -15,22 +15,22 @@ Signature policy:
 * ``trusted=None`` with ``require_signature``: a sealed input is refused (there is nothing
   to verify its signature against); plain files pass through as before sealing existed.
 
-Decrypted copies are the coordinator's private working data: the folder must be readable by
-its owner only, each file is written with mode 0600, and :func:`opened_inputs` removes the
-folder when the caller is done, also on error.
+Decrypted copies are the coordinator's private working data, so they never get a name on
+disk: each lives in an anonymous file (:mod:`hashmatch.anonymous_file`: in memory on
+Linux), read through ``/proc/self/fd/N``, and vanishes when :func:`opened_inputs` closes it,
+or with the process, even on SIGKILL.
 """
 
 from __future__ import annotations
 
 import os
-import stat
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from hashmatch.anonymous_file import anonymous_file, reopen_path
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import EncodingFileError, SealedFileError, SignatureError
 from hashmatch.seal.envelope import is_sealed, open_sealed
@@ -41,15 +41,22 @@ __all__ = ["Input", "open_inputs", "opened_inputs"]
 
 @dataclass(frozen=True)
 class Input:
-    """One input ready to link: the ``.hme`` to open (a decrypted copy for a sealed input)
-    and, for a sealed input, what its verified envelope says (for report.json: who signed
-    it, for which coordinator key, when). Usable wherever a path is expected."""
+    """One input ready to link: the ``.hme`` to open (for a sealed input, the path of its
+    decrypted anonymous copy) and, for a sealed input, what its verified envelope says
+    (for report.json: who signed it, for which coordinator key, when). Usable wherever a
+    path is expected; :meth:`close` releases a decrypted copy."""
 
     path: Path
     envelope: Mapping[str, Any] | None = None
+    source: Path | None = None  # the file the party sent, for a sealed input
+    plain: IO[bytes] | None = field(default=None, repr=False, compare=False)
 
     def __fspath__(self) -> str:
         return str(self.path)
+
+    def close(self) -> None:
+        if self.plain is not None:
+            self.plain.close()
 
 
 def open_inputs(
@@ -58,13 +65,13 @@ def open_inputs(
     key: CoordinatorKey | None = None,
     trusted: Mapping[str, PartyPublicKey] | None = None,
     require_signature: bool = True,
-    workdir: str | os.PathLike[str],
 ) -> list[Input]:
-    """Verify and decrypt the sealed inputs into ``workdir``; return the inputs to link.
+    """Verify and decrypt the sealed inputs into anonymous files; return the inputs to link.
 
     Plain ``.hme`` inputs are returned as they are (subject to the signature policy in the
-    module docstring); the decrypted copy of sealed input ``i`` is ``workdir/i/<its name>``,
-    so messages about it still show the name of the file the party sent.
+    module docstring); a sealed input becomes an :class:`Input` whose ``path`` reopens its
+    decrypted anonymous copy. The caller closes the inputs (:func:`opened_inputs` does);
+    on an error here, the copies made so far are closed.
 
     Parameters
     ----------
@@ -76,9 +83,6 @@ def open_inputs(
         Party name -> public signing key (:func:`hashmatch.seal.keyfiles.load_trusted_parties`).
     require_signature:
         Refuse inputs whose signature cannot be verified against ``trusted``.
-    workdir:
-        An existing folder readable by its owner only (``tempfile.mkdtemp`` makes one);
-        the caller removes it (see :func:`opened_inputs`).
 
     Raises
     ------
@@ -93,37 +97,51 @@ def open_inputs(
     EncodingFileError
         An input is missing or unreadable, or the decrypted content is not an ``.hme`` file.
     """
-    work = Path(workdir)
-    if stat.S_IMODE(work.stat().st_mode) & 0o077:
-        msg = f"workdir {work} must be accessible by its owner only (mode 0700)"
-        raise ValueError(msg)
     inputs = [Path(p) for p in paths]
     sealed = [_sealed(path) for path in inputs]
     # The policy is checked for every input before anything is decrypted.
     for path, is_sealed_input in zip(inputs, sealed, strict=True):
         _check_policy(path, is_sealed_input, key, trusted, require_signature)
     opened: list[Input] = []
-    for index, (path, is_sealed_input) in enumerate(zip(inputs, sealed, strict=True)):
-        if not is_sealed_input:
-            opened.append(Input(path))
-            continue
-        assert key is not None  # _check_policy
-        target = work / str(index) / path.name
-        target.parent.mkdir(mode=0o700)
-        header = open_sealed(
-            path, target, key=key, trusted=trusted, require_signature=require_signature
-        )
-        _check_inner_party(path, target, header.party)
-        envelope = {
-            "sealed": True,
-            "sealed_at": header.created,
-            "recipient_key_id": header.recipient_key_id,
-            "signer_key_id": header.signer_key_id,
-            # open_sealed has verified a signature whenever there were keys to check it by
-            "signature_verified": header.signer_key_id is not None and trusted is not None,
-        }
-        opened.append(Input(target, envelope))
+    try:
+        for path, is_sealed_input in zip(inputs, sealed, strict=True):
+            if not is_sealed_input:
+                opened.append(Input(path))
+                continue
+            assert key is not None  # _check_policy
+            opened.append(_decrypted(path, key, trusted, require_signature))
+    except BaseException:
+        for done in opened:
+            done.close()
+        raise
     return opened
+
+
+def _decrypted(
+    path: Path,
+    key: CoordinatorKey,
+    trusted: Mapping[str, PartyPublicKey] | None,
+    require_signature: bool,
+) -> Input:
+    plain = anonymous_file(f"hashmatch-intake-{path.name}")
+    try:
+        header = open_sealed(
+            path, plain, key=key, trusted=trusted, require_signature=require_signature
+        )
+        target = reopen_path(plain)
+        _check_inner_party(path, target, header.party)
+    except BaseException:
+        plain.close()
+        raise
+    envelope = {
+        "sealed": True,
+        "sealed_at": header.created,
+        "recipient_key_id": header.recipient_key_id,
+        "signer_key_id": header.signer_key_id,
+        # open_sealed has verified a signature whenever there were keys to check it by
+        "signature_verified": header.signer_key_id is not None and trusted is not None,
+    }
+    return Input(target, envelope, source=path, plain=plain)
 
 
 @contextmanager
@@ -133,12 +151,8 @@ def opened_inputs(
     key: CoordinatorKey | None = None,
     trusted: Mapping[str, PartyPublicKey] | None = None,
     require_signature: bool = True,
-    workdir: str | os.PathLike[str] | None = None,
 ) -> Iterator[list[Input]]:
-    """:func:`open_inputs` in a fresh private folder that is removed on exit, also on error.
-
-    ``workdir`` is where that folder is created (default: the system temporary folder,
-    ``TMPDIR``); decrypted copies take as much space as the files the parties sent.
+    """:func:`open_inputs`, closing (and so discarding) every decrypted copy on exit.
 
     Example
     -------
@@ -146,10 +160,12 @@ def opened_inputs(
     ...     files
     []
     """
-    with tempfile.TemporaryDirectory(prefix="hashmatch-intake-", dir=workdir) as work:
-        yield open_inputs(
-            paths, key=key, trusted=trusted, require_signature=require_signature, workdir=work
-        )
+    inputs = open_inputs(paths, key=key, trusted=trusted, require_signature=require_signature)
+    try:
+        yield inputs
+    finally:
+        for item in inputs:
+            item.close()
 
 
 def _sealed(path: Path) -> bool:

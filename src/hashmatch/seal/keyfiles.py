@@ -186,6 +186,15 @@ def write_party_keys(
 # --------------------------------------------------------------------------- reading
 
 
+#: What each kind of key file is called in messages, and the option or file it belongs to.
+_KIND_NAMES = {
+    COORDINATOR_PRIVATE: "the coordinator's private key (coordinator.key, for link --key)",
+    COORDINATOR_PUBLIC: "the coordinator's public key (coordinator.pub, for encode --seal-for)",
+    PARTY_PRIVATE: "a party's signing key (PARTY.key, for encode --sign)",
+    PARTY_PUBLIC: "a party's public key (PARTY.pub, for the link --trust folder)",
+}
+
+
 def _read_json(path: Path, kind: str, *, private: bool) -> dict[str, Any]:
     path = Path(path)
     try:
@@ -193,21 +202,27 @@ def _read_json(path: Path, kind: str, *, private: bool) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise KeyFileError(f"key file {path} does not exist") from None
+    except IsADirectoryError:
+        raise KeyFileError(f"key file {path} is a folder, not a key file") from None
     except OSError as exc:
         raise KeyFileError(f"key file {path} cannot be read ({exc.strerror})") from None
-    if private and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(
-            f"private key file {path} is readable by other users",
-            hint=f"run: chmod 600 {path}",
-        )
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise KeyFileError(f"{path} is not a hashmatch key file") from None
+    # The kind first: a public key passed for a private one is a mix-up, not a permission
+    # problem, whatever its mode.
     if not isinstance(doc, dict) or doc.get("kind") != kind:
         found = doc.get("kind") if isinstance(doc, dict) else None
         raise KeyFileError(
-            f"{path} is not a {kind.replace('-', ' ')} (it is a {found or 'different file'})"
+            f"{path} is {_KIND_NAMES.get(str(found), 'not a hashmatch key file')}; "
+            f"expected {_KIND_NAMES[kind]}",
+            hint="check which key file goes with which option (hashmatch keygen --help)",
+        )
+    if private and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"private key file {path} is readable by other users",
+            hint=f"run: chmod 600 {path}",
         )
     if doc.get("version") != KEYFILE_VERSION:
         raise KeyFileError(f"{path}: unsupported key file version; upgrade hashmatch")

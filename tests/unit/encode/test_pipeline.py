@@ -11,7 +11,7 @@ import pytest
 
 from hashmatch.encfile import EncodingFile
 from hashmatch.encode import LinkageSecret, encode_file, encode_records
-from hashmatch.errors import HashmatchError, InputDataError, MappingError
+from hashmatch.errors import HashmatchError, InputDataError, MappingError, OutputError
 from hashmatch.schema import Schema
 
 DATES = {"dob": {"date_formats": ["%Y-%m-%d", "%Y"]}}
@@ -196,15 +196,19 @@ def test_undecodable_header_suggests_input_encoding(schema, secret, tmp_path) ->
 
 
 def test_outputs_must_differ_from_input(party_csv, schema, secret) -> None:
-    with pytest.raises(InputDataError, match="different files"):
-        encode_file(
-            party_csv,
-            schema=schema,
-            secret=secret,
-            party="p",
-            out=party_csv.with_suffix(".hme"),
-            lookup=party_csv,
-        )
+    before = party_csv.read_bytes()
+    for force in (False, True):  # never over an input, not even with force
+        with pytest.raises(OutputError, match="also an input of this command"):
+            encode_file(
+                party_csv,
+                schema=schema,
+                secret=secret,
+                party="p",
+                out=party_csv.with_suffix(".hme"),
+                lookup=party_csv,
+                force=force,
+            )
+    assert party_csv.read_bytes() == before
 
 
 def test_batch_write_round_trips(schema, secret, tmp_path) -> None:

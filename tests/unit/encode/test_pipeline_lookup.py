@@ -1,5 +1,6 @@
-"""The lookup file's bytes are exactly what the csv module writes, on both of the
-writer's paths (ids needing no quotes joined at once; others through the csv module)."""
+"""The lookup file's bytes are exactly what the csv module writes for spreadsheet-safe
+cells (hashmatch.csv_cells), on both of the writer's paths (ids needing no quotes or
+escape joined at once; others through the csv module)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hashmatch.csv_cells import safe_cell
 from hashmatch.encode import pipeline
+from hashmatch.lookup import read_lookup
 
 
 def csv_module_bytes(chunks: list[tuple[np.ndarray, list[str]]]) -> bytes:
@@ -23,7 +26,9 @@ def csv_module_bytes(chunks: list[tuple[np.ndarray, list[str]]]) -> bytes:
     rows = csv.writer(out)
     rows.writerow(("row_token", "record_id"))
     for tokens, ids in chunks:
-        rows.writerows((t.tobytes().hex(), rid) for t, rid in zip(tokens, ids, strict=True))
+        rows.writerows(
+            (t.tobytes().hex(), safe_cell(rid)) for t, rid in zip(tokens, ids, strict=True)
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -73,3 +78,19 @@ def test_quoted_and_unquoted_chunks(tmp_path: Path, ids: list[str]) -> None:
 def test_lookup_is_owner_only(tmp_path: Path) -> None:
     lookup_bytes(tmp_path / "a.lookup", [])
     assert stat.S_IMODE((tmp_path / "a.lookup").stat().st_mode) & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["=HYPERLINK(1)", "+cmd", "-x", "@a", "'q", "\tTAB"], ["-5", "+44123", "1e-3", "plain"]],
+)
+def test_risky_ids_are_escaped_and_read_back_exactly(tmp_path: Path, ids: list[str]) -> None:
+    rng = np.random.default_rng(3)
+    chunk = (tokens(rng, len(ids)), ids)
+    raw = lookup_bytes(tmp_path / "a.lookup", [chunk])
+    cells = [line.split(b",", 1)[1] for line in raw.split(b"\r\n")[1:] if line]
+    # no cell a spreadsheet would run as a formula; plain numbers stay numbers
+    assert all(not c.startswith((b"=", b"+", b"-", b"@", b"\t")) or c in (b"-5", b"+44123")
+               for c in cells)
+    back = read_lookup(tmp_path / "a.lookup")
+    assert list(back.values()) == ids

@@ -36,7 +36,7 @@ def result() -> LinkResult:
     # a: rows 0,1; b: rows 0,1,2; c: row 0. Entities: {a0,b1,c0}, {a1}, {b0}, {b2}.
     entities = (np.array([2, 0]), np.array([3, 2, 1]), np.array([2]))
     return LinkResult(
-        parties=(info("a", 2), info("b", 3), info("c/x", 1)),
+        parties=(info("a", 2), info("b", 3), info("c x", 1)),
         row_tokens=(
             np.stack([token(1), token(2)]),
             np.stack([token(3), token(4), token(5)]),
@@ -69,7 +69,7 @@ def test_entities_file_lists_every_row(tmp_path: Path, result: LinkResult) -> No
     write_results(result, tmp_path, histogram=False)
     got = rows(tmp_path / "entities.csv")
     assert len(got) == 6
-    assert {r["party"] for r in got} == {"a", "b", "c/x"}
+    assert {r["party"] for r in got} == {"a", "b", "c x"}
     shared = {r["entity_id"] for r in got if r["row_token"] == token(1).tobytes().hex()}
     assert shared == {"E000003"}
     assert sorted(r["row_token"] for r in got if r["entity_id"] == "E000003") == sorted(
@@ -79,22 +79,23 @@ def test_entities_file_lists_every_row(tmp_path: Path, result: LinkResult) -> No
 
 def test_party_files_hold_only_their_rows(tmp_path: Path, result: LinkResult) -> None:
     files = write_results(result, tmp_path, histogram=False)
-    assert files.parties["c/x"].name == "c_x.csv"
+    assert files.parties["c x"].name == "c_x.csv"
     b = rows(tmp_path / "b.csv")
     assert [r["row_token"] for r in b] == [token(k).tobytes().hex() for k in (3, 4, 5)]
-    assert list(b[0]) == ["row_token", "entity_id"]
+    assert list(b[0]) == ["row_token", "entity_id", "run_id"]
+    assert {r["run_id"] for r in b} == {files.run_id}
 
 
 def test_other_parties_are_named_only_on_request(tmp_path: Path, result: LinkResult) -> None:
     write_results(result, tmp_path, histogram=False, share_party_names=True)
     a = rows(tmp_path / "a.csv")
-    assert [r["other_parties"] for r in a] == ["b;c/x", ""]
+    assert [r["other_parties"] for r in a] == ["b;c x", ""]
 
 
 def test_pairs_are_opt_in(tmp_path: Path, result: LinkResult) -> None:
     write_results(result, tmp_path, histogram=False)
     assert not (tmp_path / "pairs.csv").exists()
-    write_results(result, tmp_path, histogram=False, write_pairs=True)
+    files = write_results(result, tmp_path, histogram=False, write_pairs=True, force=True)
     pairs = rows(tmp_path / "pairs.csv")
     assert pairs[0] == {
         "party_a": "a",
@@ -102,6 +103,7 @@ def test_pairs_are_opt_in(tmp_path: Path, result: LinkResult) -> None:
         "party_b": "b",
         "row_token_b": token(4).tobytes().hex(),
         "score": "0.9300",
+        "run_id": files.run_id,
     }
 
 
@@ -124,7 +126,7 @@ def test_report_has_counts_not_rows(tmp_path: Path, result: LinkResult) -> None:
 
 
 def test_clashing_party_file_names_are_refused(tmp_path: Path, result: LinkResult) -> None:
-    result.parties = (info("a?", 2), info("a/", 3), info("c", 1))
+    result.parties = (info("a?", 2), info("a*", 3), info("c", 1))
     with pytest.raises(ResultsError, match="clashing"):
         write_results(result, tmp_path, histogram=False)
     result.parties = (info("a", 2), info("entities", 3), info("c", 1))
