@@ -20,6 +20,10 @@ The measures cover the records present in both the results and the truth; truth 
 absent from the results (rejected at encoding) and result rows without a lookup or a truth
 entry are counted in the report, not silently scored.
 
+What does not belong together is refused rather than scored: an ``entities.csv`` whose
+rows carry more than one run id, or another run id than the ``report.json`` beside it,
+and a lookup with a row token the results do not hold (another encoding run's lookup).
+
 :func:`evaluate` reads the files of a deployment (``hashmatch evaluate``);
 :func:`evaluate_table` (``hm.evaluate``) scores the table of ``LinkResult.to_pandas()``
 against a truth DataFrame and returns the few headline figures as :class:`LinkageScores`.
@@ -28,6 +32,7 @@ against a truth DataFrame and returns the few headline figures as :class:`Linkag
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -40,6 +45,8 @@ import numpy.typing as npt
 
 from hashmatch._api.callable_package import make_callable
 from hashmatch.errors import ResultsError
+from hashmatch.link.outputs import ENTITIES_FILE, REPORT_FILE, RUN_ID_COLUMN
+from hashmatch.lookup import read_lookup
 
 __all__ = [
     "EvaluationReport",
@@ -295,15 +302,26 @@ def evaluate(
     Raises
     ------
     ResultsError
-        A file is missing or lacks its columns, or no result row could be scored.
+        A file is missing or lacks its columns, the results mix runs or do not match the
+        report.json beside them, a lookup does not belong to the results, or no result
+        row could be scored.
     """
     entities_path = Path(results)
     if entities_path.is_dir():
-        entities_path = entities_path / "entities.csv"
+        entities_path = entities_path / ENTITIES_FILE
+    rows = _entity_rows(entities_path)
+    in_results = {token.lower() for _, _, token in rows}
     token_to_record: dict[str, str] = {}
     for lookup in lookups:
-        for token, record_id in _rows(Path(lookup), ("row_token", "record_id")):
-            token_to_record[token.lower()] = record_id
+        table = read_lookup(lookup)
+        foreign = sum(1 for token in table if token not in in_results)
+        if foreign:
+            raise ResultsError(
+                f"{lookup} does not belong to {entities_path}: {foreign:,} of its row tokens "
+                "are not in the results (another encoding run's lookup, or a party not linked)",
+                hint="pass the lookups written with the .hme files that were linked",
+            )
+        token_to_record.update(table)
     truth: dict[tuple[str, str], str] = {
         (party, record_id): entity
         for party, record_id, entity in _rows(Path(truth_csv), ("party", "record_id", "entity_id"))
@@ -313,7 +331,7 @@ def evaluate(
     parties: list[str] = []
     seen: set[tuple[str, str]] = set()
     no_lookup = no_truth = 0
-    for entity, party, token in _rows(entities_path, ("entity_id", "party", "row_token")):
+    for entity, party, token in rows:
         found = token_to_record.get(token.lower())
         if found is None:
             no_lookup += 1
@@ -438,7 +456,31 @@ def _json_float(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+def _entity_rows(path: Path) -> list[tuple[str, ...]]:
+    """``(entity_id, party, row_token)`` of entities.csv, after checking its run id."""
+    table = _rows(path, ("entity_id", "party", "row_token"), optional=(RUN_ID_COLUMN,))
+    runs = {row[3] for row in table if len(row) > 3}
+    if len(runs) > 1:
+        raise ResultsError(f"{path} mixes rows of {len(runs)} link runs")
+    report_path = path.parent / REPORT_FILE
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        report = {}
+    except (OSError, ValueError):
+        raise ResultsError(f"{report_path}: cannot be read as a link report") from None
+    reported = report.get("run_id") if isinstance(report, dict) else None
+    if reported is not None and runs != {reported}:
+        raise ResultsError(
+            f"{path} is not the entities file of the link run described by {report_path}",
+            hint="evaluate a results folder as link wrote it",
+        )
+    return [row[:3] for row in table]
+
+
+def _rows(
+    path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
     """The named columns of a CSV file (header matched case-insensitively, any order)."""
     try:
         with path.open(newline="", encoding="utf-8") as fh:
@@ -449,6 +491,7 @@ def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
                 msg = f"{path}: missing column(s) {', '.join(missing)}"
                 raise ResultsError(msg, hint=f"expected the columns {','.join(columns)}")
             idx = [header.index(c) for c in columns]
+            idx += [header.index(c) for c in optional if c in header]
             out: list[tuple[str, ...]] = []
             for line_no, row in enumerate(reader, start=2):
                 if not row:
@@ -459,5 +502,6 @@ def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
             return out
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ResultsError(f"{path}: cannot be read as CSV ({type(exc).__name__})") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ResultsError(f"{path}: cannot be read as CSV ({reason})") from None

@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from hashmatch.encfile import EncodingFile, Segment
 from hashmatch.errors import InputDataError
+from hashmatch.lookup import check_lookup_covers, read_lookup
 
 Verdict = Literal["ok", "warn", "fail"]
 _ORDER: dict[str, int] = {"ok": 0, "warn": 1, "fail": 2}
@@ -242,10 +243,18 @@ def audit_with_raw(
     mapping: str | os.PathLike[str] | None,
     lookup: str | os.PathLike[str],
 ) -> AuditReport:
-    """Audit ``path`` with the ground truth from the party's raw file and lookup file."""
+    """Audit ``path`` with the ground truth from the party's raw file and lookup file.
+
+    Raises
+    ------
+    ResultsError
+        The lookup does not belong to ``path`` (a row token of the file is not in it): the
+        checks would compare the encodings with the wrong values and could say "ok".
+    """
     with EncodingFile.open(path) as f:
         row_tokens = np.array(f.row_tokens)
-    return audit_file(path, truth=truth_from_raw(row_tokens, raw, schema, mapping, lookup))
+    return audit_file(path, truth=truth_from_raw(row_tokens, raw, schema, mapping, lookup,
+                                                 source=str(path)))
 
 
 def truth_from_raw(
@@ -254,25 +263,33 @@ def truth_from_raw(
     schema_path: str | os.PathLike[str],
     mapping_path: str | os.PathLike[str] | None,
     lookup: str | os.PathLike[str],
+    *,
+    source: str = "the encoding file",
 ) -> dict[str, list[str | None]]:
     """Canonical value of every Bloom field for every file row, aligned by the lookup.
 
     The lookup file (``row_token,record_id``, written by ``hashmatch encode``) links each
     file row to the party's record id; the record id is the mapping's ``record_id``
     column of the raw file, else its 1-based data row number (as the encoder does).
-    Rows the lookup or the raw file lacks get ``None`` (ignored by the checks).
+    Rows the raw file lacks get ``None`` (ignored by the checks). Every row token must be
+    in the lookup (``source`` names the encoding file in the message).
 
     Raises
     ------
     InputDataError
-        The raw or lookup file is unreadable or malformed (named, never quoted).
+        The raw file is unreadable or malformed (named, never quoted).
+    ResultsError
+        The lookup is unreadable or malformed, or lacks a row token: it belongs to another
+        encoding run or party.
     """
     from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
     from hashmatch.schema import bind_csv, load_mapping, load_schema
 
     schema = load_schema(schema_path)
     bound = bind_csv(load_mapping(mapping_path, schema), schema, raw)
-    ids = _read_lookup(Path(lookup))
+    tokens = [bytes(t).hex() for t in row_tokens]
+    ids = read_lookup(lookup)
+    check_lookup_covers(ids, tokens, lookup_path=lookup, what=source)
     by_id: dict[str, list[str]] = {}
     try:
         with Path(raw).open(newline="", encoding="utf-8-sig") as fh:
@@ -286,7 +303,7 @@ def truth_from_raw(
         raise InputDataError(
             f"cannot read the raw file ({type(exc).__name__})", file=str(raw)
         ) from None
-    file_rows = [by_id.get(ids.get(bytes(t).hex(), "")) for t in row_tokens]
+    file_rows = [by_id.get(ids[t]) for t in tokens]
     truth: dict[str, list[str | None]] = {}
     for f in schema.fields:
         resolved = bound.fields.get(f.name)
@@ -305,22 +322,6 @@ def truth_from_raw(
             column.append(value)
         truth[f.name] = column
     return truth
-
-
-def _read_lookup(path: Path) -> dict[str, str]:
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header != ["row_token", "record_id"]:
-                raise InputDataError(
-                    "not a lookup file (expected header row_token,record_id)", file=str(path)
-                )
-            return {row[0]: row[1] for row in reader if len(row) == 2}
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputDataError(
-            f"cannot read the lookup file ({type(exc).__name__})", file=str(path)
-        ) from None
 
 
 # -- measurements usable on their own (the benchmark uses them) ------------------------------

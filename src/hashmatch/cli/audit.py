@@ -31,7 +31,7 @@ def audit(
     ] = None,
     lookup: Annotated[
         Path | None,
-        typer.Option("--lookup", help="Your lookup file [default: FILE with suffix .lookup]."),
+        typer.Option("--lookup", help="Your lookup file \\[default: FILE with suffix .lookup]."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     strict: Annotated[

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import force_option, reporting_errors
+from hashmatch.output_policy import is_stdout
 from hashmatch.reveal import reveal as reveal_ids
 
 
@@ -21,8 +22,14 @@ def reveal(
                      "last month's, for records removed since."),
     ],
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="CSV to write: record_id,entity_id.")
+        Path,
+        typer.Option(
+            "-o", "--output", help="CSV to write: record_id,entity_id ('-': standard output)."
+        ),
     ],
+    force: Annotated[
+        bool, force_option("Replace OUTPUT if it exists (never RESULTS or the lookup).")
+    ] = False,
 ) -> None:
     """Attach the entity ids of a link to your own record ids, on your machine.
 
@@ -32,18 +39,30 @@ def reveal(
     share an entity id are the same person; so are records of other parties with
     that id. The output is readable by you only.
 
+    Refuses a results file from another link run than the report.json beside
+    it, a lookup from another encoding run, and a record id that would get two
+    entity ids.
+
     Example:
 
         hashmatch reveal RESULTS/crm.csv --lookup crm.lookup -o crm-entities.csv
     """
     with reporting_errors():
-        summary = reveal_ids(results, lookup, output)
+        summary = reveal_ids(results, lookup, output, force=force)
+    to_stderr = is_stdout(output)  # the CSV goes to standard output: keep it clean
+    where = "standard output" if to_stderr else str(summary.out)
+    run = f"link run {summary.run_id}" if summary.run_id else "a link run without a run id"
     typer.echo(
-        f"wrote {summary.rows:,} records in {summary.entities:,} entities to {summary.out}"
-        + (f" ({summary.shared:,} shared with other parties)" if summary.shared else "")
+        f"wrote {summary.rows:,} records in {summary.entities:,} entities to {where} "
+        f"(from {run})"
+        + (f"; {summary.shared:,} shared with other parties" if summary.shared else ""),
+        err=to_stderr,
     )
     if summary.lookup_rows_unused:
-        typer.echo(f"note: {summary.lookup_rows_unused:,} lookup rows are not in the results")
+        typer.echo(
+            f"note: {summary.lookup_rows_unused:,} lookup rows are not in the results",
+            err=to_stderr,
+        )
 
 
 def register(app: typer.Typer) -> None:
