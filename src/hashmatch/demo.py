@@ -67,33 +67,41 @@ def run_demo(
     keep: Path | None = None,
     secret: LinkageSecret | None = None,
     say: Say = print,
+    force: bool = False,
 ) -> DemoResult:
     """Run the whole story; files go to ``keep`` or to a temporary folder removed after.
 
     The linkage secret is fresh unless ``secret`` is given (tests pin one: the scores, and
-    so the figures, depend slightly on which bits the keyed hashes choose).
+    so the figures, depend slightly on which bits the keyed hashes choose). Files of an
+    earlier demo in ``keep`` are replaced only with ``force``.
     """
     with _folder(keep) as root:
-        return _run(root, entities=entities, seed=seed, secret=secret, say=say)
+        return _run(root, entities=entities, seed=seed, secret=secret, say=say, force=force)
 
 
 def _run(
-    root: Path, *, entities: int, seed: int, secret: LinkageSecret | None, say: Say
+    root: Path,
+    *,
+    entities: int,
+    seed: int,
+    secret: LinkageSecret | None,
+    say: Say,
+    force: bool,
 ) -> DemoResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
     say(f"1. Four parties hold customer files (synthetic, {entities:,} people, seed {seed}).")
-    data = synthesize(root / "parties", entities=entities, seed=seed)
+    data = synthesize(root / "parties", entities=entities, seed=seed, force=force)
     for name, files in data.parties.items():
         say(f"   {name:<11} {files.rows:>6,} rows  ({files.csv.name}, its own columns)")
     timings["synthesize"] = time.perf_counter() - clock
 
     say("2. They agree on one schema and one secret; each encodes its own file locally.")
     secret_path = root / "linkage.secret"
-    (secret or LinkageSecret.generate()).write(secret_path)
+    (secret or LinkageSecret.generate()).write(secret_path, force=force)
     outbox = root / "to-coordinator"
-    outbox.mkdir()
+    outbox.mkdir(exist_ok=force)
     rows: dict[str, int] = {}
     rejected: dict[str, int] = {}
     lookups: list[Path] = []
@@ -108,6 +116,7 @@ def _run(
             out=outbox / f"{name}.hme",
             lookup=root / f"{name}.lookup",
             rejects=root / f"{name}.rejects.csv",
+            force=force,
         )
         rows[name], rejected[name] = summary.read, summary.rejected
         lookups.append(root / f"{name}.lookup")
@@ -127,7 +136,7 @@ def _run(
         "file also holds duplicates of its own customers."
     )
     clock = time.perf_counter()
-    result = link_files(sorted(outbox.glob("*.hme")), root / "results", dedup=True)
+    result = link_files(sorted(outbox.glob("*.hme")), root / "results", dedup=True, force=force)
     timings["link"] = time.perf_counter() - clock
     candidates = sum(s.candidates for s in result.pair_stats)
     grid = sum(s.blocking.full_grid for s in result.pair_stats if s.blocking is not None)
@@ -151,7 +160,9 @@ def _run(
 
     say("4. Each party learns only its own records' entity ids.")
     first = next(iter(data.parties))
-    revealed = reveal(root / "results" / f"{first}.csv", root / f"{first}.lookup", root / "x.csv")
+    revealed = reveal(
+        root / "results" / f"{first}.csv", root / f"{first}.lookup", root / "x.csv", force=force
+    )
     say(
         f"   {first} rejoined {revealed.rows:,} of its own ids; the coordinator found "
         f"{_linked_elsewhere(result.entities, 0):,} of them in another party's files "

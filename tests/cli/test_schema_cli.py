@@ -82,8 +82,8 @@ def test_new_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     result = runner.invoke(app, ["schema", "new", str(MESSY), "-o", str(out)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"error: {out} exists; not overwritten",
-        "hint: pass --force to replace it",
+        f"error: {out} exists; refusing to overwrite it",
+        "hint: pass --force (force=True) to replace it, or choose another path",
     ]
     assert out.read_text() == "{}"
     result = runner.invoke(app, ["schema", "new", str(MESSY), "-o", str(out), "--force"])

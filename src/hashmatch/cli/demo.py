@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import force_option, reporting_errors
 
 
 def demo(
@@ -17,6 +17,9 @@ def demo(
         Path | None,
         typer.Option(help="Keep all files in this folder instead of a temporary one."),
     ] = None,
+    force: Annotated[
+        bool, force_option("With --keep: replace the files of an earlier demo in the folder.")
+    ] = False,
 ) -> None:
     """Synthesise three departments and a partner, encode each, link, and evaluate.
 
@@ -25,7 +28,7 @@ def demo(
     from hashmatch.demo import run_demo
 
     with reporting_errors():
-        run_demo(entities=entities, seed=seed, keep=keep, say=typer.echo)
+        run_demo(entities=entities, seed=seed, keep=keep, say=typer.echo, force=force)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.encode import LinkageSecret
-from hashmatch.errors import KeyFileError
+from hashmatch.output_set import OutputSet
+from hashmatch.party_names import check_party_name
 from hashmatch.seal.keyfiles import (
     CoordinatorKey,
     PartySigningKey,
@@ -30,7 +31,7 @@ def keygen(
             "-o",
             "--output",
             help="Secret file to create; with --coordinator/--party the common name of "
-            "OUTPUT.key and OUTPUT.pub. Never overwritten.",
+            "OUTPUT.key and OUTPUT.pub. Never overwritten without --force.",
         ),
     ],
     coordinator: Annotated[
@@ -41,6 +42,12 @@ def keygen(
         str | None,
         typer.Option("--party", metavar="NAME", help="Make party NAME's signing key pair."),
     ] = None,
+    force: Annotated[
+        bool,
+        force_option(
+            "Replace existing key files (anything made with the old key stops working)."
+        ),
+    ] = False,
 ) -> None:
     """Write a new key: the linkage secret, or a key pair for sealed files.
 
@@ -64,14 +71,14 @@ def keygen(
     """
     if coordinator and party is not None:
         raise typer.BadParameter("choose one of --coordinator and --party", param_hint="--party")
-    if party is not None and not (party and party.isprintable()):
-        # Same rule as the party name in an .hme header, which must match the key's.
-        raise typer.BadParameter("expected a non-empty printable name", param_hint="--party")
     with reporting_errors():
+        if party is not None:  # the rule of the party name in an .hme, which must match
+            check_party_name(party)
         if coordinator:
             private, public = _key_pair_paths(output)
             key = CoordinatorKey.generate()
-            write_coordinator_keys(key, private, public)
+            with OutputSet([private, public], force=force) as pair:  # both or neither
+                write_coordinator_keys(key, pair.path(private), pair.path(public))
             typer.echo(
                 f"wrote coordinator key {key.key_id}: {private} (mode 0600; keep it private) "
                 f"and {public} (give it to every party)"
@@ -79,27 +86,25 @@ def keygen(
         elif party is not None:
             private, public = _key_pair_paths(output)
             signing = PartySigningKey.generate(party)
-            write_party_keys(signing, private, public)
+            with OutputSet([private, public], force=force) as pair:  # both or neither
+                write_party_keys(signing, pair.path(private), pair.path(public))
             typer.echo(
                 f"wrote signing key {signing.key_id} of party {party!r}: {private} "
                 f"(mode 0600; keep it private) and {public} (give it to the coordinator)"
             )
         else:
-            LinkageSecret.generate().write(output)
+            LinkageSecret.generate().write(output, force=force)
             typer.echo(f"wrote a new linkage secret to {output} (mode 0600; keep it private)")
 
 
 def _key_pair_paths(output: Path) -> tuple[Path, Path]:
     """OUTPUT.key and OUTPUT.pub (``-o crm.key`` means the same as ``-o crm``).
 
-    Both are checked before either is written, so a refusal never leaves half a pair.
+    Both are written as one unit (checked before either is written, committed together),
+    so a refusal or a crash never leaves half a pair.
     """
     stem = output.with_suffix("") if output.suffix in (".key", ".pub") else output
-    private, public = stem.with_name(stem.name + ".key"), stem.with_name(stem.name + ".pub")
-    for path in (private, public):
-        if path.exists():
-            raise KeyFileError(f"{path} already exists; refusing to overwrite a key file")
-    return private, public
+    return stem.with_name(stem.name + ".key"), stem.with_name(stem.name + ".pub")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,7 +23,7 @@ from typing import Annotated
 
 import typer
 
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.schema import ResolvedMapping, bind_csv, load_mapping, load_schema
 from hashmatch.schema.infer import write_proposal
 
@@ -108,13 +108,13 @@ def new(
         Path | None,
         typer.Option(
             "--mapping-out",
-            help="Mapping file to write [default: <DATA>.mapping.<ext> next to the schema].",
+            help="Mapping file to write \\[default: DATA.mapping.EXT next to the schema].",
         ),
     ] = None,
     sample: Annotated[int, typer.Option(min=1, help="Rows to sample for value shapes.")] = 1000,
     name: Annotated[str, typer.Option(help="Label stored in the schema.")] = "",
     input_encoding: Annotated[str, typer.Option(help="Text encoding of DATA.")] = "utf-8-sig",
-    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    force: Annotated[bool, force_option("Replace existing outputs (never DATA).")] = False,
 ) -> None:
     """Propose a starter schema and party mapping from DATA's header and sample values.
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hashmatch.cli._common import reporting_errors
+from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.synth import DEFAULT_PARTIES, synthesize
 
 
@@ -18,6 +18,9 @@ def synth(
     parties: Annotated[
         str, typer.Option("--parties", help="Comma-separated party names to write.")
     ] = ",".join(DEFAULT_PARTIES),
+    force: Annotated[
+        bool, force_option("Replace files of an earlier synth in the folder.")
+    ] = False,
 ) -> None:
     """Generate synthetic customer files for several parties, with ground truth.
 
@@ -38,6 +41,7 @@ def synth(
             entities=entities,
             seed=seed,
             parties=[p.strip() for p in parties.split(",") if p.strip()],
+            force=force,
         )
     for files in result.parties.values():
         typer.echo(f"{files.name:<11} {files.rows:>8} rows  {files.csv}")

@@ -100,26 +100,33 @@ class _KeyFile:
 
     # -- files ---------------------------------------------------------------------------
 
-    def write(self, path: str | os.PathLike[str]) -> None:
+    def write(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
         """Write the key to a new file readable by its owner only (mode 0600).
+
+        An existing file is replaced only with ``force`` (what was made with the old key
+        then no longer matches what is made with the new one).
 
         Raises
         ------
         SecretError
-            ``path`` exists already (a key is never overwritten: what was made with the
-            old one would no longer match) or cannot be written.
+            ``path`` exists already and ``force`` is False.
+        OutputError
+            ``path`` cannot be written (a folder or device, its folder missing, no
+            permission, disk full, ...).
         """
+        from hashmatch.output_policy import check_output_file
+
         p = Path(path)
+        refusal = f"{p} exists already; refusing to overwrite a {self._WHAT}"
+        if not force and p.exists():
+            raise SecretError(refusal, hint="choose another file name (or --force to replace it)")
+        check_output_file(p, force=force)
         text = f"{self._MAGIC_LINE}\n{self._secret.hex()}\n"
         try:
-            with atomic_write(p, "w", permissions=0o600, overwrite=False) as fh:
+            with atomic_write(p, "w", permissions=0o600, overwrite=force) as fh:
                 fh.write(text)
         except FileExistsError:
-            msg = f"{p} exists already; refusing to overwrite a {self._WHAT}"
-            raise SecretError(msg, hint="choose another file name or delete it first") from None
-        except OSError as exc:
-            msg = f"cannot write the {self._WHAT} to {p}: {exc.strerror or type(exc).__name__}"
-            raise SecretError(msg) from None
+            raise SecretError(refusal, hint="choose another file name or delete it first") from None
 
     @classmethod
     def load(cls: type[_K], path: str | os.PathLike[str]) -> _K:

@@ -605,11 +605,13 @@ def write_proposal(
     Raises
     ------
     HashmatchError
-        An output exists and ``force`` is false (nothing is written), or the proposal is
-        not a valid schema (nothing recognised).
+        The proposal is not a valid schema (nothing recognised).
+    OutputError
+        An output exists and ``force`` is false, or it is ``data`` (nothing is written).
     InputDataError
         ``data`` cannot be read.
     """
+    from hashmatch.output_set import OutputSet
     from hashmatch.schema import load_mapping, load_schema
     from hashmatch.schema.fingerprint import write_document
 
@@ -622,8 +624,7 @@ def write_proposal(
     for p in (schema_path, mapping_path):
         if p.suffix.lower() not in (".toml", ".json"):
             raise HashmatchError(f"{p}: expected a .toml or .json output file")
-        if p.exists() and not force:
-            raise HashmatchError(f"{p} exists; not overwritten", hint="pass --force to replace it")
+    outputs = OutputSet([schema_path, mapping_path], force=force, reads=[data])
     proposal = propose_from_csv(data, sample=sample, encoding=encoding, name=name)
     if not proposal.schema["fields"]:
         raise HashmatchError(
@@ -632,6 +633,7 @@ def write_proposal(
         )
     schema = load_schema(proposal.schema)  # the proposal must always be a valid schema
     load_mapping(proposal.mapping, schema)
-    write_document(proposal.schema, schema_path, what="schema")
-    write_document(proposal.mapping, mapping_path, what="mapping")
+    with outputs:
+        write_document(proposal.schema, outputs.path(schema_path), what="schema")
+        write_document(proposal.mapping, outputs.path(mapping_path), what="mapping")
     return proposal, mapping_path

@@ -15,13 +15,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 from typing import Any
 
 from hashmatch.errors import HashmatchError
+from hashmatch.output_set import OutputSet
 from hashmatch.synth.corrupt import CorruptionRates, CorruptionStats, Corruptor, Observed
 from hashmatch.synth.parties import DEFAULT_PARTIES, PARTIES, SCHEMA_TOML, PartySpec
 from hashmatch.synth.people import Person, make_population, name_bank
@@ -79,8 +80,11 @@ def synthesize(
     seed: int = 0,
     parties: Sequence[str] = DEFAULT_PARTIES,
     rates: CorruptionRates | None = None,
+    force: bool = False,
 ) -> SynthResult:
     """Generate a population, the parties' files and the ground truth into ``out_dir``.
+
+    The files are written as one unit; existing ones are replaced only with ``force``.
 
     Parameters
     ----------
@@ -116,6 +120,22 @@ def synthesize(
     except OSError as exc:
         msg = f"cannot create the output folder {out}: {exc.strerror}"
         raise HashmatchError(msg, hint="pass -o a folder path you can write to") from None
+    names = [n for spec in specs for n in (f"{spec.name}.csv", f"{spec.name}.mapping.toml")]
+    names += ["schema.toml", "truth.csv", "twins.csv", "README.txt"]
+    # one unit: existing files are replaced only with force, and all at once
+    with OutputSet([out / n for n in names], force=force) as stage:
+        return _synthesize(out, stage.path, specs, entities, seed, rates)
+
+
+def _synthesize(
+    out: Path,
+    at: Callable[[Path], Path],
+    specs: list[PartySpec],
+    entities: int,
+    seed: int,
+    rates: CorruptionRates | None,
+) -> SynthResult:
+    """Write every file to ``at(final path)``; the result names the final paths."""
     population = make_population(entities, Random(f"hashmatch-synth/{seed}/people"))
     corruptor = Corruptor(rates or CorruptionRates(), seed, name_bank(), population.people)
     files: dict[str, PartyFiles] = {}
@@ -133,8 +153,8 @@ def synthesize(
             rows.append({spec.id_column: record_id, **cells})
             truth.append((spec.name, record_id, person.entity_id))
         csv_path, mapping_path = out / f"{spec.name}.csv", out / f"{spec.name}.mapping.toml"
-        _write_csv(csv_path, spec.columns, ([row[c] for c in spec.columns] for row in rows))
-        mapping_path.write_text(_mapping_toml(spec), encoding="utf-8")
+        _write_csv(at(csv_path), spec.columns, ([row[c] for c in spec.columns] for row in rows))
+        at(mapping_path).write_text(_mapping_toml(spec), encoding="utf-8")
         files[spec.name] = PartyFiles(
             spec.name,
             csv_path,
@@ -157,14 +177,14 @@ def synthesize(
         stats=corruptor.stats,
         planted=tuple(planted),
     )
-    result.schema.write_text(
+    at(result.schema).write_text(
         "# Linkage schema shared by the synthetic parties. Written by `hashmatch synth`.\n\n"
         + SCHEMA_TOML,
         encoding="utf-8",
     )
-    _write_csv(result.truth, ("party", "record_id", "entity_id"), truth)
-    _write_csv(result.twins_file, ("entity_id_a", "entity_id_b"), twins)
-    result.readme.write_text(_readme(result, seed, specs, corruptor), encoding="utf-8")
+    _write_csv(at(result.truth), ("party", "record_id", "entity_id"), truth)
+    _write_csv(at(result.twins_file), ("entity_id_a", "entity_id_b"), twins)
+    at(result.readme).write_text(_readme(result, seed, specs, corruptor), encoding="utf-8")
     return result
 
 

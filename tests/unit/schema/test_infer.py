@@ -139,9 +139,9 @@ def test_write_proposal_refuses_to_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "schema.toml"
     _, mapping_path = write_proposal(MESSY, out)
     assert mapping_path == tmp_path / "schema_messy.mapping.toml"
-    with pytest.raises(HashmatchError, match="exists; not overwritten") as err:
+    with pytest.raises(HashmatchError, match="exists; refusing to overwrite it") as err:
         write_proposal(MESSY, out)
-    assert err.value.hint == "pass --force to replace it"
+    assert err.value.hint == "pass --force (force=True) to replace it, or choose another path"
     write_proposal(MESSY, out, force=True)
     with pytest.raises(HashmatchError, match="expected a .toml or .json output"):
         write_proposal(MESSY, tmp_path / "s.yaml")
