@@ -32,8 +32,8 @@ for party in crm callcentre; do
     cp "$party/$party.hme.sealed" coordinator/
 done
 
-# 5. The coordinator checks the signatures against its trust folder, decrypts into a private
-#    temporary folder (removed afterwards) and links.
+# 5. The coordinator checks the signatures against its trust folder, decrypts in memory
+#    (nothing named on disk) and links.
 hashmatch link coordinator/crm.hme.sealed coordinator/callcentre.hme.sealed \
     -o coordinator/results --key coordinator/coordinator.key --trust coordinator/parties/
 
