@@ -37,7 +37,7 @@ def anonymous_file(label: str = "hashmatch") -> IO[bytes]:
     memfd_create = getattr(os, "memfd_create", None)
     if memfd_create is not None:
         try:
-            fd = memfd_create(label, os.MFD_CLOEXEC)
+            fd = memfd_create(label[:200], os.MFD_CLOEXEC)  # the kernel limits the label
         except OSError:  # pragma: no cover - kernels without memfd
             pass
         else:

@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import Any
 
 from hashmatch._temp_names import is_stale, new_temp_name, parse
-from hashmatch.atomic import atomic_write_text, fsync_dir
+from hashmatch.atomic import atomic_write_text, fsync_dir, output_error
 from hashmatch.errors import OutputError
 from hashmatch.output_policy import check_output_file, check_output_folder
 
@@ -107,6 +107,7 @@ class OutputSet:
     # -- staging -------------------------------------------------------------------------
 
     def __enter__(self) -> OutputSet:
+        target = self.targets[0]
         try:
             for target in self.targets:
                 if self.folder:
@@ -127,6 +128,9 @@ class OutputSet:
                 "entries": [[str(t), str(self._stage(t))] for t in self.targets],
             }
             atomic_write_text(self._primary / _DRAFT, json.dumps(plan) + "\n")
+        except OSError as exc:  # name the output, not the hidden stage
+            self.discard()
+            raise output_error(target, exc) from None
         except BaseException:
             self.discard()
             raise

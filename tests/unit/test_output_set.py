@@ -209,3 +209,20 @@ def test_a_real_sigkill_between_renames_is_repaired_by_the_next_run(tmp_path: Pa
     write_set([tmp_path / "other.csv"], "next")  # any later run writing into the folder
     assert contents(targets) == {"new"}
     assert visible(tmp_path) == sorted([*NAMES, "other.csv"])
+
+
+def test_a_folder_that_cannot_take_the_stage_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_mkdir = Path.mkdir
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        if self.name.startswith(_temp_names.PREFIX):
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(OutputError, match=r"cannot write .*a\.hme: Permission denied") as info:
+        write_set([tmp_path / "a.hme"], "new", force=False)
+    assert "hashmatch-tmp" not in str(info.value) and "permissions" in (info.value.hint or "")
+    assert visible(tmp_path) == []
