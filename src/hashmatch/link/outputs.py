@@ -224,13 +224,13 @@ def _write_folder(
         header = ["row_token", "entity_id"] + (["other_parties"] if others else [])
         columns: list[Sequence[str]] = [tokens[p], ids[p], *([others[p]] if others else [])]
         party_paths[name] = final / file_name
-        _write_csv(out / file_name, [*header, RUN_ID_COLUMN], [*columns, [run_id] * len(ids[p])])
+        _write_csv(out / file_name, [*header, RUN_ID_COLUMN], columns, end=f",{run_id}")
 
     with atomic_write(out / ENTITIES_FILE, "w", newline="") as fh:
         fh.write(f"entity_id,party,row_token,{RUN_ID_COLUMN}\n")
         for p, name in enumerate(names):
-            n = len(ids[p])
-            _write_rows(fh, [ids[p], [csv_field(name)] * n, tokens[p], [run_id] * n])
+            party = [csv_field(name)] * len(ids[p])
+            _write_rows(fh, [ids[p], party, tokens[p]], end=f",{run_id}")
 
     if write_pairs:
         _write_pairs(out / PAIRS_FILE, result, tokens, run_id)
@@ -296,20 +296,26 @@ def _threshold(choice: Any) -> Any:
     return _plain(to_dict() if callable(to_dict) else choice)
 
 
-def _write_csv(path: Path, header: list[str], columns: Sequence[Sequence[str]]) -> None:
+def _write_csv(
+    path: Path, header: list[str], columns: Sequence[Sequence[str]], *, end: str = ""
+) -> None:
     with atomic_write(path, "w", newline="") as fh:
         fh.write(",".join(header) + "\n")
-        _write_rows(fh, columns)
+        _write_rows(fh, columns, end=end)
 
 
-def _write_rows(fh: IO[str], columns: Sequence[Sequence[str]], chunk: int = 100_000) -> None:
-    """CSV rows from columns of already CSV-safe fields (hex, ids, :func:`csv_field`).
+def _write_rows(
+    fh: IO[str], columns: Sequence[Sequence[str]], *, end: str = "", chunk: int = 100_000
+) -> None:
+    """CSV rows from columns of already CSV-safe fields (hex, ids, :func:`csv_field`), each
+    line ending with ``end`` (the cells every row shares, e.g. ``",<run id>"``).
 
     A join per chunk is several times faster than csv.writer on millions of rows.
     """
     rows = map(",".join, zip(*columns, strict=True))
+    line_end = end + "\n"
     while block := list(itertools.islice(rows, chunk)):
-        fh.write("\n".join(block) + "\n")
+        fh.write(line_end.join(block) + line_end)
 
 
 def _write_pairs(path: Path, result: LinkResult, tokens: list[list[str]], run_id: str) -> None:
