@@ -39,7 +39,10 @@ hashmatch link coordinator/crm.hme.sealed coordinator/callcentre.hme.sealed \
 
 # 6. A file changed on the way is refused (exit status 2), before anything is decrypted.
 cp coordinator/crm.hme.sealed coordinator/crm.tampered.sealed
-printf 'X' | dd of=coordinator/crm.tampered.sealed bs=1 seek=2000 conv=notrunc status=none
+byte=$(od -An -tu1 -j 2000 -N 1 coordinator/crm.tampered.sealed | tr -d ' ')
+# a different byte at offset 2000 (writing a fixed one left the file intact 1 time in 256)
+printf "\\$(printf '%03o' $(( (byte + 1) % 256 )))" \
+    | dd of=coordinator/crm.tampered.sealed bs=1 seek=2000 conv=notrunc status=none
 if hashmatch link coordinator/crm.tampered.sealed coordinator/callcentre.hme.sealed \
     -o coordinator/refused --key coordinator/coordinator.key --trust coordinator/parties/; then
     echo "a tampered file was accepted" >&2

@@ -26,6 +26,7 @@ import hashmatch.output_set as output_set
 from hashmatch.cli import app
 from hashmatch.encfile import EncodingFile, EncodingWriter
 from hashmatch.encode import LinkageSecret, encode_file
+from hashmatch.encode.keys import RowKey
 from hashmatch.link import link_files
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_departments"
@@ -126,20 +127,18 @@ def test_encode_refuses_to_replace_an_earlier_run_without_force(world: Path) -> 
     assert snapshot(world) == before
     ok(*encode_args(world, "crm", world / "crm.hme", "--force"))
     assert row_tokens(world / "crm.hme") == lookup_tokens(world / "crm.lookup")
-    assert row_tokens(world / "crm.hme").isdisjoint(lookup_tokens_of(before))
-
-
-def lookup_tokens_of(files: dict[str, bytes]) -> set[str]:
-    lines = files["crm.lookup"].decode().splitlines()[1:]
-    return {line.split(",")[0] for line in lines}
+    # the row key is an input of the run: reused, never replaced, so the tokens stay
+    assert (world / "crm.rowkey").read_bytes() == before["crm.rowkey"]
+    assert (world / "crm.lookup").read_bytes() == before["crm.lookup"]
 
 
 @pytest.mark.parametrize("option", ["--lookup", "--rejects"])
 @pytest.mark.parametrize("victim", ["linkage.secret", "schema.toml", "crm.mapping.toml",
-                                    "crm.csv"])  # fmt: skip
+                                    "crm.csv", "crm.rowkey"])  # fmt: skip
 def test_encode_never_writes_over_its_own_inputs(world: Path, option: str, victim: str) -> None:
     before = (world / victim).read_bytes()
-    result = run(*encode_args(world, "crm", world / "new.hme", option, world / victim, "--force"))
+    args = encode_args(world, "crm", world / "new.hme", option, world / victim, "--force")
+    result = run(*args, "--row-key", world / "crm.rowkey")
     refused(result, "is also an input of this command")
     assert (world / victim).read_bytes() == before
     assert not (world / "new.hme").exists()
@@ -311,15 +310,16 @@ def test_encode_killed_at_any_commit_step_leaves_one_set(
 ) -> None:
     outputs = [world / n for n in ("crm.hme", "crm.lookup", "crm.rejects.csv")]
     old = {p.name: p.read_bytes() for p in outputs}
+    old_tokens = row_tokens(outputs[0])
 
     def kill(at: str) -> None:
         if at == step:
             raise Killed(at)
 
     monkeypatch.setattr(output_set, "after_step", kill)
-    with pytest.raises(Killed):
+    with pytest.raises(Killed):  # a new row key: the new set's row tokens differ from the old
         encode_file(world / "crm.csv", schema=world / "schema.toml",
-                    secret=world / "linkage.secret", party="crm",
+                    secret=world / "linkage.secret", party="crm", row_key=RowKey.generate(),
                     mapping=world / "crm.mapping.toml", out=outputs[0], force=True)  # fmt: skip
     present = [p for p in outputs if p.exists()]
     olds = [p for p in present if p.read_bytes() == old[p.name]]
@@ -332,7 +332,7 @@ def test_encode_killed_at_any_commit_step_leaves_one_set(
     output_set.clean_stale(world)  # what the next run in the folder does first
     assert all(p.exists() for p in outputs)
     assert row_tokens(outputs[0]) == lookup_tokens(outputs[1])
-    assert outputs[0].read_bytes() != old["crm.hme"]  # the journal was written: new set
+    assert row_tokens(outputs[0]).isdisjoint(old_tokens)  # the journal was written: new set
     assert not [p for p in world.iterdir() if p.name.startswith(".hashmatch-tmp-")]
 
 
@@ -365,7 +365,9 @@ def test_link_killed_at_any_commit_step_leaves_one_folder(
 def test_a_real_sigkill_of_encode_is_repaired_by_the_next_run(world: Path) -> None:
     """SIGKILL right after the new .hme went in (old lookup and rejects set aside)."""
     env = {**os.environ, output_set.KILL_ENV: "in:0"}
-    args = [str(a) for a in encode_args(world, "crm", world / "crm.hme", "--force")]
+    old_tokens = row_tokens(world / "crm.hme")
+    args = [str(a) for a in encode_args(world, "crm", world / "crm.hme", "--force",
+                                        "--row-key", world / "new.rowkey")]  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "hashmatch", *args], env=env,
                           capture_output=True, check=False)  # fmt: skip
     assert done.returncode == -signal.SIGKILL
@@ -375,7 +377,8 @@ def test_a_real_sigkill_of_encode_is_repaired_by_the_next_run(world: Path) -> No
        "-o", world / "cc.csv")  # fmt: skip
     ok(*encode_args(world, "crm", world / "crm2.hme"))
     assert row_tokens(world / "crm.hme") == lookup_tokens(world / "crm.lookup")
-    assert (world / "crm.rejects.csv").exists()
+    assert row_tokens(world / "crm.hme").isdisjoint(old_tokens)  # the new set, whole
+    assert (world / "crm.rejects.csv").exists() and (world / "new.rowkey").exists()
 
 
 def test_a_killed_sealed_encode_leaves_nothing_unsealed(world: Path, tmp_path: Path) -> None:

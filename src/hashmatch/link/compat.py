@@ -37,7 +37,8 @@ def check_compatible(infos: Sequence[PartyInfo]) -> None:
     first = infos[0]
     seen: dict[str, PartyInfo] = {}
     for info in infos:
-        problem = party_name_problem(info.party)
+        # a name starting with NUL is a stand-in, not a party (the registry's own layout)
+        problem = None if info.party.startswith("\0") else party_name_problem(info.party)
         if problem is not None:
             raise PartyNameError(
                 f"{info.source}: the party name in its header {problem}",
