@@ -147,7 +147,7 @@ def link(
 
                 link_into_registry(list(plain_files), out_dir, registry, delta=delta,
                                    removed=removed, wait=wait, threshold=threshold,
-                                   dedup=dedup, console=console)
+                                   dedup=dedup, console=console, force=force)
                 return
             result = link_files(
                 plain_files,

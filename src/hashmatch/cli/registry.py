@@ -119,11 +119,11 @@ def read_removed(path: Path) -> dict[str, list[bytes]]:
 
 def link_into_registry(files: list[Path], out_dir: Path, registry: str, *, delta: bool,
                        removed: Path | None, wait: float, threshold: float | None,
-                       dedup: bool, console: Console) -> RunResult:
+                       dedup: bool, console: Console, force: bool = False) -> RunResult:
     """What ``hashmatch link --registry`` runs: update the registry, write RESULTS/."""
     removals = read_removed(removed) if removed is not None else None
     result = update_and_write(registry, files, out_dir, delta=delta, removed=removals,
-                              wait=wait, threshold=threshold, dedup=dedup)
+                              wait=wait, threshold=threshold, dedup=dedup, force=force)
     for party, counts in result.parties.items():
         console.print(f"{party}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
                       markup=False)

@@ -1,6 +1,10 @@
-"""The results folder of a registry run, every file written atomically.
+"""The results folder of a registry run, written as one unit.
 
-Like a batch link's (:mod:`hashmatch.link.outputs`), with persistent ids:
+Like a batch link's (:mod:`hashmatch.link.outputs`), with persistent ids, and under the
+same rules: the folder is staged and swapped in whole (:mod:`hashmatch.output_set`), a
+folder that is not empty is replaced only with ``force`` (checked before the registry is
+touched), and every CSV file ends with the ``run_id`` column that ``report.json`` also
+holds, so ``hashmatch reveal`` can tell a file of another run:
 
 * ``<party>.csv`` - ``row_token,entity_id`` for every current record of the party (for
   every party of the registry, since a run can change the ids of parties not in it);
@@ -18,16 +22,26 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hashmatch._version import __version__
 from hashmatch.atomic import atomic_write, atomic_write_text
+from hashmatch.csv_cells import safe_cell
 from hashmatch.errors import ResultsError
-from hashmatch.link.outputs import ENTITIES_FILE, REPORT_FILE, party_file_name
+from hashmatch.link.outputs import (
+    ENTITIES_FILE,
+    REPORT_FILE,
+    RUN_ID_COLUMN,
+    check_results_folder,
+    is_results_file,
+    party_file_name,
+)
+from hashmatch.output_set import OutputSet
 from hashmatch.registry.state import RegistryState
-from hashmatch.registry.store import Store
+from hashmatch.registry.store import Store, is_postgres_url
 from hashmatch.registry.update import RunResult
 
 __all__ = [
@@ -55,14 +69,28 @@ def changes_file_name(party: str) -> str:
     return party_file_name(party).removesuffix(".csv") + CHANGES_SUFFIX
 
 
-def write_run_results(store: Store, result: RunResult, out_dir: str | os.PathLike[str]
-                      ) -> RegistryFiles:
-    """Write the results folder of ``result`` from the registry's current state."""
-    out = Path(out_dir)
+def write_run_results(store: Store, result: RunResult, out_dir: str | os.PathLike[str],
+                      *, force: bool = False) -> RegistryFiles:
+    """Write the results folder of ``result`` from the registry's current state, as one
+    unit (a folder that is not empty is replaced only with ``force``)."""
+    final = Path(out_dir)
+    stage = OutputSet([final], force=force, reads=[_local_file(store.url)], folder=True,
+                      replaceable=is_results_file)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        with stage:
+            files = _write_folder(store, result, stage.path(final), final)
     except OSError as exc:
-        raise ResultsError(f"{out}: cannot create the results folder ({exc.strerror})") from None
+        raise ResultsError(f"{final}: cannot write the results folder ({exc.strerror})") from None
+    return files
+
+
+def _local_file(url: str) -> str | None:
+    """The registry's file (never inside the folder replaced), None for a server URL."""
+    return None if is_postgres_url(url) else url
+
+
+def _write_folder(store: Store, result: RunResult, out: Path, final: Path) -> RegistryFiles:
+    run_id = secrets.token_hex(8)
     with store.read_transaction():
         names = [str(n) for (n,) in store.query("SELECT name FROM parties ORDER BY name")]
         rows = store.query(
@@ -78,13 +106,17 @@ def write_run_results(store: Store, result: RunResult, out_dir: str | os.PathLik
         by_party[str(party)].append((bytes(token).hex(), str(eid)))
     parties, changes = {}, {}
     for name, file_name in zip(names, file_names, strict=True):
-        parties[name] = _write(out / file_name, ["row_token", "entity_id"], by_party[name])
-        changes[name] = _write(out / changes_file_name(name), CHANGES_HEADER, [
+        _write(out / file_name, ["row_token", "entity_id"], by_party[name], run_id)
+        _write(out / changes_file_name(name), CHANGES_HEADER, [
             (c.row_token.hex(), c.previous or "", c.new or "", c.event)
-            for c in sorted(result.changes_of(name), key=lambda c: c.row_token)])
-    entities = _write(out / ENTITIES_FILE, ["entity_id", "party", "row_token"],
-                      [(eid, party, token) for party in names for token, eid in by_party[party]])
+            for c in sorted(result.changes_of(name), key=lambda c: c.row_token)], run_id)
+        parties[name] = final / file_name
+        changes[name] = final / changes_file_name(name)
+    _write(out / ENTITIES_FILE, ["entity_id", "party", "row_token"],
+           [(eid, safe_cell(party), token) for party in names for token, eid in by_party[party]],
+           run_id)
     report: dict[str, Any] = {
+        "run_id": run_id,
         "format_version": REGISTRY_REPORT_FORMAT,
         "hashmatch_version": __version__,
         "registry": {"url": store.url, **state.describe()},
@@ -94,31 +126,33 @@ def write_run_results(store: Store, result: RunResult, out_dir: str | os.PathLik
                     "parties": dict(zip(names, file_names, strict=True)),
                     "changes": {n: changes_file_name(n) for n in names}},
     }
-    path = out / REPORT_FILE
-    atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
-    return RegistryFiles(parties, changes, entities, path)
+    atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return RegistryFiles(parties, changes, final / ENTITIES_FILE, final / REPORT_FILE)
 
 
-def _write(path: Path, header: list[str], rows: Any) -> Path:
+def _write(path: Path, header: list[str], rows: Any, run_id: str) -> None:
     with atomic_write(path, "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+        writer.writerow([*header, RUN_ID_COLUMN])
+        writer.writerows((*row, run_id) for row in rows)
 
 
 def update_and_write(registry: str | os.PathLike[str] | Store,
-                     files: Any, out_dir: str | os.PathLike[str], **options: Any) -> RunResult:
+                     files: Any, out_dir: str | os.PathLike[str], *, force: bool = False,
+                     **options: Any) -> RunResult:
     """:func:`~hashmatch.registry.update.update`, then the results folder of the run
-    (what ``hashmatch link --registry`` does)."""
+    (what ``hashmatch link --registry`` does). The folder is checked first, so a refusal
+    (not empty without ``force``) leaves the registry untouched."""
     from hashmatch.registry.store import open_store
     from hashmatch.registry.update import update
 
+    url = registry.url if isinstance(registry, Store) else os.fspath(registry)
+    check_results_folder(out_dir, force=force, reads=[_local_file(url)])
     if isinstance(registry, Store):
         result = update(registry, files, **options)
-        write_run_results(registry, result, out_dir)
+        write_run_results(registry, result, out_dir, force=force)
         return result
     with open_store(registry, create=True) as store:
         result = update(store, files, **options)
-        write_run_results(store, result, out_dir)
+        write_run_results(store, result, out_dir, force=force)
     return result

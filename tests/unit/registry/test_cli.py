@@ -31,7 +31,10 @@ def test_two_months_through_the_command_line(months: Months, tmp_path: Path) -> 
     assert "run 2:" in text and "id changes" in text
     party = months.month1[0].name.split(".")[0]
     changes = list(csv.DictReader((out1 / f"{party}.changes.csv").open()))
-    assert changes and set(changes[0]) == {"row_token", "previous_id", "new_id", "event"}
+    assert changes and list(changes[0]) == ["row_token", "previous_id", "new_id", "event",
+                                            "run_id"]  # fmt: skip
+    run_id = json.loads((out1 / "report.json").read_text())["run_id"]
+    assert {c["run_id"] for c in changes} == {run_id}
     ids1 = {r["row_token"]: r["entity_id"] for r in csv.DictReader((out1 / f"{party}.csv").open())}
     ids0 = {r["row_token"]: r["entity_id"] for r in csv.DictReader((out0 / f"{party}.csv").open())}
     moved = {t for t in ids0.keys() & ids1.keys() if ids0[t] != ids1[t]}
@@ -57,3 +60,8 @@ def test_two_months_through_the_command_line(months: Months, tmp_path: Path) -> 
     assert bad.exit_code == 2 and "no entity" in bad.output
     missing = runner.invoke(app, ["registry", "stats", str(tmp_path / "none.db")])
     assert missing.exit_code == 2 and "no registry" in missing.output
+    # a results folder that is not empty is refused before the registry is touched
+    again = runner.invoke(app, ["link", *map(str, months.month1), "-o", str(out1),
+                                "--registry", reg])  # fmt: skip
+    assert again.exit_code == 2 and "is not empty" in again.output
+    assert [r["run"] for r in json.loads(_ok("registry", "stats", reg))["runs"]] == [1, 2]
