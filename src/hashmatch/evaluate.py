@@ -22,7 +22,8 @@ entry are counted in the report, not silently scored.
 
 What does not belong together is refused rather than scored: an ``entities.csv`` whose
 rows carry more than one run id, or another run id than the ``report.json`` beside it,
-and a lookup with a row token the results do not hold (another encoding run's lookup).
+and a lookup none of whose row tokens the results hold (another party's, or made with
+another row key).
 
 :func:`evaluate` reads the files of a deployment (``hashmatch evaluate``);
 :func:`evaluate_table` (``hm.evaluate``) scores the table of ``LinkResult.to_pandas()``
@@ -314,11 +315,12 @@ def evaluate(
     token_to_record: dict[str, str] = {}
     for lookup in lookups:
         table = read_lookup(lookup)
-        foreign = sum(1 for token in table if token not in in_results)
-        if foreign:
+        # Row tokens are stable under a party's row key, so a lookup of another month may
+        # hold records no longer linked; one with no token in the results is foreign.
+        if table and in_results.isdisjoint(table):
             raise ResultsError(
-                f"{lookup} does not belong to {entities_path}: {foreign:,} of its row tokens "
-                "are not in the results (another encoding run's lookup, or a party not linked)",
+                f"{lookup} does not belong to {entities_path}: not one of its row tokens is in "
+                "the results (the lookup of another party or row key, or a party not linked)",
                 hint="pass the lookups written with the .hme files that were linked",
             )
         token_to_record.update(table)

@@ -5,10 +5,11 @@
     row_token,record_id
     <32 hex digits>,<the party's record id, spreadsheet-safe: see hashmatch.csv_cells>
 
-Row tokens are 16 random bytes drawn afresh for every encoding run, so a lookup *fits* an
+Row tokens are the record ids under the party's private row key (16 bytes; stable from run
+to run with the same key, unrelated across parties and keys), so a lookup *fits* an
 encoding file, a party results file or an ``entities.csv`` only if their row tokens are its
-own: one token missing means another run's lookup (or a truncated one), and hashmatch then
-refuses rather than join the wrong ids. :func:`read_lookup` is the one reader (``reveal``,
+own: one token missing means another party's lookup, one made with another row key, or a
+truncated one, and hashmatch then refuses rather than join the wrong ids. :func:`read_lookup` is the one reader (``reveal``,
 ``evaluate``, ``audit --raw``); the writer is ``hashmatch.encode.pipeline``'s.
 """
 
