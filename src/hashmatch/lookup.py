@@ -9,8 +9,9 @@ Row tokens are the record ids under the party's private row key (16 bytes; stabl
 to run with the same key, unrelated across parties and keys), so a lookup *fits* an
 encoding file, a party results file or an ``entities.csv`` only if their row tokens are its
 own: one token missing means another party's lookup, one made with another row key, or a
-truncated one, and hashmatch then refuses rather than join the wrong ids. :func:`read_lookup` is the one reader (``reveal``,
-``evaluate``, ``audit --raw``); the writer is ``hashmatch.encode.pipeline``'s.
+truncated one, and hashmatch then refuses rather than join the wrong ids.
+:func:`read_lookup` is the one reader (``reveal``, ``evaluate``, ``audit --raw``); the
+writer is ``hashmatch.encode.pipeline``'s.
 """
 
 from __future__ import annotations

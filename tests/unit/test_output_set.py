@@ -45,6 +45,22 @@ def make_stale(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(output_set, "is_stale", lambda path: True)
 
 
+def kill_then_repair(
+    targets: list[Path], step: str, kill_after: list[str], monkeypatch: pytest.MonkeyPatch,
+    folder: Path,
+) -> None:
+    """Replace the "old" set by a "new" one, killed after ``step``; check that no old file
+    stands beside a new one; then let the next run (in ``folder``) repair the set."""
+    write_set(targets, "old")
+    kill_after.append(step)
+    with pytest.raises(Killed):
+        write_set(targets, "new")
+    assert len(contents(targets)) <= 1  # some may be missing, never old beside new
+    kill_after.clear()
+    make_stale(monkeypatch)
+    clean_stale(folder)
+
+
 def write_set(targets: list[Path], label: str, force: bool = True) -> None:
     with OutputSet(targets, force=force) as out:
         for t in targets:
@@ -90,16 +106,8 @@ def test_a_kill_at_any_commit_step_never_mixes_the_sets(
     tmp_path: Path, kill_after: list[str], monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     targets = [tmp_path / n for n in NAMES]
-    write_set(targets, "old")
-    kill_after.append(step)
-    with pytest.raises(Killed):
-        write_set(targets, "new")
-    # right after the kill: some targets may be missing, but never old beside new
-    assert len(contents(targets)) <= 1
-    # the next run in this folder repairs it: the whole new set (the journal was written)
-    kill_after.clear()
-    make_stale(monkeypatch)
-    clean_stale(tmp_path)
+    kill_then_repair(targets, step, kill_after, monkeypatch, tmp_path)
+    # the whole new set: the journal was written before any rename
     assert [t.read_text() for t in targets] == [f"new:{n}" for n in NAMES]
     assert visible(tmp_path) == sorted(NAMES)
 
@@ -129,14 +137,8 @@ def test_a_set_across_two_folders_is_repaired_from_either(
     share.mkdir()
     private.mkdir()
     targets = [share / "a.hme", private / "a.lookup"]
-    write_set(targets, "old")
-    kill_after.append(step)
-    with pytest.raises(Killed):
-        write_set(targets, "new")
-    assert len(contents(targets)) <= 1
-    kill_after.clear()
-    make_stale(monkeypatch)
-    clean_stale(private)  # the next run writes only into the lookup's folder
+    # the next run writes only into the lookup's folder
+    kill_then_repair(targets, step, kill_after, monkeypatch, private)
     assert contents(targets) == {"new"}
     assert visible(share) == ["a.hme"] and visible(private) == ["a.lookup"]
 
