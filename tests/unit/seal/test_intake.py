@@ -1,8 +1,8 @@
-"""Coordinator intake: the signature policy, decrypted copies kept private, the party check."""
+"""Coordinator intake: the signature policy, decrypted copies without a name, the party check."""
 
 from __future__ import annotations
 
-import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +45,6 @@ def world(tmp_path: Path) -> dict:
         seal_file(
             plain[name], sealed[name], party=name, recipient=coordinator.public, signer=signer
         )
-    work = tmp_path / "work"
-    work.mkdir(mode=0o700)
     trusted: dict[str, PartyPublicKey] = {name: s.public for name, s in signers.items()}
     return {
         "key": coordinator,
@@ -54,7 +52,7 @@ def world(tmp_path: Path) -> dict:
         "trusted": trusted,
         "plain": plain,
         "sealed": sealed,
-        "work": work,
+        "folder": tmp_path,
     }
 
 
@@ -64,15 +62,12 @@ def test_sealed_inputs_are_decrypted_privately_with_their_envelope(world: dict) 
         [sealed["crm"], sealed["partner"]],
         key=world["key"],
         trusted=world["trusted"],
-        workdir=world["work"],
     )
-    assert [i.path for i in inputs] == [
-        world["work"] / "0" / "crm.sealed",
-        world["work"] / "1" / "partner.sealed",
-    ]
+    assert [i.source for i in inputs] == [sealed["crm"], sealed["partner"]]
     for item, name in zip(inputs, ("crm", "partner"), strict=True):
+        # an anonymous file (memfd), read through /proc/self/fd: no name on any disk
+        assert str(item.path).startswith(("/proc/self/fd/", "/dev/fd/"))
         assert item.path.read_bytes() == world["plain"][name].read_bytes()
-        assert item.path.stat().st_mode & 0o077 == 0
         assert item.envelope is not None
         assert item.envelope["signature_verified"] is True
         assert item.envelope["signer_key_id"] == world["signers"][name].key_id
@@ -84,22 +79,22 @@ def test_sealed_inputs_are_decrypted_privately_with_their_envelope(world: dict) 
 def test_plain_files_need_a_waiver_once_signatures_are_trusted(world: dict) -> None:
     plain = world["plain"]["crm"]
     with pytest.raises(SignatureError, match="not sealed"):
-        open_inputs([plain], trusted=world["trusted"], workdir=world["work"])
+        open_inputs([plain], trusted=world["trusted"])
     inputs = open_inputs(
-        [plain], trusted=world["trusted"], require_signature=False, workdir=world["work"]
+        [plain], trusted=world["trusted"], require_signature=False
     )
     assert inputs == [Input(plain)]
-    assert open_inputs([plain], workdir=world["work"]) == [Input(plain)]  # no keys at all
+    assert open_inputs([plain]) == [Input(plain)]  # no keys at all
 
 
 def test_a_sealed_input_needs_the_key_and_something_to_verify_it_by(world: dict) -> None:
     sealed = world["sealed"]["crm"]
     with pytest.raises(SealedFileError, match="no coordinator key") as caught:
-        open_inputs([sealed], trusted=world["trusted"], workdir=world["work"])
+        open_inputs([sealed], trusted=world["trusted"])
     assert "--key" in caught.value.hint
     with pytest.raises(SignatureError, match="no trusted party keys"):
-        open_inputs([sealed], key=world["key"], workdir=world["work"])
-    inputs = open_inputs([sealed], key=world["key"], require_signature=False, workdir=world["work"])
+        open_inputs([sealed], key=world["key"])
+    inputs = open_inputs([sealed], key=world["key"], require_signature=False)
     assert inputs[0].envelope is not None
     assert inputs[0].envelope["signature_verified"] is False  # opened, sender not verified
 
@@ -112,9 +107,10 @@ def test_the_policy_is_checked_for_every_input_before_anything_is_decrypted(
             [world["sealed"]["crm"], world["plain"]["partner"]],
             key=world["key"],
             trusted=world["trusted"],
-            workdir=world["work"],
         )
-    assert list(world["work"].iterdir()) == []
+    assert sorted(p.name for p in world["folder"].iterdir()) == sorted(
+        ["crm.hme", "partner.hme", "crm.sealed", "partner.sealed"]
+    )
 
 
 def test_a_party_cannot_seal_another_partys_encodings(world: dict, tmp_path: Path) -> None:
@@ -128,32 +124,34 @@ def test_a_party_cannot_seal_another_partys_encodings(world: dict, tmp_path: Pat
         signer=world["signers"]["crm"],
     )
     with pytest.raises(SignatureError, match="sealed as party 'crm' but holds .* 'partner'"):
-        open_inputs([borrowed], key=world["key"], trusted=world["trusted"], workdir=world["work"])
+        open_inputs([borrowed], key=world["key"], trusted=world["trusted"])
 
 
-def test_the_workdir_must_be_private(world: dict, tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    os.chmod(shared, 0o755)
-    with pytest.raises(ValueError, match="owner only"):
-        open_inputs([world["plain"]["crm"]], workdir=shared)
+def test_decrypted_copies_get_no_name_in_tmpdir(
+    world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = tmp_path / "tmpdir"
+    watched.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(watched))
+    inputs = open_inputs([world["sealed"]["crm"]], key=world["key"], trusted=world["trusted"])
+    assert list(watched.iterdir()) == []
+    for item in inputs:
+        item.close()
 
 
 @pytest.mark.parametrize("name", ["missing.hme", "."])
 def test_an_unreadable_input_is_named(world: dict, tmp_path: Path, name: str) -> None:
     with pytest.raises(EncodingFileError, match="no such file|is a directory"):
-        open_inputs([tmp_path / name], workdir=world["work"])
+        open_inputs([tmp_path / name])
 
 
-def test_opened_inputs_removes_the_decrypted_copies_also_on_error(
-    world: dict, tmp_path: Path
-) -> None:
-    kwargs = {"key": world["key"], "trusted": world["trusted"], "workdir": tmp_path}
+def test_opened_inputs_closes_the_decrypted_copies_also_on_error(world: dict) -> None:
+    kwargs = {"key": world["key"], "trusted": world["trusted"]}
     with opened_inputs([world["sealed"]["crm"]], **kwargs) as inputs:
-        folder = inputs[0].path.parents[1]
-        assert inputs[0].path.is_file()
-    assert not folder.exists()
+        plain = inputs[0].plain
+        assert plain is not None and inputs[0].path.is_file()
+    assert plain.closed  # the memory is released: the copy is gone
     with pytest.raises(RuntimeError), opened_inputs([world["sealed"]["crm"]], **kwargs) as inputs:
-        folder = inputs[0].path.parents[1]
+        plain = inputs[0].plain
         raise RuntimeError
-    assert not folder.exists()
+    assert plain is not None and plain.closed

@@ -85,7 +85,7 @@ def _rewrite(path: Path, **changes: object) -> None:
     ("changes", "message"),
     [
         ({"version": 2}, "unsupported key file version; upgrade hashmatch"),
-        ({"kind": "hashmatch-party-public-key"}, "is not a hashmatch party signing key"),
+        ({"kind": "hashmatch-party-public-key"}, "is a party's public key .*expected a party's"),
         ({"ed25519": "not base64!"}, "'ed25519' is missing or not base64"),
         ({"ed25519": base64.b64encode(b"short").decode()}, "'ed25519' must hold 32 bytes"),
     ],
