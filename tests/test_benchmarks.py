@@ -56,6 +56,12 @@ def _check_link(stdout: str, _json: Path) -> None:
         assert row["precision"] >= 0.99 and row["recall"] >= 0.99, row
 
 
+def _check_serve(stdout: str, _json: Path) -> None:
+    row = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
+    assert row["records"] > 0 and row["requests_per_s"] > 0
+    assert 0 < row["server_p50_ms"] <= row["server_p99_ms"]
+
+
 #: Script -> (extra arguments, check of its stdout and of the JSON figures it wrote).
 #: ``{json}`` in an argument is replaced by a temporary path.
 SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
@@ -67,6 +73,7 @@ SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     ),
     "kernel.py": (["--no-anonlink"], _check_kernel),
     "link.py": ([], _check_link),
+    "serve.py": ([], _check_serve),
 }
 
 

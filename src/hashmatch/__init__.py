@@ -40,10 +40,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
     from hashmatch.schema import load_schema as load_schema
     from hashmatch.schema.model import PartyMapping as PartyMapping
     from hashmatch.schema.model import Schema as Schema
+    from hashmatch.service.client import Client as Client
     from hashmatch.synth import synthesize as synthesize
 
 __all__ = [
     "ENCODER_VERSION",
+    "Client",
     "FORMAT_VERSION",
     "EncodedBatch",
     "HashmatchError",
@@ -64,6 +66,7 @@ __all__ = [
 #: name -> module it lives in. ``encode``, ``link`` and ``evaluate`` map to themselves:
 #: the callable stage packages.
 _LAZY: dict[str, str] = {
+    "Client": "hashmatch.service.client",
     "EncodedBatch": "hashmatch.encode.pipeline",
     "LinkResult": "hashmatch.link.result",
     "LinkageScores": "hashmatch.evaluate",

@@ -39,6 +39,7 @@ _COMMAND_MODULES: list[str] = [
     "evaluate",
     "link",
     "registry",
+    "serve",
 ]
 
 for _name in _COMMAND_MODULES:

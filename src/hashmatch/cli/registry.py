@@ -134,5 +134,31 @@ def link_into_registry(files: list[Path], out_dir: Path, registry: str, *, delta
     return result
 
 
+@app.command("token")
+def token(
+    party: Annotated[str, typer.Argument(help="The party the token is for.")],
+    registry: Annotated[str, typer.Option("--registry", help="The registry: a SQLite file "
+                                          "or a postgresql:// URL.")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Revoke the party's token "
+                                         "instead.")] = False,
+) -> None:
+    """Issue a party's API token for `hashmatch serve` (printed once; only its hash is
+    kept; a new one replaces the old), or revoke it.
+
+    Example:
+
+        hashmatch registry token crm --registry registry.db > crm.token
+    """
+    from hashmatch.service.tokens import issue_token, revoke_token
+
+    with reporting_errors():
+        if revoke:
+            had = revoke_token(registry, party)
+            typer.echo(f"revoked {party}'s token" if had else f"{party} had no token",
+                       err=True)
+            return
+        typer.echo(issue_token(registry, party))
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="registry")
