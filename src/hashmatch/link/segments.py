@@ -34,6 +34,7 @@ empty segments, so nothing new is revealed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -89,10 +90,13 @@ class SegmentView:
 NESTED_FIELD_TYPES = frozenset({"date"})
 
 
+@functools.lru_cache(maxsize=1024)
 def _segment_mask(start: int, bits: int, words: int) -> npt.NDArray[np.uint64]:
+    # cached (read-only): a single-record lookup calls this per field and per request
     mask = np.zeros(words, dtype=np.uint64)
     for b in range(start, start + bits):
         mask[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    mask.flags.writeable = False
     return mask
 
 
