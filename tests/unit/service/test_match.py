@@ -90,3 +90,31 @@ def test_a_committed_record_is_journalled_and_then_recognised(served, client,
     assert [a["entity_id"] for a in again] == ids
     r = client.post("/v1/records", json=body, headers=_auth(served, "crm"))
     assert r.json()["unchanged"] == 2 and len(journal(served.registry)) == len(events) + before
+
+
+def test_without_row_tokens_no_answer_is_wrong(served, client) -> None:
+    """From the encoding alone (no row token): never a wrong entity; an ``ambiguous``
+    answer lists the registry's entity among its candidates."""
+    batch = _encode(served, served.synth("partner.csv"), "partner")
+    stored = {tok: eid for (party, tok), eid in record_map(served.registry).items()
+              if party == "partner"}
+    answers = []
+    for start in range(0, batch.rows, 100):
+        body = _body(batch, slice(start, start + 100))
+        for rec in body["records"]:
+            del rec["row_token"]
+        r = client.post("/v1/match", json=body, headers=_auth(served, "partner"))
+        assert r.status_code == 200, r.text
+        answers += r.json()["results"]
+    matched = 0
+    for a, t in zip(answers, batch.row_tokens, strict=True):
+        want = stored.get(bytes(t))
+        if want is None:  # a row another test committed under this party
+            continue
+        assert a["status"] != "new"
+        if a["status"] == "matched":
+            assert a["entity_id"] == want
+            matched += 1
+        else:
+            assert want in a["candidates"]
+    assert matched >= 0.9 * len(answers)
