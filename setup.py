@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
@@ -39,11 +40,12 @@ base_compile = ["/O2"] if IS_MSVC else ["-O3", "-fno-strict-aliasing"]
 
 def _ext(package: str, name: str, extra: list[str], *, kernel: bool = True) -> Extension:
     folder = f"src/hashmatch/{package}"
+    headers = sorted(str(p) for p in Path(folder).glob("_hm*.*")) if kernel else []
     return Extension(
         f"hashmatch.{package}.{name}",
         sources=[f"{folder}/{name}.pyx"],
         include_dirs=[np.get_include(), folder],
-        depends=[f"{folder}/_popcount.h"] if kernel else [],
+        depends=headers,  # the kernel's C headers and their .pxd: rebuild when they change
         extra_compile_args=base_compile + (omp_compile if kernel else []) + extra,
         extra_link_args=omp_link if kernel else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -46,3 +46,7 @@ Indices: TypeAlias = npt.NDArray[np.int64]
 
 #: Similarity scores.
 Scores: TypeAlias = npt.NDArray[np.float32]
+
+#: Scored pairs: (i, j, score), int64 row of the left side, int64 row of the right side,
+#: float32 score; one element per pair.
+Pairs: TypeAlias = tuple[Indices, Indices, Scores]

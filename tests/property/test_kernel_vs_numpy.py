@@ -99,6 +99,47 @@ def test_candidates_match_oracle(variant: str, case: tuple, seed: int) -> None:
     got = kernel.similarity_candidates(a, b, i, j, metric=metric, threads=threads)
     assert_same((got,), (want,))
 
+    # popcounts prepared by the caller give the same scores
+    prepared = (kernel.popcount(a), kernel.popcount(bb))
+    got = kernel.similarity_candidates(
+        a, b, i, j, metric=metric, threads=threads, popcounts=prepared
+    )
+    assert_same((got,), (want,))
+
+
+@st.composite
+def segment_layout(draw: st.DrawFn, bits: int) -> list[tuple[int, int]]:
+    """Up to four (start, bits) ranges inside ``bits``: word-aligned or not, overlapping."""
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(st.integers(0, bits - 1))
+        out.append((start, draw(st.integers(1, bits - start))))
+    return out
+
+
+@given(case=grid_case(), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_intersection_counts_match_oracle(
+    variant: str, case: tuple, seed: int, data: st.DataObject
+) -> None:
+    a, b, _, _, threads = case
+    bb = a if b is None else b
+    rng = np.random.default_rng(seed)
+    n = 0 if len(a) == 0 or len(bb) == 0 else int(rng.integers(1, 9000))
+    i = rng.integers(0, max(1, len(a)), n)
+    j = rng.integers(0, max(1, len(bb)), n)
+    segments = data.draw(segment_layout(a.shape[1] * 64))
+    masks = np.array([kernel.segment_mask(s, w, a.shape[1]) for s, w in segments],
+                     np.uint64).reshape(len(segments), a.shape[1])
+    want = kernel_numpy.intersection_counts(a, bb, i, j, masks)
+    got = kernel.intersection_counts(a, b, i, j, segments=segments, threads=threads)
+    assert_same((got,), (want,))
+    # the counts are the scores' numerators: Dice from them equals the kernel's Dice
+    pa, pb = kernel.popcount(a)[i].astype(np.int64), kernel.popcount(bb)[j].astype(np.int64)
+    total = pa + pb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice = np.where((pa > 0) & (pb > 0), 2.0 * got[:, 0] / total, 0.0).astype(np.float32)
+    assert_same((dice,), (kernel.dice_candidates(a, b, i, j, threads=threads),))
+
 
 @pytest.mark.parametrize("threshold", [0.45, 0.5, 0.6])
 @pytest.mark.parametrize("self_mode", [False, True])

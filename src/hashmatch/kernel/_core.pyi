@@ -36,6 +36,16 @@ def pair_scores(
     nbits: float,
     threads: int,
 ) -> npt.NDArray[np.float32]: ...
+def pair_counts(
+    a: npt.NDArray[np.uint64],
+    b: npt.NDArray[np.uint64],
+    ii: npt.NDArray[np.int64],
+    jj: npt.NDArray[np.int64],
+    seg_lo: npt.NDArray[np.int64],
+    seg_hi: npt.NDArray[np.int64],
+    seg_mask: npt.NDArray[np.uint64],
+    threads: int,
+) -> npt.NDArray[np.int32]: ...
 def triangle_pairs(
     a: npt.NDArray[np.uint64],
     pa: npt.NDArray[np.int32],

@@ -3,11 +3,12 @@
 
 The same source is built several times with different instruction sets (see setup.py):
 `_core` (portable baseline), `_core_avx2` (-mavx2 -mpopcnt) and `_core_avx512`
-(-mavx512f -mavx512vpopcntdq). `_popcount.h` picks the inner loop from the compile flags;
-`hashmatch.kernel` picks the module from CPUID at import time. Work is split into chunks
-of A rows run under OpenMP `prange` with the GIL released, in two passes (find and count,
-then write each chunk's hits at its prefix-sum offset), so the output never depends on
-the thread count.
+(-mavx512f -mavx512vpopcntdq). The C side lives in the `_hm_*.h` headers (declared in
+`_hm.pxd`), whose inner loops follow the compile flags; `hashmatch.kernel.dispatch` picks
+the module from CPUID at import time. Work is split into chunks of A rows
+(or of listed pairs) run under OpenMP `prange` with the GIL released; the grid runs in two
+passes (find and count, then write each chunk's hits at its prefix-sum offset), so the
+output never depends on the thread count.
 """
 
 import numpy as np
@@ -18,48 +19,21 @@ from libc.stdlib cimport calloc, free
 
 cnp.import_array()
 
-
-cdef extern from "_popcount.h" nogil:
-    ctypedef struct hm_row:
-        pass
-    ctypedef struct hm_chunk:
-        hm_row *rows
-        int64_t nout
-        int64_t most
-    ctypedef struct hm_grid:
-        const uint64_t *A
-        const int32_t *pa
-        const int64_t *kstart
-        const int64_t *kend
-        int64_t i_offset
-        const uint64_t *B
-        const int32_t *pb
-        const int64_t *border
-        const int64_t *run_end
-        int64_t m
-        int64_t W
-        const int32_t *cmin
-        int metric
-        double nbits
-        int self_mode
-        int64_t topk
-    int hm_cpu_has(int which)
-    const char *hm_isa_name()
-    void hm_popcount_rows(const uint64_t *a, int64_t n, int64_t words, int32_t *out)
-    int hm_chunk_find(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch)
-    int hm_chunk_emit(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
-                      int64_t *oi, int64_t *oj, float *os)
-    void hm_chunk_free(hm_chunk *ch, int64_t nr)
-    void hm_chunk_count_owners(const hm_grid *g, int64_t r0, int64_t r1, const hm_chunk *ch,
-                               int64_t *count)
-    void hm_chunk_scatter(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
-                          int64_t *cursor, int64_t *oj, float *os)
-    int hm_rows_finish(const hm_grid *g, int64_t x0, int64_t x1, const int64_t *seg,
-                       int64_t *oi, int64_t *oj, float *os, const int64_t *toff,
-                       int64_t *ti, int64_t *tj, float *ts)
-    void hm_pair_scores(const uint64_t *A, const int32_t *pa, const uint64_t *B,
-                        const int32_t *pb, int64_t W, const int64_t *ii, const int64_t *jj,
-                        int64_t p0, int64_t p1, int metric, double nbits, float *out)
+from hashmatch.kernel._hm cimport (
+    hm_chunk,
+    hm_chunk_count_owners,
+    hm_chunk_emit,
+    hm_chunk_find,
+    hm_chunk_free,
+    hm_chunk_scatter,
+    hm_cpu_has,
+    hm_grid,
+    hm_isa_name,
+    hm_pair_counts,
+    hm_pair_scores,
+    hm_popcount_rows,
+    hm_rows_finish,
+)
 
 
 #: Instruction set this module was compiled for: "avx512", "avx2", "popcnt" or "scalar".
@@ -310,7 +284,7 @@ def pair_scores(
     int threads,
 ):
     """Scores of the listed pairs (indices already validated by the caller)."""
-    cdef int64_t n = ii.shape[0], step = 4096, c, p0, p1
+    cdef int64_t n = ii.shape[0], step = _PAIR_STEP, c, p0, p1
     cdef int64_t nchunks = (n + step - 1) // step
     out = np.empty(n, dtype=np.float32)
     cdef float[::1] o = out
@@ -324,4 +298,42 @@ def pair_scores(
                 p1 = n
             hm_pair_scores(&a[0, 0], &pa[0], &b[0, 0], &pb[0], a.shape[1], &ii[0], &jj[0],
                            p0, p1, metric, nbits, &o[0])
+    return out
+
+
+#: Listed pairs per work unit of pair_scores and pair_counts.
+cdef int64_t _PAIR_STEP = 4096
+
+
+def pair_counts(
+    const uint64_t[:, ::1] a,
+    const uint64_t[:, ::1] b,
+    const int64_t[::1] ii,
+    const int64_t[::1] jj,
+    const int64_t[::1] seg_lo,
+    const int64_t[::1] seg_hi,
+    const uint64_t[:, ::1] seg_mask,
+    int threads,
+):
+    """Intersection counts of the listed pairs: int32[pairs, 1 + segments] (column 0 the
+    whole rows, then one per segment). Indices and segments already validated."""
+    cdef int64_t n = ii.shape[0], nseg = seg_lo.shape[0], c, p0, p1
+    cdef int64_t nchunks = (n + _PAIR_STEP - 1) // _PAIR_STEP
+    out = np.zeros((n, 1 + nseg), dtype=np.int32)
+    cdef int32_t[:, ::1] o = out
+    if n == 0 or a.shape[1] == 0:
+        return out
+    cdef const int64_t *lo = &seg_lo[0] if nseg else NULL
+    cdef const int64_t *hi = &seg_hi[0] if nseg else NULL
+    cdef const uint64_t *mask = &seg_mask[0, 0] if nseg else NULL
+    if threads > nchunks:
+        threads = <int>nchunks
+    with nogil:
+        for c in prange(nchunks, num_threads=threads, schedule="static"):
+            p0 = c * _PAIR_STEP
+            p1 = p0 + _PAIR_STEP
+            if p1 > n:
+                p1 = n
+            hm_pair_counts(&a[0, 0], &b[0, 0], a.shape[1], &ii[0], &jj[0], p0, p1, nseg,
+                           lo, hi, mask, &o[0, 0])
     return out

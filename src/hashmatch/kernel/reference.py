@@ -4,7 +4,8 @@ It computes every pair directly (no pruning, no sorting), so it is easy to trust
 compiled kernel (``hashmatch.kernel._core*``) must return exactly what this returns: the same
 hits and float32 scores bit for bit, which holds because both evaluate the score with
 the same float64 operations (:func:`scores`). Inputs are already-validated
-C-contiguous ``uint64[rows, words]`` matrices; :mod:`hashmatch.kernel` does the checks.
+C-contiguous ``uint64[rows, words]`` matrices; :mod:`hashmatch.kernel.similarity` does the
+checks.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._types import Clks, Indices, Scores
+from hashmatch._types import Clks, Indices, Pairs, Scores
 
 METRICS = ("dice", "jaccard", "hamming")
 
 #: Elements of the (rows, cols, words) AND-cube evaluated at once; bounds oracle memory.
 _CUBE_ELEMENTS = 1 << 22
-
-Pairs = tuple[Indices, Indices, Scores]
 
 
 def _bitcount(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
@@ -123,3 +122,17 @@ def similarity_candidates(
     c = _bitcount(a[i] & b[j]).sum(axis=1, dtype=np.int64)
     sc = scores(c, pa + pb, metric, nbits)
     return np.where((pa > 0) & (pb > 0), sc, 0.0).astype(np.float32)
+
+
+def intersection_counts(
+    a: Clks, b: Clks, i: Indices, j: Indices, masks: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.int32]:
+    """``|a[i] & b[j]|`` per listed pair (column 0), then within each mask (``uint64[k,
+    words]``, one per segment): ``int32[pairs, 1 + k]``."""
+    out = np.zeros((len(i), 1 + len(masks)), np.int32)
+    for p0 in range(0, len(i), 1 << 14):
+        both = a[i[p0 : p0 + (1 << 14)]] & b[j[p0 : p0 + (1 << 14)]]
+        out[p0 : p0 + len(both), 0] = _bitcount(both).sum(axis=1, dtype=np.int64)
+        for s, mask in enumerate(masks):
+            out[p0 : p0 + len(both), 1 + s] = _bitcount(both & mask).sum(axis=1, dtype=np.int64)
+    return out

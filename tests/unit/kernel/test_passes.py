@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hashmatch import kernel
+from hashmatch.kernel import grid as kernel_grid
 from hashmatch.kernel import reference as kernel_numpy
 
 
@@ -66,7 +67,7 @@ def test_result_does_not_depend_on_chunk_size(
     variant: str, b: np.ndarray | None, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     want = kernel_numpy.similarity_pairs(A[:200], b, 0.45, metric="jaccard")
-    monkeypatch.setattr(kernel, "_MAX_CHUNK_ROWS", chunk)
+    monkeypatch.setattr(kernel_grid, "_MAX_CHUNK_ROWS", chunk)
     assert_same(kernel.similarity_pairs(A[:200], b, 0.45, metric="jaccard", threads=2), want)
 
 

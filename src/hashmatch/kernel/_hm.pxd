@@ -1,0 +1,69 @@
+# cython: language_level=3
+"""C declarations of the similarity kernel's headers, for the _core*.pyx builds.
+
+One block per header, each header one job: CPU facts (_hm_cpu.h), set-bit counts
+(_hm_count.h), the grid driver (_hm_grid.h) and its self-comparison passes
+(_hm_triangle.h), and listed pairs (_hm_listed.h). The score formula (_hm_score.h) and the
+hit lists (_hm_hits.h) are used by the C side only.
+"""
+
+from libc.stdint cimport int32_t, int64_t, uint64_t
+
+
+cdef extern from "_hm_cpu.h" nogil:
+    int hm_cpu_has(int which)
+    const char *hm_isa_name()
+
+
+cdef extern from "_hm_count.h" nogil:
+    void hm_popcount_rows(const uint64_t *a, int64_t n, int64_t words, int32_t *out)
+
+
+cdef extern from "_hm_grid.h" nogil:
+    ctypedef struct hm_row:
+        pass
+    ctypedef struct hm_chunk:
+        hm_row *rows
+        int64_t nout
+        int64_t most
+    ctypedef struct hm_grid:
+        const uint64_t *A
+        const int32_t *pa
+        const int64_t *kstart
+        const int64_t *kend
+        int64_t i_offset
+        const uint64_t *B
+        const int32_t *pb
+        const int64_t *border
+        const int64_t *run_end
+        int64_t m
+        int64_t W
+        const int32_t *cmin
+        int metric
+        double nbits
+        int self_mode
+        int64_t topk
+    int hm_chunk_find(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch)
+    int hm_chunk_emit(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
+                      int64_t *oi, int64_t *oj, float *os)
+    void hm_chunk_free(hm_chunk *ch, int64_t nr)
+
+
+cdef extern from "_hm_triangle.h" nogil:
+    void hm_chunk_count_owners(const hm_grid *g, int64_t r0, int64_t r1, const hm_chunk *ch,
+                               int64_t *count)
+    void hm_chunk_scatter(const hm_grid *g, int64_t r0, int64_t r1, hm_chunk *ch,
+                          int64_t *cursor, int64_t *oj, float *os)
+    int hm_rows_finish(const hm_grid *g, int64_t x0, int64_t x1, const int64_t *seg,
+                       int64_t *oi, int64_t *oj, float *os, const int64_t *toff,
+                       int64_t *ti, int64_t *tj, float *ts)
+
+
+cdef extern from "_hm_listed.h" nogil:
+    void hm_pair_scores(const uint64_t *A, const int32_t *pa, const uint64_t *B,
+                        const int32_t *pb, int64_t W, const int64_t *ii, const int64_t *jj,
+                        int64_t p0, int64_t p1, int metric, double nbits, float *out)
+    void hm_pair_counts(const uint64_t *A, const uint64_t *B, int64_t W,
+                        const int64_t *ii, const int64_t *jj, int64_t p0, int64_t p1,
+                        int64_t nseg, const int64_t *seg_lo, const int64_t *seg_hi,
+                        const uint64_t *seg_mask, int32_t *out)
