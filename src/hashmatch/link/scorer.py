@@ -1,6 +1,14 @@
-"""The combined score of row pairs of two parties: field-aware CLK Dice from the kernel,
-names read crosswise where a swap pair allows it, stable-field disagreements, and the
-exact-token evidence (:mod:`hashmatch.link.scoring` holds the formula)."""
+"""The combined score of row pairs of two parties: field-aware CLK Dice, names read
+crosswise where a swap pair allows it, stable-field disagreements, and the exact-token
+evidence (:mod:`hashmatch.link.scoring` holds the formula).
+
+One pass over the data: the kernel reads the two CLK rows of each pair once and returns
+their intersection counts, over the whole CLK and within each segment the scorer needs
+(stable fields, swap pairs). Every score is then derived from those counts and the
+per-row popcounts each party's :class:`~hashmatch.link.segments.SegmentView` holds (counted
+once per party): the whole-CLK Dice, its swapped reading, the field-aware Dice and the
+field Dice of each stable field.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Indices, Scores
-from hashmatch.kernel import dice_candidates
+from hashmatch.kernel import intersection_counts
 from hashmatch.link.inputs import Encoding
 from hashmatch.link.scoring import ScoringConfig, combine_scores, token_agreement
-from hashmatch.link.segments import blended_dice, clk_intersections, field_dice, swapped_names
+from hashmatch.link.segments import blended_dice, clk_dice, field_dice, swapped_names
 
 __all__ = ["PairScorer"]
-
-#: Score requests up to this many pairs gather their rows before calling the kernel.
-_GATHER_MAX = 4096
 
 
 class PairScorer:
@@ -28,36 +33,23 @@ class PairScorer:
     def __init__(self, parties: Sequence[Encoding], config: ScoringConfig) -> None:
         self.parties = parties
         self.config = config
+        # Parties share one schema, so the segments whose own counts are needed are the
+        # same for every party pair: stable fields and both fields of each swap pair.
+        first = parties[0] if parties else None
+        needed = set() if first is None else set(first.disagree_below)
+        needed |= {s for pair in (first.swap_segments if first else ()) for s in pair}
+        self._segments = sorted(needed)
+        self._column = {s: 1 + k for k, s in enumerate(self._segments)}
 
     def __call__(self, a: int, i: Indices, b: int, j: Indices) -> Scores:
         left, right = self.parties[a], self.parties[b]
-        if len(i) <= _GATHER_MAX:
-            # The kernel prepares whole matrices per call (popcounts) and starts its
-            # threads; for the handful of pairs of a conflict check, one thread on the
-            # gathered rows is ~100x cheaper.
-            rows = np.arange(len(i), dtype=np.int64)
-            dice = dice_candidates(left.clks[i], right.clks[j], rows, rows, threads=1)
-        else:
-            dice = dice_candidates(left.clks, right.clks, i, j)
-        swapped: dict[int, npt.NDArray[np.bool_]] = {}
-        if left.swap_segments:
-            dice, swapped = self._read_swaps(dice, a, i, b, j)
-        dice = blended_dice(dice, left.view, right.view, i, j)
-        agree, both = token_agreement(left.tokens, right.tokens, i, j)
-        disagree = self._disagreements(a, i, b, j, swapped)
-        return combine_scores(dice, agree, both, self.config, disagree)
-
-    def _read_swaps(
-        self, dice: Scores, a: int, i: Indices, b: int, j: Indices
-    ) -> tuple[Scores, dict[int, npt.NDArray[np.bool_]]]:
-        """Rescore the pairs whose swap-pair fields agree crosswise (first and last name
-        the wrong way round in one record) as if the record had them the right way: the
-        whole-CLK intersection gains what the crosswise reading adds. Returns the new
-        Dice and, per segment of a swap pair, which pairs were read swapped."""
-        left, right = self.parties[a], self.parties[b]
-        inter, total = clk_intersections(dice, left.view, right.view, i, j)
+        layout = [left.segments[s] for s in self._segments]
+        counts = intersection_counts(left.clks, right.clks, i, j, segments=layout)
+        inter = counts[:, 0].astype(np.int64)
         swapped: dict[int, npt.NDArray[np.bool_]] = {}
         for s, t in left.swap_segments:
+            # Read the pair crosswise (first and last name the wrong way round in one
+            # record) where that agrees better: the intersection gains what it adds.
             found = swapped_names(
                 (left.aligned[s], left.aligned[t]),
                 (right.aligned[s], right.aligned[t]),
@@ -66,15 +58,19 @@ class PairScorer:
                 (s, t),
                 i,
                 j,
+                straight=counts[:, self._column[s]] + counts[:, self._column[t]],
             )
             inter += found.gain
             swapped[s] = swapped[t] = found.swapped
-        with np.errstate(invalid="ignore", divide="ignore"):
-            new = np.where(total > 0, np.minimum(2.0 * inter / total, 1.0), 0.0)
-        return new.astype(np.float32), swapped
+        dice = clk_dice(inter, left.view, right.view, i, j)
+        dice = blended_dice(dice, inter, left.view, right.view, i, j)
+        agree, both = token_agreement(left.tokens, right.tokens, i, j)
+        disagree = self._disagreements(counts, a, i, b, j, swapped)
+        return combine_scores(dice, agree, both, self.config, disagree)
 
     def _disagreements(
         self,
+        counts: npt.NDArray[np.int32],
         a: int,
         i: Indices,
         b: int,
@@ -86,7 +82,7 @@ class PairScorer:
         left, right = self.parties[a], self.parties[b]
         out = []
         for s, below in left.disagree_below.items():
-            d = field_dice(left.clks, right.clks, left.view, right.view, i, j, s, left.segments[s])
+            d = field_dice(counts[:, self._column[s]], left.view, right.view, i, j, s)
             disagree = d < below  # NaN (a side lacks the field) compares False
             if s in swapped:
                 disagree &= ~swapped[s]

@@ -13,10 +13,10 @@ Field-aware Dice restricts the denominator to the segments present in *both* rec
 
 where ``S_x`` is the set of segments holding a value in record ``x``. The intersection
 ``|a & b|`` needs no change: a segment missing on either side contributes nothing to it.
-It is recovered exactly from the whole-CLK Dice the kernel already computed (``|a & b| =
-dice * (|a| + |b|) / 2``, an integer well within float32 precision for CLKs up to 64k
-bits), so the kernel stays one popcount pass and this costs O(segments) per pair on
-small per-row arrays. A pair with no field in common scores 0.
+The scorer reads it once per pair from the kernel (:func:`hashmatch.kernel.intersection_counts`,
+with the per-segment counts the stable fields and swap pairs need in the same pass), and the
+denominators come from the per-row, per-segment popcounts held here, so everything below
+costs O(segments) per pair on small per-row arrays. A pair with no field in common scores 0.
 
 *Nested* fields are compared by containment: a date is encoded as its components (year,
 month, day), so a party that holds only the birth year encodes a subset of what a party
@@ -34,7 +34,6 @@ empty segments, so nothing new is revealed.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -43,7 +42,10 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices, Scores
-from hashmatch.kernel import popcount
+from hashmatch.kernel import intersection_counts, popcount, segment_mask
+
+#: Intersection counts per pair (int32 from the kernel, or int64 after adjustments).
+Counts = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,19 @@ class SegmentView:
     popcounts: npt.NDArray[np.uint16]  # [rows, segments]
     present: npt.NDArray[np.bool_]  # [rows, segments]
     nested: npt.NDArray[np.bool_] | None = None  # [segments]: compared by containment
+    #: [rows]: popcount of each whole row (from_clks counts it; else the segments' sum)
+    row_popcounts: npt.NDArray[np.int64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.row_popcounts is None:
+            totals = self.popcounts.sum(axis=1, dtype=np.int64)
+            object.__setattr__(self, "row_popcounts", totals)
+
+    @property
+    def totals(self) -> npt.NDArray[np.int64]:
+        """Popcount of each whole row, int64 (cached once per party)."""
+        assert self.row_popcounts is not None  # set by __post_init__
+        return self.row_popcounts
 
     @classmethod
     def from_clks(
@@ -72,9 +87,11 @@ class SegmentView:
         """
         n = clks.shape[0]
         counts = np.zeros((n, len(segments)), dtype=np.uint16)
-        masks = [_segment_mask(start, bits, clks.shape[1]) for start, bits in segments]
+        totals = np.zeros(n, dtype=np.int64)
+        masks = [segment_mask(start, bits, clks.shape[1]) for start, bits in segments]
         for lo in range(0, n, chunk_rows):
             block = np.asarray(clks[lo : lo + chunk_rows])
+            totals[lo : lo + len(block)] = popcount(block)
             for s, mask in enumerate(masks):
                 counts[lo : lo + len(block), s] = popcount(block & mask)
         seen = counts > 0 if present is None else np.asarray(present, dtype=np.bool_) | (counts > 0)
@@ -82,7 +99,7 @@ class SegmentView:
         if flags is not None and flags.shape != (len(segments),):
             msg = f"nested: expected {len(segments)} flags, got shape {flags.shape}"
             raise ValueError(msg)
-        return cls(counts, seen, flags if flags is not None and flags.any() else None)
+        return cls(counts, seen, flags if flags is not None and flags.any() else None, totals)
 
 
 #: Field types whose encodings nest: a coarser value encodes a subset of the features of
@@ -90,35 +107,28 @@ class SegmentView:
 NESTED_FIELD_TYPES = frozenset({"date"})
 
 
-@functools.lru_cache(maxsize=1024)
-def _segment_mask(start: int, bits: int, words: int) -> npt.NDArray[np.uint64]:
-    # cached (read-only): a single-record lookup calls this per field and per request
-    mask = np.zeros(words, dtype=np.uint64)
-    for b in range(start, start + bits):
-        mask[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
-    mask.flags.writeable = False
-    return mask
-
-
-def clk_intersections(
-    dice: Scores, left: SegmentView, right: SegmentView, i: Indices, j: Indices
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """``(|a & b|, |a| + |b|)`` of whole CLKs per pair, recovered from their Dice (exact:
-    integers well within float32 precision, see the module docstring)."""
-    total = left.popcounts[i].sum(axis=1, dtype=np.int64) + right.popcounts[j].sum(
-        axis=1, dtype=np.int64
-    )
-    return np.rint(np.asarray(dice, dtype=np.float64) * total / 2.0), total
+def clk_dice(
+    inter: Counts, left: SegmentView, right: SegmentView, i: Indices, j: Indices
+) -> Scores:
+    """Whole-CLK Dice ``2 |a & b| / (|a| + |b|)`` per pair from intersection counts
+    ``inter``; 0 where both rows are empty. The same float64 expression as the kernel's, so
+    the float32 result is the kernel's to the bit."""
+    total = left.totals[i] + right.totals[j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice = np.where(total > 0, np.minimum(2.0 * inter / total, 1.0), 0.0)
+    return dice.astype(np.float32)
 
 
 def field_aware_dice(
-    dice: Scores,
+    inter: Counts,
     left: SegmentView,
     right: SegmentView,
     i: Indices,
     j: Indices,
 ) -> Scores:
-    """Rescore whole-CLK Dice ``dice`` of pairs ``(i, j)`` on the fields both rows hold."""
+    """Field-aware Dice of pairs ``(i, j)`` (the module docstring's ``dice_fa``) from their
+    whole-CLK intersection counts ``inter``: the denominator counts only the segments both
+    rows hold."""
     pl = left.popcounts[i].astype(np.int32)
     pr = right.popcounts[j].astype(np.int32)
     common = left.present[i] & right.present[j]
@@ -127,10 +137,9 @@ def field_aware_dice(
     if nested is not None:
         per_segment[:, nested] = 2 * np.minimum(pl[:, nested], pr[:, nested])
     denom = (per_segment * common).sum(axis=1)
-    inter, _ = clk_intersections(dice, left, right, i, j)
-    out = np.zeros(len(dice), dtype=np.float32)
+    out = np.zeros(len(inter), dtype=np.float32)
     ok = denom > 0
-    out[ok] = np.minimum(2.0 * inter[ok] / denom[ok], 1.0)
+    out[ok] = np.minimum(2.0 * np.asarray(inter)[ok] / denom[ok], 1.0)
     return out
 
 
@@ -154,33 +163,24 @@ DISAGREE_BELOW_DEFAULT = 0.5
 
 
 def field_dice(
-    left_clks: Clks,
-    right_clks: Clks,
+    inter: Counts,
     left: SegmentView,
     right: SegmentView,
     i: Indices,
     j: Indices,
     segment: int,
-    layout: tuple[int, int],
 ) -> Scores:
-    """Dice of one field per pair ``(i, j)``: segment ``segment`` at ``layout`` = ``(start,
-    bits)``, by containment if the segment is nested; NaN where either row lacks the field.
-
-    Reads only the words the segment spans, so it costs a fraction of a CLK comparison.
-    """
-    start, bits = layout
-    lo, hi = start >> 6, (start + bits + 63) >> 6
-    mask = _segment_mask(start, bits, left_clks.shape[1])[lo:hi]
-    a = np.asarray(left_clks[i, lo:hi])
-    b = np.asarray(right_clks[j, lo:hi])
-    inter = popcount(a & b & mask).astype(np.float64)
+    """Dice of one field per pair ``(i, j)`` from the intersection counts ``inter`` within
+    segment ``segment`` (see :func:`hashmatch.kernel.intersection_counts`), by containment
+    if the segment is nested; NaN where either row lacks the field."""
+    shared = np.asarray(inter).astype(np.float64)
     pl = left.popcounts[i, segment].astype(np.float64)
     pr = right.popcounts[j, segment].astype(np.float64)
     nested = _nested(left, right)
     half = np.minimum(pl, pr) if nested is not None and nested[segment] else (pl + pr) / 2
     both = left.present[i, segment] & right.present[j, segment] & (half > 0)
-    out = np.full(len(inter), np.nan, dtype=np.float32)
-    out[both] = np.minimum(inter[both] / half[both], 1.0)
+    out = np.full(len(shared), np.nan, dtype=np.float32)
+    out[both] = np.minimum(shared[both] / half[both], 1.0)
     return out
 
 
@@ -227,20 +227,25 @@ def swapped_names(
     segments: tuple[int, int],
     i: Indices,
     j: Indices,
+    straight: Counts | None = None,
 ) -> SwapEvidence:
     """Compare the two fields of a swap pair straight and crosswise for pairs ``(i, j)``.
 
     ``left``/``right`` hold each side's two segments from :func:`aligned_segment`;
-    ``segments`` their indices in the views. A pair reads as swapped when all four
-    values are present, both crosswise field Dice reach :data:`SWAP_MIN_DICE` and the
-    crosswise intersection is larger than the straight one.
+    ``segments`` their indices in the views; ``straight`` (if the caller has it from its
+    pass over the CLKs) the pairs' intersection counts within the two segments, summed. A
+    pair reads as swapped when all four values are present, both crosswise field Dice
+    reach :data:`SWAP_MIN_DICE` and the crosswise intersection is larger than the straight
+    one.
     """
     s, t = segments
     (la, lb), (ra, rb) = left, right
-    li_a, li_b, rj_a, rj_b = la[i], lb[i], ra[j], rb[j]
-    straight = popcount(li_a & rj_a) + popcount(li_b & rj_b)
-    cross_ab = popcount(li_a & rj_b)  # left's first field against right's second
-    cross_ba = popcount(li_b & rj_a)
+    cross_ab = intersection_counts(la, rb, i, j)[:, 0]  # left's first field, right's second
+    cross_ba = intersection_counts(lb, ra, i, j)[:, 0]
+    if straight is None:
+        straight = intersection_counts(la, ra, i, j)[:, 0] + intersection_counts(lb, rb, i, j)[
+            :, 0
+        ]
     pl, pr = left_view.popcounts, right_view.popcounts
     present = (
         left_view.present[i, s] & left_view.present[i, t]
@@ -263,6 +268,7 @@ FIELD_AWARE_WEIGHT = 0.5
 
 def blended_dice(
     dice: Scores,
+    inter: Counts,
     left: SegmentView,
     right: SegmentView,
     i: Indices,
@@ -270,6 +276,7 @@ def blended_dice(
     *,
     weight: float = FIELD_AWARE_WEIGHT,
 ) -> Scores:
-    """``(1 - weight) * dice + weight * field_aware_dice(...)``: see FIELD_AWARE_WEIGHT."""
-    aware = field_aware_dice(dice, left, right, i, j)
+    """``(1 - weight) * dice + weight * field_aware_dice(inter, ...)``: see
+    FIELD_AWARE_WEIGHT (``dice`` and ``inter`` describe the same pairs)."""
+    aware = field_aware_dice(inter, left, right, i, j)
     return ((1.0 - weight) * np.asarray(dice, np.float32) + weight * aware).astype(np.float32)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch.kernel import intersection_counts
 from hashmatch.link.inputs import as_encoding, token_kinds
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
@@ -173,9 +174,9 @@ class RegistryIndex:
         left, right = scorer.parties
         i, j = np.array([r]), np.array([row])
         fields = []
+        counts = intersection_counts(left.clks, right.clks, i, j, segments=left.segments)
         for s, seg in enumerate(self.layout.segments):
-            d = field_dice(left.clks, right.clks, left.view, right.view, i, j, s,
-                           left.segments[s])[0]
+            d = field_dice(counts[:, 1 + s], left.view, right.view, i, j, s)[0]
             fields.append((seg.field, None if np.isnan(d) else round(float(d), 4)))
         tokens = []
         for name in self.layout.token_names:

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hashmatch.kernel import intersection_counts
 from hashmatch.link.segments import (
     SegmentView,
     aligned_segment,
@@ -19,6 +20,11 @@ SEGMENTS = [(0, 100), (100, 60), (160, 96)]  # 256-bit CLK, uneven segments
 
 def _bits_to_clks(bits: np.ndarray) -> np.ndarray:
     return np.packbits(bits, axis=1, bitorder="little").view("<u8").astype(np.uint64)
+
+
+def _inter(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """|a & b| per pair, counted directly on the bit arrays."""
+    return np.array([(a[x] & b[y]).sum() for x, y in zip(i, j, strict=True)], np.int64)
 
 
 def _plain_dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -45,10 +51,8 @@ def test_matches_dice_restricted_to_common_fields(seed: int) -> None:
     ca, cb = _bits_to_clks(a), _bits_to_clks(b)
     i, j = np.meshgrid(np.arange(7), np.arange(5), indexing="ij")
     i, j = i.ravel(), j.ravel()
-    plain = np.array([_plain_dice(a[x], b[y]) for x, y in zip(i, j, strict=True)], dtype=np.float32)
-    got = field_aware_dice(
-        plain, SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS), i, j
-    )
+    left, right = SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS)
+    got = field_aware_dice(_inter(a, b, i, j), left, right, i, j)
     want = np.array([_reference(a[x], b[y]) for x, y in zip(i, j, strict=True)], dtype=np.float32)
     np.testing.assert_allclose(got, want, atol=1e-6)
 
@@ -59,11 +63,11 @@ def test_a_missing_field_no_longer_costs_similarity() -> None:
     a[0, 0:30] = b[0, 0:30] = True  # first field identical
     a[0, 160:200] = True  # third field only on the left
     ca, cb = _bits_to_clks(a), _bits_to_clks(b)
-    plain = np.array([_plain_dice(a[0], b[0])], np.float32)
-    assert plain[0] < 0.65
+    assert _plain_dice(a[0], b[0]) < 0.65
     idx = np.array([0])
     fa = field_aware_dice(
-        plain, SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS), idx, idx
+        _inter(a, b, idx, idx), SegmentView.from_clks(ca, SEGMENTS),
+        SegmentView.from_clks(cb, SEGMENTS), idx, idx,
     )
     assert fa[0] == 1.0
 
@@ -76,7 +80,7 @@ def test_no_common_field_scores_zero_and_present_flags_are_honoured() -> None:
     ca, cb = _bits_to_clks(a), _bits_to_clks(b)
     idx = np.array([0])
     left, right = SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS)
-    assert field_aware_dice(np.array([0.0], np.float32), left, right, idx, idx)[0] == 0.0
+    assert field_aware_dice(np.array([0]), left, right, idx, idx)[0] == 0.0
     # A field flagged present with an empty segment still counts as present.
     flagged = SegmentView.from_clks(cb, SEGMENTS, present=np.array([[True, True, False]]))
     assert flagged.present[0].tolist() == [True, True, False]
@@ -93,9 +97,10 @@ def test_blend_lies_between_plain_and_field_aware_dice() -> None:
     left, right = SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS)
     idx = np.array([0])
     plain = np.array([_plain_dice(a[0], b[0])], np.float32)
-    assert blended_dice(plain, left, right, idx, idx, weight=0.0)[0] == plain[0]
-    assert blended_dice(plain, left, right, idx, idx, weight=1.0)[0] == 1.0
-    half = blended_dice(plain, left, right, idx, idx)[0]
+    inter = intersection_counts(ca, cb, idx, idx)[:, 0]
+    assert blended_dice(plain, inter, left, right, idx, idx, weight=0.0)[0] == plain[0]
+    assert blended_dice(plain, inter, left, right, idx, idx, weight=1.0)[0] == 1.0
+    half = blended_dice(plain, inter, left, right, idx, idx)[0]
     assert abs(half - (plain[0] + 1.0) / 2) < 1e-6
 
 
@@ -119,10 +124,9 @@ def test_nested_segment_is_compared_by_containment(seed: int) -> None:
     flags = [False, True, False]
     ca, cb = _bits_to_clks(a), _bits_to_clks(b)
     i, j = (x.ravel() for x in np.meshgrid(np.arange(6), np.arange(4), indexing="ij"))
-    plain = np.array([_plain_dice(a[x], b[y]) for x, y in zip(i, j, strict=True)], np.float32)
     left = SegmentView.from_clks(ca, SEGMENTS, nested=flags)
     right = SegmentView.from_clks(cb, SEGMENTS, nested=flags)
-    got = field_aware_dice(plain, left, right, i, j)
+    got = field_aware_dice(_inter(a, b, i, j), left, right, i, j)
     want = [_nested_reference(a[x], b[y], nested=1) for x, y in zip(i, j, strict=True)]
     np.testing.assert_allclose(got, want, atol=1e-5)
 
@@ -135,13 +139,13 @@ def test_a_year_only_date_fully_agrees_with_the_full_date_it_is_part_of() -> Non
     year_only[0, 100:108] = True  # the year's features alone
     ca, cb = _bits_to_clks(full), _bits_to_clks(year_only)
     idx = np.array([0])
-    plain = np.array([_plain_dice(full[0], year_only[0])], np.float32)
+    inter = _inter(full, year_only, idx, idx)
     as_dice = field_aware_dice(
-        plain, SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS), idx, idx
+        inter, SegmentView.from_clks(ca, SEGMENTS), SegmentView.from_clks(cb, SEGMENTS), idx, idx
     )
     nested = [False, True, False]
     as_nested = field_aware_dice(
-        plain,
+        inter,
         SegmentView.from_clks(ca, SEGMENTS, nested=nested),
         SegmentView.from_clks(cb, SEGMENTS, nested=nested),
         idx,
@@ -162,7 +166,8 @@ def test_field_dice_of_one_segment_matches_a_direct_computation(seed: int, neste
     left = SegmentView.from_clks(ca, SEGMENTS, nested=flags)
     right = SegmentView.from_clks(cb, SEGMENTS, nested=flags)
     i, j = (x.ravel() for x in np.meshgrid(np.arange(5), np.arange(4), indexing="ij"))
-    got = field_dice(ca, cb, left, right, i, j, 1, SEGMENTS[1])
+    counts = intersection_counts(ca, cb, i, j, segments=[SEGMENTS[1]])
+    got = field_dice(counts[:, 1], left, right, i, j, 1)
     for k, (x, y) in enumerate(zip(i, j, strict=True)):
         sa, sb = a[x, 100:160], b[y, 100:160]
         if not (sa.any() and sb.any()):
@@ -204,6 +209,10 @@ def test_a_pair_with_both_fields_swapped_reads_as_swapped() -> None:
     idx = np.array([0, 1])
     found = swapped_names(aligned[0], aligned[1], lv, rv, (0, 1), idx, idx)  # type: ignore[arg-type]
     assert found.swapped.tolist() == [True, False]
+    # the straight counts the scorer already holds give the same reading
+    straight = intersection_counts(cl, cr, idx, idx, segments=layout[:2])[:, 1:].sum(axis=1)
+    again = swapped_names(aligned[0], aligned[1], lv, rv, (0, 1), idx, idx, straight=straight)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(again.gain, found.gain)
     # crosswise, both names agree in full; straight, nothing but chance overlaps
     assert found.gain[0] == anna.sum() + smith.sum() - (anna & smith).sum() * 2
     assert found.gain[1] == 0
