@@ -15,6 +15,18 @@ of its own). Pairs are merged with union-find, **best-first** (score descending,
   when A1 and C1 are clearly different people. Cross pairs scoring between ``reject_below``
   and the threshold (weak evidence either way) do not block the merge.
 
+  Every cross pair is checked while the two clusters have at most
+  :data:`EXACT_CROSS_PAIRS` of them (always, without dedup, for up to 12 parties). Beyond
+  that (dedup at a low threshold grows clusters of hundreds of rows), checking them all
+  would cost time quadratic in the cluster size, so the check takes a bounded sample:
+  the two rows of the pair being merged and the oldest members of each cluster (its core:
+  pairs merge best-first), :data:`CORE_ROWS` rows a side. Merging then stays near-linear
+  in the number of pairs. The cross pairs the merges will ask about are scored ahead, a
+  window of merges at a time, in one batch per party pair: the window is replayed on the
+  clusters as they stand, deciding each merge whose scores are already known and taking
+  the others as accepted (a merge that then asks about a pair the replay did not foresee
+  scores it on demand).
+
 Entity ids carry no information about rows or parties: each row's token is encrypted
 under a key derived from all input files (a keyed pseudo-random permutation, AES), an
 entity's key is the smallest ciphertext among its rows, and entities are numbered in the
@@ -32,7 +44,9 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from hashmatch._progress import ProgressHook
 from hashmatch._types import Indices, RowTokens, Scores
+from hashmatch.link.graph import UnionFind, lone_pairs
 
 __all__ = [
     "EntityStats",
@@ -71,6 +85,7 @@ def merge_entities(
     dedup: bool = False,
     compare: PairScorer | None = None,
     reject_below: float | None = None,
+    progress: ProgressHook | None = None,
 ) -> tuple[list[npt.NDArray[np.int64]], EntityStats]:
     """Union accepted pairs into entities under the rules of this module.
 
@@ -85,6 +100,8 @@ def merge_entities(
     compare, reject_below:
         Score cross pairs of two clusters before merging them; refuse the merge if any
         scores below ``reject_below``. Both or neither.
+    progress:
+        ``hook(done, total)`` over the pairs that go through the merge loop.
 
     Returns
     -------
@@ -114,18 +131,24 @@ def merge_entities(
 
     # Fast path: a pair whose rows appear in no other pair joins two singletons; nothing
     # can conflict with it, so it merges without the per-pair loop.
-    degree = np.bincount(np.concatenate([lo, hi]), minlength=n_nodes)
-    lone = (degree[lo] == 1) & (degree[hi] == 1)
+    lone = lone_pairs(lo, hi)
     parent[hi[lone]] = lo[lone]
 
     order = np.lexsort((hi, lo, -score.astype(np.float64)))
     order = order[~lone[order]]
-    merger = _Merger(parent, offsets, dedup, compare, reject_below)
-    if compare is not None:
-        merger.prefetch(lo[order], hi[order])
-    for k in order.tolist():
-        merger.merge(int(lo[k]), int(hi[k]))
-    roots = merger.roots()
+    party_of = np.repeat(np.arange(len(party_rows)), party_rows).tolist()
+    clusters = _Clusters(UnionFind(parent), party_of)
+    merger = _Merger(clusters, offsets, dedup, compare, reject_below)
+    first, second = lo[order].tolist(), hi[order].tolist()
+    for k0 in range(0, len(first), _WINDOW):
+        window = first[k0 : k0 + _WINDOW], second[k0 : k0 + _WINDOW]
+        if compare is not None:
+            merger.prefetch(*window)
+        for a, b in zip(*window, strict=True):
+            merger.merge(a, b)
+        if progress is not None:
+            progress(k0 + len(window[0]), len(first))
+    roots = clusters.sets.roots()
     _, labels = np.unique(roots, return_inverse=True)
     labels = labels.astype(np.int64)
     n_entities = int(labels.max()) + 1 if n_nodes else 0
@@ -213,134 +236,234 @@ def _check_pairs(
         raise ValueError(msg)
 
 
-#: Connected components up to this many rows get their conflict scores in one batch.
-_PREFETCH_MAX_ROWS = 32
+#: Cross pairs of two clusters up to which the conflict check compares every one of them.
+EXACT_CROSS_PAIRS = 36
+#: Rows a side compared when the clusters have more cross pairs (see the module docstring).
+CORE_ROWS = 6
+#: Prefetched pairs scored per call of ``compare`` (bounds its temporary arrays).
+_PREFETCH_CHUNK = 1 << 18
+#: Merges whose conflict checks are foreseen and scored together (see _Merger.prefetch),
+#: and the most replays of one window.
+_WINDOW = 2048
+_REPLAYS = 4
+
+
+class _Clusters:
+    """Union-find over all rows with each cluster's members (oldest first) and parties."""
+
+    def __init__(self, sets: UnionFind, party_of: list[int]) -> None:
+        self.sets = sets
+        self.party_of = party_of
+        # Rows reaching the merge loop appear in no fast-path pair, so a root without an
+        # entry here is still a singleton.
+        self.members: dict[int, list[int]] = {}
+        self.parties: dict[int, int] = {}  # root -> bit mask of the parties it holds
+
+    def cluster(self, root: int) -> list[int]:
+        return self.members.get(root) or [root]
+
+    def party_mask(self, root: int) -> int:
+        return self.parties.get(root, 1 << self.party_of[root])
+
+    def join(self, ra: int, rb: int) -> None:
+        """Merge the clusters of roots ``ra`` and ``rb``; the larger one's root survives
+        (``ra`` on a tie) and keeps its members first, so a list grows in place."""
+        xa, xb = self.cluster(ra), self.cluster(rb)
+        keep, drop = (ra, rb) if len(xa) >= len(xb) else (rb, ra)
+        big, small = (xa, xb) if keep == ra else (xb, xa)
+        self.sets.attach(drop, keep)
+        merged = self.members.pop(keep, None) or list(big)
+        merged.extend(small)
+        self.members[keep] = merged
+        self.members.pop(drop, None)
+        self.parties[keep] = self.party_mask(ra) | self.party_mask(rb)
+        self.parties.pop(drop, None)
+
+
+def _cross_pairs(
+    xa: list[int], size_a: int, xb: list[int], size_b: int, a: int, b: int
+) -> list[tuple[int, int]]:
+    """The cross pairs the conflict check scores, as ``(lower row, higher row)``: every pair
+    of clusters ``xa`` x ``xb`` but the one being merged, or for large clusters a bounded
+    sample (rows ``a``/``b`` and the oldest members of each side; see the module
+    docstring). ``xa``/``xb`` may be just the first members of a cluster of ``size_a`` /
+    ``size_b`` rows (-1: the whole list)."""
+    size_a, size_b = len(xa) if size_a < 0 else size_a, len(xb) if size_b < 0 else size_b
+    if size_a * size_b > EXACT_CROSS_PAIRS:
+        xa = [a, *[x for x in xa[:CORE_ROWS] if x != a][: CORE_ROWS - 1]]
+        xb = [b, *[y for y in xb[:CORE_ROWS] if y != b][: CORE_ROWS - 1]]
+    return [(x, y) if x < y else (y, x) for x in xa for y in xb if (x, y) != (a, b)]
+
+
+class _Replay:
+    """An overlay of :class:`_Clusters` for foreseeing merges: the clusters stay as they
+    are; joins are recorded here, with each cluster's size and first members only (all the
+    conflict check can look at), so a replay costs O(1) per merge."""
+
+    def __init__(self, base: _Clusters) -> None:
+        self.base = base
+        self.parent: dict[int, int] = {}
+        self.sizes: dict[int, int] = {}
+        self.heads: dict[int, list[int]] = {}
+        self.parties: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        root = self.base.sets.find(x)
+        while root in self.parent:
+            root = self.parent[root]
+        return root
+
+    def size(self, root: int) -> int:
+        return self.sizes.get(root) or len(self.base.cluster(root))
+
+    def head(self, root: int) -> list[int]:
+        return self.heads.get(root) or self.base.cluster(root)[:EXACT_CROSS_PAIRS]
+
+    def party_mask(self, root: int) -> int:
+        return self.parties.get(root) or self.base.party_mask(root)
+
+    def join(self, ra: int, rb: int) -> None:
+        size_a, size_b = self.size(ra), self.size(rb)
+        keep, drop = (ra, rb) if size_a >= size_b else (rb, ra)
+        self.parent[drop] = keep
+        self.heads[keep] = (self.head(keep) + self.head(drop))[:EXACT_CROSS_PAIRS]
+        self.sizes[keep] = size_a + size_b
+        self.parties[keep] = self.party_mask(ra) | self.party_mask(rb)
 
 
 class _Merger:
-    """Union-find over all rows with member lists, applying the refusal rules per merge."""
+    """Applies the refusal rules of this module to each merge, in best-first order."""
 
     def __init__(
         self,
-        parent: npt.NDArray[np.int64],
+        clusters: _Clusters,
         offsets: npt.NDArray[np.int64],
         dedup: bool,
         compare: PairScorer | None,
         reject_below: float | None,
     ) -> None:
-        self.parent = parent.tolist()
+        self.clusters = clusters
         self.offsets = offsets
         self.dedup = dedup
         self.compare = compare
         self.reject_below = reject_below
-        self.members: dict[int, list[int]] = {}
-        self.scores: dict[tuple[int, int], float] = {}  # (node, node) -> score, node < node
+        self.known = _KnownScores(int(offsets[-1]))
         self.merged = self.redundant = self.refused_same_party = self.refused_conflict = 0
 
-    def prefetch(self, lo: Indices, hi: Indices) -> None:
-        """Score, in one batch per party pair, every pair of rows that a conflict check may
-        ask about: rows of one connected component of the remaining pairs (components of
-        at most :data:`_PREFETCH_MAX_ROWS` rows; larger ones are scored on demand)."""
-        assert self.compare is not None
-        parent: dict[int, int] = {}
+    def prefetch(self, first: list[int], second: list[int]) -> None:
+        """Score, in one batch per party pair, the cross pairs the merges ``first[k] ~
+        second[k]`` will ask about. The merges are replayed on an overlay of the clusters
+        (which needs no score): a merge whose cross pairs all have known scores is decided
+        as the real one will be, any other is taken as accepted. Replays repeat with the
+        new scores until they foresee nothing new (a few rounds: each one decides more
+        merges exactly)."""
+        for _ in range(_REPLAYS):
+            asked = self._replay(first, second)
+            if not asked:
+                return
+            pairs = np.unique(np.array(asked, dtype=np.int64), axis=0)
+            self.known.add(pairs[:, 0], pairs[:, 1], self._score(pairs[:, 0], pairs[:, 1]))
 
-        def find(x: int) -> int:
-            parent.setdefault(x, x)
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-        components: dict[int, list[int]] = {}
-        for x in sorted(parent):
-            components.setdefault(find(x), []).append(x)
-        requests: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
-        for nodes in components.values():
-            if len(nodes) > _PREFETCH_MAX_ROWS:
+    def _replay(self, first: list[int], second: list[int]) -> list[tuple[int, int]]:
+        """The cross pairs without a known score that replaying the merges asks about."""
+        assert self.reject_below is not None
+        replay = _Replay(self.clusters)
+        asked: list[tuple[int, int]] = []
+        for a, b in zip(first, second, strict=True):
+            ra, rb = replay.find(a), replay.find(b)
+            if ra == rb or (not self.dedup and replay.party_mask(ra) & replay.party_mask(rb)):
                 continue
-            parties = self._parties(nodes)
-            for k, (x, px) in enumerate(zip(nodes, parties, strict=True)):
-                for y, py in zip(nodes[k + 1 :], parties[k + 1 :], strict=True):
-                    if px != py or self.dedup:
-                        rows = requests.setdefault((px, py), ([], []))
-                        rows[0].append(x)
-                        rows[1].append(y)
-        for (px, py), (xs, ys) in requests.items():
-            rx = np.array(xs, np.int64) - self.offsets[px]
-            ry = np.array(ys, np.int64) - self.offsets[py]
-            got = np.asarray(self.compare(px, rx, py, ry), dtype=np.float64).tolist()
-            self.scores.update(zip(zip(xs, ys, strict=True), got, strict=True))
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    def cluster(self, root: int) -> list[int]:
-        # Rows reaching the loop appear in no fast-path pair, so a root without a member
-        # list is still a singleton.
-        return self.members.get(root) or [root]
+            pairs = _cross_pairs(replay.head(ra), replay.size(ra), replay.head(rb),
+                                 replay.size(rb), a, b)
+            if pairs:
+                s, t = np.array(pairs, dtype=np.int64).T
+                known = self.known.get(s, t)
+                if (known < self.reject_below).any():
+                    continue  # refused for certain
+                unknown = np.isnan(known).tolist()
+                asked.extend(p for p, new in zip(pairs, unknown, strict=True) if new)
+            replay.join(ra, rb)
+        return asked
 
     def merge(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
+        clusters = self.clusters
+        ra, rb = clusters.sets.find(a), clusters.sets.find(b)
         if ra == rb:
             self.redundant += 1
             return
-        xa, xb = self.cluster(ra), self.cluster(rb)
-        party_a = self._parties(xa)
-        party_b = self._parties(xb)
-        if not self.dedup and not set(party_a).isdisjoint(party_b):
+        if not self.dedup and clusters.party_mask(ra) & clusters.party_mask(rb):
             self.refused_same_party += 1
             return
-        if self.compare is not None and self._conflict(xa, party_a, xb, party_b, a, b):
+        if self.compare is not None and self._conflict(
+            _cross_pairs(clusters.cluster(ra), -1, clusters.cluster(rb), -1, a, b)
+        ):
             self.refused_conflict += 1
             return
-        keep, drop = (ra, rb) if len(xa) >= len(xb) else (rb, ra)
-        self.parent[drop] = keep
-        self.members.pop(drop, None)
-        self.members[keep] = xa + xb
+        clusters.join(ra, rb)
         self.merged += 1
 
-    def _parties(self, nodes: list[int]) -> list[int]:
-        found: list[int] = (np.searchsorted(self.offsets, nodes, side="right") - 1).tolist()
-        return found
-
-    def _conflict(
-        self, xa: list[int], pa: list[int], xb: list[int], pb: list[int], a: int, b: int
-    ) -> bool:
-        assert self.compare is not None and self.reject_below is not None
-        groups: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
-        for x, px in zip(xa, pa, strict=True):
-            for y, py in zip(xb, pb, strict=True):
-                if {x, y} == {a, b}:
-                    continue
-                (s, ps), (t, pt) = sorted(((x, px), (y, py)))
-                known = self.scores.get((s, t))
-                if known is not None:
-                    if known < self.reject_below:
-                        return True
-                    continue
-                rows = groups.setdefault((ps, pt), ([], []))
-                rows[0].append(s - int(self.offsets[ps]))
-                rows[1].append(t - int(self.offsets[pt]))
-        for (ps, pt), (rs, rt) in sorted(groups.items()):
-            scores = self.compare(ps, np.array(rs, np.int64), pt, np.array(rt, np.int64))
-            if (np.asarray(scores) < self.reject_below).any():
-                return True
+    def _conflict(self, pairs: list[tuple[int, int]]) -> bool:
+        assert self.reject_below is not None
+        if not pairs:
+            return False
+        s, t = np.array(pairs, dtype=np.int64).T
+        scores = self.known.get(s, t)
+        if (scores < self.reject_below).any():  # NaN (not scored yet) compares False
+            return True
+        missing = np.isnan(scores)
+        if missing.any():
+            got = self._score(s[missing], t[missing])
+            self.known.add(s[missing], t[missing], got)
+            return bool((got < self.reject_below).any())
         return False
 
-    def roots(self) -> npt.NDArray[np.int64]:
-        parent = np.array(self.parent, dtype=np.int64)
-        while True:  # pointer jumping: depth halves each round
-            grand = parent[parent]
-            if np.array_equal(grand, parent):
-                return parent
-            parent = grand
+    def _score(self, s: Indices, t: Indices) -> npt.NDArray[np.float64]:
+        """Scores of row pairs ``(s[k], t[k])`` (global rows, ``s < t``), one call of
+        ``compare`` per party pair (and per :data:`_PREFETCH_CHUNK` pairs)."""
+        assert self.compare is not None
+        ps = np.searchsorted(self.offsets, s, side="right") - 1
+        pt = np.searchsorted(self.offsets, t, side="right") - 1
+        out = np.empty(len(s), np.float64)
+        for x, y in sorted(set(zip(ps.tolist(), pt.tolist(), strict=True))):
+            where = np.flatnonzero((ps == x) & (pt == y))
+            for k0 in range(0, len(where), _PREFETCH_CHUNK):
+                part = where[k0 : k0 + _PREFETCH_CHUNK]
+                rows_s = s[part] - self.offsets[x]
+                rows_t = t[part] - self.offsets[y]
+                out[part] = np.asarray(self.compare(x, rows_s, y, rows_t), dtype=np.float64)
+        return out
+
+
+class _KnownScores:
+    """Scores of row pairs already computed: a sorted array from the prefetch plus a dict
+    for the few scored on demand. Keys are ``s * rows + t``."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.keys = np.zeros(0, np.int64)
+        self.values = np.zeros(0, np.float64)
+        self.extra: dict[int, float] = {}
+
+    def add(self, s: Indices, t: Indices, scores: npt.NDArray[np.float64]) -> None:
+        keys = s * self.rows + t
+        if len(keys) > 1024:
+            order = np.argsort(np.concatenate([self.keys, keys]), kind="stable")
+            self.keys = np.concatenate([self.keys, keys])[order]
+            self.values = np.concatenate([self.values, scores])[order]
+        else:
+            self.extra.update(zip(keys.tolist(), scores.tolist(), strict=True))
+
+    def get(self, s: Indices, t: Indices) -> npt.NDArray[np.float64]:
+        """Known scores, NaN where unknown."""
+        keys = s * self.rows + t
+        out = np.full(len(keys), np.nan)
+        if len(self.keys):
+            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            found = self.keys[at] == keys
+            out[found] = self.values[at[found]]
+        if self.extra:
+            for k, key in enumerate(keys.tolist()):
+                value = self.extra.get(key)
+                if value is not None:
+                    out[k] = value
+        return out

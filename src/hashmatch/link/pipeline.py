@@ -274,6 +274,7 @@ def link_encodings(
         dedup=dedup,
         compare=scorer,
         reject_below=choice.value - _margin(conflict_margin, dedup),
+        progress=meter.after_comparisons(),
     )
     row_tokens = tuple(np.asarray(p.row_tokens) for p in parties)
     key = entity_id_key(
@@ -398,11 +399,20 @@ def _all_pairs(n: int, m: int | None, chunk: int = 1 << 20) -> Iterator[tuple[In
 
 
 class _Meter:
-    """Progress over all comparison jobs, in left-party rows done (chunks are ordered by i)."""
+    """Progress over all comparison jobs, in left-party rows done (chunks are ordered by i),
+    then over the pairs entity merging goes through."""
 
     def __init__(self, hook: ProgressHook | None, rows_per_job: Sequence[int]) -> None:
         self.hook = hook
         self.offsets = list(itertools.accumulate(rows_per_job, initial=0))
+
+    def after_comparisons(self) -> ProgressHook | None:
+        """A hook for the stage after the comparisons (entity merging), continuing the
+        count: ``done`` and ``total`` of that stage are added to the comparison rows."""
+        hook, offset = self.hook, self.offsets[-1]
+        if hook is None:
+            return None
+        return lambda done, total: hook(offset + done, None if total is None else offset + total)
 
     def job(self, k: int) -> Callable[[int], None] | None:
         hook = self.hook

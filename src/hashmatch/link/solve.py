@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Indices, Scores
+from hashmatch.link.graph import lone_pairs, pair_components
 
 __all__ = ["EXACT_MAX_ROWS", "SolveStats", "greedy_assign", "solve_one_to_one"]
 
@@ -118,13 +119,12 @@ def solve_one_to_one(
     if n == 0:
         return keep, SolveStats(0, 0, 0, 0, 0, 0)
     base = float(score.min()) if threshold is None else float(threshold)
-    deg_i = _degree(i)
-    deg_j = _degree(j)
-    lone = (deg_i == 1) & (deg_j == 1)
+    right = j + (int(i.max()) + 1)  # right rows numbered after the left ones
+    lone = lone_pairs(i, right)
     keep[lone] = True
     contested = np.flatnonzero(~lone)
     exact = changed = greedy = 0
-    for comp in _components(i[contested], j[contested]):
+    for comp in pair_components(i[contested], right[contested]):
         idx = contested[comp]
         ci, cj, cs = i[idx], j[idx], score[idx]
         g = greedy_assign(ci, cj, cs)
@@ -159,36 +159,6 @@ def _check(i: Indices, j: Indices, score: Scores) -> tuple[Indices, Indices, Sco
 def _best_first(i: Indices, j: Indices, score: Scores) -> Indices:
     """Order: score descending, then i, then j ascending (lexsort keys: last is primary)."""
     return np.lexsort((j, i, -score.astype(np.float64)))
-
-
-def _degree(x: Indices) -> npt.NDArray[np.int64]:
-    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    return counts[inverse]
-
-
-def _components(i: Indices, j: Indices) -> list[Indices]:
-    """Connected components of the bipartite graph, as sorted lists of pair positions."""
-    if len(i) == 0:
-        return []
-    ui, ii = np.unique(i, return_inverse=True)
-    _, jj = np.unique(j, return_inverse=True)
-    parent = list(range(len(ui) + int(jj.max()) + 1))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    offset = len(ui)
-    for a, b in zip(ii.tolist(), (jj + offset).tolist(), strict=True):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([find(a) for a in ii.tolist()], dtype=np.int64)
-    order = np.argsort(roots, kind="stable")
-    bounds = np.flatnonzero(np.diff(roots[order])) + 1
-    return list(np.split(order, bounds))
 
 
 def _max_weight_matching(
