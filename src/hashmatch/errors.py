@@ -102,6 +102,10 @@ class ResultsError(HashmatchError):
     """A results folder, lookup or truth file is missing, malformed or inconsistent."""
 
 
+class CostLimitError(HashmatchError):
+    """A run would cost more than its documented limit (time, memory) and was not forced."""
+
+
 class KeyFileError(HashmatchError):
     """A key file is missing, malformed, of the wrong kind, or too widely readable."""
 

@@ -348,3 +348,20 @@ def test_refuses_other_encoder_versions_and_clk_lengths() -> None:
     # a file without a secret commitment cannot show it shares the secret: refused
     with pytest.raises(IncompatibleEncodingsError, match="b.hme carries no secret commitment"):
         check_compatible([a, replace(a, party="b", source="b.hme", secret_commitment="")])
+
+
+def test_no_blocking_beyond_the_limit_needs_force(
+    world: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashmatch.link import exhaustive
+
+    monkeypatch.setattr(exhaustive, "NO_BLOCKING_MAX_PAIRS", 1000)
+    files = list(world["hme"].values())  # type: ignore[attr-defined]
+    refused = run("link", *files, "-o", tmp_path / "refused", "--no-blocking")
+    assert refused.exit_code == 2  # type: ignore[attr-defined]
+    assert "without blocking" in refused.output and "--force" in refused.output  # type: ignore[attr-defined]
+    assert not (tmp_path / "refused" / "entities.csv").exists()
+    forced = run("link", *files, "-o", tmp_path / "forced", "--no-blocking", "--force",
+                 "--threshold", "0.8")
+    assert forced.exit_code == 0, forced.output  # type: ignore[attr-defined]
+    assert (tmp_path / "forced" / "entities.csv").exists()

@@ -30,7 +30,11 @@ def link(
         bool, typer.Option("--dedup", help="Also find duplicates within each party.")
     ] = False,
     no_blocking: Annotated[
-        bool, typer.Option("--no-blocking", help="Compare every pair (small inputs only).")
+        bool,
+        typer.Option(
+            "--no-blocking",
+            help="Compare every pair (refused beyond 25 million pairs without --force).",
+        ),
     ] = False,
     pairs: Annotated[
         bool, typer.Option("--pairs", help="Also write pairs.csv with scores (leaks more).")
@@ -92,7 +96,7 @@ def link(
         bool,
         force_option(
             "Replace OUT as a whole if it is not empty (only if it holds nothing but "
-            "results files)."
+            "results files), and allow --no-blocking beyond its pair limit."
         ),
     ] = False,
 ) -> None:
@@ -134,7 +138,7 @@ def link(
     console = Console(highlight=False)
     with reporting_errors():
         check_results_folder(out_dir, force=force, reads=[*files, key, trust, registry])
-    with reporting_errors(), terminal_progress("comparing") as progress:
+    with reporting_errors(), terminal_progress("linking") as progress:
         inputs = opened_inputs(
             files,
             key=load_coordinator_key(key) if key is not None else None,
@@ -160,6 +164,7 @@ def link(
                 progress=progress,
                 sources=[str(f) for f in files],
                 force=force,
+                allow_costly=force,
             )
     render(result, out_dir, console)
 

@@ -3,8 +3,10 @@
 For every pair of parties (and, with ``dedup``, every party with itself):
 
     blocking.candidate_pairs  -> chunks of candidate (i, j), never the n*m grid
-    kernel.dice_candidates    -> CLK Dice per candidate
-    scoring.combine_scores    -> one score per pair (CLK + exact-token agreement)
+                                 (without blocking: exhaustive.likely_pairs, the grid
+                                 kernel at a bound no pair that can match falls below)
+    scorer.PairScorer         -> one score per pair from one kernel pass over its CLKs
+                                 (CLK + field evidence + exact-token agreement, scoring.py)
 
 then, over all party pairs: a threshold (explicit, or chosen from the pooled candidate
 scores by threshold.choose_threshold), one-to-one solving per party pair (solve.py),
@@ -37,6 +39,13 @@ from hashmatch.errors import IncompatibleEncodingsError
 from hashmatch.link.blocking import BlockingConfig, BlockingStats, candidate_pairs
 from hashmatch.link.compat import check_compatible, check_row_tokens
 from hashmatch.link.entities import entity_id_key, merge_entities, number_entities
+from hashmatch.link.exhaustive import (
+    check_cost,
+    grid_size,
+    likely_pairs,
+    sample_pairs,
+    sample_stride,
+)
 from hashmatch.link.inputs import Encoding, as_encoding, file_info, info_of, tokens_digest
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
@@ -88,6 +97,7 @@ def link_files(
     progress: ProgressHook | None = None,
     sources: Sequence[str] | None = None,
     force: bool = False,
+    allow_costly: bool = False,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
@@ -119,6 +129,9 @@ def link_files(
     sources:
         Names to show for the inputs in messages and report.json (default: ``paths``);
         the CLI passes the sealed files' names when ``paths`` are decrypted temporary copies.
+    allow_costly:
+        Run even what is refused by default as too costly: linking without blocking
+        beyond :data:`hashmatch.link.exhaustive.NO_BLOCKING_MAX_PAIRS` pairs.
 
     Raises
     ------
@@ -128,6 +141,8 @@ def link_files(
         Files that cannot be linked together (the message names both files).
     OutputError
         ``out_dir`` may not be written (checked before linking).
+    CostLimitError
+        Without blocking, more pairs than the limit and not ``allow_costly``.
     """
     from hashmatch.link.outputs import check_results_folder, write_results
 
@@ -150,6 +165,7 @@ def link_files(
             dedup=dedup,
             blocking=blocking,
             progress=progress,
+            allow_costly=allow_costly,
         )
         result.timings = {"open_and_verify": opened, **result.timings}
         write_results(
@@ -173,6 +189,7 @@ def link_encodings(
     blocking: bool | BlockingConfig = True,
     conflict_margin: float | None = None,
     progress: ProgressHook | None = None,
+    allow_costly: bool = False,
 ) -> LinkResult:
     """Link in memory: open :class:`EncodingFile` objects or ``EncodedBatch`` objects.
 
@@ -206,34 +223,41 @@ def link_encodings(
 
     t0 = time.perf_counter()
     pool = _ScorePool(SCORE_POOL_CAP)
-    floor = AUTO_KEEP_FLOOR if threshold is None else float(threshold)
     meter = _Meter(progress, [infos[a].rows for a, _ in jobs])
     # The threshold is chosen from cross-party scores when there are any: within-party
     # candidates of one file have another non-match population (households, namesakes)
     # and get their own, stricter cut (within_party_threshold).
     cross = len(parties) > 1
-    scored = [
-        _score_job(scorer, a, b, config, floor, pool if a != b or not cross else None,
-                   meter.job(k))
-        for k, (a, b) in enumerate(jobs)
-    ]
-    timings["compare"] = time.perf_counter() - t0
+    pooled = [a != b or not cross for a, b in jobs]
+    if config is None:
+        grids = [(f"{infos[a].party} ~ {infos[b].party}", infos[a].rows,
+                  None if a == b else infos[b].rows) for a, b in jobs]
+        check_cost(grids, allow_costly=allow_costly)
+        scored, choice = _link_exhaustive(scorer, jobs, grids, pooled, threshold, pool, meter)
+        timings["compare"] = time.perf_counter() - t0
+        timings["threshold"] = 0.0
+        scores = pool.scores()
+    else:
+        floor = AUTO_KEEP_FLOOR if threshold is None else float(threshold)
+        scored = [
+            _score_job(scorer, a, b, config, floor, pool if keep else None, meter.job(k))
+            for k, ((a, b), keep) in enumerate(zip(jobs, pooled, strict=True))
+        ]
+        timings["compare"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    scores = pool.scores()
-    choice = _threshold(threshold, scores)
-    if choice.value < floor:  # rare: the valley lies below what was kept; score again
-        floor = choice.value
-        scored = [_score_job(scorer, a, b, config, floor, None, None) for a, b in jobs]
-    timings["threshold"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scores = pool.scores()
+        choice = _threshold(threshold, scores)
+        if choice.value < floor:  # rare: the valley lies below what was kept; score again
+            floor = choice.value
+            scored = [_score_job(scorer, a, b, config, floor, None, None) for a, b in jobs]
+        timings["threshold"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     columns: list[list[npt.NDArray[Any]]] = [[], [], [], [], []]
     pair_stats: list[PairLinkStats] = []
     for (a, b), job in zip(jobs, scored, strict=True):
-        cut = choice.value
-        if a == b and cross and threshold is None:
-            cut = within_party_threshold(choice.value)
+        cut = _cut(choice, a == b and cross and threshold is None)
         accept = job.score >= cut
         i, j, s = job.i[accept], job.j[accept], job.score[accept]
         solve_stats = None
@@ -331,17 +355,32 @@ def _score_job(
     scorer: PairScorer,
     a: int,
     b: int,
-    config: BlockingConfig | None,
+    config: BlockingConfig,
     floor: float,
     pool: _ScorePool | None,
     progress: Callable[[int], None] | None,
 ) -> _Scored:
     """Score the candidates of parties a and b; keep the pairs at or above ``floor``."""
     left, right = scorer.parties[a], scorer.parties[b]
+    chunks, stats = _candidates(left, None if a == b else right, config)
+    i, j, score, n = _score_chunks(scorer, a, b, chunks, floor, pool, progress)
+    return _Scored(i, j, score, n, stats())
+
+
+def _score_chunks(
+    scorer: PairScorer,
+    a: int,
+    b: int,
+    chunks: Iterator[tuple[Indices, Indices]],
+    floor: float,
+    pool: _ScorePool | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[Indices, Indices, Scores, int]:
+    """Score candidate chunks of parties a and b (ascending i); keep the pairs at or above
+    ``floor``; returns them and how many were scored."""
     kept_i: list[Indices] = []
     kept_j: list[Indices] = []
     kept_s: list[Scores] = []
-    chunks, stats = _candidates(left, None if a == b else right, config)
     n = 0
     for i, j in chunks:
         s = scorer(a, i, b, j)
@@ -354,23 +393,54 @@ def _score_job(
         kept_s.append(s[keep])
         if progress is not None and len(i):
             progress(int(i[-1]) + 1)  # chunks come in ascending i: left rows done
-    return _Scored(
+    return (
         np.concatenate(kept_i) if kept_i else np.zeros(0, np.int64),
         np.concatenate(kept_j) if kept_j else np.zeros(0, np.int64),
         np.concatenate(kept_s) if kept_s else np.zeros(0, np.float32),
         n,
-        stats(),
     )
 
 
+def _link_exhaustive(
+    scorer: PairScorer,
+    jobs: Sequence[tuple[int, int]],
+    grids: Sequence[tuple[str, int, int | None]],
+    pooled: Sequence[bool],
+    threshold: float | None,
+    pool: _ScorePool,
+    meter: _Meter,
+) -> tuple[list[_Scored], ThresholdChoice]:
+    """Every pair of every job, through the grid kernel (see :mod:`hashmatch.link.
+    exhaustive`): the threshold from a row-major sample of all pairs' scores (all of them
+    when they fit the pool), then per job the pairs at or above its cut."""
+    sizes = [grid_size(n, m) for _, n, m in grids]
+    stride = sample_stride(sum(g for g, p in zip(sizes, pooled, strict=True) if p), pool.cap)
+    for (a, b), (_, n, m), keep in zip(jobs, grids, pooled, strict=True):
+        if keep:
+            for i, j in sample_pairs(n, m, stride):
+                pool.add(scorer(a, i, b, j))
+    choice = _threshold(threshold, pool.scores())
+    scored = []
+    for k, ((a, b), size) in enumerate(zip(jobs, sizes, strict=True)):
+        cut = _cut(choice, a == b and len(scorer.parties) > 1 and threshold is None)
+        right = None if a == b else scorer.parties[b]
+        chunks = likely_pairs(scorer.parties[a], right, cut, scorer.config)
+        i, j, score, _ = _score_chunks(scorer, a, b, chunks, cut, None, meter.job(k))
+        scored.append(_Scored(i, j, score, size, None))
+    return scored, choice
+
+
+def _cut(choice: ThresholdChoice, within_party_auto: bool) -> float:
+    """The acceptance cut of a job: the threshold, or for within-party pairs under an
+    automatic threshold (with other parties present) :func:`within_party_threshold`."""
+    return within_party_threshold(choice.value) if within_party_auto else choice.value
+
+
 def _candidates(
-    left: Encoding, right: Encoding | None, config: BlockingConfig | None
+    left: Encoding, right: Encoding | None, config: BlockingConfig
 ) -> tuple[Iterator[tuple[Indices, Indices]], Callable[[], BlockingStats | None]]:
     """Candidate chunks of (left, right), or of left with itself (i < j) when right is None,
     and a function giving the blocking statistics once the chunks are exhausted."""
-    if config is None:
-        m = None if right is None else len(right.row_tokens)
-        return _all_pairs(len(left.row_tokens), m), lambda: None
     stream = candidate_pairs(
         left.clks,
         left.tokens,
@@ -382,20 +452,6 @@ def _candidates(
         right_present=None if right is None else right.present,
     )
     return stream, lambda: stream.stats
-
-
-def _all_pairs(n: int, m: int | None, chunk: int = 1 << 20) -> Iterator[tuple[Indices, Indices]]:
-    """Every pair in row-major order, in chunks (``m`` None: i < j within one party)."""
-    cols = n if m is None else m
-    rows_per_chunk = max(1, chunk // max(cols, 1))
-    for start in range(0, n, rows_per_chunk):
-        rows = np.arange(start, min(start + rows_per_chunk, n), dtype=np.int64)
-        i = np.repeat(rows, cols)
-        j = np.tile(np.arange(cols, dtype=np.int64), len(rows))
-        if m is None:
-            upper = j > i
-            i, j = i[upper], j[upper]
-        yield i, j
 
 
 class _Meter:

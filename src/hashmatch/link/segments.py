@@ -205,6 +205,27 @@ def aligned_segment(
     return out
 
 
+def swap_segments(
+    clks: Clks, first: tuple[int, int], second: tuple[int, int], *, chunk_rows: int = 1 << 14
+) -> Clks:
+    """A copy of ``clks`` with the bits of two equally wide segments exchanged (``(start,
+    bits)`` each): every row read the other way round, as :func:`swapped_names` reads it.
+    """
+    (s0, width), (t0, other) = first, second
+    if width != other:
+        msg = f"segments to swap must be equally wide, got {width} and {other} bits"
+        raise ValueError(msg)
+    out = np.empty(clks.shape, dtype=np.uint64)
+    for lo in range(0, clks.shape[0], chunk_rows):
+        block = np.ascontiguousarray(clks[lo : lo + chunk_rows]).view(np.uint8)
+        bits = np.unpackbits(block, axis=1, bitorder="little")
+        a = bits[:, s0 : s0 + width].copy()
+        bits[:, s0 : s0 + width] = bits[:, t0 : t0 + width]
+        bits[:, t0 : t0 + width] = a
+        out[lo : lo + len(bits)] = np.packbits(bits, axis=1, bitorder="little").view("<u8")
+    return out
+
+
 #: Both names must agree crosswise at least this well (field Dice) for a pair to be read
 #: as swapped: one shared name in another position (Lee John ~ John Smith) is not a swap.
 SWAP_MIN_DICE = 0.5
