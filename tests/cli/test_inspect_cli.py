@@ -186,3 +186,15 @@ def test_help_has_an_example() -> None:
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(hashmatch.audit.inspection)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_inspection_needs_no_numpy_bitwise_count(
+    hme: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy 1.26 (allowed by pyproject) has no np.bitwise_count: the report must not use it."""
+    want = inspect_file(hme)
+    if hasattr(np, "bitwise_count"):
+        monkeypatch.delattr(np, "bitwise_count")
+    got = inspect_file(hme)
+    assert got.popcount == want.popcount
+    assert got.segments == want.segments

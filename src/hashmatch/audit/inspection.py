@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encfile import EncodingFile, Header, Segment, unpack_present
+from hashmatch.kernel import popcount, segment_mask
 
 #: Mean fill (over rows where the field is present) below which a segment is "nearly
 #: empty" and above which it is "saturated"; a well-sized filter sits near 30-50%.
@@ -191,12 +192,12 @@ class _Accumulator:
         self.missing += (~present).sum(axis=0)
         for name, tok in tokens.items():
             self.token_missing[name] += int((tok == 0).all(axis=1).sum())
-        counts = np.bitwise_count(clks).sum(axis=1, dtype=np.int64)
+        counts = popcount(clks).astype(np.int64)
         self.popcounts += np.bincount(counts, minlength=self.popcounts.size)
         for i, (seg, (w0, mask)) in enumerate(zip(self.h.segments, self.masks, strict=True)):
             rows = present[:, self.field_index[seg.field]]
             sub = clks[rows, w0 : w0 + mask.size] & mask
-            self.fill_bits[i] += int(np.bitwise_count(sub).sum(dtype=np.int64))
+            self.fill_bits[i] += int(popcount(sub).sum(dtype=np.int64))
             self.fill_rows[i] += int(rows.sum())
         self.fingerprints.append(_fingerprint(clks[counts > 0]))
 
@@ -238,10 +239,7 @@ def _rate(count: int, rows: int) -> float | None:
 def _segment_mask(start: int, bits: int) -> tuple[int, npt.NDArray[np.uint64]]:
     """(first word, per-word masks) selecting CLK bits [start, start + bits)."""
     w0, w1 = start // 64, (start + bits - 1) // 64 + 1
-    mask = np.zeros(w1 - w0, np.uint64)
-    for b in range(start, start + bits):
-        mask[b // 64 - w0] |= np.uint64(1) << np.uint64(b % 64)
-    return w0, mask
+    return w0, segment_mask(start, bits, w1)[w0:]
 
 
 def _fingerprint(clks: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

@@ -361,8 +361,8 @@ class _Merger:
             asked = self._replay(first, second)
             if not asked:
                 return
-            pairs = np.unique(np.array(asked, dtype=np.int64), axis=0)
-            self.known.add(pairs[:, 0], pairs[:, 1], self._score(pairs[:, 0], pairs[:, 1]))
+            pairs = sorted(set(asked))
+            self.known.add(pairs, self._score(pairs))
 
     def _replay(self, first: list[int], second: list[int]) -> list[tuple[int, int]]:
         """The cross pairs without a known score that replaying the merges asks about."""
@@ -375,13 +375,10 @@ class _Merger:
                 continue
             pairs = _cross_pairs(replay.head(ra), replay.size(ra), replay.head(rb),
                                  replay.size(rb), a, b)
-            if pairs:
-                s, t = np.array(pairs, dtype=np.int64).T
-                known = self.known.get(s, t)
-                if (known < self.reject_below).any():
-                    continue  # refused for certain
-                unknown = np.isnan(known).tolist()
-                asked.extend(p for p, new in zip(pairs, unknown, strict=True) if new)
+            known = self.known.get(pairs)
+            if any(k is not None and k < self.reject_below for k in known):
+                continue  # refused for certain
+            asked.extend(p for p, k in zip(pairs, known, strict=True) if k is None)
             replay.join(ra, rb)
         return asked
 
@@ -404,23 +401,21 @@ class _Merger:
 
     def _conflict(self, pairs: list[tuple[int, int]]) -> bool:
         assert self.reject_below is not None
-        if not pairs:
-            return False
-        s, t = np.array(pairs, dtype=np.int64).T
-        scores = self.known.get(s, t)
-        if (scores < self.reject_below).any():  # NaN (not scored yet) compares False
+        known = self.known.get(pairs)
+        if any(k is not None and k < self.reject_below for k in known):
             return True
-        missing = np.isnan(scores)
-        if missing.any():
-            got = self._score(s[missing], t[missing])
-            self.known.add(s[missing], t[missing], got)
-            return bool((got < self.reject_below).any())
+        missing = [p for p, k in zip(pairs, known, strict=True) if k is None]
+        if missing:
+            got = self._score(missing)
+            self.known.add(missing, got)
+            return any(g < self.reject_below for g in got)
         return False
 
-    def _score(self, s: Indices, t: Indices) -> npt.NDArray[np.float64]:
-        """Scores of row pairs ``(s[k], t[k])`` (global rows, ``s < t``), one call of
-        ``compare`` per party pair (and per :data:`_PREFETCH_CHUNK` pairs)."""
+    def _score(self, pairs: list[tuple[int, int]]) -> list[float]:
+        """Scores of row pairs ``(s, t)`` (global rows, ``s < t``), one call of ``compare``
+        per party pair (and per :data:`_PREFETCH_CHUNK` pairs)."""
         assert self.compare is not None
+        s, t = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
         ps = np.searchsorted(self.offsets, s, side="right") - 1
         pt = np.searchsorted(self.offsets, t, side="right") - 1
         out = np.empty(len(s), np.float64)
@@ -431,39 +426,23 @@ class _Merger:
                 rows_s = s[part] - self.offsets[x]
                 rows_t = t[part] - self.offsets[y]
                 out[part] = np.asarray(self.compare(x, rows_s, y, rows_t), dtype=np.float64)
-        return out
+        scores: list[float] = out.tolist()
+        return scores
 
 
 class _KnownScores:
-    """Scores of row pairs already computed: a sorted array from the prefetch plus a dict
-    for the few scored on demand. Keys are ``s * rows + t``."""
+    """Scores of row pairs already computed, by key ``s * rows + t`` (a dict: the checks
+    ask a few dozen pairs at a time, where numpy's per-call cost would dominate)."""
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
-        self.keys = np.zeros(0, np.int64)
-        self.values = np.zeros(0, np.float64)
-        self.extra: dict[int, float] = {}
+        self.scores: dict[int, float] = {}
 
-    def add(self, s: Indices, t: Indices, scores: npt.NDArray[np.float64]) -> None:
-        keys = s * self.rows + t
-        if len(keys) > 1024:
-            order = np.argsort(np.concatenate([self.keys, keys]), kind="stable")
-            self.keys = np.concatenate([self.keys, keys])[order]
-            self.values = np.concatenate([self.values, scores])[order]
-        else:
-            self.extra.update(zip(keys.tolist(), scores.tolist(), strict=True))
+    def add(self, pairs: list[tuple[int, int]], scores: list[float]) -> None:
+        rows = self.rows
+        self.scores.update(zip([s * rows + t for s, t in pairs], scores, strict=True))
 
-    def get(self, s: Indices, t: Indices) -> npt.NDArray[np.float64]:
-        """Known scores, NaN where unknown."""
-        keys = s * self.rows + t
-        out = np.full(len(keys), np.nan)
-        if len(self.keys):
-            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-            found = self.keys[at] == keys
-            out[found] = self.values[at[found]]
-        if self.extra:
-            for k, key in enumerate(keys.tolist()):
-                value = self.extra.get(key)
-                if value is not None:
-                    out[k] = value
-        return out
+    def get(self, pairs: list[tuple[int, int]]) -> list[float | None]:
+        """Known scores, None where unknown."""
+        rows, scores = self.rows, self.scores
+        return [scores.get(s * rows + t) for s, t in pairs]
