@@ -246,6 +246,8 @@ _PREFETCH_CHUNK = 1 << 18
 #: and the most replays of one window.
 _WINDOW = 2048
 _REPLAYS = 4
+#: A replay foreseeing fewer new pairs than this ends the prefetch of its window.
+_FEW_NEW = 256
 
 
 class _Clusters:
@@ -359,10 +361,11 @@ class _Merger:
         merges exactly)."""
         for _ in range(_REPLAYS):
             asked = self._replay(first, second)
-            if not asked:
+            if asked:
+                pairs = sorted(set(asked))
+                self.known.add(pairs, self._score(pairs))
+            if len(asked) < _FEW_NEW:  # nearly settled: the rest is scored on demand
                 return
-            pairs = sorted(set(asked))
-            self.known.add(pairs, self._score(pairs))
 
     def _replay(self, first: list[int], second: list[int]) -> list[tuple[int, int]]:
         """The cross pairs without a known score that replaying the merges asks about."""
