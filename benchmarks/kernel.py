@@ -17,11 +17,19 @@ affects both; "x 1 thr" is their ratio. Usage:
     python benchmarks/kernel.py               # 20k x 20k, best of 7
     python benchmarks/kernel.py --wait-idle   # on a shared machine: each run waits for idle
     python benchmarks/kernel.py --quick       # small sizes, a few seconds (smoke test)
+    python benchmarks/kernel.py --baseline ../main/src   # side by side with another build
+
+``--baseline SRC`` loads the compiled kernel module of the same variant from another
+build's ``src`` folder (e.g. a worktree of main built in place) and runs its grid on the
+same prepared inputs, interleaved with this build's runs (base, this, base, this, ...), so
+a shared machine's load hits both alike; "x base" is this build's rate over the
+baseline's, wall-clock and CPU time.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -29,10 +37,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from hashmatch import kernel
+from hashmatch.kernel import grid
 from hashmatch.kernel import reference as kernel_numpy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +152,25 @@ def interleaved_best(
     return best
 
 
+def load_baseline(src: str) -> ModuleType:
+    """The compiled kernel module of the active variant from another build's src folder."""
+    name = {"avx512": "_core_avx512", "avx2": "_core_avx2", "scalar": "_core"}.get(
+        kernel.active_kernel(), "_core")
+    path = next(Path(src, "hashmatch", "kernel").glob(f"{name}.*.so"))
+    spec = importlib.util.spec_from_file_location(f"hashmatch_baseline.{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def baseline_pairs(impl: ModuleType, a: np.ndarray, b: np.ndarray, threshold: float,
+                   threads: int, prune: bool) -> int:
+    """:func:`kernel.dice_pairs` with the baseline build's grid (same preparation)."""
+    plan = grid.plan(a, b, threshold, "dice", a.shape[1] * 64, prune, impl)
+    return int(grid.run(impl, plan, a, 0, 0, threads)[0].size)
+
+
 def to_bitarrays(clks: np.ndarray) -> list:
     out = []
     for row in clks:
@@ -157,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=20_000, help="rows of A and of B")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-anonlink", action="store_true", help="skip anonlink")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="another build's src folder: run its grid side by side")
     parser.add_argument("--wait-idle", action="store_true",
                         help="start each timed run when the machine is idle (shared machines)")
     args = parser.parse_args(argv)
@@ -183,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     # random 40% CLKs at Dice 0.41: about 32% of pairs hit (like anonlink's FEBRL 4 at 0.5)
     cases = {febrl_name: common, "random 40%": [*common, ("dense", 0.41, True)]}
     anonlink_ok = dice_coefficient_accelerated is not None and not args.no_anonlink
+    base = load_baseline(args.baseline) if args.baseline else None
     print(f"kernel variant: {kernel.active_kernel()} (available: {kernel.available_kernels()})")
     print(f"grid: {rows} x {rows}, cores: {cores}, best of {repeats}; "
           f"anonlink: {'yes' if anonlink_ok else 'not installed / skipped'}; "
@@ -220,23 +252,32 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 results["anonlink 1 thread"] = (comps / t, comps / c, hits)
             thread_counts = sorted({1, cores})
-            timed = interleaved_best(
-                [lambda th=threads, t=threshold, p=prune, x=a, y=b: kernel.dice_pairs(
-                    x, y, t, threads=th, prune=p)[0].size for threads in thread_counts],
-                repeats, args.wait_idle,
-            )
-            for threads, (t, c, hits) in zip(thread_counts, timed, strict=True):
-                results[f"hashmatch {threads} thr"] = (comps / t, comps / c, hits)
+            runs = [lambda th=threads, t=threshold, p=prune, x=a, y=b: kernel.dice_pairs(
+                x, y, t, threads=th, prune=p)[0].size for threads in thread_counts]
+            if base is not None:
+                runs += [lambda th=threads, t=threshold, p=prune, x=a, y=b: baseline_pairs(
+                    base, x, y, t, th, p) for threads in thread_counts]
+            timed = interleaved_best(runs, repeats, args.wait_idle)
+            for n, (t, c, hits) in enumerate(timed):
+                who = "hashmatch" if n < len(thread_counts) else "baseline"
+                threads = thread_counts[n % len(thread_counts)]
+                results[f"{who} {threads} thr"] = (comps / t, comps / c, hits)
             ref_anon = results.get("anonlink 1 thread", (float("nan"), 0.0, 0))[0]
             ref_np = results["numpy reference"][0]
             ref_one = results["hashmatch 1 thr"][0]
             for engine, (rate, cpu_rate, hits) in results.items():
                 roof = 100 * rate / AVX2_ROOFLINE if bits == 1024 else float("nan")
                 scale = f"{rate / ref_one:>7.2f}" if engine.startswith("hashmatch") else ""
+                twin = results.get(engine.replace("hashmatch", "baseline"))
+                versus = ""
+                if engine.startswith("hashmatch") and twin is not None:
+                    if twin[2] != hits:
+                        sys.exit(f"baseline found {twin[2]} hits, this build {hits}")
+                    versus = f" x base {rate / twin[0]:.2f} (cpu {cpu_rate / twin[1]:.2f})"
                 print(f"{dname:<26} {case:<6} {engine:<18} "
                       f"{hits if hits >= 0 else '-':>11} {rate / 1e6:>9.1f} "
                       f"{rate / ref_anon:>10.2f} {rate / ref_np:>8.1f} {roof:>10.0f}% "
-                      f"{cpu_rate / 1e6:>10.1f} {scale}".rstrip())
+                      f"{cpu_rate / 1e6:>10.1f} {scale}{versus}".rstrip())
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -18,6 +18,12 @@ resulting entities against the generated truth.
     python benchmarks/link.py            # 2 x 100k and 2 x 1M records
     python benchmarks/link.py --quick    # 2 x 5k, a smoke test (seconds)
     python benchmarks/link.py --sizes 200000
+    python benchmarks/link.py --sizes 100000 --repeats 3 --baseline ../main/src
+
+``--baseline SRC`` links the same files with another build (its ``src`` folder on
+PYTHONPATH) in turns with this one (base, this, base, this, ...), so a shared machine's
+load hits both alike, and prints the best wall-clock and CPU seconds (user + system of the
+link process) of each, and their ratios.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -112,7 +120,9 @@ try:
 except SystemExit as exc:
     if exc.code:
         raise
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(usage.ru_utime + usage.ru_stime, file=sys.stderr)
+print(usage.ru_maxrss, file=sys.stderr)
 """
 
 
@@ -140,32 +150,14 @@ def run(size: int, work: Path) -> dict[str, object]:
     a_people, b_people = people(size)
 
     out = work / "RESULTS"
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _MEASURED_CLI,
-            "link",
-            str(work / "a.hme"),
-            str(work / "b.hme"),
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - t0
-    if proc.returncode:
-        sys.exit(proc.stderr)
-    peak = int(proc.stderr.strip().splitlines()[-1])
+    wall, cpu, peak = _link(work, out, None)
     report = json.loads((out / "report.json").read_text())
     precision, recall = _quality(out, work, a_people, b_people)
     return {
         "records_per_party": size,
         "generate_s": round(generated, 1),
         "link_wall_s": round(wall, 2),
+        "link_cpu_s": round(cpu, 2),
         "peak_rss_mib": round(peak / 1024, 1),
         "candidates": report["party_pairs"][0]["candidates"],
         "reduction_ratio": report["party_pairs"][0]["blocking"]["reduction_ratio"],
@@ -174,6 +166,43 @@ def run(size: int, work: Path) -> dict[str, object]:
         "recall": round(recall, 5),
         "stages_s": report["timings_seconds"],
     }
+
+
+def _link(work: Path, out: Path, src: str | None) -> tuple[float, float, int]:
+    """Run ``hashmatch link`` on the two files (with ``src`` first on PYTHONPATH if given):
+    wall seconds, CPU seconds of the link process, peak RSS in KiB."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURED_CLI, "link", str(work / "a.hme"), str(work / "b.hme"),
+         "-o", str(out)],
+        capture_output=True, text=True, check=False, env=env,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        sys.exit(proc.stderr)
+    cpu, peak = proc.stderr.strip().splitlines()[-2:]
+    return wall, float(cpu), int(peak)
+
+
+def side_by_side(size: int, work: Path, baseline: str, repeats: int) -> dict[str, object]:
+    """Best wall and CPU seconds of linking the same files with the baseline build and this
+    one, in turns."""
+    subprocess.run([sys.executable, __file__, "--generate", str(size), str(work)], check=True)
+    this = str(Path(__file__).resolve().parent.parent / "src")
+    best = {"baseline": [float("inf")] * 2, "this": [float("inf")] * 2}
+    for _ in range(repeats):
+        for who, src in (("baseline", baseline), ("this", this)):
+            wall, cpu, _ = _link(work, work / f"RESULTS-{who}", src)
+            best[who] = [min(best[who][0], wall), min(best[who][1], cpu)]
+    (bw, bc), (tw, tc) = best["baseline"], best["this"]
+    return {"records_per_party": size, "repeats": repeats, "baseline_wall_s": round(bw, 2),
+            "this_wall_s": round(tw, 2), "wall_ratio": round(tw / bw, 3),
+            "baseline_cpu_s": round(bc, 2), "this_cpu_s": round(tc, 2),
+            "cpu_ratio": round(tc / bc, 3)}
 
 
 def _quality(
@@ -203,6 +232,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 x 5k records (smoke test)")
     parser.add_argument("--sizes", type=int, nargs="*", help="records per party")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="another build's src folder: link the same files with it, in turns")
+    parser.add_argument("--repeats", type=int, default=3, help="runs each with --baseline")
     parser.add_argument("--generate", nargs=2, metavar=("SIZE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
@@ -211,7 +243,11 @@ def main() -> None:
     sizes = [5_000] if args.quick else (args.sizes or [100_000, 1_000_000])
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="hashmatch-bench-") as tmp:
-            print(json.dumps(run(size, Path(tmp))), flush=True)  # noqa: T201
+            if args.baseline:
+                result = side_by_side(size, Path(tmp), args.baseline, args.repeats)
+            else:
+                result = run(size, Path(tmp))
+            print(json.dumps(result), flush=True)  # noqa: T201
 
 
 if __name__ == "__main__":
