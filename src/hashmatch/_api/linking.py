@@ -41,6 +41,7 @@ def link(
     blocking: bool | BlockingConfig = True,
     conflict_margin: float | None = None,
     progress: ProgressHook | None = None,
+    allow_costly: bool = False,
 ) -> LinkResult:
     """Link two or more parties' encodings into entities (``hm.link``).
 
@@ -58,8 +59,9 @@ def link(
     blocking
         True (default configuration), a ``BlockingConfig``, or False to compare every
         pair (small inputs only).
-    conflict_margin, progress
-        As for :func:`hashmatch.link.link_encodings`.
+    conflict_margin, progress, allow_costly
+        As for :func:`hashmatch.link.link_encodings` (``allow_costly``: compare without
+        blocking even beyond its pair limit).
 
     Returns
     -------
@@ -105,6 +107,7 @@ def link(
             blocking=blocking,
             conflict_margin=conflict_margin,
             progress=progress,
+            allow_costly=allow_costly,
         )
     return dataclasses.replace(result, held=tuple(held))
 
