@@ -105,3 +105,16 @@ def test_quick_path_runs(script: str, tmp_path: Path) -> None:
     assert result.stdout.strip(), f"{script} --quick printed nothing"
     if check is not None:
         check(result.stdout, figures)
+
+
+@pytest.mark.slow
+def test_kernel_benchmark_runs_a_baseline_build_side_by_side() -> None:
+    """``kernel.py --baseline SRC`` (this build as its own baseline: same hits)."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "kernel.py"), "--quick", "--no-anonlink",
+         "--baseline", str(REPO / "src")],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "hashmatch 1 thr" in line]
+    assert len(rows) == 9 and all("x base" in row for row in rows)
