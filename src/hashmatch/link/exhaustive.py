@@ -12,7 +12,13 @@ are scored:
   that shares no exact token reaches ``floor`` only if ``d >= 2 * floor - 1``: the grid
   kernel runs at that Dice (a hair lower, for float rounding), against the right party as
   it is and with each combination of its swap-pair fields exchanged (the crosswise reading
-  is the Dice against those rows).
+  is the Dice against those rows). Both Dice grow with the intersection count, so the
+  blended Dice at the largest count over those readings bounds the pair's own; it is
+  computed for each pair the grid returns (a few array operations, with the popcounts the
+  parties hold), and only pairs whose bound reaches the floor go on to full scoring. The
+  grid alone prunes when ``2 * floor - 1`` lies above the Dice of most unrelated pairs;
+  the second bound prunes where field-aware Dice does not lift a pair much above its
+  Dice, e.g. balanced (hardened) CLKs whose unrelated pairs score about 0.5.
 * **Token pairs.** Pairs sharing an exact token that carries evidence are all candidates
   (the keyed-token join of :mod:`hashmatch.link.blocking`, without its block-size cap).
 * A floor of 0 or below makes every pair a candidate.
@@ -36,6 +42,7 @@ import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices
 from hashmatch.errors import CostLimitError
@@ -43,7 +50,7 @@ from hashmatch.kernel import iter_dice_pairs
 from hashmatch.link.blocking import BlockingConfig, candidate_pairs
 from hashmatch.link.inputs import Encoding
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.segments import swap_segments
+from hashmatch.link.segments import blended_dice, clk_dice, swap_segments
 
 __all__ = [
     "NO_BLOCKING_MAX_PAIRS",
@@ -135,16 +142,39 @@ def likely_pairs(
         for other in _right_readings(left, right)
     ]
     tokens = _token_keys(left, right, config)
+    lv, rv = left.view, (left if right is None else right).view
     for r0, parts in zip(itertools.count(0, rows), zip(*grids, strict=True), strict=False):
-        keys = [tokens[np.searchsorted(tokens, np.uint64(r0) << np.uint64(32)) :
-                       np.searchsorted(tokens, np.uint64(r0 + rows) << np.uint64(32))]]
-        for i, j, _ in parts:
+        keys, counts = [], []
+        for i, j, d in parts:
             if right is None:
-                i, j = i[j > i], j[j > i]  # crosswise readings come in both orders
+                i, j, d = i[j > i], j[j > i], d[j > i]  # crosswise readings: both orders
             keys.append((i.astype(np.uint64) << np.uint64(32)) | j.astype(np.uint64))
-        both = np.unique(np.concatenate(keys))
+            # |a & b| back from the Dice (exact: an integer far inside float32 precision)
+            total = lv.totals[i] + rv.totals[j]
+            counts.append(np.rint(d.astype(np.float64) * total / 2.0).astype(np.int64))
+        found = _best_reading(np.concatenate(keys), np.concatenate(counts))
+        i = (found[0] >> np.uint64(32)).astype(np.int64)
+        j = (found[0] & _LOW32).astype(np.int64)
+        # the blended Dice at the best reading's count bounds the score of a pair that
+        # shares no token (see the module docstring); the rest cannot reach the floor
+        bound = blended_dice(clk_dice(found[1], lv, rv, i, j), found[1], lv, rv, i, j)
+        lo = np.searchsorted(tokens, np.uint64(r0) << np.uint64(32))
+        hi = np.searchsorted(tokens, np.uint64(r0 + rows) << np.uint64(32))
+        both = np.union1d(found[0][bound >= floor - _ROUNDING], tokens[lo:hi])
         if len(both):
             yield (both >> np.uint64(32)).astype(np.int64), (both & _LOW32).astype(np.int64)
+
+
+def _best_reading(
+    keys: npt.NDArray[np.uint64], counts: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """Distinct pair keys, sorted, each with its largest count over the readings."""
+    if len(keys) == 0:
+        return keys, counts
+    order = np.argsort(keys, kind="stable")
+    keys, counts = keys[order], counts[order]
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[first], np.maximum.reduceat(counts, first)
 
 
 def _right_readings(left: Encoding, right: Encoding | None) -> list[Clks | None]:
