@@ -40,7 +40,7 @@ from hashmatch.encode.records import (
     Reject,
     required_rejects,
 )
-from hashmatch.encode.sources.rows import Chunk
+from hashmatch.encode.sources.chunk import Chunk
 from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES
 from hashmatch.schema.model import MatchKey, ResolvedMapping, Schema
 

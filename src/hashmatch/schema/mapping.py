@@ -4,24 +4,22 @@ The schema is shared; the mapping is not. It says which columns hold each field 
 are joined with one space), which part of a full-name column to take, the name order, the
 date formats and the default phone region. It comes from a small TOML/JSON file, CLI
 options (:class:`MappingOverrides`, which win over the file) or both, and is bound to an
-input file's header by :func:`resolve_columns`. Column *names* may appear in messages
-(they are not PII); cell values never do.
+input file's header by :func:`resolve_columns` (the file itself is read by
+:mod:`hashmatch.encode.sources`). Column *names* may appear in messages (they are not
+PII); cell values never do.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
-from hashmatch.errors import InputDataError, MappingError
+from hashmatch.errors import MappingError
 from hashmatch.schema.fingerprint import read_document
 from hashmatch.schema.model import (
     ColumnSource,
@@ -346,50 +344,6 @@ def _phone_region(c: Checker, value: Any, path: str) -> str | None:
     return None
 
 
-def read_csv_head(
-    path: str | os.PathLike[str], *, rows: int = 0, encoding: str = "utf-8-sig"
-) -> tuple[list[str], list[list[str]]]:
-    """The header (names stripped) and the first ``rows`` rows of a CSV file.
-
-    Raises
-    ------
-    InputDataError
-        The file is missing, empty, not decodable with ``encoding`` or not CSV. Messages
-        name the file and the problem, never content.
-    """
-    p = Path(path)
-    try:
-        with p.open(newline="", encoding=encoding) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if not header or not any(h.strip() for h in header):
-                raise InputDataError("the file is empty or has no header row", file=str(p))
-            head = list(islice(reader, rows))
-    except FileNotFoundError:
-        raise InputDataError("file not found", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise InputDataError(
-            f"not decodable as {encoding}",
-            file=str(p),
-            hint="pass --input-encoding, e.g. latin-1 or cp1252",
-        ) from None
-    except csv.Error as exc:  # names the line and the problem, not the content
-        raise InputDataError(f"not a readable CSV file ({exc})", file=str(p)) from None
-    return [_strip_bom(h).strip() for h in header], head
-
-
-def bind_csv(
-    mapping: PartyMapping,
-    schema: Schema,
-    path: str | os.PathLike[str],
-    *,
-    encoding: str = "utf-8-sig",
-) -> ResolvedMapping:
-    """:func:`resolve_columns` against the header of the CSV file at ``path``."""
-    header, _ = read_csv_head(path, encoding=encoding)
-    return resolve_columns(mapping, schema, header, str(path))
-
-
 def _strip_bom(name: str) -> str:
     return name.replace("\ufeff", "")
 
@@ -460,22 +414,21 @@ def resolve_columns(
         )
     if c.problems:
         err = MappingError(c.problems, source=file)
-        listed = ", ".join(repr(h.strip()) for h in header[:_MAX_LISTED_COLUMNS])
-        more = (
-            f" and {len(header) - _MAX_LISTED_COLUMNS} more"
-            if len(header) > _MAX_LISTED_COLUMNS
-            else ""
-        )
-        err.hint = f"columns of {file}: {listed}{more}"
+        err.hint = _columns_hint(header, file)
         raise err
     return ResolvedMapping(fields=present, absent_fields=tuple(absent), record_id_index=record_idx)
 
 
+def _columns_hint(header: Sequence[str], file: str) -> str:
+    listed = ", ".join(repr(h.strip()) for h in header[:_MAX_LISTED_COLUMNS])
+    extra = len(header) - _MAX_LISTED_COLUMNS
+    more = f" and {extra} more" if extra > 0 else ""
+    return f"columns of {file}: {listed}{more}"
+
+
 __all__ = [
     "MappingOverrides",
-    "bind_csv",
     "load_mapping",
     "mapping_options_from_cli",
-    "read_csv_head",
     "resolve_columns",
 ]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import re
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -168,7 +172,8 @@ def test_max_rejects(party_csv, schema, secret, tmp_path) -> None:
         (b"", "empty"),
         (b"  \n\n", "empty"),
         (b"first_name,last_name\n", "header but no data rows"),
-        (b"\xff\xfef\x00i\x00r\x00", "UTF-16"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "not a CSV file: it looks like a ZIP archive"),
+        (b"\x1f\x8b\x08\x00garbage", "gzip"),
     ],
 )
 def test_unusable_files(schema, secret, tmp_path, content: bytes, message: str) -> None:
@@ -307,7 +312,7 @@ def test_parquet_errors_name_the_file_never_a_value(schema, secret, tmp_path) ->
     with pytest.raises(InputDataError, match="cannot be read as Parquet") as info:
         encode_records(bad, schema=schema, secret=secret, party="p")
     assert str(bad) in str(info.value)
-    with pytest.raises(InputDataError, match="no such file"):
+    with pytest.raises(InputDataError, match="file not found"):
         encode_records(tmp_path / "missing.parquet", schema=schema, secret=secret, party="p")
 
 
@@ -318,3 +323,20 @@ def test_pipeline_docstring_examples_run() -> None:
 
     result = doctest.testmod(pipeline)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_gzip_and_standard_input_give_the_plain_file_s_rows(
+    party_csv, schema, secret, tmp_path, monkeypatch
+) -> None:
+    packed = tmp_path / "party.csv.gz"
+    packed.write_bytes(gzip.compress(party_csv.read_bytes()))
+    expected = _encode(party_csv, schema, secret, tmp_path, mapping=MAPPING)
+    clks = np.array(EncodingFile.open(expected.output).clks)  # a copy: the file is rewritten
+    for data in (packed, "-"):
+        monkeypatch.setattr(
+            sys, "stdin", SimpleNamespace(buffer=io.BytesIO(party_csv.read_bytes()))
+        )
+        s = _encode(data, schema, secret, tmp_path, mapping=MAPPING, force=True)
+        assert (s.read, s.encoded, s.reject_reasons) == (5, 4, expected.reject_reasons)
+        assert sorted(_lookup(s.lookup).values()) == ["a1", "a2", "a4", "a5"]
+        assert np.array_equal(EncodingFile.open(s.output).clks, clks)
