@@ -6,7 +6,9 @@ date formats and the default phone region. It comes from a small TOML/JSON file,
 options (:class:`MappingOverrides`, which win over the file) or both, and is bound to an
 input file's header by :func:`resolve_columns` (the file itself is read by
 :mod:`hashmatch.encode.sources`). Column *names* may appear in messages (they are not
-PII); cell values never do.
+PII); cell values never do. A file without a header row would make its first record
+the "names", so the file's own header cells are printed only once the header is
+evidently one: at least one column the mapping or the schema names is in it.
 """
 
 from __future__ import annotations
@@ -364,11 +366,19 @@ def resolve_columns(
     ------
     MappingError
         A mapped or record-id column is missing or ambiguous, a required field is absent,
-        or no schema field is found at all. The hint lists the file's columns.
+        or no schema field is found at all. The hint lists the file's columns when the
+        header is evidently one (see the module docstring).
     """
     positions: dict[str, list[int]] = {}
     for i, name in enumerate(header):
         positions.setdefault(_header_key(name), []).append(i)
+    sources = {
+        f.name: mapping.fields.get(f.name) or ColumnSource((f.name,), implicit=True)
+        for f in schema.fields
+    }
+    named = [col for source in sources.values() for col in source.columns]
+    named += [mapping.record_id] if mapping.record_id is not None else []
+    evident = any(_header_key(col) in positions for col in named)  # a header, not data
     c = Checker()
 
     def find(column: str, path: str, missing_ok: bool) -> int | None:
@@ -382,7 +392,7 @@ def resolve_columns(
                 f"{file}; expected it once",
             )
         elif not missing_ok:
-            guess = closest(_header_key(column), positions)
+            guess = closest(_header_key(column), positions) if evident else None
             tip = f"; did you mean {header[positions[guess][0]]!r}?" if guess else ""
             c.add(path, f"column {column!r} not found in {file}{tip}")
         return None
@@ -390,7 +400,7 @@ def resolve_columns(
     present: dict[str, ResolvedField] = {}
     absent: list[str] = []
     for f in schema.fields:
-        source = mapping.fields.get(f.name) or ColumnSource((f.name,), implicit=True)
+        source = sources[f.name]
         path = join("fields", f.name)
         idx = [find(col, path, source.implicit) for col in source.columns]
         if all(i is not None for i in idx) and idx:
@@ -414,7 +424,11 @@ def resolve_columns(
         )
     if c.problems:
         err = MappingError(c.problems, source=file)
-        err.hint = _columns_hint(header, file)
+        err.hint = _columns_hint(header, file) if evident else (
+            f"no column named by the mapping or the schema is in the header of {file} "
+            f"({len(header)} columns), so its names are not shown (were the first line no "
+            "header, they would be a record's values): compare the mapping with that line"
+        )
         raise err
     return ResolvedMapping(fields=present, absent_fields=tuple(absent), record_id_index=record_idx)
 
