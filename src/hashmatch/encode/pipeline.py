@@ -76,7 +76,15 @@ SEALED_SUFFIX = ".sealed"
 REJECT_REASONS: dict[str, str] = {
     **ROW_REASONS,
     "record_id.empty": "the record-id column is empty, so the row could never be rejoined",
+    "record_id.duplicate": "an earlier row has the same record id (it keeps it)",
     "required.*": "a required field is missing or invalid (the normaliser's reason follows)",
+}
+#: The fix to suggest when no row was encoded, by the most frequent reject reason.
+_NOTHING_ENCODED_HINTS = {
+    "row.undecodable": "pass the file's encoding with --input-encoding, e.g. latin-1 or cp1252",
+    "row.column_count": "check the delimiter (--delimiter) and the quoting of the file",
+    "": "see why with hashmatch profile, or encode with --fail-fast to stop at the first "
+    "rejected row",
 }
 
 
@@ -361,7 +369,7 @@ def encode_file(
     ------
     InputDataError
         Missing/empty/header-only/binary file, a first row that looks like data, an
-        encoding that contradicts the bytes, ``fail_fast`` reject.
+        encoding that contradicts the bytes, no row encoded, ``fail_fast`` reject.
     MappingError, SchemaError, SecretError
         From the mapping, the schema or the secret file.
     PartyNameError
@@ -519,6 +527,15 @@ class _Run:
     def finish(self) -> EncodeSummary:
         if self.summary.read == 0:
             raise InputDataError("the file has a header but no data rows", file=self.source.name)
+        if self.summary.encoded == 0:  # an empty encoding would link as if all were fine
+            reasons = self.summary.reject_reasons.most_common(4)
+            raise InputDataError(
+                f"no row was encoded: all {self.summary.read:,} rows were rejected ("
+                + ", ".join(f"{reason} {n:,}" for reason, n in reasons)
+                + "); nothing was written",
+                file=self.source.name,
+                hint=_NOTHING_ENCODED_HINTS.get(reasons[0][0], _NOTHING_ENCODED_HINTS[""]),
+            )
         order = [f.name for f in self.encoder.schema.fields]
         self.summary.finish(order, self.resolved.absent_fields, self._started)
         return self.summary

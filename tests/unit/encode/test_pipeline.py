@@ -325,6 +325,49 @@ def test_pipeline_docstring_examples_run() -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 2, 50])
+def test_later_rows_with_an_earlier_id_are_rejected(
+    party_csv, schema, secret, tmp_path, chunk_rows
+) -> None:
+    path = tmp_path / "dup.csv"
+    lines = party_csv.read_text().splitlines()
+    lines += ["a2,Bo,Jones,1962-01-31,", " a1 ,Ann,Smith,1951-11-04,", "a3,Cy,Black,1970,"]
+    path.write_text("\n".join(lines) + "\n")
+    s = _encode(path, schema, secret, tmp_path, mapping=MAPPING, chunk_rows=chunk_rows)
+    assert (s.read, s.encoded, s.rejected) == (8, 4, 4)
+    # Row 3 (a3) is rejected for its last name, yet it keeps its id: row 8 is a duplicate.
+    assert s.rejects.read_text().splitlines() == [
+        "row,column,reason",
+        "3,last_name,required.empty",
+        "6,id,record_id.duplicate",
+        "7,id,record_id.duplicate",
+        "8,id,record_id.duplicate",
+    ]
+    assert sorted(_lookup(s.lookup).values()) == ["a1", "a2", "a4", "a5"]  # each id once
+    batch = encode_records(
+        [dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]],
+        schema=schema, secret=secret, party="p", mapping=MAPPING,
+    )  # fmt: skip
+    assert batch.record_ids == ["a1", "a2", "a4", "a5"]
+
+
+def test_a_file_with_no_row_encoded_is_an_error_and_writes_nothing(
+    schema, secret, tmp_path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("id,first_name,last_name\n1,Ann,\n2,Bob,\n3,Cy\n")
+    with pytest.raises(InputDataError) as err:
+        _encode(path, schema, secret, tmp_path, mapping={"record_id": "id"})
+    assert str(err.value) == (
+        f"file {path}: no row was encoded: all 3 rows were rejected "
+        "(required.empty 2, row.column_count 1); nothing was written"
+    )
+    assert "hashmatch profile" in (err.value.hint or "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+    with pytest.raises(InputDataError, match="no row was encoded"):
+        encode_records([{"last_name": ""}], schema=schema, secret=secret, party="p")
+
+
 def test_gzip_and_standard_input_give_the_plain_file_s_rows(
     party_csv, schema, secret, tmp_path, monkeypatch
 ) -> None:
