@@ -56,7 +56,13 @@ from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret, RowKey
 from hashmatch.encode.records import FieldStats, Reject
 from hashmatch.encode.sources.columnar import ColumnarCsvReader
-from hashmatch.encode.sources.rows import ROW_REASONS, Chunk, RowSource, open_source
+from hashmatch.encode.sources.rows import (
+    ROW_REASONS,
+    Chunk,
+    RowSource,
+    no_data_rows,
+    open_source,
+)
 from hashmatch.encode.tokens import TOKEN_BYTES
 from hashmatch.errors import InputDataError
 from hashmatch.lookup import LOOKUP_HEADER
@@ -526,7 +532,7 @@ class _Run:
 
     def finish(self) -> EncodeSummary:
         if self.summary.read == 0:
-            raise InputDataError("the file has a header but no data rows", file=self.source.name)
+            raise no_data_rows(self.source.name)
         if self.summary.encoded == 0:  # an empty encoding would link as if all were fine
             reasons = self.summary.reject_reasons.most_common(4)
             raise InputDataError(

@@ -19,8 +19,7 @@ from typing import Any
 from hashmatch.encode.columns import RowChunk
 from hashmatch.encode.records import FieldReader, FieldStats
 from hashmatch.encode.sources.chunk import Chunk
-from hashmatch.encode.sources.rows import open_source
-from hashmatch.errors import InputDataError
+from hashmatch.encode.sources.rows import no_data_rows, open_source
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.model import PartyMapping, Schema
 
@@ -110,7 +109,7 @@ def profile_file(
             factors = [table.factor(i) for i in reader.indices]
             totals[reader.name].add(reader.read_factors(factors).stats())
     if report.rows_read == 0:
-        raise InputDataError("the file has a header but no data rows", file=source.name)
+        raise no_data_rows(source.name)
     for f in resolved_schema.fields:
         report.fields[f.name] = totals.get(f.name) or FieldStats.for_absent(report.rows_usable)
     return report

@@ -40,6 +40,8 @@ UNDECODABLE = "hashmatch.undecodable"
 _SNIFF_SAMPLE = 16 << 10  # bytes the delimiter is guessed from
 _PROBE = 4096  # bytes the NUL patterns of UTF-16/32 are counted over
 
+#: What to do with a file that is not a party's data.
+NOT_CSV_HINT = "export the data as CSV (a gzip-compressed CSV or a Parquet file is read too)"
 #: Magic numbers of formats that are not CSV, and how to get a CSV file out of them.
 _NOT_CSV: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "a ZIP archive, e.g. an Excel .xlsx workbook: save the sheet as CSV"),
@@ -90,7 +92,9 @@ def container(head: bytes, file: str) -> str:
         return "parquet"
     for magic, what in _NOT_CSV:
         if head.startswith(magic) and (magic != b"BZh" or head[4:10] == b"1AY&SY"):
-            raise InputDataError(f"this is not a CSV file: it looks like {what}", file=file)
+            raise InputDataError(
+                f"this is not a CSV file: it looks like {what}", file=file, hint=NOT_CSV_HINT
+            )
     return "text"
 
 
@@ -125,7 +129,7 @@ def text_codec(head: bytes, given: str | None, file: str) -> str:
         raise InputDataError(
             "this is not a CSV file: it holds control bytes that text never has",
             file=file,
-            hint="export the data as CSV (a gzip-compressed CSV or a Parquet file is read too)",
+            hint=NOT_CSV_HINT,
         )
     return codec
 
@@ -156,10 +160,10 @@ def parse_delimiter(text: str, file: str) -> str:
     if len(delimiter) != 1:
         names = ", ".join(sorted(DELIMITER_NAMES))
         msg = f"the delimiter must be one character (or one of {names}), got {len(text)}"
-        raise InputDataError(msg, file=file)
+        raise InputDataError(msg, file=file, hint="e.g. --delimiter ';' or --delimiter tab")
     if delimiter in '"\r\n' or delimiter.isalnum():
         msg = f"the delimiter cannot be {delimiter!r}: it is part of the CSV syntax or of values"
-        raise InputDataError(msg, file=file)
+        raise InputDataError(msg, file=file, hint="e.g. --delimiter ';' or --delimiter tab")
     return delimiter
 
 

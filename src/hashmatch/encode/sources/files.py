@@ -28,6 +28,8 @@ from hashmatch.errors import InputDataError
 
 HEAD_BYTES = 64 << 10  # read first, to tell the format, encoding and delimiter
 STDIN = "-"
+_PATH_HINT = "pass the path of the party's CSV or Parquet file (or - for standard input)"
+_COPY_HINT = "copy the file again (an interrupted copy or download?)"
 
 
 class InputFile:
@@ -61,20 +63,33 @@ class InputFile:
         try:
             mode = self.path.stat().st_mode
         except FileNotFoundError:
-            raise InputDataError("file not found", file=self.name) from None
+            raise InputDataError("file not found", file=self.name, hint=_PATH_HINT) from None
         except OSError as exc:
-            raise InputDataError(f"cannot be read ({_reason(exc)})", file=self.name) from None
+            raise self._unreadable(exc) from None
         if stat.S_ISDIR(mode):
-            raise InputDataError("is a directory, expected a CSV or Parquet file", file=self.name)
+            raise InputDataError(
+                "is a directory, expected a CSV or Parquet file", file=self.name, hint=_PATH_HINT
+            )
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise InputDataError("is not a regular file (a device?)", file=self.name)
+            raise InputDataError(
+                "is not a regular file (a device?)", file=self.name, hint=_PATH_HINT
+            )
         return mode
 
     def _open_raw(self) -> IO[bytes]:
         try:
             return self.path.open("rb")
         except OSError as exc:
-            raise InputDataError(f"cannot be read ({_reason(exc)})", file=self.name) from None
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: OSError | zlib.error) -> InputDataError:
+        reason = _reason(exc)
+        hint = (
+            "give this user read access to the file"
+            if reason == "permission denied"
+            else _COPY_HINT
+        )
+        return InputDataError(f"cannot be read ({reason})", file=self.name, hint=hint)
 
     def _read_raw_head(self) -> bytes:
         with self._open_raw() as fh, self.reading():
@@ -93,7 +108,9 @@ class InputFile:
         try:
             data = zlib.decompressobj(wbits=31).decompress(raw, size + 1)
         except zlib.error:
-            raise InputDataError("not a readable gzip file (corrupt?)", file=self.name) from None
+            raise InputDataError(
+                "not a readable gzip file (corrupt?)", file=self.name, hint=_COPY_HINT
+            ) from None
         return data[:size], len(data) <= size and len(raw) <= size
 
     @contextmanager
@@ -130,10 +147,12 @@ class InputFile:
             yield
         except EOFError:
             raise InputDataError(
-                "the gzip-compressed data ends early (a truncated file?)", file=self.name
+                "the gzip-compressed data ends early (a truncated file?)",
+                file=self.name,
+                hint=_COPY_HINT,
             ) from None
         except (OSError, zlib.error) as exc:
-            raise InputDataError(f"cannot be read ({_reason(exc)})", file=self.name) from None
+            raise self._unreadable(exc) from None
 
 
 class _Replay(io.RawIOBase):
@@ -159,7 +178,7 @@ class _Replay(io.RawIOBase):
     def take(self, name: str) -> IO[bytes]:
         if self._taken:
             msg = "standard input and pipes can be read only once"
-            raise InputDataError(msg, file=name)
+            raise InputDataError(msg, file=name, hint="save the data to a file and pass its path")
         self._taken = True
         return io.BufferedReader(self)
 

@@ -42,11 +42,11 @@ class ParquetSource:
         try:
             self._parquet = pq.ParquetFile(file.path)
         except (OSError, pa.ArrowException, ValueError) as exc:
-            msg = f"cannot be read as Parquet ({type(exc).__name__}; truncated or corrupt?)"
-            raise InputDataError(msg, file=self.name) from None
+            raise _unreadable(exc, self.name) from None
         self.header = [str(name).strip() for name in self._parquet.schema_arrow.names]
         if not self.header:
-            raise InputDataError("the Parquet file has no columns", file=self.name)
+            msg = "the Parquet file has no columns"
+            raise InputDataError(msg, file=self.name, hint="write the data with its columns")
         check_header(self.header, self.name)
         self._total = int(self._parquet.metadata.num_rows)
         self._done = 0
@@ -61,8 +61,7 @@ class ParquetSource:
             try:
                 batch = next(batches, None)
             except (OSError, pa.ArrowException, ValueError) as exc:
-                msg = f"cannot be read as Parquet ({type(exc).__name__}; truncated or corrupt?)"
-                raise InputDataError(msg, file=self.name) from None
+                raise _unreadable(exc, self.name) from None
             if batch is None:
                 return
             rows = batch.num_rows
@@ -79,6 +78,13 @@ class ParquetSource:
 
     def progress(self) -> tuple[int, int | None]:
         return self._done, self._total
+
+
+def _unreadable(exc: Exception, name: str) -> InputDataError:
+    msg = f"cannot be read as Parquet ({type(exc).__name__}; truncated or corrupt?)"
+    return InputDataError(
+        msg, file=name, hint="copy the file again (an interrupted copy or download?)"
+    )
 
 
 def _as_text(batch: Any) -> Any:

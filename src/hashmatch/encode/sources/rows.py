@@ -54,6 +54,7 @@ __all__ = [
     "RecordsSource",
     "RowSource",
     "open_source",
+    "no_data_rows",
     "read_head",
     "row_texts",
 ]
@@ -61,6 +62,7 @@ __all__ = [
 #: Names of Parquet files: one that does not start like one is refused, not read as text.
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _MAX_HEADER_BYTES = 16 << 20  # a first row longer than this is no header
+_HEADER_HINT = "the first line must name the columns, e.g. id,first_name,last_name,..."
 
 
 class CsvSource:
@@ -84,7 +86,9 @@ class CsvSource:
         self.name = self.file.name
         self.total_bytes = self.file.total_bytes
         if self.file.kind == "parquet":
-            raise InputDataError("is a Parquet file, not a CSV file", file=self.name)
+            raise InputDataError(
+                "is a Parquet file, not a CSV file", file=self.name, hint="read it with open_source"
+            )
         self.encoding = text_codec(self.file.head, encoding, self.name)
         self.delimiter = (
             parse_delimiter(delimiter, self.name)
@@ -101,11 +105,13 @@ class CsvSource:
                 break
             if size >= _MAX_HEADER_BYTES:
                 msg = f"the first row is longer than {_MAX_HEADER_BYTES >> 20} MiB: no header row"
-                raise InputDataError(msg, file=self.name)
+                raise InputDataError(msg, file=self.name, hint=_HEADER_HINT)
             size *= 4
             head, complete = self.file.read_head(size)
         if not header or not any(h.strip() for h in header):
-            raise InputDataError("the file is empty or has no header row", file=self.name)
+            raise InputDataError(
+                "the file is empty or has no header row", file=self.name, hint=_HEADER_HINT
+            )
         if any(undecodable(h) for h in header):
             raise InputDataError(
                 f"the header is not valid {self.encoding.removesuffix('-sig')}",
@@ -133,7 +139,7 @@ class CsvSource:
             header = next(reader, None)
         except csv.Error:  # a cell over the field size limit
             msg = "the first row has a cell longer than 128 KiB: not a header row"
-            raise InputDataError(msg, file=self.name) from None
+            raise InputDataError(msg, file=self.name, hint=_HEADER_HINT) from None
         return header, complete or next(text, None) is not None
 
     def chunks(self, chunk_rows: int) -> Iterator[Chunk]:
@@ -279,6 +285,15 @@ def row_texts(chunk: Chunk | ArrowChunk) -> list[list[str]]:
         return chunk.rows
     columns = [chunk.cells(i) for i in range(chunk.table.num_columns)]
     return [list(row) for row in zip(*columns, strict=True)]
+
+
+def no_data_rows(name: str) -> InputDataError:
+    """The error for a source that has a header and not one data row."""
+    return InputDataError(
+        "the file has a header but no data rows",
+        file=name,
+        hint="check that this is the right file: it holds only its header row",
+    )
 
 
 def _is_dataframe(obj: Any) -> bool:
