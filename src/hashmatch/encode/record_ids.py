@@ -39,15 +39,19 @@ class SeenIds:
         named = np.ones(len(ids), dtype=np.bool_)
         if "" in ids:  # the usual case has none (checked in C)
             named[[i for i, rid in enumerate(ids) if not rid]] = False
-        order = np.argsort(digests, kind="stable")  # equal digests: earlier row first
+        # One stable sort: equal digests stay in row order, so the first one is new;
+        # sorted queries also make the binary searches below walk memory in order.
+        order = np.argsort(digests, kind="stable")
         ordered = digests[order]
-        repeated = np.zeros(len(ids), dtype=np.bool_)
-        repeated[order[1:]] = ordered[1:] == ordered[:-1]
+        seen = np.zeros(len(ids), dtype=np.bool_)  # in sorted order
+        seen[1:] = ordered[1:] == ordered[:-1]
         for run in self._runs:
-            at = np.minimum(np.searchsorted(run, digests), len(run) - 1)
-            repeated |= run[at] == digests
-        repeated &= named
-        self._add(np.unique(digests[named & ~repeated]))
+            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            seen |= run[at] == ordered
+        seen &= named[order]
+        self._add(ordered[~seen & named[order]])  # sorted, and distinct: each is new
+        repeated = np.empty(len(ids), dtype=np.bool_)
+        repeated[order] = seen
         return repeated
 
     def _add(self, run: npt.NDArray[np.int64]) -> None:
