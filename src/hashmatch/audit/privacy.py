@@ -279,19 +279,20 @@ def truth_from_raw(
         The lookup is unreadable or malformed, or lacks a row token: it belongs to another
         encoding run or party.
     """
-    from hashmatch.encode.sources.rows import open_source, read_head, row_texts
+    from hashmatch.encode.sources.rows import open_source, row_texts
     from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
     from hashmatch.schema import load_mapping, load_schema, resolve_columns
 
     schema = load_schema(schema_path)
-    header, _ = read_head(raw)
-    bound = resolve_columns(load_mapping(mapping_path, schema), schema, header, str(raw))
+    rows = open_source(raw)  # read as encode reads it
+    mapping = load_mapping(mapping_path, schema)
+    bound = resolve_columns(mapping, schema, rows.header, rows.name)
     tokens = [bytes(t).hex() for t in row_tokens]
     ids = read_lookup(lookup)
     check_lookup_covers(ids, tokens, lookup_path=lookup, what=source)
     by_id: dict[str, list[str]] = {}
     idx = bound.record_id_index
-    for chunk in open_source(raw).chunks(50_000):  # read as encode reads it
+    for chunk in rows.chunks(50_000):
         for number, cells in zip(chunk.row_numbers, row_texts(chunk), strict=True):
             by_id[cells[idx].strip() if idx is not None else str(number)] = cells
     file_rows = [by_id.get(ids[t]) for t in tokens]

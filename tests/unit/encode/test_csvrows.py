@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hashmatch.encode.sources.csvrows import RowReader
@@ -153,7 +153,8 @@ _CELL = st.one_of(
 )
 
 
-@settings(max_examples=250)
+@settings(max_examples=150)
+@example(lines=['1,"a\nb\r\nc",Oslo', "2,b,c", '3,"x,Oslo', "4,d,e"], chunk_rows=5)
 @given(
     lines=st.lists(st.lists(_CELL, min_size=1, max_size=4).map(",".join), max_size=15),
     chunk_rows=st.integers(1, 6),
