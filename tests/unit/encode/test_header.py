@@ -17,6 +17,7 @@ from hashmatch.errors import InputDataError
         ["Vorname", "Nachname", "Geburtsdatum", "PLZ", "Straße", "名前", "שם"],
         [str(i) for i in range(1000)],  # numbered columns (pandas' header=None)
         ["V00001", "V00002"],  # one five-digit run is a code, not a value
+        ["id", "balance_2020-12-31", "contact e-mail (x@y.com)"],
     ],
 )
 def test_real_headers_pass(header: list[str]) -> None:

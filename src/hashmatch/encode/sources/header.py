@@ -20,8 +20,9 @@ from hashmatch.errors import InputDataError
 
 #: Longest plausible column name; a longer first-row cell is free text.
 MAX_NAME_LENGTH = 128
+# Whole cells: a value is the cell; a name may hold a date ("balance_2020-12-31").
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^\W\d_]{2,}")
-_DATE = re.compile(r"\b(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\b")
+_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _DIGIT = re.compile(r"\d")
 
 
@@ -33,9 +34,9 @@ def value_like_cells(header: Sequence[str]) -> int:
         digits = len(_DIGIT.findall(cell))
         strong = (
             len(cell) > MAX_NAME_LENGTH
-            or digits >= 7
-            or _EMAIL.search(cell) is not None
-            or _DATE.search(cell) is not None
+            or (digits >= 7 and 2 * digits >= len("".join(cell.split())))  # mostly digits
+            or _EMAIL.fullmatch(cell.strip()) is not None
+            or _DATE.fullmatch(cell.strip()) is not None
         )
         count += strong
         digit_heavy += not strong and digits >= 5 and not any(c.isalpha() for c in cell)
@@ -45,10 +46,10 @@ def value_like_cells(header: Sequence[str]) -> int:
 def check_header(header: Sequence[str], file: str | None) -> None:
     """Refuse a first row that looks like a data row.
 
-    A cell that holds an e-mail address, a date, seven digits or more (a phone number or
-    an id) or more than 128 characters is a value, and so are two numbers of five digits
+    A cell that is an e-mail address or a date, is mostly digits with seven or more (a
+    phone number or an id), or is longer than 128 characters, is a value, and so are two numbers of five digits
     or more (postcodes); one such cell is enough to refuse. Column names with a year or a
-    number (``sales_2019``, ``address_line_2``, ``V00001``) pass.
+    number (``sales_2019``, ``address_line_2``, ``V00001``, ``balance_2020-12-31``) pass.
 
     Raises
     ------
