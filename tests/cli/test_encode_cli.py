@@ -127,10 +127,10 @@ def test_wrong_encoding_suggests_the_option(secret, tmp_path) -> None:
     data = tmp_path / "latin.csv"
     data.write_bytes("rec_id,surname\nr1,M\u00fcller\n".encode("latin-1"))
     result = _encode(data, secret, tmp_path / "o.hme", mapping=False)
-    assert result.exit_code == 0 and "row.undecodable" in result.output
-    result = _encode(
-        data, secret, tmp_path / "o.hme", "--input-encoding", "latin-1", "--force", mapping=False
-    )
+    assert result.exit_code == 2, result.output  # its only row rejected: nothing encoded
+    assert "no row was encoded: all 1 rows were rejected (row.undecodable 1)" in result.output
+    assert "--input-encoding" in result.output and not (tmp_path / "o.hme").exists()
+    result = _encode(data, secret, tmp_path / "o.hme", "--input-encoding", "latin-1", mapping=False)
     assert result.exit_code == 0 and "encoded 1, rejected 0" in result.output
 
 

@@ -244,5 +244,11 @@ def test_check_binds_a_mapping_to_a_data_file(tmp_path: Path) -> None:
         f"error: 1 problem(s) in {MESSY}:",
         f"  - fields.email: column 'Email' not found in {MESSY}",
     ]
-    assert result.stderr.splitlines()[2].startswith("hint: columns of ")
+    # No column the mapping or schema names is in the header: its cells are not listed.
+    assert result.stderr.splitlines()[2].startswith("hint: no column named by the mapping")
+    assert "Full Name" not in result.stderr
+    mapping.write_text('[fields]\nemail = "Email"\nfirst_name = "Full Name"\n')
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[2].startswith("hint: columns of ")  # evidently a header
     assert "Quixley" not in result.output

@@ -23,20 +23,17 @@ row and segment.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encfile import EncodingFile, Segment
-from hashmatch.errors import InputDataError
 from hashmatch.lookup import check_lookup_covers, read_lookup
 
 Verdict = Literal["ok", "warn", "fail"]
@@ -282,27 +279,22 @@ def truth_from_raw(
         The lookup is unreadable or malformed, or lacks a row token: it belongs to another
         encoding run or party.
     """
+    from hashmatch.encode.sources.rows import open_source, row_texts
     from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
-    from hashmatch.schema import bind_csv, load_mapping, load_schema
+    from hashmatch.schema import load_mapping, load_schema, resolve_columns
 
     schema = load_schema(schema_path)
-    bound = bind_csv(load_mapping(mapping_path, schema), schema, raw)
+    rows = open_source(raw)  # read as encode reads it
+    mapping = load_mapping(mapping_path, schema)
+    bound = resolve_columns(mapping, schema, rows.header, rows.name)
     tokens = [bytes(t).hex() for t in row_tokens]
     ids = read_lookup(lookup)
     check_lookup_covers(ids, tokens, lookup_path=lookup, what=source)
     by_id: dict[str, list[str]] = {}
-    try:
-        with Path(raw).open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            next(reader, None)
-            for number, cells in enumerate(reader, start=1):
-                idx = bound.record_id_index
-                rid = cells[idx].strip() if idx is not None and idx < len(cells) else str(number)
-                by_id[rid] = cells
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputDataError(
-            f"cannot read the raw file ({type(exc).__name__})", file=str(raw)
-        ) from None
+    idx = bound.record_id_index
+    for chunk in rows.chunks(50_000):
+        for number, cells in zip(chunk.row_numbers, row_texts(chunk), strict=True):
+            by_id[cells[idx].strip() if idx is not None else str(number)] = cells
     file_rows = [by_id.get(ids[t]) for t in tokens]
     truth: dict[str, list[str | None]] = {}
     for f in schema.fields:

@@ -12,8 +12,11 @@ from rich.table import Table
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import force_option, reasons_line, reporting_errors
 from hashmatch.cli.schema import (
+    DATA_HELP,
     DateFormatOption,
+    DelimiterOption,
     IdColumnOption,
+    InputEncodingOption,
     MapOption,
     MappingFileOption,
     NameOrderOption,
@@ -28,7 +31,7 @@ from hashmatch.seal.keyfiles import load_coordinator_public, load_party_key
 
 
 def encode(
-    data: Annotated[Path, typer.Argument(help="The party's CSV file (header row first).")],
+    data: Annotated[Path, typer.Argument(help=DATA_HELP)],
     schema: Annotated[Path, typer.Option("--schema", help="Linkage schema (TOML/JSON).")],
     secret: Annotated[Path, typer.Option("--secret", help="Linkage secret file (keygen).")],
     party: Annotated[str, typer.Option("--party", help="This party's name (in the file).")],
@@ -67,12 +70,8 @@ def encode(
     max_rejects: Annotated[
         int | None, typer.Option(min=0, help="Stop when more rows than this are rejected.")
     ] = None,
-    input_encoding: Annotated[
-        str, typer.Option(help="Text encoding of DATA, e.g. latin-1, cp1252.")
-    ] = "utf-8",
-    delimiter: Annotated[
-        str | None, typer.Option(help="Field delimiter [default: sniffed].")
-    ] = None,
+    input_encoding: InputEncodingOption = None,
+    delimiter: DelimiterOption = None,
     chunk_rows: Annotated[
         int, typer.Option(min=1, help="Rows per chunk (memory grows with it).")
     ] = 50_000,

@@ -12,8 +12,11 @@ from rich.table import Table
 
 from hashmatch.cli._common import reasons_line, reporting_errors
 from hashmatch.cli.schema import (
+    DATA_HELP,
     DateFormatOption,
+    DelimiterOption,
     IdColumnOption,
+    InputEncodingOption,
     MapOption,
     MappingFileOption,
     NameOrderOption,
@@ -25,7 +28,7 @@ from hashmatch.schema import load_mapping, load_schema, mapping_options_from_cli
 
 
 def profile(
-    data: Annotated[Path, typer.Argument(help="The party's CSV file (header row first).")],
+    data: Annotated[Path, typer.Argument(help=DATA_HELP)],
     schema: Annotated[Path, typer.Option("--schema", help="Linkage schema (TOML/JSON).")],
     mapping: MappingFileOption = None,
     map_: MapOption = None,
@@ -34,12 +37,8 @@ def profile(
     date_format: DateFormatOption = None,
     phone_region: PhoneRegionOption = None,
     id_column: IdColumnOption = None,
-    input_encoding: Annotated[
-        str, typer.Option(help="Text encoding of DATA, e.g. latin-1, cp1252.")
-    ] = "utf-8",
-    delimiter: Annotated[
-        str | None, typer.Option(help="Field delimiter [default: sniffed].")
-    ] = None,
+    input_encoding: InputEncodingOption = None,
+    delimiter: DelimiterOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Show per field how many rows are filled, valid, missing or invalid, and why.

@@ -24,7 +24,8 @@ from typing import Annotated
 import typer
 
 from hashmatch.cli._common import force_option, reporting_errors
-from hashmatch.schema import ResolvedMapping, bind_csv, load_mapping, load_schema
+from hashmatch.encode.sources.rows import read_head
+from hashmatch.schema import ResolvedMapping, load_mapping, load_schema, resolve_columns
 from hashmatch.schema.infer import write_proposal
 
 _MAPPING = "Party mapping"
@@ -88,6 +89,27 @@ IdColumnOption = Annotated[
     ),
 ]
 
+#: How the data file is read: shared by schema new/check, profile and encode.
+InputEncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--input-encoding",
+        help="Text encoding of DATA, e.g. latin-1, cp1252 [default: UTF-8, or UTF-16/32 "
+        "when the bytes say so].",
+    ),
+]
+DelimiterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--delimiter", help="Field delimiter: , ; | or tab [default: sniffed from the file]."
+    ),
+]
+#: Help of a DATA argument read through hashmatch.encode.sources.
+DATA_HELP = (
+    "The party's data: a CSV file (header row first; may be gzip-compressed), a Parquet "
+    "file, or - for standard input."
+)
+
 schema_app = typer.Typer(
     name="schema",
     help=(
@@ -100,7 +122,7 @@ schema_app = typer.Typer(
 
 @schema_app.command("new")
 def new(
-    data: Annotated[Path, typer.Argument(help="CSV file to propose a schema for.")],
+    data: Annotated[Path, typer.Argument(help=DATA_HELP)],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Schema file to write (.toml or .json).")
     ],
@@ -113,7 +135,8 @@ def new(
     ] = None,
     sample: Annotated[int, typer.Option(min=1, help="Rows to sample for value shapes.")] = 1000,
     name: Annotated[str, typer.Option(help="Label stored in the schema.")] = "",
-    input_encoding: Annotated[str, typer.Option(help="Text encoding of DATA.")] = "utf-8-sig",
+    input_encoding: InputEncodingOption = None,
+    delimiter: DelimiterOption = None,
     force: Annotated[bool, force_option("Replace existing outputs (never DATA).")] = False,
 ) -> None:
     """Propose a starter schema and party mapping from DATA's header and sample values.
@@ -130,13 +153,14 @@ def new(
             sample=sample,
             force=force,
             encoding=input_encoding,
+            delimiter=delimiter,
             name=name,
         )
         rows = [
             (g.column, g.field or "-", g.type or "-", g.confidence, g.evidence)
             for g in proposal.columns
         ]
-        typer.echo(f"Sampled {proposal.sample_rows} rows of {data}.")
+        typer.echo(f"Sampled {proposal.sample_rows} rows of {_label(data)}.")
         _table(("column", "field", "type", "confidence", "evidence"), rows)
         for note in proposal.notes:
             typer.echo(f"note: {note}")
@@ -152,9 +176,12 @@ def check(
     mapping: MappingFileOption = None,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Also find the mapped columns in this CSV file's header."),
+        typer.Option(
+            "--data", help="Also find the mapped columns in this data file's header (- : stdin)."
+        ),
     ] = None,
-    input_encoding: Annotated[str, typer.Option(help="Text encoding of DATA.")] = "utf-8-sig",
+    input_encoding: InputEncodingOption = None,
+    delimiter: DelimiterOption = None,
 ) -> None:
     """Validate a schema file and show its CLK layout and fingerprint.
 
@@ -166,9 +193,11 @@ def check(
     with reporting_errors():
         schema = load_schema(file)
         party = load_mapping(mapping, schema) if mapping or data else None
-        resolved = (
-            bind_csv(party, schema, data, encoding=input_encoding) if party and data else None
-        )
+        resolved, label = None, ""
+        if party is not None and data is not None:
+            header, _ = read_head(data, encoding=input_encoding, delimiter=delimiter)
+            label = _label(data)
+            resolved = resolve_columns(party, schema, header, label)
         typer.echo(
             f"OK: {len(schema.fields)} fields, CLK {schema.clk_bits} bits, "
             f"fingerprint {schema.fingerprint}"
@@ -190,7 +219,7 @@ def check(
         if mapping is not None:
             typer.echo(f"mapping {mapping}: OK")
         if resolved is not None:
-            _show_binding(resolved, str(data), len(schema.fields))
+            _show_binding(resolved, label, len(schema.fields))
 
 
 def _show_binding(resolved: ResolvedMapping, data: str, n_fields: int) -> None:
@@ -203,6 +232,11 @@ def _show_binding(resolved: ResolvedMapping, data: str, n_fields: int) -> None:
     typer.echo(f"{data}: {len(resolved.fields)} of {n_fields} fields found")
     _table(("field", "columns", "parse"), rows)
     typer.echo(f"absent: {', '.join(resolved.absent_fields) or '(none)'}")
+
+
+def _label(data: Path) -> str:
+    """How messages name a data file (``-`` is standard input)."""
+    return "<stdin>" if str(data) == "-" else str(data)
 
 
 def _table(headers: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:

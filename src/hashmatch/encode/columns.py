@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode._rows import factorize
-from hashmatch.encode.sources.rows import BadRow, Chunk
+from hashmatch.encode.sources.chunk import BadRow, Chunk
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -33,6 +33,7 @@ from hashmatch.encode.harden import apply_hardening, raw_layout, salt_features
 from hashmatch.encode.keys import LinkageSecret, RowKey
 from hashmatch.encode.match_keys import MatchKeyTokens, PartValues
 from hashmatch.encode.prf import HmacSha256
+from hashmatch.encode.record_ids import SeenIds
 from hashmatch.encode.records import (
     FieldColumn,
     FieldReader,
@@ -40,7 +41,7 @@ from hashmatch.encode.records import (
     Reject,
     required_rejects,
 )
-from hashmatch.encode.sources.rows import Chunk
+from hashmatch.encode.sources.chunk import Chunk
 from hashmatch.encode.tokens import MISSING_TOKEN, TOKEN_BYTES
 from hashmatch.schema.model import MatchKey, ResolvedMapping, Schema
 
@@ -157,6 +158,7 @@ class ChunkEncoder:
         ]
         self._record_id = resolved.record_id_index
         self._record_id_column = "" if self._record_id is None else header[self._record_id]
+        self._seen_ids = SeenIds()  # of the whole run: the first row with an id keeps it
 
     def encode(self, chunk: Chunk | ColumnChunk) -> EncodedChunk:
         """Encode the usable rows of ``chunk``; rows failing a required field are rejected."""
@@ -169,7 +171,7 @@ class ChunkEncoder:
         keep, rejects = required_rejects(self.readers, columns, numbers)
         ids = self._stripped_ids(table)
         if ids is not None:
-            self._reject_empty_ids(ids, numbers, keep, rejects)
+            self._reject_bad_ids(ids, numbers, keep, rejects)
         kept = np.flatnonzero(keep)
         record_ids = self._record_ids(ids, numbers, kept)
         n = len(kept)
@@ -284,22 +286,27 @@ class ChunkEncoder:
             return None
         return list(map(str.strip, table.cells(self._record_id)))
 
-    def _reject_empty_ids(
+    def _reject_bad_ids(
         self,
         ids: list[str],
         numbers: Sequence[int],
         keep: npt.NDArray[np.bool_],
         rejects: list[Reject],
     ) -> None:
-        """A row without an internal id could never be rejoined: reject it."""
-        if "" not in ids:  # the usual case, checked in C
+        """A row without an internal id could never be rejoined, and one whose id an
+        earlier row has (which keeps it) would be rejoined ambiguously: reject them."""
+        repeated = self._seen_ids.repeated(ids)
+        empty = "" in ids  # the usual case has neither, checked in C
+        if not empty and not repeated.any():
             return
-        empty = [i for i in np.flatnonzero(keep).tolist() if not ids[i]]
-        if empty:
-            keep[empty] = False
-            rejects.extend(
-                Reject(numbers[i], self._record_id_column, "record_id.empty") for i in empty
-            )
+        found = [
+            (i, "record_id.empty" if not ids[i] else "record_id.duplicate")
+            for i in np.flatnonzero(keep).tolist()
+            if not ids[i] or repeated[i]
+        ]
+        if found:
+            keep[[i for i, _ in found]] = False
+            rejects.extend(Reject(numbers[i], self._record_id_column, why) for i, why in found)
             rejects.sort(key=lambda r: r.row)
 
     def _record_ids(

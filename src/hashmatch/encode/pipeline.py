@@ -55,8 +55,14 @@ from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret, RowKey
 from hashmatch.encode.records import FieldStats, Reject
-from hashmatch.encode.sources.columnar import ColumnarCsvReader, columnar_reader
-from hashmatch.encode.sources.rows import Chunk, CsvSource, RowSource, open_source
+from hashmatch.encode.sources.columnar import ColumnarCsvReader
+from hashmatch.encode.sources.rows import (
+    ROW_REASONS,
+    Chunk,
+    RowSource,
+    no_data_rows,
+    open_source,
+)
 from hashmatch.encode.tokens import TOKEN_BYTES
 from hashmatch.errors import InputDataError
 from hashmatch.lookup import LOOKUP_HEADER
@@ -70,16 +76,21 @@ if TYPE_CHECKING:
     from hashmatch.seal.keyfiles import CoordinatorPublicKey, PartySigningKey
 
 PathLike = str | os.PathLike[str]
-#: File suffixes :func:`encode_records` reads as Parquet (any other path is read as CSV).
-PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Suffix dropped from a sealed output's name to name its lookup and rejects files.
 SEALED_SUFFIX = ".sealed"
 #: Reason codes of rejects produced here (normaliser codes appear as ``required.<code>``).
 REJECT_REASONS: dict[str, str] = {
-    "row.column_count": "the row has a different number of cells than the header",
-    "row.undecodable": "a cell has bytes that are not valid in the input encoding",
+    **ROW_REASONS,
     "record_id.empty": "the record-id column is empty, so the row could never be rejoined",
+    "record_id.duplicate": "an earlier row has the same record id (it keeps it)",
     "required.*": "a required field is missing or invalid (the normaliser's reason follows)",
+}
+#: The fix to suggest when no row was encoded, by the most frequent reject reason.
+_NOTHING_ENCODED_HINTS = {
+    "row.undecodable": "pass the file's encoding with --input-encoding, e.g. latin-1 or cp1252",
+    "row.column_count": "check the delimiter (--delimiter) and the quoting of the file",
+    "": "see why with hashmatch profile, or encode with --fail-fast to stop at the first "
+    "rejected row",
 }
 
 
@@ -225,7 +236,8 @@ def encode_records(
     ----------
     records
         A pandas DataFrame, an iterable of dicts, or the path of a CSV file (streamed,
-        as by :func:`encode_file`) or a Parquet file (``.parquet``/``.pq``). Cells are
+        as by :func:`encode_file`; gzip-compressed or not) or a Parquet file (told by
+        its magic bytes). Cells are
         read as text (``None``/NaN are empty, numbers their ``str``): read a DataFrame
         with ``dtype=str`` so that ids, postcodes and dates keep their exact text.
     schema, secret, party
@@ -263,7 +275,7 @@ def encode_records(
     check_party_name(party, where="party")
     schema, secret = _schema(schema), _secret(secret)
     key = _row_key(row_key)[0] if row_key is not None else RowKey.generate()
-    run = _Run(_records_source(records), schema, secret, party, mapping, key)
+    run = _Run(open_source(records), schema, secret, party, mapping, key)
     parts = list(run.chunks(chunk_rows))
     summary = run.finish()
     words = schema.clk_bits // 64
@@ -303,7 +315,7 @@ def encode_file(
     rejects: PathLike | None = None,
     mapping: PartyMapping | PathLike | Mapping[str, Any] | None = None,
     chunk_rows: int = 50_000,
-    input_encoding: str = "utf-8",
+    input_encoding: str | None = None,
     delimiter: str | None = None,
     fail_fast: bool = False,
     max_rejects: int | None = None,
@@ -320,7 +332,8 @@ def encode_file(
     Parameters
     ----------
     path
-        The party's CSV file (header row first; delimiter sniffed unless ``delimiter``).
+        The party's CSV file (header row first; delimiter sniffed unless ``delimiter``;
+        gzip-compressed or not; ``-`` reads standard input) or Parquet file.
     schema, secret, party
         The shared schema, the linkage secret (object or file) and this party's name.
     out
@@ -361,7 +374,8 @@ def encode_file(
     Raises
     ------
     InputDataError
-        Missing/empty/header-only file, bad CSV, unknown encoding, ``fail_fast`` reject.
+        Missing/empty/header-only/binary file, a first row that looks like data, an
+        encoding that contradicts the bytes, no row encoded, ``fail_fast`` reject.
     MappingError, SchemaError, SecretError
         From the mapping, the schema or the secret file.
     PartyNameError
@@ -397,9 +411,7 @@ def encode_file(
         targets.append(key_file)
     stage = OutputSet(targets, force=force, reads=reads)  # the output policy, before work
     schema, secret = _schema(schema), _secret(secret)
-    csv_source = CsvSource(path, encoding=input_encoding, delimiter=delimiter)
-    # pyarrow parses the file where it gives the Python reader's rows (see columnar.py)
-    source: RowSource | ColumnarCsvReader = columnar_reader(csv_source) or csv_source
+    source = open_source(path, encoding=input_encoding, delimiter=delimiter)
     run = _Run(source, schema, secret, party, mapping, key)
     with ExitStack() as stack:
         stack.enter_context(stage)
@@ -491,7 +503,7 @@ class _Run:
 
     def __init__(
         self,
-        source: RowSource | ColumnarCsvReader,
+        source: RowSource,
         schema: Schema,
         secret: LinkageSecret,
         party: str,
@@ -520,39 +532,19 @@ class _Run:
 
     def finish(self) -> EncodeSummary:
         if self.summary.read == 0:
-            raise InputDataError("the file has a header but no data rows", file=self.source.name)
+            raise no_data_rows(self.source.name)
+        if self.summary.encoded == 0:  # an empty encoding would link as if all were fine
+            reasons = self.summary.reject_reasons.most_common(4)
+            raise InputDataError(
+                f"no row was encoded: all {self.summary.read:,} rows were rejected ("
+                + ", ".join(f"{reason} {n:,}" for reason, n in reasons)
+                + "); nothing was written",
+                file=self.source.name,
+                hint=_NOTHING_ENCODED_HINTS.get(reasons[0][0], _NOTHING_ENCODED_HINTS[""]),
+            )
         order = [f.name for f in self.encoder.schema.fields]
         self.summary.finish(order, self.resolved.absent_fields, self._started)
         return self.summary
-
-
-def _records_source(records: Any) -> RowSource | ColumnarCsvReader:
-    """Where :func:`encode_records` reads from: a CSV path through the same readers as
-    :func:`encode_file`, a Parquet path batch by batch, anything else in memory."""
-    if not isinstance(records, str | os.PathLike):
-        return open_source(records)
-    path = Path(records)
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        return _parquet_source(path)
-    csv_source = CsvSource(path)
-    return columnar_reader(csv_source) or csv_source
-
-
-def _parquet_source(path: Path) -> RowSource:
-    """The rows of a Parquet file as records (read one row group batch at a time)."""
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-    except FileNotFoundError:
-        raise InputDataError("no such file", file=str(path)) from None
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        msg = f"cannot be read as Parquet ({type(exc).__name__})"
-        raise InputDataError(msg, file=str(path)) from None
-    rows = (row for batch in parquet.iter_batches(batch_size=10_000) for row in batch.to_pylist())
-    source = open_source(rows)
-    source.name = str(path)
-    return source
 
 
 def _schema(schema: Schema | PathLike | Mapping[str, Any]) -> Schema:

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hashmatch.encode.columns import RowChunk
 from hashmatch.encode.records import FieldReader, FieldStats
-from hashmatch.encode.sources.rows import open_source
-from hashmatch.errors import InputDataError
+from hashmatch.encode.sources.chunk import Chunk
+from hashmatch.encode.sources.rows import no_data_rows, open_source
 from hashmatch.schema import load_mapping, load_schema, resolve_columns
 from hashmatch.schema.model import PartyMapping, Schema
 
@@ -64,14 +65,16 @@ def profile_file(
     schema: Schema | str | os.PathLike[str] | Mapping[str, Any],
     mapping: PartyMapping | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     *,
-    input_encoding: str = "utf-8",
+    input_encoding: str | None = None,
     delimiter: str | None = None,
     chunk_rows: int = 50_000,
 ) -> ProfileReport:
-    """Profile a CSV file (or a DataFrame / iterable of dicts) under a schema and mapping.
+    """Profile a CSV or Parquet file (or a DataFrame / iterable of dicts) under a schema
+    and mapping, read as ``encode_file`` reads it (``-``: standard input).
 
-    Raises the same errors as ``encode_file`` for a missing column, an empty or
-    header-only file or a bad encoding; bad rows are counted, not raised.
+    Raises the same errors as ``encode_file`` for a missing column, an empty, binary or
+    header-only file, a first row that looks like data or a bad encoding; bad rows are
+    counted, not raised.
 
     Example
     -------
@@ -99,13 +102,14 @@ def profile_file(
     for chunk in source.chunks(chunk_rows):
         report.rows_read += chunk.read
         report.bad_rows.update(b.reason for b in chunk.bad_rows)
-        columns = list(zip(*chunk.rows, strict=True))
-        if not columns:  # every row of the chunk was unusable
+        table = RowChunk(chunk) if isinstance(chunk, Chunk) else chunk
+        if not table.rows:  # every row of the chunk was unusable
             continue
         for reader in readers:
-            totals[reader.name].add(reader.read(columns).stats())
+            factors = [table.factor(i) for i in reader.indices]
+            totals[reader.name].add(reader.read_factors(factors).stats())
     if report.rows_read == 0:
-        raise InputDataError("the file has a header but no data rows", file=source.name)
+        raise no_data_rows(source.name)
     for f in resolved_schema.fields:
         report.fields[f.name] = totals.get(f.name) or FieldStats.for_absent(report.rows_usable)
     return report

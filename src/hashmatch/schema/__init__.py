@@ -22,10 +22,8 @@ from hashmatch.schema.fingerprint import (
 from hashmatch.schema.hardening import PROFILES, Hardening
 from hashmatch.schema.mapping import (
     MappingOverrides,
-    bind_csv,
     load_mapping,
     mapping_options_from_cli,
-    read_csv_head,
     resolve_columns,
 )
 from hashmatch.schema.migrate import upgrade
@@ -101,12 +99,10 @@ __all__ = [
     "ResolvedMapping",
     "Schema",
     "Segment",
-    "bind_csv",
     "dump_schema",
     "load_mapping",
     "load_schema",
     "mapping_options_from_cli",
-    "read_csv_head",
     "read_document",
     "resolve_columns",
     "schema_fingerprint",

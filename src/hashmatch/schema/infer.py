@@ -21,9 +21,10 @@ from typing import Any
 
 from anyascii import anyascii
 
-from hashmatch.errors import HashmatchError, InputDataError, SchemaError
+from hashmatch.encode.sources.header import check_header
+from hashmatch.encode.sources.rows import read_head
+from hashmatch.errors import HashmatchError, SchemaError
 from hashmatch.schema import defaults as d
-from hashmatch.schema.mapping import read_csv_head
 
 #: Date formats tried on date-like columns, most common first (ties go to the earlier one).
 DATE_CANDIDATES = (
@@ -340,8 +341,15 @@ def _record_id_column(header: Sequence[str], shapes: Sequence[ColumnShape]) -> i
     return None
 
 
-def propose(header: Sequence[str], rows: Iterable[Sequence[str]], *, name: str = "") -> Proposal:
-    """Propose a schema and a mapping for a file with ``header`` from sampled ``rows``.
+def propose(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    name: str = "",
+    source: str | None = None,
+) -> Proposal:
+    """Propose a schema and a mapping for a file with ``header`` from sampled ``rows``
+    (``source`` names the file in messages).
 
     Raises
     ------
@@ -349,7 +357,7 @@ def propose(header: Sequence[str], rows: Iterable[Sequence[str]], *, name: str =
         The header looks like a row of data: its cells would be printed and written as
         column names, so nothing is proposed.
     """
-    _refuse_data_as_header(header)
+    check_header(header, source)
     columns: list[list[str]] = [[] for _ in header]
     n_rows = 0
     for row in rows:
@@ -371,17 +379,6 @@ def propose(header: Sequence[str], rows: Iterable[Sequence[str]], *, name: str =
         else:
             guesses.append(_id_fallback(guess_column(column, shapes[i]), shapes[i]))
     return _assemble(header, guesses, shapes, record_idx, n_rows, name)
-
-
-def _refuse_data_as_header(header: Sequence[str]) -> None:
-    """A file without a header row would put its first record's values in the output."""
-    suspicious = sum(1 for h in header if "@" in h or sum(ch.isdigit() for ch in h) >= 4)
-    if any("@" in h for h in header) or suspicious >= 2:
-        raise InputDataError(
-            f"the first row looks like data, not a header ({suspicious} cells hold e-mail "
-            "addresses, dates or long numbers); nothing was proposed",
-            hint="add a header row with the column names",
-        )
 
 
 def _id_fallback(guess: ColumnGuess, shape: ColumnShape) -> ColumnGuess:
@@ -573,18 +570,25 @@ def propose_from_csv(
     path: str | os.PathLike[str],
     *,
     sample: int = 1000,
-    encoding: str = "utf-8-sig",
+    encoding: str | None = None,
+    delimiter: str | None = None,
     name: str = "",
 ) -> Proposal:
-    """Read the header and the first ``sample`` rows of a CSV file and :func:`propose`.
+    """Read the header and the first ``sample`` rows of a CSV (or Parquet) file as
+    ``encode`` reads it (delimiter and encoding detected unless given) and :func:`propose`.
 
     Raises
     ------
     InputDataError
-        The file is missing, empty, not decodable with ``encoding`` or has no header.
+        The file is missing, empty, binary, not decodable with ``encoding`` or has no
+        header row.
     """
-    header, rows = read_csv_head(path, rows=sample, encoding=encoding)
-    return propose(header, rows, name=name)
+    header, rows = read_head(path, rows=sample, encoding=encoding, delimiter=delimiter)
+    return propose(header, rows, name=name, source=_label(path))
+
+
+def _label(path: str | os.PathLike[str]) -> str:
+    return "<stdin>" if str(path) == "-" else str(path)
 
 
 def write_proposal(
@@ -594,13 +598,15 @@ def write_proposal(
     *,
     sample: int = 1000,
     force: bool = False,
-    encoding: str = "utf-8-sig",
+    encoding: str | None = None,
+    delimiter: str | None = None,
     name: str = "",
 ) -> tuple[Proposal, Path]:
     """Propose from ``data`` and write the schema and the mapping (``schema new``).
 
     The mapping goes to ``mapping_out``, by default ``<data stem>.mapping.<ext>`` next to
-    the schema. Returns the proposal and the mapping path.
+    the schema (``stdin.mapping.<ext>`` for ``-``, standard input). Returns the proposal
+    and the mapping path.
 
     Raises
     ------
@@ -619,16 +625,18 @@ def write_proposal(
     mapping_path = (
         Path(mapping_out)
         if mapping_out is not None
-        else schema_path.with_name(f"{Path(data).stem}.mapping{schema_path.suffix}")
+        else schema_path.with_name(f"{_stem(data)}.mapping{schema_path.suffix}")
     )
     for p in (schema_path, mapping_path):
         if p.suffix.lower() not in (".toml", ".json"):
             raise HashmatchError(f"{p}: expected a .toml or .json output file")
     outputs = OutputSet([schema_path, mapping_path], force=force, reads=[data])
-    proposal = propose_from_csv(data, sample=sample, encoding=encoding, name=name)
+    proposal = propose_from_csv(
+        data, sample=sample, encoding=encoding, delimiter=delimiter, name=name
+    )
     if not proposal.schema["fields"]:
         raise HashmatchError(
-            f"no column of {data} was recognised as a linkage field",
+            f"no column of {_label(data)} was recognised as a linkage field",
             hint="write the schema by hand (see docs/guides/schema.md)",
         )
     schema = load_schema(proposal.schema)  # the proposal must always be a valid schema
@@ -637,3 +645,11 @@ def write_proposal(
         write_document(proposal.schema, outputs.path(schema_path), what="schema")
         write_document(proposal.mapping, outputs.path(mapping_path), what="mapping")
     return proposal, mapping_path
+
+
+def _stem(data: str | os.PathLike[str]) -> str:
+    """``crm`` for ``crm.csv`` and ``crm.csv.gz``; ``stdin`` for ``-``."""
+    if str(data) == "-":
+        return "stdin"
+    path = Path(data)
+    return Path(path.stem).stem if path.suffix.lower() == ".gz" else path.stem

@@ -4,24 +4,24 @@ The schema is shared; the mapping is not. It says which columns hold each field 
 are joined with one space), which part of a full-name column to take, the name order, the
 date formats and the default phone region. It comes from a small TOML/JSON file, CLI
 options (:class:`MappingOverrides`, which win over the file) or both, and is bound to an
-input file's header by :func:`resolve_columns`. Column *names* may appear in messages
-(they are not PII); cell values never do.
+input file's header by :func:`resolve_columns` (the file itself is read by
+:mod:`hashmatch.encode.sources`). Column *names* may appear in messages (they are not
+PII); cell values never do. A file without a header row would make its first record
+the "names", so the file's own header cells are printed only once the header is
+evidently one: at least one column the mapping or the schema names is in it.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
-from hashmatch.errors import InputDataError, MappingError
+from hashmatch.errors import MappingError
 from hashmatch.schema.fingerprint import read_document
 from hashmatch.schema.model import (
     ColumnSource,
@@ -346,50 +346,6 @@ def _phone_region(c: Checker, value: Any, path: str) -> str | None:
     return None
 
 
-def read_csv_head(
-    path: str | os.PathLike[str], *, rows: int = 0, encoding: str = "utf-8-sig"
-) -> tuple[list[str], list[list[str]]]:
-    """The header (names stripped) and the first ``rows`` rows of a CSV file.
-
-    Raises
-    ------
-    InputDataError
-        The file is missing, empty, not decodable with ``encoding`` or not CSV. Messages
-        name the file and the problem, never content.
-    """
-    p = Path(path)
-    try:
-        with p.open(newline="", encoding=encoding) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if not header or not any(h.strip() for h in header):
-                raise InputDataError("the file is empty or has no header row", file=str(p))
-            head = list(islice(reader, rows))
-    except FileNotFoundError:
-        raise InputDataError("file not found", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise InputDataError(
-            f"not decodable as {encoding}",
-            file=str(p),
-            hint="pass --input-encoding, e.g. latin-1 or cp1252",
-        ) from None
-    except csv.Error as exc:  # names the line and the problem, not the content
-        raise InputDataError(f"not a readable CSV file ({exc})", file=str(p)) from None
-    return [_strip_bom(h).strip() for h in header], head
-
-
-def bind_csv(
-    mapping: PartyMapping,
-    schema: Schema,
-    path: str | os.PathLike[str],
-    *,
-    encoding: str = "utf-8-sig",
-) -> ResolvedMapping:
-    """:func:`resolve_columns` against the header of the CSV file at ``path``."""
-    header, _ = read_csv_head(path, encoding=encoding)
-    return resolve_columns(mapping, schema, header, str(path))
-
-
 def _strip_bom(name: str) -> str:
     return name.replace("\ufeff", "")
 
@@ -410,11 +366,19 @@ def resolve_columns(
     ------
     MappingError
         A mapped or record-id column is missing or ambiguous, a required field is absent,
-        or no schema field is found at all. The hint lists the file's columns.
+        or no schema field is found at all. The hint lists the file's columns when the
+        header is evidently one (see the module docstring).
     """
     positions: dict[str, list[int]] = {}
     for i, name in enumerate(header):
         positions.setdefault(_header_key(name), []).append(i)
+    sources = {
+        f.name: mapping.fields.get(f.name) or ColumnSource((f.name,), implicit=True)
+        for f in schema.fields
+    }
+    named = [col for source in sources.values() for col in source.columns]
+    named += [mapping.record_id] if mapping.record_id is not None else []
+    evident = any(_header_key(col) in positions for col in named)  # a header, not data
     c = Checker()
 
     def find(column: str, path: str, missing_ok: bool) -> int | None:
@@ -428,7 +392,7 @@ def resolve_columns(
                 f"{file}; expected it once",
             )
         elif not missing_ok:
-            guess = closest(_header_key(column), positions)
+            guess = closest(_header_key(column), positions) if evident else None
             tip = f"; did you mean {header[positions[guess][0]]!r}?" if guess else ""
             c.add(path, f"column {column!r} not found in {file}{tip}")
         return None
@@ -436,7 +400,7 @@ def resolve_columns(
     present: dict[str, ResolvedField] = {}
     absent: list[str] = []
     for f in schema.fields:
-        source = mapping.fields.get(f.name) or ColumnSource((f.name,), implicit=True)
+        source = sources[f.name]
         path = join("fields", f.name)
         idx = [find(col, path, source.implicit) for col in source.columns]
         if all(i is not None for i in idx) and idx:
@@ -460,22 +424,25 @@ def resolve_columns(
         )
     if c.problems:
         err = MappingError(c.problems, source=file)
-        listed = ", ".join(repr(h.strip()) for h in header[:_MAX_LISTED_COLUMNS])
-        more = (
-            f" and {len(header) - _MAX_LISTED_COLUMNS} more"
-            if len(header) > _MAX_LISTED_COLUMNS
-            else ""
+        err.hint = _columns_hint(header, file) if evident else (
+            f"no column named by the mapping or the schema is in the header of {file} "
+            f"({len(header)} columns), so its names are not shown (were the first line no "
+            "header, they would be a record's values): compare the mapping with that line"
         )
-        err.hint = f"columns of {file}: {listed}{more}"
         raise err
     return ResolvedMapping(fields=present, absent_fields=tuple(absent), record_id_index=record_idx)
 
 
+def _columns_hint(header: Sequence[str], file: str) -> str:
+    listed = ", ".join(repr(h.strip()) for h in header[:_MAX_LISTED_COLUMNS])
+    extra = len(header) - _MAX_LISTED_COLUMNS
+    more = f" and {extra} more" if extra > 0 else ""
+    return f"columns of {file}: {listed}{more}"
+
+
 __all__ = [
     "MappingOverrides",
-    "bind_csv",
     "load_mapping",
     "mapping_options_from_cli",
-    "read_csv_head",
     "resolve_columns",
 ]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import re
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -168,7 +172,8 @@ def test_max_rejects(party_csv, schema, secret, tmp_path) -> None:
         (b"", "empty"),
         (b"  \n\n", "empty"),
         (b"first_name,last_name\n", "header but no data rows"),
-        (b"\xff\xfef\x00i\x00r\x00", "UTF-16"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "not a CSV file: it looks like a ZIP archive"),
+        (b"\x1f\x8b\x08\x00garbage", "gzip"),
     ],
 )
 def test_unusable_files(schema, secret, tmp_path, content: bytes, message: str) -> None:
@@ -307,7 +312,7 @@ def test_parquet_errors_name_the_file_never_a_value(schema, secret, tmp_path) ->
     with pytest.raises(InputDataError, match="cannot be read as Parquet") as info:
         encode_records(bad, schema=schema, secret=secret, party="p")
     assert str(bad) in str(info.value)
-    with pytest.raises(InputDataError, match="no such file"):
+    with pytest.raises(InputDataError, match="file not found"):
         encode_records(tmp_path / "missing.parquet", schema=schema, secret=secret, party="p")
 
 
@@ -318,3 +323,63 @@ def test_pipeline_docstring_examples_run() -> None:
 
     result = doctest.testmod(pipeline)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 50])
+def test_later_rows_with_an_earlier_id_are_rejected(
+    party_csv, schema, secret, tmp_path, chunk_rows
+) -> None:
+    path = tmp_path / "dup.csv"
+    lines = party_csv.read_text().splitlines()
+    lines += ["a2,Bo,Jones,1962-01-31,", " a1 ,Ann,Smith,1951-11-04,", "a3,Cy,Black,1970,"]
+    path.write_text("\n".join(lines) + "\n")
+    s = _encode(path, schema, secret, tmp_path, mapping=MAPPING, chunk_rows=chunk_rows)
+    assert (s.read, s.encoded, s.rejected) == (8, 4, 4)
+    # Row 3 (a3) is rejected for its last name, yet it keeps its id: row 8 is a duplicate.
+    assert s.rejects.read_text().splitlines() == [
+        "row,column,reason",
+        "3,last_name,required.empty",
+        "6,id,record_id.duplicate",
+        "7,id,record_id.duplicate",
+        "8,id,record_id.duplicate",
+    ]
+    assert sorted(_lookup(s.lookup).values()) == ["a1", "a2", "a4", "a5"]  # each id once
+    batch = encode_records(
+        [dict(zip(lines[0].split(","), line.split(","), strict=True)) for line in lines[1:]],
+        schema=schema, secret=secret, party="p", mapping=MAPPING,
+    )  # fmt: skip
+    assert batch.record_ids == ["a1", "a2", "a4", "a5"]
+
+
+def test_a_file_with_no_row_encoded_is_an_error_and_writes_nothing(
+    schema, secret, tmp_path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("id,first_name,last_name\n1,Ann,\n2,Bob,\n3,Cy\n")
+    with pytest.raises(InputDataError) as err:
+        _encode(path, schema, secret, tmp_path, mapping={"record_id": "id"})
+    assert str(err.value) == (
+        f"file {path}: no row was encoded: all 3 rows were rejected "
+        "(required.empty 2, row.column_count 1); nothing was written"
+    )
+    assert "hashmatch profile" in (err.value.hint or "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+    with pytest.raises(InputDataError, match="no row was encoded"):
+        encode_records([{"last_name": ""}], schema=schema, secret=secret, party="p")
+
+
+def test_gzip_and_standard_input_give_the_plain_file_s_rows(
+    party_csv, schema, secret, tmp_path, monkeypatch
+) -> None:
+    packed = tmp_path / "party.csv.gz"
+    packed.write_bytes(gzip.compress(party_csv.read_bytes()))
+    expected = _encode(party_csv, schema, secret, tmp_path, mapping=MAPPING)
+    clks = np.array(EncodingFile.open(expected.output).clks)  # a copy: the file is rewritten
+    for data in (packed, "-"):
+        monkeypatch.setattr(
+            sys, "stdin", SimpleNamespace(buffer=io.BytesIO(party_csv.read_bytes()))
+        )
+        s = _encode(data, schema, secret, tmp_path, mapping=MAPPING, force=True)
+        assert (s.read, s.encoded, s.reject_reasons) == (5, 4, expected.reject_reasons)
+        assert sorted(_lookup(s.lookup).values()) == ["a1", "a2", "a4", "a5"]
+        assert np.array_equal(EncodingFile.open(s.output).clks, clks)

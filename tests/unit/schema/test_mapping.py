@@ -325,3 +325,19 @@ def test_the_hint_lists_at_most_30_columns(schema: Schema) -> None:
     with pytest.raises(MappingError) as err:
         resolve_columns(m, schema, header, "e.csv")
     assert err.value.hint is not None and err.value.hint.endswith("'c28' and 11 more")
+
+
+def test_header_cells_are_shown_only_once_the_header_is_evidently_one(schema: Schema) -> None:
+    """A file without a header row makes its first record the "column names": they are
+    listed (and suggested) only when a column the mapping or schema names is among them."""
+    m = load_mapping({"record_id": "id", "fields": {"first_name": "fname"}}, schema)
+    record = ["Cynthia", "Quixley", "Houston", "fnme"]
+    with pytest.raises(MappingError) as err:
+        resolve_columns(m, schema, record, "nohdr.csv")
+    shown = str(err.value) + (err.value.hint or "")
+    assert not any(cell in shown for cell in record)
+    assert "no column named by the mapping or the schema is in the header" in shown
+    with pytest.raises(MappingError) as err:
+        resolve_columns(m, schema, ["id", "fnam", "last_name"], "b.csv")  # "id" is named
+    assert "did you mean 'fnam'?" in str(err.value)
+    assert err.value.hint == "columns of b.csv: 'id', 'fnam', 'last_name'"

@@ -18,10 +18,13 @@ agree on it:
   Python's field size limit.
 
 Any other block (a bad byte, a short row, a stray quote, a field too long...) is read by
-the Python csv module instead, from the same byte offset, for ``chunk_rows`` rows; the
-line iterator it reads from counts the bytes it hands over, so the next block starts at
-the exact end of those rows. Rows and rejects are therefore those of the Python reader
-whatever the mix of blocks, and the fast path only ever changes the speed.
+the Python reader's own :class:`~hashmatch.encode.sources.csvrows.RowReader` instead,
+from the same byte offset, for about ``chunk_rows`` rows; the line iterator it reads from
+counts the bytes it hands over, so the next block starts at the exact end of those rows.
+Rows and rejects are therefore those of the Python reader whatever the mix of blocks,
+and the fast path only ever changes the speed. The bytes come from
+:meth:`hashmatch.encode.sources.files.InputFile.open`: a gzip file or standard input is
+read the same way.
 
 ``HASHMATCH_CSV_READER=python`` turns the fast path off (tests use it to compare both).
 """
@@ -33,14 +36,17 @@ import csv
 import os
 import re
 from collections.abc import Iterator
-from itertools import islice
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from hashmatch.encode.columns import ArrowChunk
-from hashmatch.encode.sources.rows import Chunk, CsvSource
-from hashmatch.errors import InputDataError
+from hashmatch.encode.sources.chunk import Chunk
+from hashmatch.encode.sources.csvrows import RowReader
+from hashmatch.encode.sources.detect import UNDECODABLE
+
+if TYPE_CHECKING:
+    from hashmatch.encode.sources.rows import CsvSource
 
 _READ_BYTES = 1 << 20  # file reads grow the buffer by at least this much
 _MAX_BLOCK = 64 << 20  # no chunk_rows line feeds within this (bare-CR files...): Python reads
@@ -90,7 +96,6 @@ class ColumnarCsvReader:
         self._pos = 0
         self._end = 0
         self._eof = False
-        self._consumed = 0  # file offset of the first unconsumed byte
 
     def read_as_text(self, columns: set[int]) -> None:
         """Give ``columns`` (e.g. record ids, all distinct) as plain text, not factorised."""
@@ -116,9 +121,8 @@ class ColumnarCsvReader:
 
     def chunks(self, chunk_rows: int) -> Iterator[Chunk | ArrowChunk]:
         """Chunks of up to ``chunk_rows`` data rows, in file order (see the module doc)."""
-        with self.source.path.open("rb") as fh:
+        with self.source.file.open() as fh:
             self._fh, self._pos, self._end, self._eof = fh, 0, 0, False
-            self._consumed = 0
             self._skip_header()
             number = 0  # data rows so far
             while self._more():
@@ -140,7 +144,7 @@ class ColumnarCsvReader:
             self._fh = None
 
     def progress(self) -> tuple[int, int | None]:
-        return min(self._consumed, self.source.total_bytes), self.source.total_bytes
+        return self.source.progress()
 
     # -- the byte buffer ---------------------------------------------------------------
     # ``_buf[_pos:_end]`` holds the bytes read and not yet consumed; consuming moves
@@ -162,7 +166,7 @@ class ColumnarCsvReader:
         elif pending:
             self._buf[:pending] = memoryview(self._buf)[self._pos : self._end]
         self._pos, self._end = 0, pending
-        with memoryview(self._buf)[pending : pending + size] as free:
+        with memoryview(self._buf)[pending : pending + size] as free, self.source.file.reading():
             read = self._fh.readinto(free)  # type: ignore[attr-defined]
         if not read:
             self._eof = True
@@ -178,7 +182,6 @@ class ColumnarCsvReader:
 
     def _consume(self, size: int) -> None:
         self._pos += size
-        self._consumed += size
 
     def _skip_header(self) -> None:
         """Consume the header row (read before by the source, BOM included)."""
@@ -230,7 +233,7 @@ class ColumnarCsvReader:
                 self._read_more()  # moves the pending bytes: match again, even at the end
                 continue
             end = end if end > self._pos else self._end
-            line = self._buf[self._pos : end].decode("utf-8", errors="surrogateescape")
+            line = self._buf[self._pos : end].decode("utf-8", errors=UNDECODABLE)
             self._consume(end - self._pos)
             yield line
 
@@ -302,33 +305,10 @@ class ColumnarCsvReader:
             columns.append(pa.chunked_array(chunks, type=chunks[0].type) if chunks else column)
         return pa.table(columns, names=self._names)
 
-    def _lines_before(self, offset: int) -> int:
-        """Physical lines (as the csv module counts them) in the file's first ``offset``
-        bytes; only an error message needs it, so it is counted then, not as rows go."""
-        lines, last = 0, b""
-        with self.source.path.open("rb") as fh:
-            while offset > 0:
-                piece = fh.read(min(offset, _READ_BYTES))
-                if not piece:
-                    break
-                offset -= len(piece)
-                lines += piece.count(b"\n") + piece.count(b"\r") - piece.count(b"\r\n")
-                lines -= last == b"\r" and piece.startswith(b"\n")  # a split "\r\n"
-                last = piece[-1:]
-        return lines
-
     def _python_chunk(self, chunk_rows: int, number: int) -> Chunk:
-        """Up to ``chunk_rows`` rows read by the csv module, as :class:`CsvSource` would."""
-        start = self._consumed
-        reader = csv.reader(self._lines(), delimiter=self.source.delimiter)
-        try:
-            rows = list(filter(None, islice(reader, chunk_rows)))
-        except csv.Error as exc:  # csv messages describe the problem, not the content
-            line = self._lines_before(start) + reader.line_num
-            msg = f"not a readable CSV file at line {line} ({exc})"
-            raise InputDataError(msg, file=self.name) from None
-        numbers = list(range(number + 1, number + len(rows) + 1))
-        return self.source._sorted_chunk(rows, numbers, len(self.header))
+        """About ``chunk_rows`` rows read as :class:`CsvSource` reads them."""
+        reader = RowReader(self._lines(), self.source.delimiter, self.header, number)
+        return reader.chunk(chunk_rows) or Chunk([], [])
 
 
 def _count_feeds(data: bytes | bytearray, start: int, end: int) -> int:

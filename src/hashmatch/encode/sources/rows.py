@@ -1,205 +1,168 @@
 """Reading a party's records in chunks: CSV files, pandas DataFrames, iterables of dicts.
 
-Every source yields the same thing: a header (column names) and chunks of rows of cell
-text, each row with its 1-based *data row number* (the header is not counted, blank lines
-are skipped and not counted; a quoted field spanning lines is one row). Rows that cannot
-be used as rows are set aside as rejects with a reason code, never with their content:
+Every source yields the same thing (see :mod:`hashmatch.encode.sources.chunk`): a header
+(column names) and chunks of rows of cell text, each row with its 1-based *data row
+number*; rows that cannot be used as rows are set aside with a reason code, never with
+their content. :func:`open_source` is the one entry point: it tells a Parquet file from a
+CSV file (plain or gzip-compressed, or ``-`` for standard input) by its first bytes and
+returns the fastest reader that gives exactly the rows of :class:`CsvSource`.
 
-* ``row.column_count``: the row has a different number of cells than the header;
-* ``row.undecodable``: a cell has bytes that are not valid in the input encoding (the file
-  is decoded with ``surrogateescape``, so one bad byte costs one row, not the run).
-
-CSV specifics: a UTF-8 byte-order mark is dropped; the delimiter is sniffed from the first
-64 KiB among ``, ; TAB |`` unless given; the file is read as a stream, so memory is bounded
-by one chunk whatever the file's size.
+CSV specifics: the text encoding is UTF-8 unless the bytes say UTF-16/32 or another one
+is given (:mod:`~hashmatch.encode.sources.detect`), a byte-order mark is dropped, the
+delimiter is sniffed among ``, ; TAB |`` unless given; a first row that looks like data is
+refused (:mod:`~hashmatch.encode.sources.header`); bad quoting or an oversized cell costs
+one row (:mod:`~hashmatch.encode.sources.csvrows`). The file is read as a stream, so
+memory is bounded by one chunk whatever the file's size.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import math
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from hashmatch.encode.columns import ArrowChunk
+from hashmatch.encode.sources.chunk import (
+    ROW_REASONS,
+    BadRow,
+    Chunk,
+    RowSource,
+    undecodable,
+)
+from hashmatch.encode.sources.columnar import ColumnarCsvReader, columnar_reader
+from hashmatch.encode.sources.csvrows import RowReader
+from hashmatch.encode.sources.detect import (
+    UNDECODABLE,
+    parse_delimiter,
+    sniff_delimiter,
+    text_codec,
+)
+from hashmatch.encode.sources.files import HEAD_BYTES, InputFile
+from hashmatch.encode.sources.header import check_header
+from hashmatch.encode.sources.parquet import ParquetSource
 from hashmatch.errors import InputDataError
 
-#: Reason codes of malformed rows (see the module docstring).
-ROW_REASONS: dict[str, str] = {
-    "row.column_count": "the row has a different number of cells than the header",
-    "row.undecodable": "a cell has bytes that are not valid in the input encoding",
-}
-_SNIFF_BYTES = 64 << 10
-_SNIFF_SAMPLE = 16 << 10  # bytes the delimiter is guessed from
-_DELIMITERS = ",;\t|"
+__all__ = [
+    "ROW_REASONS",
+    "BadRow",
+    "Chunk",
+    "CsvSource",
+    "RecordsSource",
+    "RowSource",
+    "open_source",
+    "no_data_rows",
+    "read_head",
+    "row_texts",
+]
 
-
-@dataclass(frozen=True)
-class BadRow:
-    """A row that could not be read as a row: data row number, column name, reason code."""
-
-    row: int
-    column: str
-    reason: str
-
-
-@dataclass
-class Chunk:
-    """Up to ``chunk_rows`` consecutive data rows."""
-
-    rows: list[list[str]]  # the usable rows
-    row_numbers: list[int]  # their 1-based data row numbers
-    bad_rows: list[BadRow] = field(default_factory=list)
-
-    @property
-    def read(self) -> int:
-        """Data rows read in this chunk, usable or not."""
-        return len(self.rows) + len(self.bad_rows)
-
-
-class RowSource(Protocol):
-    """What the encoder and the profiler read from."""
-
-    name: str  # for messages: a file path or "<DataFrame>"
-    header: list[str]
-
-    def chunks(self, chunk_rows: int) -> Iterator[Chunk]: ...
-
-    def progress(self) -> tuple[int, int | None]:
-        """(units done, units total or None): bytes for files, rows for frames."""
-        ...
+#: Names of Parquet files: one that does not start like one is refused, not read as text.
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_MAX_HEADER_BYTES = 16 << 20  # a first row longer than this is no header
+_HEADER_HINT = "the first line must name the columns, e.g. id,first_name,last_name,..."
 
 
 class CsvSource:
-    """A CSV file read as a stream of chunks.
+    """A CSV file (plain or gzip-compressed; ``-`` is standard input) read as a stream of
+    chunks.
 
-    Raises :class:`InputDataError` (naming the file, never content) for a missing or empty
-    file, an undecodable header, a UTF-16/32 file read as something else, or a CSV syntax
-    error (with the row number).
+    Raises :class:`InputDataError` (naming the file, never content) for a missing, empty,
+    unreadable or binary file, a directory, an encoding that contradicts the bytes, an
+    undecodable header or a first row that looks like data.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | InputFile,
         *,
-        encoding: str = "utf-8",
+        encoding: str | None = None,
         delimiter: str | None = None,
     ) -> None:
-        self.path = Path(path)
-        self.name = str(self.path)
-        try:
-            codec = codecs.lookup(encoding).name
-        except LookupError:
-            msg = f"unknown input encoding {encoding!r}"
+        self.file = path if isinstance(path, InputFile) else InputFile(path)
+        self.path = self.file.path
+        self.name = self.file.name
+        self.total_bytes = self.file.total_bytes
+        if self.file.kind == "parquet":
             raise InputDataError(
-                msg, hint="use a Python codec name such as utf-8, latin-1, cp1252"
-            ) from None
-        # utf-8-sig reads plain UTF-8 too and drops a byte-order mark.
-        self.encoding = "utf-8-sig" if codec == "utf-8" else codec
-        try:
-            self.total_bytes = self.path.stat().st_size
-            with self.path.open("rb") as fh:
-                head = fh.read(_SNIFF_BYTES)
-        except FileNotFoundError:
-            raise InputDataError("file not found", file=self.name) from None
-        except IsADirectoryError:
-            raise InputDataError("is a directory, expected a CSV file", file=self.name) from None
-        if not head.strip():
-            raise InputDataError("the file is empty", file=self.name)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "16" not in codec:
-            raise InputDataError(
-                f"the file looks UTF-16 encoded, not {encoding}",
-                file=self.name,
-                hint="pass --input-encoding utf-16",
+                "is a Parquet file, not a CSV file", file=self.name, hint="read it with open_source"
             )
-        self.delimiter = delimiter or _sniff(head, self.encoding)
-        if len(self.delimiter) != 1:
-            msg = f"the delimiter must be one character, got {len(self.delimiter)}"
-            raise InputDataError(msg, file=self.name)
-        self._raw: io.BufferedReader | None = None
+        self.encoding = text_codec(self.file.head, encoding, self.name)
+        self.delimiter = (
+            parse_delimiter(delimiter, self.name)
+            if delimiter is not None
+            else sniff_delimiter(self.file.head, self.encoding, self.file.complete)
+        )
         self.header = self._read_header()
 
-    def _open(self) -> tuple[io.BufferedReader, Iterator[list[str]]]:
-        raw = self.path.open("rb")
-        text = io.TextIOWrapper(raw, encoding=self.encoding, errors="surrogateescape", newline="")
-        return raw, csv.reader(text, delimiter=self.delimiter)
-
     def _read_header(self) -> list[str]:
-        raw, reader = self._open()
-        with raw:
-            header = self._header_row(reader)
+        head, complete, size = self.file.head, self.file.complete, HEAD_BYTES
+        while True:
+            header, whole = self._first_row(head, complete)
+            if whole:
+                break
+            if size >= _MAX_HEADER_BYTES:
+                msg = f"the first row is longer than {_MAX_HEADER_BYTES >> 20} MiB: no header row"
+                raise InputDataError(msg, file=self.name, hint=_HEADER_HINT)
+            size *= 4
+            head, complete = self.file.read_head(size)
         if not header or not any(h.strip() for h in header):
-            raise InputDataError("the file is empty or has no header row", file=self.name)
-        if any(_undecodable(h) for h in header):
             raise InputDataError(
-                f"the header is not valid {self.encoding}",
+                "the file is empty or has no header row", file=self.name, hint=_HEADER_HINT
+            )
+        if any(undecodable(h) for h in header):
+            raise InputDataError(
+                f"the header is not valid {self.encoding.removesuffix('-sig')}",
                 file=self.name,
                 hint="pass --input-encoding, e.g. latin-1 or cp1252",
             )
-        return [h.strip() for h in header]
+        if any("\n" in h or "\r" in h for h in header):
+            raise InputDataError(
+                "the header row has a quoted name running over a line end (a quote not "
+                "closed?)",
+                file=self.name,
+                row=0,
+                hint="check the quotes of the first line",
+            )
+        check_header(header, self.name)
+        return [h.replace("\ufeff", "").strip() for h in header]
 
-    def _header_row(self, reader: Iterator[list[str]]) -> list[str] | None:
+    def _first_row(self, head: bytes, complete: bool) -> tuple[list[str] | None, bool]:
+        """The first row parsed from ``head``, and whether it ended before the bytes did."""
+        text = io.TextIOWrapper(
+            io.BytesIO(head), encoding=self.encoding, errors=UNDECODABLE, newline=""
+        )
+        reader = csv.reader(text, delimiter=self.delimiter)
         try:
-            return next(reader, None)
-        except csv.Error as exc:  # csv messages describe the problem, not the content
-            msg = f"not a readable CSV file at line 1 ({exc})"
-            raise InputDataError(msg, file=self.name) from None
+            header = next(reader, None)
+        except csv.Error:  # a cell over the field size limit
+            msg = "the first row has a cell longer than 128 KiB: not a header row"
+            raise InputDataError(msg, file=self.name, hint=_HEADER_HINT) from None
+        return header, complete or next(text, None) is not None
 
     def chunks(self, chunk_rows: int) -> Iterator[Chunk]:
-        """Chunks of up to ``chunk_rows`` data rows, in file order.
-
-        The common case (every row the header's width, all text decodable) costs no
-        Python code per row: rows are sliced off the C csv reader, blank lines filtered,
-        widths and decodability checked for the whole chunk at once.
-        """
-        raw, reader = self._open()
-        self._raw = raw
-        width = len(self.header)
-        with raw:
-            next(reader)  # the header, read before
-            number = 0  # data rows so far; blank lines are not rows
-            while True:
-                try:
-                    lines = list(islice(reader, chunk_rows))
-                except csv.Error as exc:  # csv messages describe the problem, not content
-                    msg = f"not a readable CSV file at line {reader.line_num} ({exc})"  # type: ignore[attr-defined]
-                    raise InputDataError(msg, file=self.name) from None
-                if not lines:
-                    return
-                rows = list(filter(None, lines))
-                if not rows:  # a stretch of blank lines, not the end of the file
-                    continue
-                numbers = list(range(number + 1, number + len(rows) + 1))
-                number += len(rows)
-                if set(map(len, rows)) == {width} and not _has_surrogate(rows):
-                    yield Chunk(rows, numbers)
-                else:
-                    yield self._sorted_chunk(rows, numbers, width)
-
-    def _sorted_chunk(self, rows: list[list[str]], numbers: list[int], width: int) -> Chunk:
-        """The slow path: set aside rows of the wrong width or with undecodable bytes."""
-        chunk = Chunk([], [])
-        for row, number in zip(rows, numbers, strict=True):
-            if len(row) != width:
-                chunk.bad_rows.append(BadRow(number, "", "row.column_count"))
-                continue
-            column = _undecodable_column(row, self.header)
-            if column is not None:
-                chunk.bad_rows.append(BadRow(number, column, "row.undecodable"))
-                continue
-            chunk.rows.append(row)
-            chunk.row_numbers.append(number)
-        return chunk
+        """Chunks of about ``chunk_rows`` data rows, in file order."""
+        with self.file.open() as stream:
+            text = io.TextIOWrapper(
+                stream, encoding=self.encoding, errors=UNDECODABLE, newline=""
+            )
+            try:
+                rows = RowReader(text, self.delimiter, self.header)
+                with self.file.reading():
+                    rows.skip_row()
+                while True:
+                    with self.file.reading():
+                        chunk = rows.chunk(chunk_rows)
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                text.detach()  # the stream is closed by its owner
 
     def progress(self) -> tuple[int, int | None]:
-        done = self._raw.tell() if self._raw is not None and not self._raw.closed else 0
-        return min(done, self.total_bytes), self.total_bytes
+        return self.file.position(), self.total_bytes
 
 
 class RecordsSource:
@@ -251,54 +214,86 @@ class RecordsSource:
 def open_source(
     data: str | os.PathLike[str] | Any,
     *,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     delimiter: str | None = None,
-) -> CsvSource | RecordsSource:
-    """A :class:`CsvSource` for a path, else a :class:`RecordsSource`."""
-    if isinstance(data, str | os.PathLike):
-        return CsvSource(data, encoding=encoding, delimiter=delimiter)
-    return RecordsSource(data)
+) -> CsvSource | ColumnarCsvReader | ParquetSource | RecordsSource:
+    """The reader of ``data``: a file path (``-``: standard input) or in-memory records.
+
+    A Parquet file gets a :class:`~hashmatch.encode.sources.parquet.ParquetSource`; a CSV
+    file (gzip-compressed or not) the columnar reader where it can be used, else a
+    :class:`CsvSource`; a DataFrame or an iterable of dicts a :class:`RecordsSource`.
+
+    Raises
+    ------
+    InputDataError
+        The file cannot be read as a party's data (see :class:`CsvSource`); messages name
+        the file and the fix, never a value.
+    """
+    if not isinstance(data, str | os.PathLike):
+        return RecordsSource(data)
+    file = InputFile(data)
+    if file.kind == "parquet":
+        return ParquetSource(file)
+    if file.path.suffix.lower() in PARQUET_SUFFIXES:  # named Parquet, and it is not
+        raise InputDataError(
+            "cannot be read as Parquet (it does not start with PAR1: truncated, or no Parquet?)",
+            file=file.name,
+            hint="copy the file again, or rename it if it is a CSV file",
+        )
+    source = CsvSource(file, encoding=encoding, delimiter=delimiter)
+    return columnar_reader(source) or source
 
 
-def _sniff(head: bytes, encoding: str) -> str:
-    # csv.Sniffer's cost grows with the sample, and a few hundred lines decide it
-    cut = head[:_SNIFF_SAMPLE]
-    sample = cut.decode(encoding, errors="replace")
-    lines = sample.splitlines()
-    if len(cut) < len(head) and len(lines) > 1:
-        sample = "\n".join(lines[:-1])  # the last line may be cut
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        return ","
+def read_head(
+    data: str | os.PathLike[str],
+    *,
+    rows: int = 0,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> tuple[list[str], list[list[str]]]:
+    """The header (names stripped) and the first ``rows`` usable data rows of a file,
+    read as :func:`open_source` reads it.
+
+    Raises
+    ------
+    InputDataError
+        As :func:`open_source`; also when a sampled row has bytes the encoding cannot
+        decode (the hint names ``--input-encoding``).
+    """
+    source = open_source(data, encoding=encoding, delimiter=delimiter)
+    sample: list[list[str]] = []
+    if rows > 0:
+        for chunk in source.chunks(rows):
+            for bad in chunk.bad_rows:
+                if bad.reason == "row.undecodable":
+                    raise InputDataError(
+                        f"not decodable as {getattr(source, 'encoding', 'utf-8')}",
+                        file=source.name,
+                        row=bad.row,
+                        column=bad.column,
+                        hint="pass --input-encoding, e.g. latin-1 or cp1252",
+                    )
+            sample += row_texts(chunk)
+            if len(sample) >= rows:
+                break
+    return source.header, sample[:rows]
 
 
-_SURROGATE_RE = re.compile("[\udc80-\udcff]")
+def row_texts(chunk: Chunk | ArrowChunk) -> list[list[str]]:
+    """The usable rows of a chunk as lists of cell text, whichever reader made it."""
+    if isinstance(chunk, Chunk):
+        return chunk.rows
+    columns = [chunk.cells(i) for i in range(chunk.table.num_columns)]
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
-def _has_surrogate(rows: list[list[str]]) -> bool:
-    """Whether any cell holds a byte the input encoding could not decode (surrogateescape)."""
-    text = "".join(map("".join, rows))
-    return not text.isascii() and _SURROGATE_RE.search(text) is not None
-
-
-def _undecodable(text: str) -> bool:
-    if text.isascii():
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from surrogateescape
-        return True
-    return False
-
-
-def _undecodable_column(row: list[str], header: list[str]) -> str | None:
-    if not _undecodable("".join(row)):
-        return None
-    for name, cell in zip(header, row, strict=True):
-        if _undecodable(cell):
-            return name
-    return None  # pragma: no cover - the joined text had a surrogate, so a cell has one
+def no_data_rows(name: str) -> InputDataError:
+    """The error for a source that has a header and not one data row."""
+    return InputDataError(
+        "the file has a header but no data rows",
+        file=name,
+        hint="check that this is the right file: it holds only its header row",
+    )
 
 
 def _is_dataframe(obj: Any) -> bool:

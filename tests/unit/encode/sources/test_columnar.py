@@ -8,8 +8,11 @@ aside the same rows with the same reasons, however the file is cut into chunks.
 
 from __future__ import annotations
 
+import gzip
+import io
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -18,7 +21,6 @@ from hypothesis import strategies as st
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.sources.columnar import ColumnarCsvReader, _nth_feed, columnar_reader
 from hashmatch.encode.sources.rows import Chunk, CsvSource
-from hashmatch.errors import InputDataError
 
 _WHOLE = 1 << 30
 Rows = list[tuple[int, tuple[str, ...]]]
@@ -140,13 +142,10 @@ def test_a_bad_block_goes_to_python_and_the_next_ones_do_not(tmp_path: Path) -> 
 def test_stray_quotes_and_long_fields_go_to_python(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     long_row = "3," + "x" * 200_000
-    path.write_text(f'id,name\r\n1,a"b\r2,"c" \n\n{long_row}\n', encoding="utf-8")
-    with pytest.raises(InputDataError, match="field larger than field limit") as python:
-        _python_rows(CsvSource(path), _WHOLE)
-    with pytest.raises(InputDataError, match="field larger than field limit") as columnar:
-        _columnar_rows(ColumnarCsvReader(CsvSource(path)), 2)
-    assert "line 5 " in str(python.value)
-    assert str(columnar.value) == str(python.value)  # the same line number
+    path.write_text(f'id,name\r\n1,a"b\r2,"c" \n\n{long_row}\n4,d\n', encoding="utf-8")
+    assert _compare(path, 2) == 1  # only the last block (row 4) is clean
+    _, bad = _python_rows(CsvSource(path), _WHOLE)
+    assert bad == [(3, "", "row.field_too_long")]
     path.write_text('id,name\n1,a"b\n2,"c" \n', encoding="utf-8")
     assert _compare(path, 10) == 0
 
@@ -213,3 +212,32 @@ def test_lines_without_line_feeds_beyond_the_block_limit_go_to_python(
     assert _compare(path, 50) == 0  # old Mac line ends, no feed: all read by Python
     path.write_bytes(b"id,name\n" + b"".join(b"%d,ann\n" % i for i in range(200)))
     assert _compare(path, 50) == 4  # small reads, but line feeds: all read by pyarrow
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 64, 500])
+def test_an_unclosed_quote_costs_one_row_in_both_readers(tmp_path: Path, chunk_rows: int) -> None:
+    lines = [f"C{i},Ann {i},Smith,1980-01-02" for i in range(1, 201)]
+    lines[50] = 'C51,"Ann 51,Smith,1980-01-02'  # never closed
+    lines[120] = 'C121,"Smith, Ann",Smith,1980-01-02'  # well-formed: its block may be fast
+    path = tmp_path / "f.csv"
+    path.write_text("id,name,surname,dob\n" + "\n".join(lines) + "\n")
+    _compare(path, chunk_rows)
+    rows, bad = _python_rows(CsvSource(path), _WHOLE)
+    assert bad == [(51, "name", "row.unclosed_quote")]
+    assert len(rows) == 199 and rows[119] == (121, ("C121", "Smith, Ann", "Smith", "1980-01-02"))
+
+
+def test_gzip_and_standard_input_take_the_fast_path_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "id,name\r\n" + "".join(f'{i},"Smith, J{i}"\r\n' for i in range(500))
+    plain, packed = tmp_path / "f.csv", tmp_path / "f.csv.gz"
+    plain.write_text(text, encoding="utf-8")
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    expected = _python_rows(CsvSource(plain), _WHOLE)
+    assert _compare(packed, 100) == 5
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(plain.read_bytes())))
+    reader = columnar_reader(CsvSource("-"))
+    assert reader is not None
+    rows, bad, fast = _columnar_rows(reader, 100)
+    assert (rows, bad) == expected and fast == 5

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -47,12 +50,12 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         CsvSource(tmp_path)
 
 
-def test_csv_syntax_error_names_the_row(tmp_path: Path) -> None:
+def test_a_cell_over_the_field_limit_costs_its_row_only(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
-    path.write_bytes(b"a,b\n1,2\n3," + b"x" * 200_000 + b"\n")
-    with pytest.raises(InputDataError, match="line 3.*field larger than field limit") as info:
-        _all(CsvSource(path))
-    assert "xxxx" not in str(info.value)
+    path.write_bytes(b"a,b\n1,2\n3," + b"x" * 200_000 + b"\n5,6\n")
+    rows, numbers, bad = _all(CsvSource(path))
+    assert rows == [["1", "2"], ["5", "6"]] and numbers == [1, 3]
+    assert [(b.row, b.reason) for b in bad] == [(2, "row.field_too_long")]
 
 
 def test_records_from_dicts_and_dataframe() -> None:
@@ -81,3 +84,16 @@ def test_a_run_of_blank_lines_longer_than_a_chunk_does_not_end_the_file(
     rows, numbers, bad = _all(CsvSource(path), chunk_rows)
     assert rows == [["1", "2"], ["3", "4"], ["5", "6"]]
     assert numbers == [1, 2, 3] and not bad
+
+
+@pytest.mark.parametrize("stdin", [False, True])
+def test_a_header_longer_than_the_first_bytes_read(tmp_path: Path, monkeypatch, stdin) -> None:
+    header = [f"column_with_a_rather_long_name_{i}" for i in range(3000)]  # ~110 KB
+    data = (",".join(header) + "\n" + ",".join("x" * 3000) + "\n").encode()
+    path = tmp_path / "wide.csv"
+    path.write_bytes(data)
+    if stdin:
+        monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(data)))
+    src = CsvSource("-" if stdin else path)
+    assert src.header == header
+    assert _all(src)[0] == [["x"] * 3000]
