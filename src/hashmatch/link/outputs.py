@@ -243,6 +243,10 @@ def _write_folder(
     if started is not None:
         result.timings["total"] = now - started
     report = {"run_id": run_id, **build_report(result)}
+    if result.model is not None:
+        report["model"] = result.model
+    if result.estimated is not None:
+        report["estimated"] = result.estimated
     report["outputs"] = {
         "entities": ENTITIES_FILE,
         "parties": {n: f for n, f in zip(names, file_names, strict=True)},

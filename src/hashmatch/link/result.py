@@ -94,6 +94,10 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: Per party, the caller's own view of its rows (None for a party given as a file).
     held: tuple[HeldRecords | None, ...] = ()
+    #: Probabilistic scoring: per party pair ("A~B") the fitted model (fields -> levels ->
+    #: m, u, weight), and the label-free quality estimate (:mod:`hashmatch.link.quality`).
+    model: dict[str, Any] | None = None
+    estimated: dict[str, Any] | None = None
 
     @property
     def party_names(self) -> tuple[str, ...]:
