@@ -27,7 +27,7 @@ from hashmatch.link.comparison import (
     comparison_vectors,
     pattern_codes,
 )
-from hashmatch.link.fellegi_sunter import KEY_RECALL, PairModel, estimate_m, estimate_u
+from hashmatch.link.fellegi_sunter import KEY_RECALL, PairModel, estimate_m_u, estimate_u
 from hashmatch.link.inputs import Encoding
 from hashmatch.link.segments import swapped_names
 
@@ -168,7 +168,7 @@ class ProbabilisticScorer:
         else:
             prior, source = None, "em"
         start = min(0.5 * min(rows_a, rows_b) / n, 0.5)
-        m, lam = estimate_m(
+        m, u, lam = estimate_m_u(
             patterns.codes, patterns.counts, self.spec, u, prior=prior, prior_start=start
         )
         model = PairModel((self.names[a], self.names[b]), self.spec, m, u, lam, source)

@@ -12,6 +12,7 @@ from hashmatch.link.fellegi_sunter import (
     STABLE_DISAGREE_M,
     PairModel,
     estimate_m,
+    estimate_m_u,
     estimate_u,
     models_from_report,
 )
@@ -74,7 +75,7 @@ def test_model_round_trips_through_json_and_refuses_another_schema() -> None:
         PairModel.from_dict(data["a~b"], other)
 
 
-def test_household_fields_count_their_strongest_agreement_once() -> None:
+def test_household_fields_count_as_one_piece_of_evidence() -> None:
     spec = comparison_levels(
         ["name", "address", "postcode"], {}, field_types=["name", "address", "postcode"]
     )
@@ -85,4 +86,31 @@ def test_household_fields_count_their_strongest_agreement_once() -> None:
     both = model.match_weight(np.array([[1, 1, 1]], np.int8))[0]
     assert both == pytest.approx(2 * w[1])  # name + one of address/postcode
     mixed = model.match_weight(np.array([[1, 1, 5]], np.int8))[0]
-    assert mixed == pytest.approx(2 * w[1] + w[5])  # a disagreement still counts
+    assert mixed == pytest.approx(2 * w[1])  # the group's strongest evidence only
+    moved = model.match_weight(np.array([[1, 5, 5]], np.int8))[0]
+    assert moved == pytest.approx(w[1] + w[5])  # moved: one disagreement, not two
+
+
+def test_u_conditioned_on_the_candidates_rejects_household_look_alikes() -> None:
+    """Random pairs rarely share a surname, but the non-matches blocking proposes often
+    do (household members): with u fixed from random pairs they pass for matches; with u
+    re-estimated on the candidates (estimate_m_u) they do not."""
+    rng = np.random.default_rng(5)
+    u_random = estimate_u(_population(rng, 0, 50_000), SPEC)
+    matches = _population(rng, 1_000, 0)
+    household = _population(rng, 0, 4_000)
+    household[:, 1] = 1  # same surname
+    household[:, 2] = rng.choice([1, 5], size=len(household), p=[0.3, 0.7])
+    candidates = np.concatenate([matches, household])
+    codes, counts = np.unique(pattern_codes(candidates, SPEC.radix), return_counts=True)
+    truth = np.arange(len(candidates)) < len(matches)
+
+    def precision(m, u, prior) -> float:
+        linked = PairModel(("a", "a"), SPEC, m, u, prior, "em").probability(candidates) >= 0.5
+        return float((linked & truth).sum() / max(linked.sum(), 1))
+
+    m, prior = estimate_m(codes, counts, SPEC, u_random, prior=None, prior_start=0.5)
+    fixed = precision(m, u_random, prior)
+    m2, u2, prior2 = estimate_m_u(codes, counts, SPEC, u_random, prior=None, prior_start=0.5)
+    assert u2[1][1] > 0.5 > u_random[1][1]  # surname agreement is common among candidates
+    assert precision(m2, u2, prior2) > max(fixed, 0.97)
