@@ -47,6 +47,7 @@ from hashmatch.link.exhaustive import (
     sample_pairs,
     sample_stride,
 )
+from hashmatch.link.explain import explain_pairs
 from hashmatch.link.fellegi_sunter import models_from_report
 from hashmatch.link.fs_scorer import ProbabilisticScorer
 from hashmatch.link.inputs import Encoding, as_encoding, file_info, info_of, tokens_digest
@@ -418,6 +419,7 @@ def _link_probabilistic(
         vectors = decode_patterns(patterns.codes, scorer.spec.radix)
         groups.append((scorer.models[key].probability(vectors), patterns.counts))
     result.estimated = estimate_quality(groups, choice.value)
+    result.explanations = explain_pairs(scorer, result.pairs)
     return result
 
 
