@@ -9,6 +9,7 @@ import pytest
 
 from hashmatch.link.comparison import comparison_levels, pattern_codes
 from hashmatch.link.fellegi_sunter import (
+    OTHER_DISAGREE_M,
     STABLE_DISAGREE_M,
     PairModel,
     estimate_m,
@@ -114,3 +115,17 @@ def test_u_conditioned_on_the_candidates_rejects_household_look_alikes() -> None
     m2, u2, prior2 = estimate_m_u(codes, counts, SPEC, u_random, prior=None, prior_start=0.5)
     assert u2[1][1] > 0.5 > u_random[1][1]  # surname agreement is common among candidates
     assert precision(m2, u2, prior2) > max(fixed, 0.97)
+
+
+def test_surname_disagreement_is_capped_household_disagreement_is_not() -> None:
+    spec = comparison_levels(["first", "last", "address"], {}, stable_segments=[0],
+                             field_types=["name", "name", "address"])
+    rng = np.random.default_rng(6)
+    u = estimate_u(_population(rng, 0, 20_000), spec)
+    candidates = _population(rng, 2_000, 6_000)
+    candidates[:600, 1] = 5  # a third of the matches: another surname
+    candidates[:600, 2] = 5  # and another address
+    codes, counts = np.unique(pattern_codes(candidates, spec.radix), return_counts=True)
+    m, _ = estimate_m(codes, counts, spec, u, prior=0.25, prior_start=0.25)
+    assert m[1][5] <= OTHER_DISAGREE_M * 1.01
+    assert m[2][5] > OTHER_DISAGREE_M  # people move: EM decides
