@@ -19,7 +19,8 @@ Brown et al. 2017 and Splink's training recipe:
   stable-field cap below keeps EM from calling households matches).
 * **the prior** (the match rate among candidates) from the deterministic keys: the share
   of candidates agreeing on a schema match key, divided by :data:`KEY_RECALL`. Without
-  match keys EM estimates it, starting from the one-to-one bound.
+  match keys, and within one party (where keys agree for twins and siblings too), EM
+  estimates it, starting from the one-to-one bound.
 * **m by EM** over the candidates blocking proposed, run on distinct comparison patterns
   with their counts (:func:`estimate_m`), so its cost does not grow with the data. Safeguard:
   on a field the schema marks ``stable`` (first name, birth date) the ``else`` level keeps
