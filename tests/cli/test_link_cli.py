@@ -365,3 +365,31 @@ def test_no_blocking_beyond_the_limit_needs_force(
                  "--threshold", "0.8")
     assert forced.exit_code == 0, forced.output  # type: ignore[attr-defined]
     assert (tmp_path / "forced" / "entities.csv").exists()
+
+
+def test_fs_pairs_carry_their_waterfall_and_explain_shows_one(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """--scoring fs --pairs: each pair's prior + field weights add up to its total, whose
+    probability is the score; `explain` prints the same terms for one pair."""
+    out = tmp_path / "fs"
+    result = run("link", *world["hme"].values(), "-o", out, "--pairs", "--scoring", "fs")  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    with open(out / "pairs.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows
+    fields = [c[: -len("_level")] for c in rows[0] if c.endswith("_level")]
+    assert {"first_name", "date_of_birth"} <= set(fields)
+    for row in rows:
+        terms = float(row["prior_weight"]) + sum(float(row[f"{f}_weight"]) for f in fields)
+        assert terms == pytest.approx(float(row["total_weight"]), abs=0.02 * (len(fields) + 1))
+        probability = 1 / (1 + 2 ** -float(row["total_weight"]))
+        assert probability == pytest.approx(float(row["score"]), abs=0.01)
+        assert float(row["score"]) >= 0.5
+    first = rows[0]
+    shown = run("explain", out, "--pair", first["row_token_b"], first["row_token_a"])
+    assert shown.exit_code == 0, shown.output
+    assert f"match probability {first['score']}" in shown.output
+    assert f"{fields[0]} {first[fields[0] + '_level']}" in shown.output
+    assert run("explain", out, "--pair", "0" * 32, "1" * 32).exit_code == 2
+    assert run("explain", world["root"] / "RESULTS", "--pair", "a", "b").exit_code == 2  # type: ignore[operator]

@@ -93,3 +93,27 @@ def test_febrl4_f1_through_the_python_facade() -> None:
     assert len(table) == 10_000 and table.record_id.notna().all()
     assert scores.records == 10_000 and scores.report.pairwise.true_pairs == 5_000
     assert scores.f1 >= 0.999, f"FEBRL 4 F1 {scores.f1:.4f} at {res.threshold.value:.3f}"
+
+
+def test_febrl4_probabilistic_scoring_and_its_estimates(febrl: Path) -> None:
+    """--scoring fs: the bar F1 >= 0.9995 at probability 0.5, the label-free estimate
+    within 0.02 of the truth, and the fitted model reused from report.json."""
+    import json
+
+    out = febrl / "results-fs"
+    result = link_files([febrl / "a.hme", febrl / "b.hme"], out, scoring="fs")
+    assert result.threshold.method == "probability"
+    report = evaluate(out, febrl / "truth.csv", [febrl / "a.lookup", febrl / "b.lookup"])
+    assert report.f1 >= 0.9995, f"FEBRL 4 F1 {report.f1:.4f} with --scoring fs"
+    saved = json.loads((out / "report.json").read_text())
+    assert abs(saved["estimated"]["precision"] - report.precision) <= 0.02
+    assert abs(saved["estimated"]["recall"] - report.recall) <= 0.02
+    assert "exact" in saved["model"]["a~b"]["fields"]["surname"]
+    again = link_files(
+        [febrl / "a.hme", febrl / "b.hme"], febrl / "again", scoring="fs",
+        model=saved["model"],
+    )
+    assert again.model is not None
+    assert again.model["a~b"]["fields"] == saved["model"]["a~b"]["fields"]
+    assert again.model["a~b"]["prior_source"] == "given"
+    assert [len(e) for e in again.entities] == [len(e) for e in result.entities]

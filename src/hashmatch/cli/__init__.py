@@ -38,6 +38,7 @@ _COMMAND_MODULES: list[str] = [
     "reveal",
     "evaluate",
     "link",
+    "explain",
     "registry",
     "serve",
 ]

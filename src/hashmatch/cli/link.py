@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -87,6 +88,21 @@ def link(
         typer.Option("--removed", metavar="CSV", help="With --delta: CSV party,row_token "
                      "of records to remove."),
     ] = None,
+    scoring: Annotated[
+        str,
+        typer.Option(
+            "--scoring",
+            help="dice: CLK Dice + token evidence, threshold at the histogram's valley; fs: "
+            "match probabilities of field-level Fellegi-Sunter models fitted per party "
+            "pair without labels (threshold: probability 0.5; report.json gets the model "
+            "and estimated precision/recall).",
+        ),
+    ] = "dice",
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", metavar="JSON", help="With --scoring fs: reuse the models "
+                     "of an earlier run (its report.json, or a file holding its \"model\")."),
+    ] = None,
     wait: Annotated[
         float,
         typer.Option("--wait", min=0.0, metavar="SECONDS",
@@ -165,8 +181,24 @@ def link(
                 sources=[str(f) for f in files],
                 force=force,
                 allow_costly=force,
+                scoring=scoring,
+                model=_load_model(model),
             )
     render(result, out_dir, console)
+
+
+def _load_model(path: Path | None) -> dict[str, Any] | None:
+    """The ``"model"`` section of a report.json (or a file that is only that section)."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{path}: not a readable JSON file", param_hint="--model") from exc
+    section = data.get("model", data) if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        raise typer.BadParameter(f"{path}: no model section", param_hint="--model")
+    return section
 
 
 def render(result: LinkResult, out_dir: Path, console: Console) -> None:
@@ -178,6 +210,22 @@ def render(result: LinkResult, out_dir: Path, console: Console) -> None:
     console.print(
         f"threshold {choice.value:.3f} ({choice.method}): {choice.explanation}", markup=False
     )
+    if result.estimated is not None:
+        est = result.estimated
+        console.print(
+            f"estimated without labels (candidates, before one-to-one solving): precision "
+            f"{est['precision']:.3f}, recall {est['recall']:.3f}, F1 {est['f1']:.3f}",
+            markup=False,
+        )
+        console.print(
+            "  threshold  " + "  ".join(f"{p['threshold']:>5.2f}" for p in est["curve"]),
+            markup=False,
+        )
+        for key in ("precision", "recall"):
+            console.print(
+                f"  {key:<9}  " + "  ".join(f"{p[key]:>5.3f}" for p in est["curve"]),
+                markup=False,
+            )
     table = Table(title="Party pairs", title_justify="left")
     for column in ("parties", "candidates", "reduction", "above threshold", "linked"):
         table.add_column(column, justify="left" if column == "parties" else "right")

@@ -94,6 +94,15 @@ class Encoding(_Rows, Protocol):
     def segments(self) -> list[tuple[int, int]]: ...
 
     @property
+    def field_names(self) -> list[str]: ...
+
+    @property
+    def nested(self) -> list[bool]: ...
+
+    @property
+    def field_types(self) -> list[str]: ...
+
+    @property
     def view(self) -> SegmentView: ...
 
     @property
@@ -141,6 +150,8 @@ class _Party:
         types, stable = field_types(header.extra), stable_fields(header.extra)
         swaps = swap_pairs(header.extra)
         self.segments = [(seg.start, seg.bits) for seg in layout]
+        self.field_names = [seg.field for seg in layout]
+        self.field_types = [str(types.get(seg.field, "")) for seg in layout]
         where = {seg.field: s for s, seg in enumerate(layout)}
         self.swap_segments = [(where[a], where[b]) for a, b in swaps if a in where and b in where]
         self.nested = [types.get(seg.field) in NESTED_FIELD_TYPES for seg in layout]

@@ -8,8 +8,11 @@
 * ``<party>.csv`` - one per party, only that party's rows: ``row_token,entity_id``, plus
   ``other_parties`` (``;``-separated names of the other parties holding the same entity,
   never their rows) with ``share_party_names``, then ``run_id``.
-* ``pairs.csv`` (opt-in) - ``party_a,row_token_a,party_b,row_token_b,score,run_id`` for the
+* ``pairs.csv`` (opt-in) - ``party_a,row_token_a,party_b,row_token_b,score`` for the
   pairs merged into entities: similarity scores leak more than the entities themselves.
+  With probabilistic scoring also the waterfall of each pair: ``prior_weight``, per field
+  ``FIELD_level`` and ``FIELD_weight`` (bits), and ``total_weight`` (their sum, the log2
+  odds whose probability is ``score``; :mod:`hashmatch.link.explain`); then ``run_id``.
 * ``score-histogram.png`` - candidate score distribution and the threshold.
 * ``report.json`` - layout ``format_version`` :data:`REPORT_FORMAT_VERSION`: the
   ``run_id``, inputs (party, file, rows, digest, fingerprint, encoder version, CLK bits),
@@ -50,6 +53,7 @@ from hashmatch._version import __version__
 from hashmatch.atomic import atomic_write, atomic_write_text
 from hashmatch.csv_cells import csv_field, safe_cell
 from hashmatch.errors import ResultsError
+from hashmatch.link.explain import explanation_header
 from hashmatch.output_policy import check_output_folder
 from hashmatch.output_set import OutputSet, clean_stale
 from hashmatch.party_names import check_party_name
@@ -243,6 +247,10 @@ def _write_folder(
     if started is not None:
         result.timings["total"] = now - started
     report = {"run_id": run_id, **build_report(result)}
+    if result.model is not None:
+        report["model"] = result.model
+    if result.estimated is not None:
+        report["estimated"] = result.estimated
     report["outputs"] = {
         "entities": ENTITIES_FILE,
         "parties": {n: f for n, f in zip(names, file_names, strict=True)},
@@ -322,15 +330,17 @@ def _write_pairs(path: Path, result: LinkResult, tokens: list[list[str]], run_id
     names = [safe_cell(n) for n in result.party_names]
     pa, ra, pb, rb, score = result.pairs
     order = np.lexsort((rb, pb, ra, pa))
+    why = result.explanations
     with atomic_write(path, "w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        header = ["party_a", "row_token_a", "party_b", "row_token_b", "score", RUN_ID_COLUMN]
-        writer.writerow(header)
+        header = ["party_a", "row_token_a", "party_b", "row_token_b", "score"]
+        writer.writerow(header + (explanation_header(why.fields) if why else []) + [RUN_ID_COLUMN])
         for k in order.tolist():
             a, b = int(pa[k]), int(pb[k])
             writer.writerow(
-                [names[a], tokens[a][ra[k]], names[b], tokens[b][rb[k]], f"{score[k]:.4f}",
-                 run_id]
+                [names[a], tokens[a][ra[k]], names[b], tokens[b][rb[k]], f"{score[k]:.4f}"]
+                + (why.row(k) if why else [])
+                + [run_id]
             )
 
 

@@ -24,7 +24,7 @@ import dataclasses
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +37,7 @@ from hashmatch._types import Indices, Scores
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import IncompatibleEncodingsError
 from hashmatch.link.blocking import BlockingConfig, BlockingStats, candidate_pairs
+from hashmatch.link.comparison import decode_patterns
 from hashmatch.link.compat import check_compatible, check_row_tokens
 from hashmatch.link.entities import entity_id_key, merge_entities, number_entities
 from hashmatch.link.exhaustive import (
@@ -46,7 +47,11 @@ from hashmatch.link.exhaustive import (
     sample_pairs,
     sample_stride,
 )
+from hashmatch.link.explain import explain_pairs
+from hashmatch.link.fellegi_sunter import models_from_report
+from hashmatch.link.fs_scorer import ProbabilisticScorer
 from hashmatch.link.inputs import Encoding, as_encoding, file_info, info_of, tokens_digest
+from hashmatch.link.quality import estimate_quality
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
@@ -83,6 +88,11 @@ DEDUP_CONFLICT_MARGIN = 0.15
 #: solving guards those pairs. 0.30 keeps the most twins apart at the best F1 measured
 #: (benchmarks/README.md, "Linking: conflict margins and the within-party cut").
 WITHIN_PARTY_MARGIN = 0.3
+#: The scoring a link uses unless told: "fs" (match probabilities) or "dice".
+DEFAULT_SCORING = "dice"
+#: The automatic threshold of probabilistic scoring: link when a match is more likely
+#: than not under the party pair's model (the same meaning for every party pair).
+PROBABILITY_THRESHOLD = 0.5
 
 
 def link_files(
@@ -98,6 +108,8 @@ def link_files(
     sources: Sequence[str] | None = None,
     force: bool = False,
     allow_costly: bool = False,
+    scoring: str = DEFAULT_SCORING,
+    model: Mapping[str, Any] | None = None,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
@@ -166,6 +178,8 @@ def link_files(
             blocking=blocking,
             progress=progress,
             allow_costly=allow_costly,
+            scoring=scoring,
+            model=model,
         )
         result.timings = {"open_and_verify": opened, **result.timings}
         write_results(
@@ -190,11 +204,16 @@ def link_encodings(
     conflict_margin: float | None = None,
     progress: ProgressHook | None = None,
     allow_costly: bool = False,
+    scoring: str = DEFAULT_SCORING,
+    model: Mapping[str, Any] | None = None,
 ) -> LinkResult:
     """Link in memory: open :class:`EncodingFile` objects or ``EncodedBatch`` objects.
 
     Same pipeline and parameters as :func:`link_files`, without writing anything; pass
-    the result to :func:`hashmatch.link.outputs.write_results` to write it. ``infos``
+    the result to :func:`hashmatch.link.outputs.write_results` to write it. ``scoring``
+    is ``"fs"`` (match probabilities of field-level Fellegi-Sunter models estimated per
+    party pair, see :mod:`hashmatch.link.fellegi_sunter`; ``model`` reuses the ``"model"``
+    section of an earlier report.json) or ``"dice"`` (the Dice-based score). ``infos``
     describes the inputs (derived from them when None); ``conflict_margin`` overrides
     the veto margin of the entity conflict rule (default :data:`DEFAULT_CONFLICT_MARGIN`,
     :data:`DEDUP_CONFLICT_MARGIN` with ``dedup``).
@@ -216,10 +235,20 @@ def link_encodings(
     parties = [as_encoding(e) for e in encodings]
     check_row_tokens(infos, [p.row_tokens for p in parties])
     config = _blocking_config(blocking)
-    scorer = PairScorer(parties, ScoringConfig.for_tokens(infos[0].token_kinds))
     jobs = list(itertools.combinations(range(len(parties)), 2))
     if dedup:
         jobs += [(p, p) for p in range(len(parties))]
+    if scoring == "fs":
+        if config is None:
+            msg = "probabilistic scoring needs blocking (its model is fitted on candidates)"
+            raise ValueError(msg)
+        return _link_probabilistic(
+            parties, infos, jobs, config, threshold, dedup, conflict_margin, progress, model
+        )
+    if scoring != "dice":
+        msg = f"scoring: expected 'fs' or 'dice', got {scoring!r}"
+        raise ValueError(msg)
+    scorer = PairScorer(parties, ScoringConfig.for_tokens(infos[0].token_kinds))
 
     t0 = time.perf_counter()
     pool = _ScorePool(SCORE_POOL_CAP)
@@ -253,11 +282,32 @@ def link_encodings(
             scored = [_score_job(scorer, a, b, config, floor, None, None) for a, b in jobs]
         timings["threshold"] = time.perf_counter() - t0
 
+    cuts = [_cut(choice, a == b and cross and threshold is None) for a, b in jobs]
+    return _solve_and_merge(
+        parties, infos, jobs, scored, cuts, choice, scorer, dedup, conflict_margin, meter,
+        scores, timings,
+    )
+
+
+def _solve_and_merge(
+    parties: Sequence[Encoding],
+    infos: Sequence[PartyInfo],
+    jobs: Sequence[tuple[int, int]],
+    scored: Sequence[_Scored],
+    cuts: Sequence[float],
+    choice: ThresholdChoice,
+    scorer: Callable[[int, Indices, int, Indices], Scores],
+    dedup: bool,
+    conflict_margin: float | None,
+    meter: _Meter,
+    scores: Scores,
+    timings: dict[str, float],
+) -> LinkResult:
+    """One-to-one solving per party pair at its cut, then merging into entities."""
     t0 = time.perf_counter()
     columns: list[list[npt.NDArray[Any]]] = [[], [], [], [], []]
     pair_stats: list[PairLinkStats] = []
-    for (a, b), job in zip(jobs, scored, strict=True):
-        cut = _cut(choice, a == b and cross and threshold is None)
+    for (a, b), job, cut in zip(jobs, scored, cuts, strict=True):
         accept = job.score >= cut
         i, j, s = job.i[accept], job.j[accept], job.score[accept]
         solve_stats = None
@@ -324,6 +374,66 @@ def link_encodings(
     )
 
 
+def _link_probabilistic(
+    parties: Sequence[Encoding],
+    infos: Sequence[PartyInfo],
+    jobs: Sequence[tuple[int, int]],
+    config: BlockingConfig,
+    threshold: float | None,
+    dedup: bool,
+    conflict_margin: float | None,
+    progress: ProgressHook | None,
+    model: Mapping[str, Any] | None,
+) -> LinkResult:
+    """The pipeline with match probabilities as scores: fit each party pair's model on its
+    candidates (one pass counting comparison patterns), score them (a second pass), cut at
+    the probability threshold, then solve and merge as with any score."""
+    timings: dict[str, float] = {}
+    names = [info.party for info in infos]
+    scorer = ProbabilisticScorer(parties, infos[0].token_kinds, names)
+    if model is not None:
+        scorer.models.update(models_from_report(model, scorer.spec, names))
+    t0 = time.perf_counter()
+    for a, b in jobs:
+        chunks, _ = _candidates(parties[a], None if a == b else parties[b], config)
+        scorer.fit(a, b, chunks)
+    timings["fit"] = time.perf_counter() - t0
+    choice = _probability_threshold(threshold)
+    t0 = time.perf_counter()
+    pool = _ScorePool(SCORE_POOL_CAP)
+    meter = _Meter(progress, [infos[a].rows for a, _ in jobs])
+    scored = [
+        _score_job(scorer, a, b, config, choice.value, pool, meter.job(k))
+        for k, (a, b) in enumerate(jobs)
+    ]
+    timings["compare"] = time.perf_counter() - t0
+    result = _solve_and_merge(
+        parties, infos, jobs, scored, [choice.value] * len(jobs), choice, scorer, dedup,
+        conflict_margin, meter, pool.scores(), timings,
+    )
+    result.model = {
+        f"{names[a]}~{names[b]}": m.to_dict() for (a, b), m in sorted(scorer.models.items())
+    }
+    groups = []
+    for key, patterns in scorer.patterns.items():
+        vectors = decode_patterns(patterns.codes, scorer.spec.radix)
+        groups.append((scorer.models[key].probability(vectors), patterns.counts))
+    result.estimated = estimate_quality(groups, choice.value)
+    result.explanations = explain_pairs(scorer, result.pairs)
+    return result
+
+
+def _probability_threshold(explicit: float | None) -> ThresholdChoice:
+    if explicit is not None:
+        return ThresholdChoice.explicit(float(explicit))
+    return ThresholdChoice(
+        PROBABILITY_THRESHOLD,
+        "probability",
+        f"match probability {PROBABILITY_THRESHOLD:g} under each party pair's "
+        "Fellegi-Sunter model (a pair is linked when a match is more likely than not)",
+    )
+
+
 def score_pairs(left: Any, right: Any, i: Indices, j: Indices) -> Scores:
     """The combined score ``link`` gives the row pairs ``(left[i[k]], right[j[k]])``.
 
@@ -352,7 +462,7 @@ class _Scored:
 
 
 def _score_job(
-    scorer: PairScorer,
+    scorer: PairScorer | ProbabilisticScorer,
     a: int,
     b: int,
     config: BlockingConfig,
@@ -368,7 +478,7 @@ def _score_job(
 
 
 def _score_chunks(
-    scorer: PairScorer,
+    scorer: PairScorer | ProbabilisticScorer,
     a: int,
     b: int,
     chunks: Iterator[tuple[Indices, Indices]],

@@ -26,6 +26,7 @@ from hashmatch.link.solve import SolveStats
 from hashmatch.link.threshold import ThresholdChoice
 
 if TYPE_CHECKING:
+    from hashmatch.link.explain import PairExplanations
     from hashmatch.link.outputs import ResultFiles
 
 __all__ = ["HeldRecords", "LinkResult", "PairLinkStats", "PartyInfo"]
@@ -94,6 +95,13 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: Per party, the caller's own view of its rows (None for a party given as a file).
     held: tuple[HeldRecords | None, ...] = ()
+    #: Probabilistic scoring: per party pair ("A~B") the fitted model (fields -> levels ->
+    #: m, u, weight), and the label-free quality estimate (:mod:`hashmatch.link.quality`).
+    model: dict[str, Any] | None = None
+    estimated: dict[str, Any] | None = None
+    #: Probabilistic scoring: each linked pair's prior and per-field levels and weights
+    #: (aligned with ``pairs``; pairs.csv shows them).
+    explanations: PairExplanations | None = None
 
     @property
     def party_names(self) -> tuple[str, ...]:

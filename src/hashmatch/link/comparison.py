@@ -1,0 +1,209 @@
+"""Comparison vectors: for each candidate pair, one agreement *level* per field.
+
+Field-level Fellegi-Sunter scoring (:mod:`hashmatch.link.fellegi_sunter`) does not look at
+one similarity number per pair but at how well each field agrees. This module turns the
+intersection counts the kernel returns for a pair (whole CLK and every field segment, one
+pass, :func:`hashmatch.kernel.intersection_counts`) and the per-row popcounts each party
+holds (:class:`~hashmatch.link.segments.SegmentView`) into a small integer per field:
+
+====================  =======================================================================
+level                 meaning
+====================  =======================================================================
+``missing``           either record lacks the field: no evidence either way (always level 0)
+``exact``             the field's exact token agrees, or its field Dice is 1
+``dice>=0.9`` ...     the field Dice binned at :data:`DICE_BINS` (0.9, 0.75, 0.5)
+``else``              field Dice below the last bin: the values clearly differ
+``swapped``           (swap pairs only) the two name fields agree crosswise
+``contained``         (dates only) one side is coarser (year only) and agrees on all it says
+====================  =======================================================================
+
+A field with an exact token (an e-mail, an id) reaches ``exact`` only when the token
+agrees; when both tokens are present and differ it is capped below ``exact``. An
+exact-token column without a Bloom segment is a comparison of its own with the levels
+``missing`` / ``agree`` / ``disagree``. Schema match keys (surname + birth date) are not
+compared here: they repeat fields already compared, and counting them again would count
+that evidence twice. They set the prior match rate instead (see the model).
+
+Everything is vectorised over the pairs of a chunk (numpy over ``int32[pairs, 1 +
+segments]`` counts): no Python loop runs per pair. :class:`ComparisonLevels` describes the
+comparisons of a party pair; :func:`pattern_codes` packs a vector into one integer so that
+EM can run over distinct patterns instead of pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch._types import Indices, Tokens
+from hashmatch.link.segments import Counts, SegmentView, field_dice
+
+__all__ = [
+    "DICE_BINS",
+    "ComparisonLevels",
+    "comparison_levels",
+    "comparison_vectors",
+    "pattern_codes",
+]
+
+#: Lower edges of the Dice levels below ``exact`` (a field Dice of 1 is ``exact``).
+DICE_BINS = (0.9, 0.75, 0.5)
+_DICE_LABELS = ("exact", "dice>=0.9", "dice>=0.75", "dice>=0.5", "else")
+TOKEN_LEVELS = ("missing", "agree", "disagree")
+
+Levels = npt.NDArray[np.int8]
+
+#: Field types that people of one household share (see ComparisonLevels.household).
+HOUSEHOLD_FIELD_TYPES = frozenset({"address", "postcode", "phone", "email"})
+
+
+@dataclass(frozen=True)
+class ComparisonLevels:
+    """The comparisons of a party pair and the levels each takes (level 0 is ``missing``).
+
+    ``segments[c]`` is the CLK segment compared by comparison ``c`` (``None`` for a token
+    only comparison); ``tokens[c]`` its exact-token column (``None`` if it has none).
+    ``stable[c]``: the schema marks the field stable (a disagreement is strong evidence).
+    """
+
+    names: tuple[str, ...]
+    levels: tuple[tuple[str, ...], ...]
+    segments: tuple[int | None, ...]
+    tokens: tuple[str | None, ...]
+    stable: tuple[bool, ...]
+    #: Comparisons of one household (address, postcode, phone, e-mail, ...): people who
+    #: live together agree on all of them at once, so their positive evidence is not
+    #: independent; the model counts only the strongest of them (see fellegi_sunter).
+    household: tuple[bool, ...] = ()
+
+    @property
+    def radix(self) -> tuple[int, ...]:
+        return tuple(len(labels) for labels in self.levels)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {name: list(labels) for name, labels in zip(self.names, self.levels, strict=True)}
+
+
+def comparison_levels(
+    field_names: Sequence[str],
+    token_kinds: Mapping[str, str],
+    *,
+    swap_segments: Sequence[tuple[int, int]] = (),
+    nested: Sequence[bool] = (),
+    stable_segments: Sequence[int] = (),
+    field_types: Sequence[str] = (),
+) -> ComparisonLevels:
+    """The comparisons of two parties of one schema: one per field segment (``field_names``
+    in segment order), then one per ``identifier`` token column without a segment."""
+    swapped = {s for pair in swap_segments for s in pair}
+    names: list[str] = []
+    levels: list[tuple[str, ...]] = []
+    segments: list[int | None] = []
+    tokens: list[str | None] = []
+    stable: list[bool] = []
+    household: list[bool] = []
+    for s, name in enumerate(field_names):
+        household.append(s < len(field_types) and field_types[s] in HOUSEHOLD_FIELD_TYPES)
+        labels: tuple[str, ...] = ("missing", *_DICE_LABELS)
+        if s in swapped:
+            labels += ("swapped",)
+        if s < len(nested) and nested[s]:
+            labels += ("contained",)
+        names.append(name)
+        levels.append(labels)
+        segments.append(s)
+        tokens.append(name if token_kinds.get(name) == "identifier" else None)
+        stable.append(s in set(stable_segments))
+    for name, kind in token_kinds.items():
+        if kind == "identifier" and name not in field_names:
+            names.append(name)
+            levels.append(TOKEN_LEVELS)
+            segments.append(None)
+            tokens.append(name)
+            stable.append(False)
+            household.append(False)
+    return ComparisonLevels(
+        tuple(names), tuple(levels), tuple(segments), tuple(tokens), tuple(stable),
+        tuple(household),
+    )
+
+
+def _token_state(
+    left: Tokens, right: Tokens, i: Indices, j: Indices
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    a = np.asarray(left)[i]
+    b = np.asarray(right)[j]
+    both = np.asarray(a.any(axis=1) & b.any(axis=1), np.bool_)
+    return np.asarray(both & (a == b).all(axis=1), np.bool_), both
+
+
+def comparison_vectors(
+    spec: ComparisonLevels,
+    counts: Counts,
+    left: SegmentView,
+    right: SegmentView,
+    left_tokens: Mapping[str, Tokens],
+    right_tokens: Mapping[str, Tokens],
+    i: Indices,
+    j: Indices,
+    *,
+    swapped: Mapping[int, npt.NDArray[np.bool_]] | None = None,
+) -> Levels:
+    """``int8[pairs, comparisons]``: the level of each comparison of pairs ``(i, j)``.
+
+    ``counts`` are the kernel's intersection counts with column ``1 + s`` for segment
+    ``s`` (every segment of the layout); ``swapped[s]`` marks the pairs read crosswise on
+    the swap-pair segment ``s`` (:func:`hashmatch.link.segments.swapped_names`).
+    """
+    out = np.zeros((len(i), len(spec.names)), np.int8)
+    for c, (segment, token, labels) in enumerate(
+        zip(spec.segments, spec.tokens, spec.levels, strict=True)
+    ):
+        agree = both = None
+        if token is not None and token in left_tokens and token in right_tokens:
+            agree, both = _token_state(left_tokens[token], right_tokens[token], i, j)
+        if segment is None:
+            if agree is not None and both is not None:
+                out[both, c] = np.where(agree[both], 1, 2)
+            continue
+        dice = field_dice(counts[:, 1 + segment], left, right, i, j, segment)
+        level = np.full(len(i), len(_DICE_LABELS), np.int8)  # "else"
+        for k, edge in reversed(list(enumerate(DICE_BINS))):
+            level[dice >= edge] = 2 + k
+        level[dice >= 1.0] = 1
+        if agree is not None and both is not None:
+            level[agree] = 1
+            level[both & ~agree & (level == 1)] = 2  # token differs: not exact
+        if "contained" in labels:
+            pl = left.popcounts[i, segment].astype(np.int32)
+            pr = right.popcounts[j, segment].astype(np.int32)
+            coarser = 4 * np.minimum(pl, pr) < 3 * np.maximum(pl, pr)  # year only vs full
+            level[(level == 1) & coarser] = labels.index("contained")
+        if swapped is not None and segment in swapped and "swapped" in labels:
+            level[swapped[segment]] = labels.index("swapped")
+        level[np.isnan(dice)] = 0
+        if agree is not None:
+            level[agree] = 1  # an agreeing exact token is exact even without Bloom bits
+        out[:, c] = level
+    return out
+
+
+def pattern_codes(vectors: Levels, radix: Sequence[int]) -> npt.NDArray[np.int64]:
+    """Each vector as one integer (mixed radix ``radix``): equal vectors, equal codes."""
+    code = np.zeros(len(vectors), np.int64)
+    for c, base in enumerate(radix):
+        code = code * int(base) + vectors[:, c].astype(np.int64)
+    return code
+
+
+def decode_patterns(codes: npt.NDArray[np.int64], radix: Sequence[int]) -> Levels:
+    """The vectors of :func:`pattern_codes` back from their codes."""
+    out = np.zeros((len(codes), len(radix)), np.int8)
+    rest = np.asarray(codes, np.int64).copy()
+    for c in range(len(radix) - 1, -1, -1):
+        out[:, c] = rest % int(radix[c])
+        rest //= int(radix[c])
+    return out

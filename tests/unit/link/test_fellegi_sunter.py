@@ -1,0 +1,131 @@
+"""Fellegi-Sunter estimation: EM with u fixed recovers m; models survive JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hashmatch.link.comparison import comparison_levels, pattern_codes
+from hashmatch.link.fellegi_sunter import (
+    OTHER_DISAGREE_M,
+    STABLE_DISAGREE_M,
+    PairModel,
+    estimate_m,
+    estimate_m_u,
+    estimate_u,
+    models_from_report,
+)
+from hashmatch.link.quality import estimate_quality
+
+SPEC = comparison_levels(["first", "last", "dob"], {}, stable_segments=[0])
+
+
+def _sample(rng: np.random.Generator, n: int, probs: list[float]) -> np.ndarray:
+    return rng.choice(np.arange(1, 6), size=n, p=probs)
+
+
+def _population(rng: np.random.Generator, matches: int, others: int) -> np.ndarray:
+    m = [0.85, 0.07, 0.04, 0.02, 0.02]
+    u = [0.002, 0.003, 0.01, 0.1, 0.885]
+    true = np.stack([_sample(rng, matches, m) for _ in range(3)], axis=1)
+    false = np.stack([_sample(rng, others, u) for _ in range(3)], axis=1)
+    return np.concatenate([true, false]).astype(np.int8)
+
+
+def test_em_with_fixed_u_recovers_m_and_the_prior() -> None:
+    rng = np.random.default_rng(3)
+    u = estimate_u(_population(rng, 0, 50_000), SPEC)
+    candidates = _population(rng, 2_000, 8_000)
+    codes, counts = np.unique(pattern_codes(candidates, SPEC.radix), return_counts=True)
+    m, prior = estimate_m(codes, counts, SPEC, u, prior=None, prior_start=0.5)
+    assert prior == pytest.approx(0.2, abs=0.02)
+    assert m[1][1] == pytest.approx(0.85, abs=0.03)  # "last", exact level
+    assert m[0][5] <= STABLE_DISAGREE_M * 1.01  # stable field: disagreement capped
+
+
+def test_probabilities_separate_and_quality_estimate_is_close() -> None:
+    rng = np.random.default_rng(4)
+    u = estimate_u(_population(rng, 0, 50_000), SPEC)
+    candidates = _population(rng, 2_000, 8_000)
+    codes, counts = np.unique(pattern_codes(candidates, SPEC.radix), return_counts=True)
+    m, prior = estimate_m(codes, counts, SPEC, u, prior=None, prior_start=0.5)
+    model = PairModel(("a", "b"), SPEC, m, u, prior, "em")
+    p = model.probability(candidates)
+    truth = np.arange(len(candidates)) < 2_000
+    linked = p >= 0.5
+    precision = (linked & truth).sum() / linked.sum()
+    recall = (linked & truth).sum() / truth.sum()
+    assert precision > 0.97 and recall > 0.95
+    est = estimate_quality([(p, np.ones(len(p), np.int64))], 0.5)
+    assert est["precision"] == pytest.approx(precision, abs=0.02)
+    assert est["recall"] == pytest.approx(recall, abs=0.02)
+
+
+def test_model_round_trips_through_json_and_refuses_another_schema() -> None:
+    u = tuple(tuple([0.0] + [0.2] * 5) for _ in SPEC.names)
+    m = tuple(tuple([0.0, 0.6, 0.1, 0.1, 0.1, 0.1]) for _ in SPEC.names)
+    model = PairModel(("a", "b"), SPEC, m, u, 0.1)
+    data = json.loads(json.dumps({"a~b": model.to_dict()}))
+    again = models_from_report(data, SPEC, ["a", "b"])[(0, 1)]
+    vectors = np.array([[1, 1, 5], [0, 2, 3]], np.int8)
+    assert np.allclose(again.match_weight(vectors), model.match_weight(vectors))
+    other = comparison_levels(["first", "dob"], {})
+    with pytest.raises(ValueError, match="do not match"):
+        PairModel.from_dict(data["a~b"], other)
+
+
+def test_household_fields_count_as_one_piece_of_evidence() -> None:
+    spec = comparison_levels(
+        ["name", "address", "postcode"], {}, field_types=["name", "address", "postcode"]
+    )
+    u = tuple(tuple([0.0, 0.01, 0.01, 0.01, 0.01, 0.96]) for _ in spec.names)
+    m = tuple(tuple([0.0, 0.9, 0.025, 0.025, 0.025, 0.025]) for _ in spec.names)
+    model = PairModel(("a", "a"), spec, m, u, 0.5)
+    w = model.weights()[0]
+    both = model.match_weight(np.array([[1, 1, 1]], np.int8))[0]
+    assert both == pytest.approx(2 * w[1])  # name + one of address/postcode
+    mixed = model.match_weight(np.array([[1, 1, 5]], np.int8))[0]
+    assert mixed == pytest.approx(2 * w[1])  # the group's strongest evidence only
+    moved = model.match_weight(np.array([[1, 5, 5]], np.int8))[0]
+    assert moved == pytest.approx(w[1] + w[5])  # moved: one disagreement, not two
+
+
+def test_u_conditioned_on_the_candidates_rejects_household_look_alikes() -> None:
+    """Random pairs rarely share a surname, but the non-matches blocking proposes often
+    do (household members): with u fixed from random pairs they pass for matches; with u
+    re-estimated on the candidates (estimate_m_u) they do not."""
+    rng = np.random.default_rng(5)
+    u_random = estimate_u(_population(rng, 0, 50_000), SPEC)
+    matches = _population(rng, 1_000, 0)
+    household = _population(rng, 0, 4_000)
+    household[:, 1] = 1  # same surname
+    household[:, 2] = rng.choice([1, 5], size=len(household), p=[0.3, 0.7])
+    candidates = np.concatenate([matches, household])
+    codes, counts = np.unique(pattern_codes(candidates, SPEC.radix), return_counts=True)
+    truth = np.arange(len(candidates)) < len(matches)
+
+    def precision(m, u, prior) -> float:
+        linked = PairModel(("a", "a"), SPEC, m, u, prior, "em").probability(candidates) >= 0.5
+        return float((linked & truth).sum() / max(linked.sum(), 1))
+
+    m, prior = estimate_m(codes, counts, SPEC, u_random, prior=None, prior_start=0.5)
+    fixed = precision(m, u_random, prior)
+    m2, u2, prior2 = estimate_m_u(codes, counts, SPEC, u_random, prior=None, prior_start=0.5)
+    assert u2[1][1] > 0.5 > u_random[1][1]  # surname agreement is common among candidates
+    assert precision(m2, u2, prior2) > max(fixed, 0.97)
+
+
+def test_surname_disagreement_is_capped_household_disagreement_is_not() -> None:
+    spec = comparison_levels(["first", "last", "address"], {}, stable_segments=[0],
+                             field_types=["name", "name", "address"])
+    rng = np.random.default_rng(6)
+    u = estimate_u(_population(rng, 0, 20_000), spec)
+    candidates = _population(rng, 2_000, 6_000)
+    candidates[:600, 1] = 5  # a third of the matches: another surname
+    candidates[:600, 2] = 5  # and another address
+    codes, counts = np.unique(pattern_codes(candidates, spec.radix), return_counts=True)
+    m, _ = estimate_m(codes, counts, spec, u, prior=0.25, prior_start=0.25)
+    assert m[1][5] <= OTHER_DISAGREE_M * 1.01
+    assert m[2][5] > OTHER_DISAGREE_M  # people move: EM decides
