@@ -16,7 +16,7 @@ of its own). Pairs are merged with union-find, **best-first** (score descending,
   and the threshold (weak evidence either way) do not block the merge.
 
   Every cross pair is checked while the two clusters have at most
-  :data:`EXACT_CROSS_PAIRS` of them (always, without dedup, for up to 12 parties). Beyond
+  :data:`EXACT_CROSS_PAIRS` of them (always without dedup, for up to 32 parties). Beyond
   that (dedup at a low threshold grows clusters of hundreds of rows), checking them all
   would cost time quadratic in the cluster size, so the check takes a bounded sample:
   the two rows of the pair being merged and the oldest members of each cluster (its core:
@@ -237,7 +237,7 @@ def _check_pairs(
 
 
 #: Cross pairs of two clusters up to which the conflict check compares every one of them.
-EXACT_CROSS_PAIRS = 36
+EXACT_CROSS_PAIRS = 256
 #: Rows a side compared when the clusters have more cross pairs (see the module docstring).
 CORE_ROWS = 6
 #: Prefetched pairs scored per call of ``compare`` (bounds its temporary arrays).
