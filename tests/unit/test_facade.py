@@ -15,7 +15,9 @@ import pytest
 
 import hashmatch as hm
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+#: The folder holding the hashmatch package under test (src/ in a checkout built in place,
+#: site-packages after `pip install .`, as in CI): a fresh interpreter must find the same.
+SRC = Path(hm.__file__).resolve().parents[1]
 
 
 def _loaded_after(statement: str) -> list[str]:
