@@ -139,6 +139,12 @@ class ChunkEncoder:
             if self._harden
             else {}
         )
+        #: A swap pair's permutation and padding follow the pair's key (see harden.py).
+        self._layout_keys = {
+            name: secret.derive("harden", schema.bloom_key_label(name))
+            for pair in (schema.swap_pairs if self._harden else ())
+            for name in pair
+        }
         self._exact = {
             f.name: (HmacSha256(secret.derive("exact", f.name)), _Memo())
             for f in schema.fields
@@ -191,6 +197,7 @@ class ChunkEncoder:
                 self.schema.segments,
                 self.schema.hardening,
                 keys=self._harden_keys,
+                layout_keys=self._layout_keys,
                 row_tokens=row_tokens,
                 bloom_k=self._bloom_k,
             )

@@ -24,7 +24,12 @@ filter is built, not on bits.
 
 Keys: ``apply_hardening`` takes one key per field, ``LinkageSecret.derive("harden", field)``
 (HKDF, like every other key); the permutation, padding and BLIP keys are sub-keys of it
-under distinct BLAKE2b labels, so none of them says anything about the Bloom keys.
+under distinct BLAKE2b labels, so none of them says anything about the Bloom keys. The two
+fields of a swap pair (``swaps_with``) share one Bloom key, so they must also share the
+*layout* of their hardened bits (permutation and padding order: ``layout_keys``, derived
+from the pair's label ``"a+b"``) or their filters could not be compared crosswise; their
+BLIP noise stays keyed per field, because equal noise in both segments of one row would
+cancel in their XOR and show how the two names differ.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ def apply_hardening(
     keys: Mapping[str, bytes],
     row_tokens: npt.NDArray[np.uint8] | None = None,
     bloom_k: Mapping[str, int] | None = None,
+    layout_keys: Mapping[str, bytes] | None = None,
 ) -> npt.NDArray[np.uint64]:
     """Harden a chunk of raw CLKs into final CLKs laid out as ``segments``.
 
@@ -84,6 +90,9 @@ def apply_hardening(
         ``uint8[n, 16]``; required for BLIP, whose noise is a keyed PRF of the row token.
     bloom_k
         The Bloom ``k`` of each field; required for BLIP (it sets the flip probability).
+    layout_keys
+        Per field, the key of the permutation and padding order when it is not the
+        field's own key (the fields of a swap pair: HKDF(secret, ``harden``, ``"a+b"``)).
 
     Returns
     -------
@@ -101,10 +110,13 @@ def apply_hardening(
     if clk_bits % 64 or [s.start for s in segments] != _starts(segments):
         msg = "segments must tile the CLK from bit 0, back to back, in whole 64-bit words"
         raise ValueError(msg)
+    layout = {s.field: keys.get(s.field, b"") for s in segments}
+    layout.update(layout_keys or {})
     for s in segments:
-        if len(keys.get(s.field, b"")) < 16:
-            msg = f"keys[{s.field!r}]: expected a key of at least 16 bytes"
-            raise ValueError(msg)
+        for name, given in (("keys", keys), ("layout_keys", layout)):
+            if len(given.get(s.field, b"")) < 16:
+                msg = f"{name}[{s.field!r}]: expected a key of at least 16 bytes"
+                raise ValueError(msg)
     n = raw.shape[0]
     if hardening.blip_epsilon is not None:
         if row_tokens is None or row_tokens.shape != (n, 16) or row_tokens.dtype != np.uint8:
@@ -123,6 +135,7 @@ def apply_hardening(
                 bits_in[rseg.start : rseg.start + rseg.bits],
                 hardening,
                 key=keys[seg.field],
+                layout_key=layout[seg.field],
                 row_tokens=None if row_tokens is None else row_tokens[lo:hi],
                 bloom_k=0 if bloom_k is None else bloom_k.get(seg.field, 0),
             )
@@ -139,6 +152,7 @@ def _harden_segment(
     hardening: Hardening,
     *,
     key: bytes,
+    layout_key: bytes,
     row_tokens: npt.NDArray[np.uint8] | None,
     bloom_k: int,
 ) -> npt.NDArray[np.uint8]:
@@ -154,11 +168,11 @@ def _harden_segment(
     if hardening.rule90:
         b = np.roll(b, 1, axis=0) ^ np.roll(b, -1, axis=0)
     if hardening.pad_fill is not None:
-        b = _pad(b, present, round(hardening.pad_fill * b.shape[0]), _subkey(key, b"pad"))
+        b = _pad(b, present, round(hardening.pad_fill * b.shape[0]), _subkey(layout_key, b"pad"))
     if hardening.balance:
         b = np.concatenate([b, 1 - b], axis=0)
     if hardening.permute or hardening.balance:
-        b = b[keyed_permutation(_subkey(key, b"permute"), b.shape[0])]
+        b = b[keyed_permutation(_subkey(layout_key, b"permute"), b.shape[0])]
     if hardening.blip_epsilon is not None:
         if row_tokens is None or bloom_k < 1:
             msg = "BLIP needs row_tokens and the field's bloom k"
