@@ -60,6 +60,9 @@ class PairLinkStats:
     blocking: BlockingStats | None
     solve: SolveStats | None  # None for a within-party (dedup) comparison
     threshold: float = float("nan")  # the cut applied to this pair's scores
+    #: Histogram of every candidate score of the pair, equal bins over [0, 1] (the
+    #: report draws each pair's distribution with its threshold); empty when not known.
+    score_counts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
