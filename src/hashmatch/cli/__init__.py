@@ -30,6 +30,7 @@ _COMMAND_MODULES: list[str] = [
     "demo",
     "keys",
     "schema",
+    "mapping",
     "profile",
     "encode",
     "inspect",
