@@ -47,6 +47,7 @@ from hashmatch.schema.hardening import (
     MAX_BLIP_EPSILON,
     PROFILES,
     RECOMMENDED,
+    RECOMMENDED_V1,
     Hardening,
     hardening_problems,
     header_extra,
@@ -118,7 +119,7 @@ def apply_hardening(
                 msg = f"{name}[{s.field!r}]: expected a key of at least 16 bytes"
                 raise ValueError(msg)
     n = raw.shape[0]
-    if hardening.blip_epsilon is not None:
+    if hardening.blip_epsilon is not None or hardening.blip_flip is not None:
         if row_tokens is None or row_tokens.shape != (n, 16) or row_tokens.dtype != np.uint8:
             msg = "row_tokens: BLIP needs uint8[n, 16] row tokens"
             raise ValueError(msg)
@@ -173,14 +174,31 @@ def _harden_segment(
         b = np.concatenate([b, 1 - b], axis=0)
     if hardening.permute or hardening.balance:
         b = b[keyed_permutation(_subkey(layout_key, b"permute"), b.shape[0])]
-    if hardening.blip_epsilon is not None:
+    if hardening.blip_epsilon is not None or hardening.blip_flip is not None:
         if row_tokens is None or bloom_k < 1:
             msg = "BLIP needs row_tokens and the field's bloom k"
             raise ValueError(msg)
-        p, _ = blip_flip_probability(hardening.blip_epsilon, blip_sensitivity(bloom_k, hardening))
+        p = blip_probability(hardening, bloom_k)
         b = b ^ _blip_noise_t(_subkey(key, b"blip"), row_tokens, b.shape[0], p)
     # A missing field stays missing (Rule 90, balance and BLIP would fill it otherwise).
     return b * present.view(np.uint8)
+
+
+def blip_probability(hardening: Hardening, bloom_k: int) -> float:
+    """The flip probability BLIP applies to a field with Bloom ``k`` (0 without BLIP):
+    the given ``flip``, or the one ``epsilon`` implies, rounded up to the noise
+    resolution either way (see :func:`blip_flip_probability`).
+
+    >>> blip_probability(Hardening(blip_flip=0.045), 11), blip_probability(Hardening(), 11)
+    (0.045013427734375, 0.0)
+    """
+    if hardening.blip_epsilon is not None:
+        sensitivity = blip_sensitivity(bloom_k, hardening)
+        return blip_flip_probability(hardening.blip_epsilon, sensitivity)[0]
+    if hardening.blip_flip is None:
+        return 0.0
+    resolution = _blip_resolution(hardening.blip_flip)
+    return math.ceil(hardening.blip_flip * resolution) / resolution
 
 
 def blip_sensitivity(bloom_k: int, hardening: Hardening) -> int:
@@ -362,9 +380,11 @@ __all__ = [
     "MAX_BLIP_EPSILON",
     "PROFILES",
     "RECOMMENDED",
+    "RECOMMENDED_V1",
     "Hardening",
     "apply_hardening",
     "blip_flip_probability",
+    "blip_probability",
     "blip_sensitivity",
     "hardening_problems",
     "header_extra",

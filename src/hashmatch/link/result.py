@@ -46,6 +46,8 @@ class PartyInfo:
     secret_commitment: str
     token_kinds: Mapping[str, TokenKind] = field(default_factory=dict)  # see token_kinds()
     envelope: Mapping[str, Any] | None = None  # a sealed input's envelope (intake.Input)
+    #: The header's hardening record (``{"profile", "options"}``), None when unhardened.
+    hardening: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,24 @@ def test_swapped_names_are_recognised_under_hardening(hardening: dict[str, Any])
     b = encode_records(catalogue, schema=swappable, secret=SECRET, party="cat", mapping=MAPPING)
     swapped, straight = score_pairs(a, b, [0, 0], [0, 1]).tolist()
     assert swapped == pytest.approx(straight, abs=0.02)
+
+
+def test_files_hardened_differently_are_refused_naming_both_profiles() -> None:
+    """A file made with hashmatch 0.1's "recommended" against one with today's: refused,
+    saying which hardening each has and how to encode a match for the old one."""
+    from hashmatch.errors import IncompatibleEncodingsError
+    from hashmatch.link import link_encodings
+
+    people = [{"first_name": "Linda", "last_name": "Montgomery", "date_of_birth": "1983-09-13",
+               "address": "8202 Fox St"}]
+    batches = {}
+    for name in ("recommended", "recommended-v1"):
+        schema = copy.deepcopy(SCHEMA)
+        schema["hardening"] = name
+        batches[name] = encode_records(people, schema=schema, secret=SECRET, party=name,
+                                       mapping=MAPPING)
+    with pytest.raises(IncompatibleEncodingsError, match="different hardening") as err:
+        link_encodings([batches["recommended"], batches["recommended-v1"]])
+    assert "profile recommended: permute, even" in str(err.value)
+    assert "profile recommended-v1: permute, balance, blip epsilon=25.0" in str(err.value)
+    assert 'hardening = "recommended-v1"' in (err.value.hint or "")
