@@ -427,3 +427,30 @@ def test_link_puts_the_parties_data_quality_into_the_report(
     refused = run("link", *world["hme"].values(), "-o", tmp_path / "R2",  # type: ignore[attr-defined]
                   "--encode-report", bad)
     assert refused.exit_code == 2 and "not a data-quality profile" in refused.output
+
+
+def test_evaluate_says_plainly_when_it_scored_only_some_parties(
+    world: dict[str, object], linked: Path
+) -> None:
+    one = lookups(world)[0]  # crm's only
+    result = run("evaluate", linked, "--truth", world["data"].truth, "--lookup", one)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    first = " ".join(result.stdout.split())  # rich wraps the long line
+    assert first.startswith("only part of the results was scored: no lookup was given for "
+                            "callcentre, partner")
+    doc = json.loads(run("evaluate", linked, "--truth", world["data"].truth,  # type: ignore[attr-defined]
+                         "--lookup", one, "--json").stdout)
+    assert doc["unscored_parties"] == ["callcentre", "partner"]
+
+
+def test_evaluate_renders_the_report_with_the_truth(
+    world: dict[str, object], linked: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "report.html"
+    result = run("evaluate", linked, "--truth", world["data"].truth,  # type: ignore[attr-defined]
+                 *[a for path in lookups(world) for a in ("--lookup", path)], "--html", page)
+    assert result.exit_code == 0, result.output
+    assert f"report: {page}" in result.output
+    text = page.read_text(encoding="utf-8")
+    assert "true (truth.csv, pairs.csv)" in text  # the link kept pairs.csv: a true curve
+    assert "true, at the threshold used" in text
