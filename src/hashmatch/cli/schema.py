@@ -94,14 +94,14 @@ InputEncodingOption = Annotated[
     str | None,
     typer.Option(
         "--input-encoding",
-        help="Text encoding of DATA, e.g. latin-1, cp1252 [default: UTF-8, or UTF-16/32 "
+        help="Text encoding of DATA, e.g. latin-1, cp1252 \\[default: UTF-8, or UTF-16/32 "
         "when the bytes say so].",
     ),
 ]
 DelimiterOption = Annotated[
     str | None,
     typer.Option(
-        "--delimiter", help="Field delimiter: , ; | or tab [default: sniffed from the file]."
+        "--delimiter", help="Field delimiter: , ; | or tab \\[default: sniffed from the file]."
     ),
 ]
 #: Help of a DATA argument read through hashmatch.encode.sources.
