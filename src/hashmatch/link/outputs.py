@@ -312,8 +312,23 @@ def build_report(result: LinkResult) -> dict[str, Any]:
         },
         "party_pairs": [_plain(s) for s in result.pair_stats],
         "entity_merging": _plain(result.entity_stats),
+        "token_evidence": _token_evidence(result),
         "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
     }
+
+
+def _token_evidence(result: LinkResult) -> dict[str, dict[str, Any]]:
+    """The evidence each exact-token column carried in the scores (report.html draws it)."""
+    from hashmatch.link.scoring import DEFAULT_EVIDENCE
+
+    out = {}
+    for party in result.parties:
+        for name, kind in party.token_kinds.items():
+            evidence = DEFAULT_EVIDENCE.get(kind)
+            if evidence is not None:
+                out[name] = {"kind": kind, "agree_bits": evidence.agree_bits,
+                             "disagree_bits": evidence.disagree_bits}
+    return out
 
 
 def _threshold(choice: Any) -> Any:

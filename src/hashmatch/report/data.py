@@ -23,8 +23,8 @@ Keys read from ``report.json`` (``format_version`` 1; all but the first group op
 * ``data_quality``: ``{party: <hashmatch profile --json>}``, counts per field.
 
 Without ``estimated`` and ``model`` the page shows what the score-based linker has:
-the pairs at or above each threshold, and the evidence each exact token carries
-(:data:`hashmatch.link.scoring.DEFAULT_EVIDENCE`).
+the pairs at or above each threshold, and the evidence each exact token carried
+(``token_evidence``: ``{token: {"kind", "agree_bits", "disagree_bits"}}``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from hashmatch.link.scoring import DEFAULT_EVIDENCE
 
 __all__ = [
     "BlockingRow",
@@ -362,20 +360,12 @@ def _add_weights(
     if data.weights:
         data.weights_are_model = True
         return
-    kinds: dict[str, str] = {}
-    for item in data.inputs:
-        kinds.update(item.get("token_kinds") or {})
-    for name, kind in sorted(kinds.items()):
-        evidence = DEFAULT_EVIDENCE.get(kind)
-        if evidence is None:
+    for name, ev in sorted((report.get("token_evidence") or {}).items()):
+        agree, disagree = _number(ev.get("agree_bits")), _number(ev.get("disagree_bits"))
+        if agree is None or disagree is None:
             continue
-        data.weights.append(
-            FieldWeights(
-                f"exact token ({kind})",
-                name,
-                (("agree", evidence.agree_bits), ("disagree", evidence.disagree_bits)),
-            )
-        )
+        levels = (("agree", agree), ("disagree", disagree))
+        data.weights.append(FieldWeights(f"exact token ({ev.get('kind', '')})", name, levels))
 
 
 def _histogram_items(doc: Any) -> list[tuple[int, int]]:
