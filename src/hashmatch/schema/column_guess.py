@@ -116,6 +116,7 @@ class ColumnShape:
     unique: float = 0.0  # distinct / filled
     distinct: int = 0  # distinct filled values
     top_share: float = 0.0  # share of filled values holding the most frequent value
+    repeated_share: float = 0.0  # share of filled values that occur more than once
     date_formats: tuple[str, ...] = ()  # formats covering the date-like values, best first
     date_share: float = 0.0  # fraction of filled values parsed by date_formats
     day_month_ambiguous: bool = False
@@ -198,6 +199,7 @@ def profile_values(values: Iterable[str]) -> ColumnShape:
         unique=len(set(filled)) / n,
         distinct=len(counts),
         top_share=max(counts.values()) / n,
+        repeated_share=sum(c for c in counts.values() if c > 1) / n,
         date_formats=formats,
         date_share=covered / n,
         day_month_ambiguous=ambiguous,

@@ -92,6 +92,7 @@ class Sources:
     columns: tuple[ColumnGuess, ...]  # per column, as printed
     omitted: dict[str, str]  # field -> why it is not proposed as a linkage field
     notes: tuple[str, ...]
+    exact_only: dict[str, str] = field(default_factory=dict)  # field -> why no Bloom segment
 
 
 #: Fields left out whatever the sample says: they hold a handful of values anywhere.
@@ -100,6 +101,10 @@ FEW_VALUES_FIELDS = frozenset({"state", "country", "gender"})
 LOW_CARDINALITY_TYPES = frozenset({"text", "postcode", "id"})
 #: Filled sample rows needed before value counts say anything about cardinality.
 LOW_CARDINALITY_SAMPLE = 100
+#: A text field (a city, a county) whose values repeat within the sample this often is
+#: left out: in the whole file most rows then share their value with many others, which
+#: is what the audit's repeated-patterns check fails (25% of rows in groups of 10).
+TEXT_REPEATED_SHARE = 0.5
 #: Share of the sampled rows the most frequent value may hold before a field counts as
 #: low-cardinality: the audit fails an exact token whose top value holds 5% of rows.
 LOW_CARDINALITY_TOP_SHARE = 0.05
@@ -193,12 +198,13 @@ def mapping_sources(judged: JudgedColumns, *, country: str | None = None) -> Sou
                 source["phone_region"] = region
         fields[fname] = source
         final.append(g)
-    omitted = {
-        f: why
-        for f, t in types.items()
-        if (why := _low_cardinality(f, t, _shape_of(judged, fields[f]))) is not None
-    }
-    return Sources(fields, types, tuple(final), omitted, tuple(notes))
+    omitted, exact_only = {}, {}
+    for f, t in types.items():
+        judgement = _low_cardinality(f, t, _shape_of(judged, fields[f]))
+        if judgement is not None:
+            how, why = judgement
+            (omitted if how == "omit" else exact_only)[f] = why
+    return Sources(fields, types, tuple(final), omitted, tuple(notes), exact_only)
 
 
 def _shape_of(judged: JudgedColumns, source: dict[str, Any]) -> ColumnShape:
@@ -207,21 +213,34 @@ def _shape_of(judged: JudgedColumns, source: dict[str, Any]) -> ColumnShape:
     return judged.shapes[judged.header.index(first)]
 
 
-def _low_cardinality(fname: str, ftype: str, shape: ColumnShape) -> str | None:
-    """Why a field is left out of the proposed schema, or None to keep it."""
+def _low_cardinality(
+    fname: str, ftype: str, shape: ColumnShape
+) -> tuple[str, str] | None:
+    """``("omit" | "exact", why)`` for a field with few distinct values, None to keep it.
+
+    A field whose values repeat but none holds 5% of the rows (a city) keeps a keyed
+    exact token (it passes the audit's repeated-token check, and agreeing on it is
+    evidence); one with a dominant value is left out (its token would fail that check)."""
     if fname in FEW_VALUES_FIELDS or ftype == "gender":
-        return f"few distinct values ({fname}): leaks whatever the encoding"
+        return "omit", f"few distinct values ({fname}): leaks whatever the encoding"
     if fname != "city" and ftype not in LOW_CARDINALITY_TYPES:
         return None
     if shape.filled < LOW_CARDINALITY_SAMPLE:
         return None
     if shape.top_share >= LOW_CARDINALITY_TOP_SHARE:
-        return (
+        return "omit", (
             f"few distinct values (the most frequent one holds {shape.top_share:.0%} of the "
             "sample): leaks whatever the encoding"
         )
     if shape.filled >= 4 * LOW_CARDINALITY_DISTINCT and shape.distinct < LOW_CARDINALITY_DISTINCT:
-        return f"few distinct values ({shape.distinct} in the sample): leaks whatever the encoding"
+        return "omit", (
+            f"few distinct values ({shape.distinct} in the sample): leaks whatever the encoding"
+        )
+    if (fname == "city" or ftype == "text") and shape.repeated_share >= TEXT_REPEATED_SHARE:
+        return "exact", (
+            f"values repeat ({shape.repeated_share:.0%} of the sample's values occur more "
+            "than once): a Bloom segment would repeat with them; a keyed exact token only"
+        )
     return None
 
 
@@ -298,6 +317,8 @@ def _assemble(
         columns.append(g)
     for f, why in sources.omitted.items():
         notes.append(f"{f} is not a linkage field: {why}")
+    for f, why in sources.exact_only.items():
+        notes.append(f"{f}: {why}")
     mapping: dict[str, Any] = {}
     if judged.record_index is not None:
         mapping["record_id"] = judged.header[judged.record_index].strip()
@@ -341,6 +362,8 @@ def _with_encoding(
 ) -> dict[str, Any]:
     """The schema entry of one field: its encodings and normaliser options."""
     weight, exact = ENCODING_BY_TYPE[ftype]
+    if fname in sources.exact_only:
+        weight, exact = None, True
     out: dict[str, Any] = {"name": fname, "type": ftype}
     options: dict[str, Any] = {}
     if fname in ("first_name", "middle_name"):

@@ -290,6 +290,11 @@ def test_low_cardinality_fields_are_left_out_and_explained() -> None:
     assert "city" not in p.mapping["fields"]
     many = propose(*_people(400, city=lambda i: f"Town{i}"))
     assert "city" in [f["name"] for f in many.schema["fields"]]  # 400 distinct towns: kept
+    # 150 towns over 400 rows: no town holds 5%, but most values repeat: a token only
+    repeats = propose(*_people(400, city=lambda i: f"Town{i % 150}"))
+    city = {f["name"]: f for f in repeats.schema["fields"]}["city"]
+    assert city == {"name": "city", "type": "text", "exact": True}
+    assert any(n.startswith("city: values repeat") for n in repeats.notes)
 
 
 def test_mapping_sources_keep_left_out_fields_for_an_agreed_schema() -> None:
