@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from itertools import repeat
 from operator import or_
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,14 +67,16 @@ def even_features(field_type: str) -> int | None:
     return EXPECTED_FEATURES[field_type] if field_type in EVEN_TYPES else None
 
 
-def even_k(k: int, expected: int, features: int) -> int:
+def even_k(k: int, expected: int, features: Any) -> Any:
     """Positions per feature of a value with ``features`` distinct features under even
-    fill: ``k * expected / features`` rounded half up, at least 1.
+    fill: ``k * expected / features`` rounded half up, at least 1 (``features`` an int,
+    or an integer array for many values at once).
 
     >>> even_k(11, 7, 7), even_k(11, 7, 3), even_k(11, 7, 14), even_k(2, 7, 40)
     (11, 26, 6, 1)
     """
-    return max(1, (2 * k * expected + features) // (2 * features))
+    per = (2 * k * expected + features) // (2 * features)
+    return np.maximum(per, 1) if isinstance(per, np.ndarray) else max(1, int(per))
 
 
 class FieldBloom:

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode._rows import factorize, or_segments
-from hashmatch.encode.bloom import FieldBloom
+from hashmatch.encode.bloom import FieldBloom, even_k
 from hashmatch.encode.prf import BloomPositions
 
 Rows = npt.NDArray[np.uint64]
@@ -185,7 +185,7 @@ class BloomTable:
         owner = np.repeat(np.arange(n, dtype=np.int64), counts)  # value of each gram
         pairs = np.unique(owner * max(len(distinct), 1) + gram)
         features = np.bincount(pairs // max(len(distinct), 1), minlength=n)
-        k_of = np.maximum(1, (2 * self.bloom.k * self.bloom.even + features) // (2 * features))
+        k_of = even_k(self.bloom.k, self.bloom.even, features)
         rows = np.zeros((n, self.words), dtype=np.uint64)
         for k in np.unique(k_of).tolist():
             values = np.flatnonzero(k_of == k)
