@@ -454,3 +454,23 @@ def test_evaluate_renders_the_report_with_the_truth(
     text = page.read_text(encoding="utf-8")
     assert "true (truth.csv, pairs.csv)" in text  # the link kept pairs.csv: a true curve
     assert "true, at the threshold used" in text
+
+
+def test_fs_scoring_fills_the_reports_model_sections(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """With --scoring fs, report.json carries the model, the estimates and borderline
+    pairs (levels and weights, no row token) and report.html draws each of them."""
+    out = tmp_path / "fs"
+    result = run("link", *world["hme"].values(), "-o", out, "--scoring", "fs")  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"] and report["estimated"]["curve"]
+    assert report["token_evidence"] == {}  # the Dice-score token bonuses were not used
+    border = report["borderline_pairs"]
+    assert 0 < len(border) <= 12
+    assert set(border[0]) == {"party_a", "party_b", "score", "prior", "fields"}
+    assert all(abs(b["score"] - report["threshold"]["value"]) < 0.5 for b in border)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-chart="waterfall"' in page and 'data-series="precision, estimated' in page
+    assert "first_name: exact" in page  # a model level, drawn as a match weight

@@ -312,9 +312,37 @@ def build_report(result: LinkResult) -> dict[str, Any]:
         },
         "party_pairs": [_plain(s) for s in result.pair_stats],
         "entity_merging": _plain(result.entity_stats),
-        "token_evidence": _token_evidence(result),
+        "token_evidence": _token_evidence(result) if result.model is None else {},
+        "borderline_pairs": _borderline_pairs(result),
         "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
     }
+
+
+#: Linked pairs closest to the threshold described in report.json (levels, never tokens).
+BORDERLINE_SAMPLE = 12
+
+
+def _borderline_pairs(result: LinkResult) -> list[dict[str, Any]]:
+    """The linked pairs scoring closest to the threshold, each with its per-field comparison
+    levels and weights (``link --scoring fs``: its waterfall), for report.html. No row
+    token: only which parties, the score and the levels."""
+    why = result.explanations
+    pa, _, pb, _, score = result.pairs
+    if why is None or not len(score):
+        return []
+    names = result.party_names
+    nearest = np.argsort(np.asarray(score, np.float64) - result.threshold.value, kind="stable")
+    out = []
+    for k in nearest[:BORDERLINE_SAMPLE].tolist():
+        fields = [
+            {"field": name, "level": why.level_names[c][int(why.levels[k, c])],
+             "weight": round(float(why.weights[k, c]), 3)}
+            for c, name in enumerate(why.fields)
+        ]
+        out.append({"party_a": names[int(pa[k])], "party_b": names[int(pb[k])],
+                    "score": round(float(score[k]), 4), "prior": round(float(why.prior[k]), 3),
+                    "fields": fields})
+    return out
 
 
 def _token_evidence(result: LinkResult) -> dict[str, dict[str, Any]]:

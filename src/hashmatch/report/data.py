@@ -14,8 +14,10 @@ Keys read from ``report.json`` (``format_version`` 1; all but the first group op
   ``score_counts``, ``blocking``), ``entity_merging``, ``dedup``, ``timings_seconds``;
 * ``estimated``: ``{"precision", "recall", "f1", "curve": [{"threshold", "precision",
   "recall"}, ...]}``, label-free estimates of the link's quality;
-* ``party_pairs[].model``: ``{"prior": p, "fields": [{"field", "levels": [{"level", "m",
-  "u"}, ...]}, ...]}``, the match weights (``log2(m / u)``) of each field's levels;
+* ``model``: ``{"a~b": {"parties": [a, b], "prior", "prior_weight", "fields": {field:
+  {level: {"m", "u", "weight"}}}}}`` (``link --scoring fs``), or per party pair
+  ``party_pairs[].model``: ``{"prior": p, "fields": [{"field", "levels": [{"level", "m",
+  "u"}, ...]}, ...]}``: the match weights (``log2(m / u)``) of each field's levels;
 * ``borderline_pairs``: ``[{"party_a", "party_b", "score", "prior", "fields": [{"field",
   "level", "weight"}, ...]}, ...]``, pairs near the threshold with each field's comparison
   level (never a value) and its weight;
@@ -340,12 +342,35 @@ def _add_curves(
             data.accepted_curve = (cross[0].edges[:-1], tuple(above))
 
 
+def _models(
+    report: Mapping[str, Any], pairs: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``(party pair, [{"field", "levels": [{"level", "m", "u", "weight"}]}])`` from either
+    layout of the model (see the module docstring)."""
+    out = []
+    for key, model in sorted((report.get("model") or {}).items()):
+        if not isinstance(model, Mapping):
+            continue
+        parties = model.get("parties") or str(key).split("~", 1)
+        label = " ~ ".join(str(x) for x in parties)
+        fields = [
+            {"field": name, "levels": [{"level": lv, **dict(v)} for lv, v in levels.items()]}
+            for name, levels in (model.get("fields") or {}).items()
+            if isinstance(levels, Mapping)
+        ]
+        out.append((label, fields))
+    for p in pairs:
+        model = p.get("model") or {}
+        if model.get("fields"):
+            out.append((f"{p.get('party_a', '')} ~ {p.get('party_b', '')}", model["fields"]))
+    return out
+
+
 def _add_weights(
     data: ReportData, report: Mapping[str, Any], pairs: Sequence[Mapping[str, Any]]
 ) -> None:
-    for p in pairs:
-        model = p.get("model") or {}
-        for f in model.get("fields") or []:
+    for label, model_fields in _models(report, pairs):
+        for f in model_fields:
             levels = []
             for level in f.get("levels") or []:
                 m, u = _number(level.get("m")), _number(level.get("u"))
@@ -355,7 +380,6 @@ def _add_weights(
                 if weight is not None:
                     levels.append((str(level.get("level", "")), weight))
             if levels:
-                label = f"{p.get('party_a', '')} ~ {p.get('party_b', '')}"
                 data.weights.append(FieldWeights(label, str(f.get("field", "")), tuple(levels)))
     if data.weights:
         data.weights_are_model = True
