@@ -40,10 +40,16 @@ def _check_encode(stdout: str, figures: Path) -> None:
 
 def _check_hardening(stdout: str, figures: Path) -> None:
     assert "| recommended |" in stdout and "| none |" in stdout
-    assert {row["option"] for row in json.loads(figures.read_text(encoding="utf-8"))} >= {
-        "none",
-        "recommended",
-    }
+    rows = json.loads(figures.read_text(encoding="utf-8"))
+    assert {row["profile"] for row in rows} >= {"none", "recommended"}
+    assert all(0.5 < row["f1"] <= 1.0 for row in rows), rows
+
+
+def _check_proposals(stdout: str, _json: Path) -> None:
+    rows = [line.split("|") for line in stdout.splitlines() if line.startswith("| quick")]
+    assert len(rows) == 1, stdout
+    hand, proposed = float(rows[0][2]), float(rows[0][3])
+    assert hand > 0.8 and proposed > 0.8, stdout  # both schemas link the quick set
 
 
 def _check_blocking(stdout: str, _json: Path) -> None:
@@ -75,6 +81,7 @@ SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     ),
     "kernel.py": (["--no-anonlink"], _check_kernel),
     "link.py": ([], _check_link),
+    "proposals.py": ([], _check_proposals),
     "serve.py": ([], _check_serve),
 }
 

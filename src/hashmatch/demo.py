@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode import LinkageSecret, encode_file
+from hashmatch.errors import OutputError
 from hashmatch.evaluate import EvaluationReport, evaluate
 from hashmatch.link import link_files, within_party_threshold
 from hashmatch.reveal import reveal
@@ -73,8 +74,14 @@ def run_demo(
 
     The linkage secret is fresh unless ``secret`` is given (tests pin one: the scores, and
     so the figures, depend slightly on which bits the keyed hashes choose). Files of an
-    earlier demo in ``keep`` are replaced only with ``force``.
+    earlier demo in ``keep`` are replaced only with ``force``: without it, a ``keep``
+    folder that is not empty is refused before anything is printed or written.
     """
+    if keep is not None and not force and keep.is_dir() and any(keep.iterdir()):
+        raise OutputError(
+            f"{keep} is not empty (an earlier demo?); nothing was written",
+            hint="pass --force to replace the demo's files in it, or choose another folder",
+        )
     with _folder(keep) as root:
         return _run(root, entities=entities, seed=seed, secret=secret, say=say, force=force)
 
@@ -161,7 +168,10 @@ def _run(
     say("4. Each party learns only its own records' entity ids.")
     first = next(iter(data.parties))
     revealed = reveal(
-        root / "results" / f"{first}.csv", root / f"{first}.lookup", root / "x.csv", force=force
+        root / "results" / f"{first}.csv",
+        root / f"{first}.lookup",
+        root / f"{first}-entities.csv",  # the party's own ids with their entity ids
+        force=force,
     )
     say(
         f"   {first} rejoined {revealed.rows:,} of its own ids; the coordinator found "

@@ -37,7 +37,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,8 @@ class EvaluationReport:
     truth_records_missing: int = 0  # in the truth, not in the results
     rows_without_lookup: int = 0  # in the results, token in no lookup given
     rows_without_truth: int = 0  # in the results and a lookup, not in the truth
+    #: Parties of the results none of whose rows could be scored: no lookup was given.
+    unscored_parties: tuple[str, ...] = ()
 
     @property
     def precision(self) -> float:
@@ -145,6 +147,7 @@ class EvaluationReport:
             "truth_records_missing": self.truth_records_missing,
             "rows_without_lookup": self.rows_without_lookup,
             "rows_without_truth": self.rows_without_truth,
+            "unscored_parties": list(self.unscored_parties),
         }
 
 
@@ -333,10 +336,12 @@ def evaluate(
     parties: list[str] = []
     seen: set[tuple[str, str]] = set()
     no_lookup = no_truth = 0
+    lacking: set[str] = set()  # parties with a row no lookup knows
     for entity, party, token in rows:
         found = token_to_record.get(token.lower())
         if found is None:
             no_lookup += 1
+            lacking.add(party)
             continue
         true_entity = truth.get((party, found))
         if true_entity is None:
@@ -353,7 +358,8 @@ def evaluate(
         )
         raise ResultsError(msg, hint="pass every party's --lookup and the matching truth file")
     report = evaluate_labels(_codes(predicted), _codes(true), parties)
-    return _replace_counts(report, len(truth) - len(seen), no_lookup, no_truth)
+    report = _replace_counts(report, len(truth) - len(seen), no_lookup, no_truth)
+    return replace(report, unscored_parties=tuple(sorted(lacking - set(parties))))
 
 
 def evaluate_labels(

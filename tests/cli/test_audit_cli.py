@@ -85,7 +85,7 @@ def _no_values(text: str, names: list[str]) -> None:
 
 def test_flags_a_leaky_file_with_the_fix(party: dict) -> None:
     result = CliRunner().invoke(app, ["audit", str(party["hme"])])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # a fail stops a script
     assert "FAIL repeated_patterns (given_name)" in result.output
     assert "fix: hardening.blip" in result.output
     assert "verdict: fail" in result.output
@@ -97,6 +97,7 @@ def test_json_and_strict(party: dict) -> None:
     doc = json.loads(result.output)
     assert doc["verdict"] == "fail" and doc["rows"] == len(party["names"])
     assert {f["risk"] for f in doc["findings"]} == {"bit_frequency", "repeated_patterns", "length"}
+    assert result.exit_code == 3  # the JSON is printed, and the fail still shows
     strict = CliRunner().invoke(app, ["audit", str(party["hme"]), "--strict"])
     assert strict.exit_code == 3
 
@@ -112,7 +113,7 @@ def test_raw_data_runs_the_simulated_attack(party: dict) -> None:
         "--json",
     ]
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     doc = json.loads(result.output)
     findings = {f["risk"]: f for f in doc["findings"]}
     assert findings["frequency_attack"]["verdict"] == "fail"

@@ -7,6 +7,7 @@ without touching this file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,3 +71,13 @@ def test_help_shows_an_example(path: tuple[str, ...]) -> None:
     assert at >= 0, f"`{command} --help` has no example"
     # The example must actually show the command being run, not merely mention the word.
     assert command in text[at:], f"`{command} --help`: its example does not run {command}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=_id)
+def test_help_has_no_stray_placeholders(path: tuple[str, ...]) -> None:
+    """No "<bool>" beside a flag (it takes no value), and no " ." left where rich took a
+    "[default: ...]" for markup and dropped it."""
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "250"})
+    text = result.output
+    assert "<bool>" not in text
+    assert not [line for line in text.splitlines() if re.search(r"\w \.(\s|│|$)", line)], text

@@ -75,13 +75,14 @@ def linked(world: dict[str, object]) -> Path:
     result = run("link", *hme.values(), "-o", out, "--pairs", "--share-party-names")  # type: ignore[attr-defined]
     assert result.exit_code == 0, result.output
     assert "threshold" in result.output
+    assert f"report: {out / 'report.html'}" in result.output
     return out
 
 
 def test_link_writes_every_output(linked: Path) -> None:
     names = sorted(p.name for p in linked.iterdir())
     assert names == sorted(
-        ["entities.csv", "pairs.csv", "report.json", "score-histogram.png"]
+        ["entities.csv", "pairs.csv", "report.html", "report.json", "score-histogram.png"]
         + [f"{p}.csv" for p in PARTIES]
     )
     report = json.loads((linked / "report.json").read_text())
@@ -90,6 +91,11 @@ def test_link_writes_every_output(linked: Path) -> None:
     for pair in report["party_pairs"]:
         assert 0.0 < pair["blocking"]["reduction_ratio"] <= 1.0
     assert report["threshold"]["method"]
+    for pair in report["party_pairs"]:  # each pair's scores, for report.html
+        assert sum(pair["score_counts"]) == pair["candidates"]
+    assert report["outputs"]["html"] == "report.html"
+    page = (linked / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count('data-chart="histogram"') == 3
     with open(linked / "crm.csv", newline="") as fh:
         header = next(csv.reader(fh))
     assert header == ["row_token", "entity_id", "other_parties", "run_id"]
@@ -393,3 +399,78 @@ def test_fs_pairs_carry_their_waterfall_and_explain_shows_one(
     assert f"{fields[0]} {first[fields[0] + '_level']}" in shown.output
     assert run("explain", out, "--pair", "0" * 32, "1" * 32).exit_code == 2
     assert run("explain", world["root"] / "RESULTS", "--pair", "a", "b").exit_code == 2  # type: ignore[operator]
+
+
+def test_link_puts_the_parties_data_quality_into_the_report(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    data = world["data"]
+    crm = data.parties["crm"]  # type: ignore[attr-defined]
+    profile = run("profile", crm.csv, "--schema", data.schema, "--mapping", crm.mapping,  # type: ignore[attr-defined]
+                  "--json")
+    assert profile.exit_code == 0, profile.output
+    (tmp_path / "crm.profile.json").write_text(profile.output)
+    (tmp_path / "calls.json").write_text(profile.output)
+    out = tmp_path / "RESULTS"
+    result = run("link", *world["hme"].values(), "-o", out,  # type: ignore[attr-defined]
+                 "--encode-report", tmp_path / "crm.profile.json",
+                 "--encode-report", f"callcentre={tmp_path / 'calls.json'}")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert sorted(report["data_quality"]) == ["callcentre", "crm"]
+    fields = report["data_quality"]["crm"]["fields"]
+    assert fields["first_name"]["valid"] > 0 and "source" not in report["data_quality"]["crm"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-chart="stacked-bars"' in page
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "a profile"}')
+    refused = run("link", *world["hme"].values(), "-o", tmp_path / "R2",  # type: ignore[attr-defined]
+                  "--encode-report", bad)
+    assert refused.exit_code == 2 and "not a data-quality profile" in refused.output
+
+
+def test_evaluate_says_plainly_when_it_scored_only_some_parties(
+    world: dict[str, object], linked: Path
+) -> None:
+    one = lookups(world)[0]  # crm's only
+    result = run("evaluate", linked, "--truth", world["data"].truth, "--lookup", one)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    first = " ".join(result.stdout.split())  # rich wraps the long line
+    assert first.startswith("only part of the results was scored: no lookup was given for "
+                            "callcentre, partner")
+    doc = json.loads(run("evaluate", linked, "--truth", world["data"].truth,  # type: ignore[attr-defined]
+                         "--lookup", one, "--json").stdout)
+    assert doc["unscored_parties"] == ["callcentre", "partner"]
+
+
+def test_evaluate_renders_the_report_with_the_truth(
+    world: dict[str, object], linked: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "report.html"
+    result = run("evaluate", linked, "--truth", world["data"].truth,  # type: ignore[attr-defined]
+                 *[a for path in lookups(world) for a in ("--lookup", path)], "--html", page)
+    assert result.exit_code == 0, result.output
+    assert f"report: {page}" in result.output
+    text = page.read_text(encoding="utf-8")
+    assert "true (truth.csv, pairs.csv)" in text  # the link kept pairs.csv: a true curve
+    assert "true, at the threshold used" in text
+
+
+def test_fs_scoring_fills_the_reports_model_sections(
+    world: dict[str, object], tmp_path: Path
+) -> None:
+    """With --scoring fs, report.json carries the model, the estimates and borderline
+    pairs (levels and weights, no row token) and report.html draws each of them."""
+    out = tmp_path / "fs"
+    result = run("link", *world["hme"].values(), "-o", out, "--scoring", "fs")  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"] and report["estimated"]["curve"]
+    assert report["token_evidence"] == {}  # the Dice-score token bonuses were not used
+    border = report["borderline_pairs"]
+    assert 0 < len(border) <= 12
+    assert set(border[0]) == {"party_a", "party_b", "score", "prior", "fields"}
+    assert all(abs(b["score"] - report["threshold"]["value"]) < 0.5 for b in border)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-chart="waterfall"' in page and 'data-series="precision, estimated' in page
+    assert "first_name: exact" in page  # a model level, drawn as a match weight

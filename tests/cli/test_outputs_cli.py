@@ -504,7 +504,8 @@ def test_link_refuses_repeated_row_tokens(world: Path, tmp_path: Path) -> None:
 def test_audit_raw_refuses_a_lookup_of_another_run(world: Path, tmp_path: Path) -> None:
     raw = ["--raw", world / "crm.csv", "--schema", world / "schema.toml",
            "--mapping", world / "crm.mapping.toml"]  # fmt: skip
-    ok("audit", world / "crm.hme", *raw)
+    audited = run("audit", world / "crm.hme", *raw)
+    assert audited.exit_code in (0, 3) and "verdict:" in audited.output  # 3: a fail verdict
     ok(*encode_args(world, "crm", tmp_path / "again.hme"))
     refused(run("audit", world / "crm.hme", *raw, "--lookup", tmp_path / "again.lookup"),
             "does not belong to", "crm.hme")  # fmt: skip

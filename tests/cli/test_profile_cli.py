@@ -60,3 +60,35 @@ def test_profile_table_counts_reasons_not_values(tmp_path: Path) -> None:
 def test_profile_help_has_an_example() -> None:
     result = runner.invoke(app, ["profile", "--help"])
     assert result.exit_code == 0 and "hashmatch profile crm.csv" in result.output
+
+
+def test_profile_names_the_fix_for_each_field_under_90_percent(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    areas = [212, 415, 617, 312]
+    rows = [
+        f"P{i},Ann,({areas[i % 4]}) 555-01{i % 100:02d},"
+        f"{1 + i % 12:02d}/{13 + i % 15}/19{50 + i % 40}"
+        for i in range(60)
+    ]
+    data.write_text("pid,fname,phone,dob\n" + "\n".join(rows) + "\n")
+    schema = tmp_path / "s.toml"
+    schema.write_text(
+        'version = 1\n[[fields]]\nname = "first_name"\ntype = "name"\nbloom = true\n'
+        '[[fields]]\nname = "phone"\ntype = "phone"\nexact = true\n'
+        '[[fields]]\nname = "dob"\ntype = "date"\nbloom = true\n'
+        '[[fields]]\nname = "email"\ntype = "email"\nexact = true\n'
+    )
+    mapping = tmp_path / "m.toml"  # no phone region, the wrong date order, fname unmapped
+    mapping.write_text('record_id = "pid"\ndate_formats = ["%d/%m/%Y"]\n')
+    result = runner.invoke(app, ["profile", str(data), "--schema", str(schema),
+                                 "--mapping", str(mapping), "--json"])
+    assert result.exit_code == 0, result.output
+    fixes = json.loads(result.output)["fixes"]
+    assert fixes["phone"].startswith('set phone_region = "US" in the mapping')
+    assert fixes["dob"].startswith('set date_formats = ["%m/%d/%Y"] for dob')
+    assert "column 'fname' looks like one" in fixes["first_name"]
+    assert fixes["email"].startswith("no column is mapped to email")
+    text = runner.invoke(app, ["profile", str(data), "--schema", str(schema),
+                               "--mapping", str(mapping)]).output
+    assert "Fixes (fields valid in fewer than 90% of the rows):" in text
+    assert "555" not in text and "Ann" not in text  # region codes and formats, no value

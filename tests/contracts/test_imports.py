@@ -45,7 +45,7 @@ ROOT = "hashmatch"
 
 #: Packages on the coordinator's side (the registry is its persistent entity store),
 #: and what no module of theirs may reach.
-COORDINATOR = ("hashmatch.link", "hashmatch.kernel", "hashmatch.registry")
+COORDINATOR = ("hashmatch.link", "hashmatch.kernel", "hashmatch.registry", "hashmatch.report")
 SECRET_SIDE = ("hashmatch.encode", "hashmatch.normalize", "hashmatch.schema")
 #: Packages that run on a party's machine, and the coordinator packages they must not reach.
 PARTY_SIDE = ("hashmatch.encode", "hashmatch.normalize", "hashmatch.schema", "hashmatch.audit")

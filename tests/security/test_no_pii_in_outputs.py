@@ -281,7 +281,9 @@ def test_no_input_fragment_in_any_output(workdir: Path, caplog: pytest.LogCaptur
     assert results["fail-fast"].exit_code == 2
     assert not (workdir / "failed.hme").exists()
     for name in results.keys() - {"fail-fast"}:
-        assert results[name].exit_code == 0, results[name].output
+        # the audit exits 3 on a "fail" verdict; its report is printed all the same
+        allowed = (0, 3) if name.startswith("audit") else (0,)
+        assert results[name].exit_code in allowed, results[name].output
     assert '"with_raw": true' in results["audit --raw --json"].stdout
 
     texts = {f"{name} stdout": r.stdout for name, r in results.items()}

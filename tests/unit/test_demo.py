@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from hashmatch.demo import run_demo
 from hashmatch.encode import LinkageSecret
+from hashmatch.errors import OutputError
 
 #: Measured with the default settings (3,000 people, seed 7, linked with dedup; a fresh
 #: secret per run; 10 runs): F1 0.958-0.963 over all parties, precision 0.966-0.977,
@@ -27,3 +32,21 @@ def test_demo_quality_and_story() -> None:
     shared = next(line for line in lines if "rejoined" in line)
     found = int(shared.split("the coordinator found ")[1].split(" ")[0].replace(",", ""))
     assert 0 < found <= result.rows["crm"]
+
+
+def test_demo_keep_names_its_files_and_refuses_a_used_folder_up_front(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    secret = LinkageSecret(bytes([3]) * 32)
+    run_demo(entities=200, keep=folder, secret=secret, say=lambda _line: None)
+    assert (folder / "crm-entities.csv").is_file()  # the party's ids with their entity ids
+    assert not (folder / "x.csv").exists()
+    assert (folder / "results" / "report.html").is_file()
+    before = sorted(p.name for p in folder.iterdir())
+    lines: list[str] = []
+    with pytest.raises(OutputError, match="is not empty") as err:
+        run_demo(entities=200, keep=folder, secret=secret, say=lines.append)
+    assert lines == []  # refused before the story starts, not half-way through
+    assert "--force" in (err.value.hint or "")
+    assert sorted(p.name for p in folder.iterdir()) == before
+    run_demo(entities=200, keep=folder, secret=secret, say=lines.append, force=True)
+    assert any("F1" in line for line in lines)

@@ -98,7 +98,10 @@ class InspectReport:
     def hardening(self) -> str:
         """The hardening recorded in the header ``extra`` (``"none"`` when absent).
 
-        E.g. ``"recommended: balance, blip epsilon=25.0, permute"`` (options in header order).
+        E.g. ``"recommended: even, permute"`` (options in header order). A profile name
+        whose options are not what the name means today (a file made before
+        ``"recommended"`` changed) says so: ``"recommended (an earlier definition,
+        today's recommended-v1): ..."``.
         """
         record = self.header.extra.get("hardening")
         if not isinstance(record, Mapping):
@@ -113,7 +116,8 @@ class InspectReport:
                     on.append(key + " " + ", ".join(f"{k}={v}" for k, v in value.items()))
                 elif isinstance(value, str):
                     on.append(f"{key}={value}")
-        return f"{record.get('profile', 'custom')}: {', '.join(on) or 'no options'}"
+        name = str(record.get("profile", "custom"))
+        return f"{_profile_label(name, options)}: {', '.join(on) or 'no options'}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``--json`` output)."""
@@ -336,3 +340,21 @@ __all__ = [
     "inspect_file",
     "iter_histogram_lines",
 ]
+
+
+def _profile_label(name: str, options: Any) -> str:
+    """The header's profile name, marked when its options are not what it means today."""
+    from hashmatch.errors import SchemaError
+    from hashmatch.schema.hardening import PROFILES, Hardening, profile_name
+
+    profile = PROFILES.get(name)
+    if profile is None or not isinstance(options, Mapping):
+        return name
+    try:
+        recorded = Hardening.from_dict(dict(options))
+    except SchemaError:
+        return f"{name} (options not understood by this version)"
+    if recorded == profile:
+        return name
+    today = profile_name(recorded)
+    return f"{name} (an earlier definition" + (f", today's {today})" if today != "custom" else ")")

@@ -61,14 +61,14 @@ LIMITS: Mapping[str, tuple[float, float]] = {
 }
 
 _NOISE = (
-    "hardening.blip = { epsilon = 25 } or lower (more noise), or hardening.salt; "
-    "a low-cardinality field (state, gender) leaks whatever the hardening: "
-    "remove its bloom encoding (exact = true only)"
+    "hardening.blip = { flip = 0.045 } (noise; it costs linkage quality: see "
+    "docs/guides/hardening.md), or hardening.salt; a field with few distinct values "
+    "(state, gender, a city) leaks whatever the hardening: leave it out of the schema"
 )
 _FIX = {
     "bit_frequency": _NOISE,
     "repeated_patterns": _NOISE,
-    "length": 'hardening.balance = true (or hardening = "recommended")',
+    "length": 'hardening.even = true (or hardening = "recommended")',
     "frequency_attack": _NOISE,
     "repeated_tokens": (
         "look for a placeholder among the field's most common values (hashmatch profile) "

@@ -12,6 +12,9 @@ import importlib
 import typer
 
 from hashmatch._version import __version__
+from hashmatch.cli._help import hide_flag_types
+
+hide_flag_types()
 
 app = typer.Typer(
     name="hashmatch",
@@ -30,6 +33,7 @@ _COMMAND_MODULES: list[str] = [
     "demo",
     "keys",
     "schema",
+    "mapping",
     "profile",
     "encode",
     "inspect",

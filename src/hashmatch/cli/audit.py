@@ -35,7 +35,7 @@ def audit(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Exit with status 3 when any risk is 'fail'.")
+        bool, typer.Option("--strict", help="Also exit with status 3 when a risk is 'warn'.")
     ] = False,
 ) -> None:
     """Measure what your encoding file leaks, before it leaves your organisation.
@@ -48,7 +48,9 @@ def audit(
     frequency attack: an attacker who knows the value distribution aligns
     the most frequent patterns to the most frequent values. Ends with ok /
     warn / fail per risk and the schema setting that fixes it. Prints only
-    counts and rates, never a value.
+    counts and rates, never a value. Exits with status 3 when a risk is
+    'fail' (with --strict also when one is 'warn'), so a script can stop
+    the file from leaving.
 
     Example:
 
@@ -70,7 +72,7 @@ def audit(
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
         render(report, Console(highlight=False))
-    if strict and report.verdict == "fail":
+    if report.verdict == "fail" or (strict and report.verdict == "warn"):
         raise typer.Exit(EXIT_USER_ERROR + 1)
 
 

@@ -23,6 +23,15 @@ def evaluate(
         list[Path], typer.Option("--lookup", help="A party's lookup file; repeat for each party.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="PATH",
+            help="Also render RESULTS' report.html at PATH with the true precision and "
+            "recall (and the true curve above the threshold when link kept pairs.csv).",
+        ),
+    ] = None,
 ) -> None:
     """Score a link against a ground truth (pairwise and cluster measures).
 
@@ -35,17 +44,42 @@ def evaluate(
     Example:
 
         hashmatch evaluate RESULTS/ --truth truth.csv --lookup crm.lookup --lookup shop.lookup
+
+    With --html RESULTS/report.html the browser report shows the true
+    measures beside the link's own (with link --pairs, the true curve too).
     """
     with reporting_errors():
         report = evaluate_link(results, truth, lookup)
+        if html is not None:
+            from hashmatch.evaluation_curve import evaluation_for_report
+            from hashmatch.report import write_report
+
+            evaluation = evaluation_for_report(
+                results, report.precision, report.recall, report.f1, truth, lookup
+            )
+            folder = results if results.is_dir() else results.parent
+            written = write_report(folder, html, evaluation=evaluation)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
         return
     render(report, Console(highlight=False))
+    if html is not None:
+        typer.echo(f"report: {written} (open it in a browser)")
 
 
 def render(report: EvaluationReport, console: Console) -> None:
-    """Headline precision/recall/F1 one per line, then per party pair and cluster measures."""
+    """Headline precision/recall/F1 one per line, then per party pair and cluster measures.
+
+    When some parties could not be scored (no lookup given), that comes first: the
+    figures then describe only the parties scored."""
+    if report.unscored_parties:
+        console.print(
+            f"only part of the results was scored: no lookup was given for "
+            f"{', '.join(report.unscored_parties)}, so {report.rows_without_lookup:,} of "
+            f"their rows were skipped; the figures below cover the other parties only "
+            "(pass --lookup for every party to score them all)",
+            markup=False,
+        )
     console.print(f"precision {_fmt(report.precision)}")
     console.print(f"recall    {_fmt(report.recall)}")
     console.print(f"F1        {_fmt(report.f1)}")

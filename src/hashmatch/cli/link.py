@@ -13,7 +13,7 @@ from rich.table import Table
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.link import LinkResult, link_files
-from hashmatch.link.outputs import check_results_folder
+from hashmatch.link.outputs import HTML_FILE, check_results_folder
 from hashmatch.seal.intake import opened_inputs
 from hashmatch.seal.keyfiles import load_coordinator_key, load_trusted_parties
 
@@ -115,6 +115,13 @@ def link(
             "results files), and allow --no-blocking beyond its pair limit."
         ),
     ] = False,
+    encode_report: Annotated[
+        list[Path] | None,
+        typer.Option("--encode-report", metavar="[PARTY=]FILE.json",
+                     help="A party's data-quality counts (hashmatch profile --json) for "
+                     "report.html; the party is PARTY= or the file name before its first "
+                     "dot. Repeatable."),
+    ] = None,
 ) -> None:
     """Link the parties' encoding files into entities (coordinator side).
 
@@ -123,9 +130,10 @@ def link(
     threshold at the valley of the score histogram (or uses --threshold),
     keeps pairs one-to-one per party pair and merges them into entities that
     never hold two rows of one party (unless --dedup). Writes entities.csv,
-    one PARTY.csv per party, report.json and the score histogram into OUT,
-    all marked with a new run id. OUT appears whole or not at all; a folder
-    that is not empty is refused (before any work) unless --force.
+    one PARTY.csv per party, report.json, the score histogram and
+    report.html (the report to read in a browser) into OUT, all marked with
+    a new run id. OUT appears whole or not at all; a folder that is not
+    empty is refused (before any work) unless --force.
 
     Sealed files (encode --seal-for) are opened with --key, their signature
     checked against the party keys in --trust (required for sealed files
@@ -183,6 +191,7 @@ def link(
                 allow_costly=force,
                 scoring=scoring,
                 model=_load_model(model),
+                report_extra=_quality_extra(encode_report),
             )
     render(result, out_dir, console)
 
@@ -246,8 +255,25 @@ def render(result: LinkResult, out_dir: Path, console: Console) -> None:
         f"({st.multi_row_entities:,} with more than one row); merges refused: "
         f"{st.refused_same_party:,} same party, {st.refused_conflict:,} conflicting"
     )
+    within = sorted({s.threshold for s in result.pair_stats if s.party_a == s.party_b})
+    if within and within != [choice.value]:
+        console.print(
+            "within one party (dedup), pairs must reach "
+            + ", ".join(f"{t:.3f}" for t in within),
+            markup=False,
+        )
     total = result.timings.get("total")
     console.print(f"results in {out_dir}" + (f" ({total:.2f} s)" if total is not None else ""))
+    console.print(f"report: {out_dir / HTML_FILE} (open it in a browser)", markup=False)
+
+
+def _quality_extra(files: list[Path] | None) -> dict[str, object] | None:
+    """``{"data_quality": {party: profile}}`` from ``--encode-report`` values."""
+    if not files:
+        return None
+    from hashmatch.report.quality import read_quality
+
+    return {"data_quality": read_quality([str(f) for f in files])}
 
 
 def register(app: typer.Typer) -> None:

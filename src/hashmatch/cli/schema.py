@@ -94,14 +94,14 @@ InputEncodingOption = Annotated[
     str | None,
     typer.Option(
         "--input-encoding",
-        help="Text encoding of DATA, e.g. latin-1, cp1252 [default: UTF-8, or UTF-16/32 "
+        help="Text encoding of DATA, e.g. latin-1, cp1252 \\[default: UTF-8, or UTF-16/32 "
         "when the bytes say so].",
     ),
 ]
 DelimiterOption = Annotated[
     str | None,
     typer.Option(
-        "--delimiter", help="Field delimiter: , ; | or tab [default: sniffed from the file]."
+        "--delimiter", help="Field delimiter: , ; | or tab \\[default: sniffed from the file]."
     ),
 ]
 #: Help of a DATA argument read through hashmatch.encode.sources.
@@ -109,6 +109,16 @@ DATA_HELP = (
     "The party's data: a CSV file (header row first; may be gzip-compressed), a Parquet "
     "file, or - for standard input."
 )
+
+CountryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--country",
+        metavar="XX",
+        help="Country the data comes from (ISO 3166, e.g. US, GB): tried first for phone "
+        "numbers, decides an ambiguous day/month order, folds US ZIP+4.",
+    ),
+]
 
 schema_app = typer.Typer(
     name="schema",
@@ -135,13 +145,17 @@ def new(
     ] = None,
     sample: Annotated[int, typer.Option(min=1, help="Rows to sample for value shapes.")] = 1000,
     name: Annotated[str, typer.Option(help="Label stored in the schema.")] = "",
+    country: CountryOption = None,
     input_encoding: InputEncodingOption = None,
     delimiter: DelimiterOption = None,
     force: Annotated[bool, force_option("Replace existing outputs (never DATA).")] = False,
 ) -> None:
     """Propose a starter schema and party mapping from DATA's header and sample values.
 
-    Only column names and value shapes are printed or written, never a value.
+    The proposal folds nicknames and ZIP+4, reads the phone region off the
+    numbers, leaves out fields with a handful of values (state, gender), and
+    turns hardening on. Only column names and value shapes are printed or
+    written, never a value.
 
     Example: hashmatch schema new crm.csv -o schema.toml --mapping-out crm.mapping.toml
     """
@@ -155,13 +169,14 @@ def new(
             encoding=input_encoding,
             delimiter=delimiter,
             name=name,
+            country=country,
         )
         rows = [
             (g.column, g.field or "-", g.type or "-", g.confidence, g.evidence)
             for g in proposal.columns
         ]
         typer.echo(f"Sampled {proposal.sample_rows} rows of {_label(data)}.")
-        _table(("column", "field", "type", "confidence", "evidence"), rows)
+        table(("column", "field", "type", "confidence", "evidence"), rows)
         for note in proposal.notes:
             typer.echo(f"note: {note}")
         typer.echo(
@@ -204,7 +219,7 @@ def check(
         )
         blooms = {f.name: f.bloom for f in schema.fields if f.bloom is not None}
         if schema.segments:
-            _table(
+            table(
                 ("segment", "start", "bits", "k", "q"),
                 [
                     (s.field, s.start, s.bits, blooms[s.field].k, blooms[s.field].q)
@@ -230,7 +245,7 @@ def _show_binding(resolved: ResolvedMapping, data: str, n_fields: int) -> None:
         how += [*src.date_formats, *([src.phone_region] if src.phone_region else [])]
         rows.append((name, " + ".join(src.columns), ", ".join(how)))
     typer.echo(f"{data}: {len(resolved.fields)} of {n_fields} fields found")
-    _table(("field", "columns", "parse"), rows)
+    table(("field", "columns", "parse"), rows)
     typer.echo(f"absent: {', '.join(resolved.absent_fields) or '(none)'}")
 
 
@@ -239,7 +254,7 @@ def _label(data: Path) -> str:
     return "<stdin>" if str(data) == "-" else str(data)
 
 
-def _table(headers: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
+def table(headers: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
     """Plain aligned columns: stable in logs and tests, unlike a terminal-width table."""
     cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]

@@ -12,6 +12,14 @@ The PRF is fixed for a run, so its outputs are memoised per (field, feature), an
 value's filter, packed into CLK words, per (field, canonical value): a chunk then costs
 one dict look-up per *distinct* value, and rows are assembled by numpy gathers and ORs.
 CLK bit ``b`` is bit ``b % 64`` of little-endian uint64 word ``b // 64``.
+
+**Even fill** (``hardening.even``): a long value has more features than a short one, so
+with one ``k`` its filter has more bits set, and the popcount tells the value's length.
+With ``even`` set to the type's expected feature count ``E``, a value with ``F`` distinct
+features sets ``k_v = even_k(k, E, F)`` positions per feature (``k E / F`` rounded, at
+least 1), so every value sets about ``k E`` positions whatever its length. A feature's
+first ``min(k_v, k_w)`` positions are the same in two values (positions come from one
+stream), so two values still share bits in proportion to their shared features.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from itertools import repeat
 from operator import or_
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +53,32 @@ def feature_positions(key: bytes, feature: str, k: int, bits: int) -> list[int]:
     return [int.from_bytes(digest[8 * i : 8 * i + 8], "little") % bits for i in range(k)]
 
 
+#: Field types whose filters even fill evens out: their features are q-grams, whose count
+#: grows with the value's length. A date has a fixed set of components (a year-only date
+#: must stay a subset of the full date, which a larger k per feature would break).
+EVEN_TYPES = frozenset({"name", "text", "address", "email", "id", "postcode", "phone"})
+
+
+def even_features(field_type: str) -> int | None:
+    """The expected feature count even fill scales to for ``field_type`` (None: not
+    evened; see :data:`EVEN_TYPES`)."""
+    from hashmatch.schema.defaults import EXPECTED_FEATURES
+
+    return EXPECTED_FEATURES[field_type] if field_type in EVEN_TYPES else None
+
+
+def even_k(k: int, expected: int, features: Any) -> Any:
+    """Positions per feature of a value with ``features`` distinct features under even
+    fill: ``k * expected / features`` rounded half up, at least 1 (``features`` an int,
+    or an integer array for many values at once).
+
+    >>> even_k(11, 7, 7), even_k(11, 7, 3), even_k(11, 7, 14), even_k(2, 7, 40)
+    (11, 26, 6, 1)
+    """
+    per = (2 * k * expected + features) // (2 * features)
+    return np.maximum(per, 1) if isinstance(per, np.ndarray) else max(1, int(per))
+
+
 class FieldBloom:
     """The Bloom encoder of one field: canonical value -> its bits in the CLK.
 
@@ -62,9 +97,12 @@ class FieldBloom:
         k: int,
         prefix: str,
         tokens: Callable[[str], Iterable[str]],
+        even: int | None = None,
     ) -> None:
         self.key, self.start, self.bits, self.k = key, start, bits, k
         self.prefix, self.tokens = prefix, tokens
+        #: Expected feature count of the type under even fill (see the module doc), or None.
+        self.even = even
         self.first_word = start // 64
         self.end_word = (start + bits + 63) // 64
         self._offset = start - 64 * self.first_word
@@ -75,6 +113,8 @@ class FieldBloom:
 
     def mask(self, canonical: str) -> int:
         """The value's filter: the OR of its features' masks (features memoised)."""
+        if self.even is not None:
+            return self._even_mask(canonical)
         cache = self._features
         tokens = list(self.tokens(canonical))
         masks = list(map(cache.get, tokens))
@@ -83,6 +123,16 @@ class FieldBloom:
                 if m is None:
                     masks[i] = self._feature_mask(tokens[i])
         return reduce(or_, masks, 0)
+
+    def _even_mask(self, canonical: str) -> int:
+        tokens = list(dict.fromkeys(self.tokens(canonical)))
+        assert self.even is not None
+        k = even_k(self.k, self.even, len(tokens))
+        m = 0
+        for token in tokens:
+            for p in feature_positions(self.key, self.prefix + token, k, self.bits):
+                m |= 1 << (p + self._offset)
+        return m
 
     def _feature_mask(self, token: str) -> int:
         m = 0

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode._rows import factorize, or_segments
-from hashmatch.encode.bloom import FieldBloom
+from hashmatch.encode.bloom import FieldBloom, even_k
 from hashmatch.encode.prf import BloomPositions
 
 Rows = npt.NDArray[np.uint64]
@@ -62,6 +62,8 @@ class BloomTable:
         )
         self._features: dict[str, Rows] = {}  # date feature -> its mask row
         self._grams: dict[int, Rows] = {}  # q-gram code -> its mask row
+        self._grams_k: dict[int, dict[int, Rows]] = {}  # even fill: per k, as _grams
+        self._positions_k: dict[int, BloomPositions] = {}
         self._memo: dict[str | None, int] = {}  # canonical value -> row of _rows
         self._rows = np.zeros((1, self.words), dtype=np.uint64)
         self._used = 0
@@ -160,25 +162,64 @@ class BloomTable:
         codes = np.zeros(len(starts), dtype=np.int64)
         for t in range(q):
             codes = (codes << 8) | data[starts + t]
+        if self.bloom.even is not None:
+            out[keep] = self._even_rows(codes, counts, group)
+            return out
         masks, index = self._gram_masks(codes)
         rows = np.zeros((len(keep), self.words), dtype=np.uint64)
         or_segments(rows, masks, index, group)  # a value's filter: OR of its grams' masks
         out[keep] = rows
         return out
 
-    def _gram_masks(self, codes: npt.NDArray[np.int64]) -> tuple[Rows, npt.NDArray[np.intp]]:
+    def _even_rows(
+        self,
+        codes: npt.NDArray[np.int64],
+        counts: npt.NDArray[np.intp],
+        group: npt.NDArray[np.intp],
+    ) -> Rows:
+        """Even fill (see :mod:`hashmatch.encode.bloom`): each value's ``k`` follows from
+        its number of distinct grams; values are filtered in groups of equal ``k``."""
+        assert self.bloom.even is not None
+        distinct, gram = factorize(codes)
+        n = len(counts)
+        owner = np.repeat(np.arange(n, dtype=np.int64), counts)  # value of each gram
+        pairs = np.unique(owner * max(len(distinct), 1) + gram)
+        features = np.bincount(pairs // max(len(distinct), 1), minlength=n)
+        k_of = even_k(self.bloom.k, self.bloom.even, features)
+        rows = np.zeros((n, self.words), dtype=np.uint64)
+        for k in np.unique(k_of).tolist():
+            values = np.flatnonzero(k_of == k)
+            sub_counts = counts[values]
+            sub_codes = codes[np.isin(owner, values)]  # a value's grams stay contiguous
+            masks, index = self._gram_masks(sub_codes, k)
+            sub = np.zeros((len(values), self.words), dtype=np.uint64)
+            or_segments(sub, masks, index, np.cumsum(sub_counts) - sub_counts)
+            rows[values] = sub
+        return rows
+
+    def _gram_masks(
+        self, codes: npt.NDArray[np.int64], k: int | None = None
+    ) -> tuple[Rows, npt.NDArray[np.intp]]:
         """``(masks, index)``: the mask of gram ``g`` is ``masks[index[g]]``. One hashing
         pass finds the distinct grams, a dict (bounded) remembers each gram's mask across
-        calls, new grams are hashed."""
+        calls, new grams are hashed. ``k`` other than the field's (even fill) keeps its own
+        memo and positions."""
         distinct, index = factorize(codes)
         grams = distinct.tolist()
-        memo = self._grams
+        memo, positions = self._grams, self._positions
+        if k is not None and k != self.bloom.k:
+            memo = self._grams_k.setdefault(k, {})
+            positions = self._positions_k.get(k) or self._positions_k.setdefault(
+                k,
+                BloomPositions(self.bloom.key, k=k, bits=self.bloom.bits,
+                               offset=positions.offset, words=self.words),
+            )
         if len(memo) + len(grams) > _MEMO_LIMIT:
             memo.clear()
         new = [g for g in grams if g not in memo]
         if new:
             prefix, q = self.bloom.prefix, self._q
-            rows = self._positions.rows([prefix + _gram_text(c, q) for c in new])
+            rows = positions.rows([prefix + _gram_text(c, q) for c in new])
             memo.update(zip(new, rows, strict=True))
         return np.stack(list(map(memo.__getitem__, grams))), index
 

@@ -13,7 +13,8 @@ Bloom filters are built at their raw sizes (``harden.raw_layout``) and each chun
 through ``apply_hardening`` with per-field ``harden`` keys and the chunk's row tokens
 (BLIP noise is keyed by both, so a re-run with the same row tokens gives the same bits).
 Salting prefixes every feature with the salt field's transformed value; a salted filter
-is then memoised per distinct (salt, value) pair. Without hardening none of this runs.
+is then memoised per distinct (salt, value) pair. Even fill scales each value's ``k`` with
+its feature count (:mod:`hashmatch.encode.bloom`). Without hardening none of this runs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode._rows import or_fields
-from hashmatch.encode.bloom import FieldBloom
+from hashmatch.encode.bloom import FieldBloom, even_features
 from hashmatch.encode.bloom_table import BloomTable
 from hashmatch.encode.columns import ColumnChunk, RowChunk, unique_rows
 from hashmatch.encode.features import TokenFunction, feature_tokens
@@ -129,6 +130,7 @@ class ChunkEncoder:
                     k=spec.bloom.k,
                     prefix=prefix,
                     tokens=tokens,
+                    even=even_features(spec.type) if hardening.even else None,
                 )
                 if self._salt is None:
                     self._tables[seg.field] = BloomTable(
@@ -139,6 +141,12 @@ class ChunkEncoder:
             if self._harden
             else {}
         )
+        #: A swap pair's permutation and padding follow the pair's key (see harden.py).
+        self._layout_keys = {
+            name: secret.derive("harden", schema.bloom_key_label(name))
+            for pair in (schema.swap_pairs if self._harden else ())
+            for name in pair
+        }
         self._exact = {
             f.name: (HmacSha256(secret.derive("exact", f.name)), _Memo())
             for f in schema.fields
@@ -191,6 +199,7 @@ class ChunkEncoder:
                 self.schema.segments,
                 self.schema.hardening,
                 keys=self._harden_keys,
+                layout_keys=self._layout_keys,
                 row_tokens=row_tokens,
                 bloom_k=self._bloom_k,
             )

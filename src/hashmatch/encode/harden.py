@@ -24,7 +24,12 @@ filter is built, not on bits.
 
 Keys: ``apply_hardening`` takes one key per field, ``LinkageSecret.derive("harden", field)``
 (HKDF, like every other key); the permutation, padding and BLIP keys are sub-keys of it
-under distinct BLAKE2b labels, so none of them says anything about the Bloom keys.
+under distinct BLAKE2b labels, so none of them says anything about the Bloom keys. The two
+fields of a swap pair (``swaps_with``) share one Bloom key, so they must also share the
+*layout* of their hardened bits (permutation and padding order: ``layout_keys``, derived
+from the pair's label ``"a+b"``) or their filters could not be compared crosswise; their
+BLIP noise stays keyed per field, because equal noise in both segments of one row would
+cancel in their XOR and show how the two names differ.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from hashmatch.schema.hardening import (
     MAX_BLIP_EPSILON,
     PROFILES,
     RECOMMENDED,
+    RECOMMENDED_V1,
     Hardening,
     hardening_problems,
     header_extra,
@@ -66,6 +72,7 @@ def apply_hardening(
     keys: Mapping[str, bytes],
     row_tokens: npt.NDArray[np.uint8] | None = None,
     bloom_k: Mapping[str, int] | None = None,
+    layout_keys: Mapping[str, bytes] | None = None,
 ) -> npt.NDArray[np.uint64]:
     """Harden a chunk of raw CLKs into final CLKs laid out as ``segments``.
 
@@ -84,6 +91,9 @@ def apply_hardening(
         ``uint8[n, 16]``; required for BLIP, whose noise is a keyed PRF of the row token.
     bloom_k
         The Bloom ``k`` of each field; required for BLIP (it sets the flip probability).
+    layout_keys
+        Per field, the key of the permutation and padding order when it is not the
+        field's own key (the fields of a swap pair: HKDF(secret, ``harden``, ``"a+b"``)).
 
     Returns
     -------
@@ -101,12 +111,15 @@ def apply_hardening(
     if clk_bits % 64 or [s.start for s in segments] != _starts(segments):
         msg = "segments must tile the CLK from bit 0, back to back, in whole 64-bit words"
         raise ValueError(msg)
+    layout = {s.field: keys.get(s.field, b"") for s in segments}
+    layout.update(layout_keys or {})
     for s in segments:
-        if len(keys.get(s.field, b"")) < 16:
-            msg = f"keys[{s.field!r}]: expected a key of at least 16 bytes"
-            raise ValueError(msg)
+        for name, given in (("keys", keys), ("layout_keys", layout)):
+            if len(given.get(s.field, b"")) < 16:
+                msg = f"{name}[{s.field!r}]: expected a key of at least 16 bytes"
+                raise ValueError(msg)
     n = raw.shape[0]
-    if hardening.blip_epsilon is not None:
+    if hardening.blip_epsilon is not None or hardening.blip_flip is not None:
         if row_tokens is None or row_tokens.shape != (n, 16) or row_tokens.dtype != np.uint8:
             msg = "row_tokens: BLIP needs uint8[n, 16] row tokens"
             raise ValueError(msg)
@@ -123,6 +136,7 @@ def apply_hardening(
                 bits_in[rseg.start : rseg.start + rseg.bits],
                 hardening,
                 key=keys[seg.field],
+                layout_key=layout[seg.field],
                 row_tokens=None if row_tokens is None else row_tokens[lo:hi],
                 bloom_k=0 if bloom_k is None else bloom_k.get(seg.field, 0),
             )
@@ -139,6 +153,7 @@ def _harden_segment(
     hardening: Hardening,
     *,
     key: bytes,
+    layout_key: bytes,
     row_tokens: npt.NDArray[np.uint8] | None,
     bloom_k: int,
 ) -> npt.NDArray[np.uint8]:
@@ -154,19 +169,36 @@ def _harden_segment(
     if hardening.rule90:
         b = np.roll(b, 1, axis=0) ^ np.roll(b, -1, axis=0)
     if hardening.pad_fill is not None:
-        b = _pad(b, present, round(hardening.pad_fill * b.shape[0]), _subkey(key, b"pad"))
+        b = _pad(b, present, round(hardening.pad_fill * b.shape[0]), _subkey(layout_key, b"pad"))
     if hardening.balance:
         b = np.concatenate([b, 1 - b], axis=0)
     if hardening.permute or hardening.balance:
-        b = b[keyed_permutation(_subkey(key, b"permute"), b.shape[0])]
-    if hardening.blip_epsilon is not None:
+        b = b[keyed_permutation(_subkey(layout_key, b"permute"), b.shape[0])]
+    if hardening.blip_epsilon is not None or hardening.blip_flip is not None:
         if row_tokens is None or bloom_k < 1:
             msg = "BLIP needs row_tokens and the field's bloom k"
             raise ValueError(msg)
-        p, _ = blip_flip_probability(hardening.blip_epsilon, blip_sensitivity(bloom_k, hardening))
+        p = blip_probability(hardening, bloom_k)
         b = b ^ _blip_noise_t(_subkey(key, b"blip"), row_tokens, b.shape[0], p)
     # A missing field stays missing (Rule 90, balance and BLIP would fill it otherwise).
     return b * present.view(np.uint8)
+
+
+def blip_probability(hardening: Hardening, bloom_k: int) -> float:
+    """The flip probability BLIP applies to a field with Bloom ``k`` (0 without BLIP):
+    the given ``flip``, or the one ``epsilon`` implies, rounded up to the noise
+    resolution either way (see :func:`blip_flip_probability`).
+
+    >>> blip_probability(Hardening(blip_flip=0.045), 11), blip_probability(Hardening(), 11)
+    (0.045013427734375, 0.0)
+    """
+    if hardening.blip_epsilon is not None:
+        sensitivity = blip_sensitivity(bloom_k, hardening)
+        return blip_flip_probability(hardening.blip_epsilon, sensitivity)[0]
+    if hardening.blip_flip is None:
+        return 0.0
+    resolution = _blip_resolution(hardening.blip_flip)
+    return math.ceil(hardening.blip_flip * resolution) / resolution
 
 
 def blip_sensitivity(bloom_k: int, hardening: Hardening) -> int:
@@ -348,9 +380,11 @@ __all__ = [
     "MAX_BLIP_EPSILON",
     "PROFILES",
     "RECOMMENDED",
+    "RECOMMENDED_V1",
     "Hardening",
     "apply_hardening",
     "blip_flip_probability",
+    "blip_probability",
     "blip_sensitivity",
     "hardening_problems",
     "header_extra",

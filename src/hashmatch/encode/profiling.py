@@ -5,7 +5,9 @@ is exactly what encoding would see) and counts, per schema field, how many rows 
 filled, valid, missing (empty, or a placeholder, named by the rule that matched: ``na``,
 ``zeros``, ``sentinel_date``...) and invalid by reason code. Nothing is written and
 nothing leaves the machine; the report holds no value, so it can be shared to discuss
-data quality.
+data quality. For every field valid in fewer than 90% of the rows, the report names the
+fix (:mod:`hashmatch.encode.profile_fixes`), judged from a sample of the column's values
+kept in memory only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hashmatch.encode.columns import RowChunk
+from hashmatch.encode.profile_fixes import suggest_fix
 from hashmatch.encode.records import FieldReader, FieldStats
 from hashmatch.encode.sources.chunk import Chunk
 from hashmatch.encode.sources.rows import no_data_rows, open_source
@@ -34,6 +37,7 @@ class ProfileReport:
     fields: dict[str, FieldStats] = field(default_factory=dict)  # schema order
     required: tuple[str, ...] = ()
     absent_fields: tuple[str, ...] = ()
+    fixes: dict[str, str] = field(default_factory=dict)  # field -> the fix (under 90% valid)
 
     @property
     def rows_usable(self) -> int:
@@ -57,6 +61,7 @@ class ProfileReport:
                 }
                 for name, s in self.fields.items()
             },
+            "fixes": dict(self.fixes),
         }
 
 
@@ -99,6 +104,7 @@ def profile_file(
         absent_fields=resolved.absent_fields,
     )
     totals = {r.name: FieldStats() for r in readers}
+    samples: dict[str, list[str]] = {r.name: [] for r in readers}  # for the fixes only
     for chunk in source.chunks(chunk_rows):
         report.rows_read += chunk.read
         report.bad_rows.update(b.reason for b in chunk.bad_rows)
@@ -108,8 +114,27 @@ def profile_file(
         for reader in readers:
             factors = [table.factor(i) for i in reader.indices]
             totals[reader.name].add(reader.read_factors(factors).stats())
+            kept = samples[reader.name]
+            if len(kept) < _SAMPLE:
+                kept += list(table.cells(reader.indices[0]))[: _SAMPLE - len(kept)]
     if report.rows_read == 0:
         raise no_data_rows(source.name)
     for f in resolved_schema.fields:
         report.fields[f.name] = totals.get(f.name) or FieldStats.for_absent(report.rows_usable)
+        found = resolved.fields.get(f.name)
+        fix = suggest_fix(
+            f.name,
+            f.type,
+            report.fields[f.name],
+            report.rows_usable,
+            samples.get(f.name, []),
+            found.source if found is not None else None,
+            source.header,
+        )
+        if fix is not None:
+            report.fixes[f.name] = fix
     return report
+
+
+#: Raw cells per field kept (in memory) to judge the fixes from.
+_SAMPLE = 1000

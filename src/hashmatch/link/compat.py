@@ -4,7 +4,7 @@ and each row token once per file. Checked before any comparison, naming the file
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -57,6 +57,14 @@ def check_compatible(infos: Sequence[PartyInfo]) -> None:
         seen[info.party] = info
         pair = f"{first.source} and {info.source}"
         if info.schema_fingerprint != first.schema_fingerprint:
+            if _hardening_options(info) != _hardening_options(first):
+                raise IncompatibleEncodingsError(
+                    f"{pair} were encoded with different hardening "
+                    f"({_describe(first)} and {_describe(info)})",
+                    hint="all parties must encode with the same hardening; files made with "
+                    'the "recommended" of hashmatch 0.1 (balance, blip epsilon 25) link with '
+                    'files encoded with hardening = "recommended-v1"',
+                )
             raise IncompatibleEncodingsError(
                 f"{pair} were encoded with different linkage schemas",
                 hint="all parties must encode with the same schema file (compare with "
@@ -81,6 +89,25 @@ def check_compatible(infos: Sequence[PartyInfo]) -> None:
                 f"{pair} were encoded with different linkage secrets",
                 hint="all parties must use the same linkage secret",
             )
+
+
+def _hardening_options(info: PartyInfo) -> object:
+    record = info.hardening or {}
+    return dict(record.get("options") or {})
+
+
+def _describe(info: PartyInfo) -> str:
+    """``"profile recommended: even, permute"`` from a header's hardening record."""
+    record = info.hardening or {}
+    options = record.get("options") or {}
+    on = [
+        k if v is True else f"{k} {', '.join(f'{a}={b}' for a, b in v.items())}"
+        for k, v in options.items()
+        if v is True or isinstance(v, Mapping)
+    ]
+    if not record:
+        return "none"
+    return f"profile {record.get('profile', 'custom')}: {', '.join(on) or 'no options'}"
 
 
 def check_row_tokens(infos: Sequence[PartyInfo], row_tokens: Sequence[RowTokens]) -> None:

@@ -129,7 +129,17 @@ def info_of(encoding: Described, source: str | None = None) -> PartyInfo:
         clk_bits=h.clk_bits,
         secret_commitment=h.secret_commitment,
         token_kinds=token_kinds(h.token_names, h.field_names, h.extra),
+        hardening=_thaw(h.extra.get("hardening")),
     )
+
+
+def _thaw(value: Any) -> Any:
+    """Plain dicts and lists for a header's read-only record (it goes into report.json)."""
+    if isinstance(value, Mapping):
+        return {str(k): _thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_thaw(v) for v in value]
+    return value
 
 
 file_info = info_of

@@ -14,6 +14,9 @@
   ``FIELD_level`` and ``FIELD_weight`` (bits), and ``total_weight`` (their sum, the log2
   odds whose probability is ``score``; :mod:`hashmatch.link.explain`); then ``run_id``.
 * ``score-histogram.png`` - candidate score distribution and the threshold.
+* ``score-histogram.png`` - candidate score distribution and the threshold (for terminals).
+* ``report.html`` - the report to read in a browser (:mod:`hashmatch.report`): inputs,
+  each party pair's score distribution with its cut, entity sizes, blocking, data quality.
 * ``report.json`` - layout ``format_version`` :data:`REPORT_FORMAT_VERSION`: the
   ``run_id``, inputs (party, file, rows, digest, fingerprint, encoder version, CLK bits),
   counts, the threshold and how it was chosen, per party pair blocking and solving
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTITIES_FILE",
     "HISTOGRAM_FILE",
+    "HTML_FILE",
     "PAIRS_FILE",
     "REPORT_FILE",
     "REPORT_FORMAT_VERSION",
@@ -83,9 +87,12 @@ ENTITIES_FILE = "entities.csv"
 PAIRS_FILE = "pairs.csv"
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "score-histogram.png"
+HTML_FILE = "report.html"
 #: Last column of every CSV file of a results folder, and a key of report.json.
 RUN_ID_COLUMN = "run_id"
-_RESERVED = {Path(n).stem for n in (ENTITIES_FILE, PAIRS_FILE, REPORT_FILE, HISTOGRAM_FILE)}
+_RESERVED = {
+    Path(n).stem for n in (ENTITIES_FILE, PAIRS_FILE, REPORT_FILE, HISTOGRAM_FILE, HTML_FILE)
+}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -99,11 +106,12 @@ class ResultFiles:
     histogram: Path | None
     pairs: Path | None
     run_id: str = ""
+    html: Path | None = None
 
 
 def is_results_file(name: str) -> bool:
     """True for a file name a results folder holds (what ``force`` may replace)."""
-    return name in (REPORT_FILE, HISTOGRAM_FILE) or name.endswith(".csv")
+    return name in (REPORT_FILE, HISTOGRAM_FILE, HTML_FILE) or name.endswith(".csv")
 
 
 def check_results_folder(
@@ -154,12 +162,14 @@ def write_results(
     started: float | None = None,
     force: bool = False,
     reads: Iterable[str | os.PathLike[str] | None] = (),
+    report_extra: Mapping[str, Any] | None = None,
 ) -> ResultFiles:
     """Write the results folder for ``result`` (see the module docstring) as one unit.
 
     The time spent writing goes into ``result.timings["write_outputs"]`` and, when
     ``started`` (a :func:`time.perf_counter` value) is given, the time since then into
-    ``result.timings["total"]``, both before report.json is written.
+    ``result.timings["total"]``, both before report.json is written. ``report_extra``
+    adds keys to report.json (and so to report.html), e.g. ``data_quality``.
 
     ``out_dir`` is created if missing. If it is not empty, it is replaced as a whole with
     ``force`` (only if it holds nothing but results files and none of ``reads``, the
@@ -197,6 +207,7 @@ def write_results(
                 result, stage.path(final), final, file_names, run_id,
                 write_pairs=write_pairs, share_party_names=share_party_names,
                 histogram=histogram, begin=begin, started=started,
+                report_extra=report_extra,
             )
     except OSError as exc:
         raise ResultsError(f"{final}: cannot write the results folder ({exc.strerror})") from None
@@ -215,6 +226,7 @@ def _write_folder(
     histogram: bool,
     begin: float,
     started: float | None,
+    report_extra: Mapping[str, Any] | None = None,
 ) -> ResultFiles:
     """Write every file of the folder into ``out`` (the stage); paths returned under
     ``final``."""
@@ -246,7 +258,7 @@ def _write_folder(
     result.timings["write_outputs"] = now - begin
     if started is not None:
         result.timings["total"] = now - started
-    report = {"run_id": run_id, **build_report(result)}
+    report = {"run_id": run_id, **build_report(result), **(report_extra or {})}
     if result.model is not None:
         report["model"] = result.model
     if result.estimated is not None:
@@ -257,7 +269,11 @@ def _write_folder(
         "pairs": PAIRS_FILE if write_pairs else None,
         "histogram": HISTOGRAM_FILE if histogram else None,
         "other_parties_shared": share_party_names,
+        "html": HTML_FILE,
     }
+    from hashmatch.report import render_html
+
+    atomic_write_text(out / HTML_FILE, render_html(report))
     atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return ResultFiles(
         final / ENTITIES_FILE,
@@ -266,6 +282,7 @@ def _write_folder(
         final / HISTOGRAM_FILE if histogram else None,
         final / PAIRS_FILE if write_pairs else None,
         run_id,
+        final / HTML_FILE,
     )
 
 
@@ -295,8 +312,51 @@ def build_report(result: LinkResult) -> dict[str, Any]:
         },
         "party_pairs": [_plain(s) for s in result.pair_stats],
         "entity_merging": _plain(result.entity_stats),
+        "token_evidence": _token_evidence(result) if result.model is None else {},
+        "borderline_pairs": _borderline_pairs(result),
         "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
     }
+
+
+#: Linked pairs closest to the threshold described in report.json (levels, never tokens).
+BORDERLINE_SAMPLE = 12
+
+
+def _borderline_pairs(result: LinkResult) -> list[dict[str, Any]]:
+    """The linked pairs scoring closest to the threshold, each with its per-field comparison
+    levels and weights (``link --scoring fs``: its waterfall), for report.html. No row
+    token: only which parties, the score and the levels."""
+    why = result.explanations
+    pa, _, pb, _, score = result.pairs
+    if why is None or not len(score):
+        return []
+    names = result.party_names
+    nearest = np.argsort(np.asarray(score, np.float64) - result.threshold.value, kind="stable")
+    out = []
+    for k in nearest[:BORDERLINE_SAMPLE].tolist():
+        fields = [
+            {"field": name, "level": why.level_names[c][int(why.levels[k, c])],
+             "weight": round(float(why.weights[k, c]), 3)}
+            for c, name in enumerate(why.fields)
+        ]
+        out.append({"party_a": names[int(pa[k])], "party_b": names[int(pb[k])],
+                    "score": round(float(score[k]), 4), "prior": round(float(why.prior[k]), 3),
+                    "fields": fields})
+    return out
+
+
+def _token_evidence(result: LinkResult) -> dict[str, dict[str, Any]]:
+    """The evidence each exact-token column carried in the scores (report.html draws it)."""
+    from hashmatch.link.scoring import DEFAULT_EVIDENCE
+
+    out = {}
+    for party in result.parties:
+        for name, kind in party.token_kinds.items():
+            evidence = DEFAULT_EVIDENCE.get(kind)
+            if evidence is not None:
+                out[name] = {"kind": kind, "agree_bits": evidence.agree_bits,
+                             "disagree_bits": evidence.disagree_bits}
+    return out
 
 
 def _threshold(choice: Any) -> Any:

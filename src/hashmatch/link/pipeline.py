@@ -77,6 +77,8 @@ PathLike = str | os.PathLike[str]
 AUTO_KEEP_FLOOR = 0.25
 #: Candidate scores pooled for choosing the threshold; beyond, a deterministic subsample.
 SCORE_POOL_CAP = 4_000_000
+#: Bins of each party pair's score histogram over [0, 1] (the report draws them).
+SCORE_BINS = 100
 #: A cross pair of two clusters scoring this far below the threshold vetoes their merge
 #: (measurements behind both values: benchmarks/README.md). With dedup,
 #: within-party pairs have no one-to-one guard, so the veto is stricter.
@@ -110,6 +112,7 @@ def link_files(
     allow_costly: bool = False,
     scoring: str = DEFAULT_SCORING,
     model: Mapping[str, Any] | None = None,
+    report_extra: dict[str, Any] | None = None,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
@@ -144,6 +147,9 @@ def link_files(
     allow_costly:
         Run even what is refused by default as too costly: linking without blocking
         beyond :data:`hashmatch.link.exhaustive.NO_BLOCKING_MAX_PAIRS` pairs.
+    report_extra:
+        Keys added to report.json and report.html (``data_quality``: per party, a
+        ``hashmatch profile --json`` document).
 
     Raises
     ------
@@ -190,6 +196,7 @@ def link_files(
             started=started,
             force=force,
             reads=reads,
+            report_extra=report_extra,
         )
     return result
 
@@ -324,6 +331,7 @@ def _solve_and_merge(
                 job.blocking,
                 solve_stats,
                 threshold=cut,
+                score_counts=tuple(job.counts.tolist()),
             )
         )
         for col, values in zip(
@@ -459,6 +467,9 @@ class _Scored:
     score: Scores
     candidates: int
     blocking: BlockingStats | None
+    #: Histogram of every candidate score (SCORE_BINS on [0, 1]); of a sample without
+    #: blocking (the report draws it).
+    counts: npt.NDArray[np.int64]
 
 
 def _score_job(
@@ -473,8 +484,8 @@ def _score_job(
     """Score the candidates of parties a and b; keep the pairs at or above ``floor``."""
     left, right = scorer.parties[a], scorer.parties[b]
     chunks, stats = _candidates(left, None if a == b else right, config)
-    i, j, score, n = _score_chunks(scorer, a, b, chunks, floor, pool, progress)
-    return _Scored(i, j, score, n, stats())
+    i, j, score, n, counts = _score_chunks(scorer, a, b, chunks, floor, pool, progress)
+    return _Scored(i, j, score, n, stats(), counts)
 
 
 def _score_chunks(
@@ -485,16 +496,18 @@ def _score_chunks(
     floor: float,
     pool: _ScorePool | None,
     progress: Callable[[int], None] | None,
-) -> tuple[Indices, Indices, Scores, int]:
+) -> tuple[Indices, Indices, Scores, int, npt.NDArray[np.int64]]:
     """Score candidate chunks of parties a and b (ascending i); keep the pairs at or above
-    ``floor``; returns them and how many were scored."""
+    ``floor``; returns them, how many were scored and the histogram of all their scores."""
     kept_i: list[Indices] = []
     kept_j: list[Indices] = []
     kept_s: list[Scores] = []
     n = 0
+    counts = np.zeros(SCORE_BINS, np.int64)
     for i, j in chunks:
         s = scorer(a, i, b, j)
         n += len(s)
+        counts += _histogram(s)
         if pool is not None:
             pool.add(s)
         keep = s >= floor
@@ -508,6 +521,7 @@ def _score_chunks(
         np.concatenate(kept_j) if kept_j else np.zeros(0, np.int64),
         np.concatenate(kept_s) if kept_s else np.zeros(0, np.float32),
         n,
+        counts,
     )
 
 
@@ -525,19 +539,31 @@ def _link_exhaustive(
     when they fit the pool), then per job the pairs at or above its cut."""
     sizes = [grid_size(n, m) for _, n, m in grids]
     stride = sample_stride(sum(g for g, p in zip(sizes, pooled, strict=True) if p), pool.cap)
+    sampled = []  # per job, the histogram of its sampled scores (the report draws it)
     for (a, b), (_, n, m), keep in zip(jobs, grids, pooled, strict=True):
-        if keep:
-            for i, j in sample_pairs(n, m, stride):
-                pool.add(scorer(a, i, b, j))
+        counts = np.zeros(SCORE_BINS, np.int64)
+        for i, j in sample_pairs(n, m, stride):
+            s = scorer(a, i, b, j)
+            counts += _histogram(s)
+            if keep:
+                pool.add(s)
+        sampled.append(counts)
     choice = _threshold(threshold, pool.scores())
     scored = []
     for k, ((a, b), size) in enumerate(zip(jobs, sizes, strict=True)):
         cut = _cut(choice, a == b and len(scorer.parties) > 1 and threshold is None)
         right = None if a == b else scorer.parties[b]
         chunks = likely_pairs(scorer.parties[a], right, cut, scorer.config)
-        i, j, score, _ = _score_chunks(scorer, a, b, chunks, cut, None, meter.job(k))
-        scored.append(_Scored(i, j, score, size, None))
+        i, j, score, _, _ = _score_chunks(scorer, a, b, chunks, cut, None, meter.job(k))
+        scored.append(_Scored(i, j, score, size, None, sampled[k]))
     return scored, choice
+
+
+def _histogram(scores: Scores) -> npt.NDArray[np.int64]:
+    """Counts of ``scores`` in SCORE_BINS equal bins over [0, 1]."""
+    return np.bincount(
+        np.minimum((scores * SCORE_BINS).astype(np.int64), SCORE_BINS - 1), minlength=SCORE_BINS
+    )
 
 
 def _cut(choice: ThresholdChoice, within_party_auto: bool) -> float:

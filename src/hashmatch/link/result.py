@@ -46,6 +46,8 @@ class PartyInfo:
     secret_commitment: str
     token_kinds: Mapping[str, TokenKind] = field(default_factory=dict)  # see token_kinds()
     envelope: Mapping[str, Any] | None = None  # a sealed input's envelope (intake.Input)
+    #: The header's hardening record (``{"profile", "options"}``), None when unhardened.
+    hardening: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class PairLinkStats:
     blocking: BlockingStats | None
     solve: SolveStats | None  # None for a within-party (dedup) comparison
     threshold: float = float("nan")  # the cut applied to this pair's scores
+    #: Histogram of every candidate score of the pair, equal bins over [0, 1] (the
+    #: report draws each pair's distribution with its threshold); empty when not known.
+    score_counts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

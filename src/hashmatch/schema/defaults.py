@@ -73,7 +73,12 @@ def default_k(bits: int, field_type: str) -> int:
 
 
 def allocate_bits(
-    clk_bits: int, explicit: Sequence[int | None], weights: Sequence[float], *, unit: int = 1
+    clk_bits: int,
+    explicit: Sequence[int | None],
+    weights: Sequence[float],
+    *,
+    unit: int = 1,
+    alike: Sequence[tuple[int, int]] = (),
 ) -> list[int]:
     """Split ``clk_bits`` among the bloom fields (parallel lists, in schema order).
 
@@ -86,6 +91,18 @@ def allocate_bits(
     With ``unit`` > 1 (2 for balanced filters, which need even segments) the shared bits
     are dealt in whole units; any remainder (only when an explicit size is not a multiple
     of ``unit``, which the caller reports) goes to the last shared field.
+
+    ``alike`` lists pairs of fields that must come out the same size (a swap pair): when
+    they share with equal weights, a leftover unit is never split between them; it goes
+    to the next field in line instead.
+
+    >>> allocate_bits(100, [None] * 3, [2.0, 2.0, 1.0])
+    [40, 40, 20]
+    >>> allocate_bits(101, [None] * 3, [1.0, 1.0, 1.0]), allocate_bits(
+    ...     101, [None] * 3, [1.0, 1.0, 1.0], alike=[(0, 1)])
+    ([34, 34, 33], [34, 34, 33])
+    >>> allocate_bits(100, [None] * 3, [1.0, 1.0, 1.0], alike=[(0, 1)])
+    [33, 33, 34]
     """
     out = [bits or 0 for bits in explicit]
     shared = [i for i, bits in enumerate(explicit) if bits is None]
@@ -99,8 +116,28 @@ def allocate_bits(
         out[i] = math.floor(quota[i])
     leftover = units - sum(out[i] for i in shared)
     by_fraction = sorted(shared, key=lambda i: (-(quota[i] - math.floor(quota[i])), i))
-    for i in by_fraction[:leftover]:
+    partner = {
+        i: j
+        for a, b in alike
+        if a in quota and b in quota and quota[a] == quota[b]
+        for i, j in ((a, b), (b, a))
+    }
+    for i in by_fraction:
+        if leftover == 0:
+            break
+        if i in partner:  # both or neither
+            if out[i] > math.floor(quota[i]) or leftover < 2:
+                continue
+            out[partner[i]] += 1
+            leftover -= 1
         out[i] += 1
+        leftover -= 1
+    # A unit left over because only half a pair could take it: to the first other field
+    # in line (or, if only pairs share the CLK, to the pair's first field: then they
+    # cannot come out alike and the schema check says so).
+    takers = [i for i in by_fraction if i not in partner] or by_fraction
+    for k in range(leftover):
+        out[takers[k % len(takers)]] += 1
     out = [out[i] * unit if i in shared else out[i] for i in range(len(out))]
     out[shared[-1]] += rest
     return out

@@ -222,7 +222,7 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
     if hardening is not None and "hardening" in doc:
         # Segment sizes are only known now; every other hardening key passed already.
         c.problems += hardening_problems(doc["hardening"], segments=_segments(drafts, blooms))
-    _check_swaps(c, drafts, blooms, hardening)
+    _check_swaps(c, drafts, blooms)
     field_types = {f.name: f.type for f in drafts if f.name}
     named_keys = {
         f"match_keys[{i}]": _match_key(c, raw, f"match_keys[{i}]", field_types)
@@ -271,11 +271,10 @@ def _check_swaps(
     c: Checker,
     drafts: list[_FieldDraft],
     blooms: Mapping[int, BloomEncoding],
-    hardening: Hardening | None,
 ) -> None:
     """``swaps_with``: two distinct bloom fields of one type whose filters are built alike
-    (bits, k, q, padding), each in at most one pair, without hardening (its per-field
-    keyed transforms would make the filters incomparable again)."""
+    (bits, k, q, padding), each in at most one pair. Hardening keeps them comparable: the
+    encoder permutes (and pads) both segments under the pair's key (encode/harden.py)."""
     index = {f.name: i for i, f in enumerate(drafts) if f.name}
     paired: dict[str, str] = {}
     for i, f in enumerate(drafts):
@@ -301,10 +300,19 @@ def _check_swaps(
         elif (a.bits, a.k, a.q, a.padding) != (b.bits, b.k, b.q, b.padding):
             c.add(path, f"both fields' filters must be built alike, got bits/k/q/padding "
                         f"{a.bits}/{a.k}/{a.q}/{a.padding} and {b.bits}/{b.k}/{b.q}/{b.padding}"
-                        "; give them the same weight (or bits) and bloom options")
-        if hardening is not None and hardening != Hardening():
-            c.add(path, "swaps_with cannot be combined with hardening yet (its keyed "
-                        "per-field transforms make the two filters incomparable)")
+                        f"; {_alike_fix(f, other)}")
+
+
+def _alike_fix(a: _FieldDraft, b: _FieldDraft) -> str:
+    """What to change so that a swap pair's two filters come out alike."""
+    ra, rb = a.bloom, b.bloom
+    if ra is not None and rb is not None and (ra.k, ra.q, ra.padding) != (rb.k, rb.q, rb.padding):
+        return "give both the same k, q and padding"
+    if ra is not None and rb is not None and ra.bits is None and rb.bits is None:
+        if ra.weight == rb.weight:
+            return "the CLK's bits do not split evenly between them: give both the same bits"
+        return "give them the same weight (or the same bits)"
+    return "give both the same bits"
 
 
 def _items(
@@ -519,11 +527,18 @@ def _resolve_bloom(
             "expected them to fill the CLK exactly (or leave one field's bits unset)",
         )
         return {}
+    position = {drafts[i].name: k for k, i in enumerate(bloom_idx) if drafts[i].name}
+    alike = [
+        (position[drafts[i].name or ""], position[drafts[i].swaps_with or ""])
+        for i in bloom_idx
+        if drafts[i].swaps_with in position and drafts[i].name in position
+    ]
     sizes = d.allocate_bits(
         clk_bits,
         [r.bits for r in reqs],
         [r.weight for r in reqs],
         unit=2 if h.balance else 1,
+        alike=alike,
     )
     out: dict[int, BloomEncoding] = {}
     for i, r, bits in zip(bloom_idx, reqs, sizes, strict=True):

@@ -135,7 +135,15 @@ def test_the_hardening_recorded_in_the_header_is_shown(
         }
     }
     report = inspect_file(_write(tmp_path / "h.hme", data, extra))
-    assert report.hardening == "recommended: balance, blip epsilon=25.0, permute"
+    # made when "recommended" meant balance + BLIP epsilon 25: the label says so
+    assert report.hardening == (
+        "recommended (an earlier definition, today's recommended-v1): "
+        "balance, blip epsilon=25.0, permute"
+    )
+    extra["hardening"] = {"profile": "recommended", "options": {"permute": True, "even": True}}
+    assert inspect_file(_write(tmp_path / "n.hme", data, extra)).hardening == (
+        "recommended: even, permute"
+    )
 
 
 def test_a_tampered_file_is_refused(tmp_path: Path, data: dict[str, np.ndarray]) -> None:

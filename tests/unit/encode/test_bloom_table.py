@@ -22,11 +22,14 @@ _DATE = st.builds(
 )
 
 
-def _pair(field_type: str, q: int, padding: bool, start: int, bits: int, k: int):
+def _pair(
+    field_type: str, q: int, padding: bool, start: int, bits: int, k: int, even: int | None = None
+):
     prefix, tokens = feature_tokens(field_type, q, padding)
-    bloom = FieldBloom(bytes(range(32)), start=start, bits=bits, k=k, prefix=prefix, tokens=tokens)
+    bloom = FieldBloom(bytes(range(32)), start=start, bits=bits, k=k, prefix=prefix,
+                       tokens=tokens, even=even)
     reference = FieldBloom(
-        bytes(range(32)), start=start, bits=bits, k=k, prefix=prefix, tokens=tokens
+        bytes(range(32)), start=start, bits=bits, k=k, prefix=prefix, tokens=tokens, even=even
     )
     return BloomTable(bloom, field_type, q, padding), reference
 
@@ -50,6 +53,33 @@ def test_text_filters_match_field_bloom(calls, field_type, q, padding, start, bi
     table, reference = _pair(field_type, q, padding, start, bits, k)
     for values in calls:  # several calls: remembered values and grams are reused
         np.testing.assert_array_equal(table.rows(values), _expected(reference, values))
+
+
+@given(
+    calls=st.lists(st.lists(st.one_of(st.none(), _TEXT), max_size=12), min_size=1, max_size=3),
+    field_type=st.sampled_from(["name", "email", "address"]),
+    q=st.integers(1, 4),
+    padding=st.booleans(),
+    k=st.integers(1, 12),
+    even=st.integers(3, 20),
+)
+def test_even_fill_filters_match_field_bloom(calls, field_type, q, padding, k, even) -> None:
+    """Even fill: each value's k follows its distinct grams, in the vectorised path too."""
+    table, reference = _pair(field_type, q, padding, 5, 120, k, even)
+    for values in calls:
+        np.testing.assert_array_equal(table.rows(values), _expected(reference, values))
+
+
+def test_even_fill_sets_about_the_same_bits_whatever_the_length() -> None:
+    names = ["al", "bob", "eve", "jo", "annabelle", "christopher", "maximilian", "alexandra"]
+    counts = {}
+    for even in (None, 7):
+        table, _ = _pair("name", 2, True, 0, 256, 11, even)
+        bits = np.unpackbits(table.rows(names).view(np.uint8), axis=1)
+        counts[even] = bits.sum(axis=1)
+    plain, evened = counts[None], counts[7]
+    assert plain.std() / plain.mean() > 0.3  # one k: popcount grows with length
+    assert evened.std() / evened.mean() < 0.1  # k scaled by the gram count: about even
 
 
 @given(calls=st.lists(st.lists(st.one_of(st.none(), _DATE), max_size=12), min_size=1, max_size=3))

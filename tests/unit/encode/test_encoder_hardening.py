@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from hashmatch.encode import EncodedBatch, LinkageSecret, encode_records
-from hashmatch.encode.bloom import feature_positions
+from hashmatch.encode.bloom import even_features, even_k, feature_positions
 from hashmatch.encode.features import feature_function
 from hashmatch.encode.harden import (
     apply_hardening,
@@ -39,6 +39,8 @@ FIELDS = [
 ]
 OPTIONS: dict[str, Any] = {
     "recommended": "recommended",
+    "recommended-v1": "recommended-v1",
+    "even+flip": {"permute": True, "even": True, "blip": {"flip": 0.05}},
     "permute": {"permute": True},
     "balance": {"balance": True},
     "xor_fold": {"xor_fold": True},
@@ -93,7 +95,7 @@ def test_same_row_tokens_give_the_same_bits(option: str, monkeypatch: pytest.Mon
     assert first.clks.shape == (len(PEOPLE), 512 // 64)
     assert np.array_equal(first.clks, again.clks)
     other = _encode(schema, PEOPLE, monkeypatch, seed=2)
-    noisy = schema.hardening.blip_epsilon is not None
+    noisy = schema.hardening.blip_epsilon is not None or schema.hardening.blip_flip is not None
     # Only BLIP depends on the row token; every other option is a function of the value.
     assert np.array_equal(first.clks, other.clks) != noisy
 
@@ -133,12 +135,15 @@ def _reference(schema: Schema, people: list[tuple[str, str, str]], row_tokens: A
             if value is None:
                 continue
             feats = feature_function(f.type, f.bloom.q, f.bloom.padding)(value)
+            k = f.bloom.k
+            if h.even and even_features(f.type):  # k scaled by the value's feature count
+                k = even_k(k, even_features(f.type) or 0, len(feats))
             if h.salt:
                 salt_value = canonical(salt_field, row)
                 salt = "" if salt_value is None else transform(salt_value, how or None) or ""
                 feats = salt_features(feats, salt)
             for x in feats:
-                for p in feature_positions(SECRET.derive("bloom", f.name), x, f.bloom.k, seg.bits):
+                for p in feature_positions(SECRET.derive("bloom", f.name), x, k, seg.bits):
                     bits[r, seg.start + p] = 1
     keys = {s.field: SECRET.derive("harden", s.field) for s in schema.segments}
     k = {f.name: f.bloom.k for f in schema.fields if f.bloom}
@@ -147,7 +152,9 @@ def _reference(schema: Schema, people: list[tuple[str, str, str]], row_tokens: A
     )
 
 
-@pytest.mark.parametrize("option", ["recommended", "salt", "everything", "xor_fold"])
+@pytest.mark.parametrize(
+    "option", ["recommended", "recommended-v1", "even+flip", "salt", "everything", "xor_fold"]
+)
 def test_encoder_matches_the_documented_pipeline(
     option: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,7 +185,11 @@ def _typo(text: str, rng: random.Random) -> str:
 
 # "everything" is left out: Rule 90 and balance quadruple BLIP's sensitivity, so epsilon 30
 # there is heavy noise (p ~ 0.2), a privacy/quality trade the guide measures, not a bug.
-@pytest.mark.parametrize("option", ["recommended", "balance", "blip", "salt", "xor_fold", "rule90"])
+@pytest.mark.parametrize(
+    "option",
+    ["recommended", "recommended-v1", "even+flip", "balance", "blip", "salt", "xor_fold",
+     "rule90"],
+)
 def test_parties_with_the_same_hardened_schema_stay_comparable(
     option: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,7 +224,7 @@ def test_inspect_shows_the_hardening_recorded_in_the_header(tmp_path: Path) -> N
     from hashmatch.encfile import EncodingWriter
     from hashmatch.encode.harden import header_extra
 
-    schema = _schema("recommended")
+    schema = _schema("recommended-v1")
     for name, extra in (("plain", {}), ("hardened", header_extra(schema.hardening))):
         with EncodingWriter(
             tmp_path / f"{name}.hme",
@@ -230,6 +241,20 @@ def test_inspect_shows_the_hardening_recorded_in_the_header(tmp_path: Path) -> N
             )
     assert inspect_file(tmp_path / "plain.hme").hardening == "none"
     report = inspect_file(tmp_path / "hardened.hme")
-    assert report.hardening == "recommended: balance, blip epsilon=25.0, permute"
+    assert report.hardening == "recommended-v1: balance, blip epsilon=25.0, permute"
     assert report.to_dict()["hardening"] == report.hardening
     assert report.to_dict()["header"]["extra"]["hardening"]["options"]["balance"] is True
+    # a file made when "recommended" meant balance + BLIP epsilon 25 says so
+    old = {"hardening": {**extra["hardening"], "profile": "recommended"}}
+    with EncodingWriter(
+        tmp_path / "old.hme", party="p", schema_fingerprint=schema.fingerprint, clk_bits=512,
+        segments=schema.segments, token_names=[], field_names=[f.name for f in schema.fields],
+        extra=old,
+    ) as w:
+        w.append(
+            np.zeros((1, 8), np.uint64), {}, np.ones((1, 3), bool), np.zeros((1, 16), np.uint8)
+        )
+    assert inspect_file(tmp_path / "old.hme").hardening == (
+        "recommended (an earlier definition, today's recommended-v1): "
+        "balance, blip epsilon=25.0, permute"
+    )

@@ -205,3 +205,27 @@ def test_from_dict_round_trips_and_profiles() -> None:
     assert Hardening.from_dict(h.to_dict()) == h
     assert Hardening.from_dict("recommended") == RECOMMENDED
     assert Hardening.from_dict("none").is_identity
+
+
+def test_layout_keys_share_the_permutation_but_not_the_noise() -> None:
+    """A swap pair: equal raw filters in both segments stay equal after permute/balance
+    under one layout key, and BLIP still draws each segment's noise from its own key."""
+    segs = (Segment("first", 0, 64), Segment("last", 64, 64))
+    keys = {"first": b"f" * 32, "last": b"l" * 32}
+    pair = {"first": b"p" * 32, "last": b"p" * 32}
+    h = Hardening(balance=True)
+    _, raw_bits = raw_layout(segs, h)
+    rng = np.random.default_rng(3)
+    half = (rng.random((50, raw_bits // 2)) < 0.3).astype(np.uint8)
+    raw = pack_bits(np.concatenate([half, half], axis=1))  # the same filter in both
+    own = apply_hardening(raw, segs, h, keys=keys)
+    shared = apply_hardening(raw, segs, h, keys=keys, layout_keys=pair)
+    assert not np.array_equal(_seg(own, segs[0]), _seg(own, segs[1]))
+    assert np.array_equal(_seg(shared, segs[0]), _seg(shared, segs[1]))
+    noisy = Hardening(balance=True, blip_epsilon=10.0)
+    out = apply_hardening(raw, segs, noisy, keys=keys, layout_keys=pair,
+                          row_tokens=_tokens(50), bloom_k={"first": 3, "last": 3})
+    flips = _seg(out, segs[0]) ^ _seg(shared, segs[0]), _seg(out, segs[1]) ^ _seg(shared, segs[1])
+    assert flips[0].any() and not np.array_equal(*flips)  # independent noise per field
+    with pytest.raises(ValueError, match="layout_keys"):
+        apply_hardening(raw, segs, h, keys=keys, layout_keys={"first": b"short"})

@@ -98,3 +98,45 @@ def test_swapped_first_and_last_names_are_recognised_when_the_schema_pairs_them(
     assert plain[0] < 0.7 < plain[1]  # unpaired: a swap looks like two different names
     assert paired[0] == pytest.approx(paired[1], abs=0.02)  # paired: as good as straight
     assert paired[2] < 0.7
+
+
+@pytest.mark.parametrize(
+    "hardening", [{"permute": True}, {"balance": True}, {"permute": True, "rule90": True}]
+)
+def test_swapped_names_are_recognised_under_hardening(hardening: dict[str, Any]) -> None:
+    """The two fields of a swap pair share their permutation (and padding order) under
+    hardening, so a crosswise reading still compares like with like."""
+    swappable = copy.deepcopy(SCHEMA)
+    swappable["fields"][0]["swaps_with"] = "last_name"
+    swappable["hardening"] = hardening
+    person = {"date_of_birth": "1983-09-13", "address": "8202 Fox St"}
+    crm = [{"first_name": "Linda", "last_name": "Montgomery", **person}]
+    catalogue = [
+        {"first_name": "Montgomery", "last_name": "Linda", **person},  # swapped
+        {"first_name": "Linda", "last_name": "Montgomery", **person},  # straight
+    ]
+    a = encode_records(crm, schema=swappable, secret=SECRET, party="crm", mapping=MAPPING)
+    b = encode_records(catalogue, schema=swappable, secret=SECRET, party="cat", mapping=MAPPING)
+    swapped, straight = score_pairs(a, b, [0, 0], [0, 1]).tolist()
+    assert swapped == pytest.approx(straight, abs=0.02)
+
+
+def test_files_hardened_differently_are_refused_naming_both_profiles() -> None:
+    """A file made with hashmatch 0.1's "recommended" against one with today's: refused,
+    saying which hardening each has and how to encode a match for the old one."""
+    from hashmatch.errors import IncompatibleEncodingsError
+    from hashmatch.link import link_encodings
+
+    people = [{"first_name": "Linda", "last_name": "Montgomery", "date_of_birth": "1983-09-13",
+               "address": "8202 Fox St"}]
+    batches = {}
+    for name in ("recommended", "recommended-v1"):
+        schema = copy.deepcopy(SCHEMA)
+        schema["hardening"] = name
+        batches[name] = encode_records(people, schema=schema, secret=SECRET, party=name,
+                                       mapping=MAPPING)
+    with pytest.raises(IncompatibleEncodingsError, match="different hardening") as err:
+        link_encodings([batches["recommended"], batches["recommended-v1"]])
+    assert "profile recommended: permute, even" in str(err.value)
+    assert "profile recommended-v1: permute, balance, blip epsilon=25.0" in str(err.value)
+    assert 'hardening = "recommended-v1"' in (err.value.hint or "")

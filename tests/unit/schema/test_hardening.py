@@ -52,9 +52,32 @@ def test_any_option_changes_the_fingerprint_and_round_trips(hardening: Any) -> N
 
 
 def test_profile_name_and_spelt_out_table_are_the_same_schema() -> None:
-    spelt = {"permute": True, "balance": True, "blip": {"epsilon": 25.0}}
+    spelt = {"permute": True, "even": True}
     assert load_schema(_with("recommended")) == load_schema(_with(spelt))
     assert load_schema(_with("recommended")).hardening == RECOMMENDED == PROFILES["recommended"]
+    # what "recommended" meant before, kept under its own name for files made with it
+    old = {"permute": True, "balance": True, "blip": {"epsilon": 25.0}}
+    assert load_schema(_with("recommended-v1")) == load_schema(_with(old))
+    assert load_schema(_with(old)).fingerprint != load_schema(_with("recommended")).fingerprint
+
+
+def test_even_and_flip_are_validated_and_keep_older_fingerprints() -> None:
+    flip = load_schema(_with({"permute": True, "even": True, "blip": {"flip": 0.045}}))
+    assert flip.hardening.blip_flip == 0.045 and flip.hardening.even
+    assert flip.hardening.blip_epsilon is None
+    problems = {
+        "hardening.blip": {"blip": {"flip": 0.1, "epsilon": 3}},
+        "hardening.blip.flip": {"blip": {"flip": 0.6}},
+        "hardening.blip.epsilon": {"even": True, "blip": {"epsilon": 20}},
+        "hardening.even": {"even": "yes"},
+    }
+    for path, doc in problems.items():
+        with pytest.raises(SchemaError) as err:
+            load_schema(_with(doc))
+        assert path in [p.path for p in err.value.problems], (path, err.value.problems)
+    # a table without even has the canonical form it had before even existed
+    assert "even" not in Hardening(permute=True, blip_epsilon=25.0).to_dict()
+    assert Hardening.from_dict(flip.hardening.to_dict()) == flip.hardening
 
 
 def test_balance_allocates_even_segments_that_fill_the_clk() -> None:

@@ -108,18 +108,19 @@ def test_messy_file_proposal() -> None:
         "postcode",
         "address",
         "city",
-        "state",
-        "gender",
         "national_id",
-    ]
+    ]  # state and gender hold a handful of values: left out
+    assert by_column["STATE"].field is None and "left out" in by_column["STATE"].evidence
+    assert by_column["Sex"].field is None
     assert fields["email"]["exact"] and fields["email"]["bloom"]
-    assert fields["gender"] == {"name": "gender", "type": "gender", "exact": True}
+    assert fields["first_name"]["normalize"] == {"nicknames": True}
+    assert p.schema["hardening"] == "recommended"
     src = p.mapping["fields"]
     assert src["first_name"] == {"column": "Full Name", "part": "first", "name_order": "last_first"}
     assert src["date_of_birth"] == {"column": "D.O.B.", "date_formats": ["%d/%m/%Y"]}
     assert src["address"] == {"column": ["Addr Line 1", "addr line 2"]}
     assert [k["name"] for k in p.schema["match_keys"]] == ["name_dob", "blk_sx_yob", "blk_sx_pc"]
-    assert any("phone_region" in note for note in p.notes)
+    assert src["phone"] == {"column": "Phone #", "phone_region": "GB"}  # told from the numbers
     schema = load_schema(p.schema)  # always a valid schema and mapping
     load_mapping(p.mapping, schema)
 
@@ -222,3 +223,85 @@ def test_identity_fields_are_stable_and_names_may_swap() -> None:
     assert "stable" not in fields["last_name"]  # a surname changes at marriage
     schema = load_schema(p.schema)
     assert schema.swap_pairs == (("first_name", "last_name"),)
+
+
+def _people(n: int, **columns: object) -> tuple[list[str], list[list[str]]]:
+    """``n`` rows of made-up people with the given extra columns (callables of i)."""
+    first = ["Anna", "Bob", "Carla", "Dev", "Eve", "Farid", "Gina", "Hugo", "Ines", "Jon"]
+    header = ["first_name", "last_name", *columns]
+    rows = [
+        [first[i % 10], f"Surname{i}", *(str(f(i)) for f in columns.values())]  # type: ignore[operator]
+        for i in range(n)
+    ]
+    return header, rows
+
+
+def test_phone_region_is_told_from_the_numbers() -> None:
+    areas = [212, 415, 617, 312, 206, 303, 512]
+    header, rows = _people(
+        300, phone=lambda i: f"({areas[i % 7]}) 555-01{i % 100:02d}" if i % 5 else ""
+    )
+    p = propose(header, rows)
+    assert p.mapping["fields"]["phone"] == {"column": "phone", "phone_region": "US"}
+    uk = propose(["tel"], [["020 7946 0958"], ["0161 496 0000"], ["0113 496 0777"]])
+    assert uk.mapping["fields"]["phone"]["phone_region"] == "GB"
+    international = propose(["tel"], [["+44 20 7946 0958"], ["+1 212 555 0136"]])
+    assert international.mapping["fields"]["phone"] == "tel"  # no region needed
+    unknown = propose(["tel"], [["1234 5678 9012 345"], ["9876 5432 1098 765"]])
+    assert "phone_region" not in str(unknown.mapping)
+    assert any("set phone_region in the mapping" in n for n in unknown.notes)
+
+
+def test_zip_plus_four_is_folded_when_seen() -> None:
+    header, rows = _people(50, zip=lambda i: f"{10000 + i}-{1000 + i}" if i % 2 else 10000 + i)
+    p = propose(header, rows)
+    fields = {f["name"]: f for f in p.schema["fields"]}
+    assert fields["postcode"]["normalize"] == {"zip5": True}
+    plain = propose(*_people(50, zip=lambda i: 10000 + i))
+    assert "normalize" not in {f["name"]: f for f in plain.schema["fields"]}["postcode"]
+    us = propose(*_people(50, zip=lambda i: 10000 + i), country="US")
+    assert {f["name"]: f for f in us.schema["fields"]}["postcode"]["normalize"] == {"zip5": True}
+
+
+def test_country_settles_an_ambiguous_day_month_order() -> None:
+    header, rows = _people(40, dob=lambda i: f"{1 + i % 12:02d}/{1 + i % 12:02d}/19{50 + i}")
+    assert propose(header, rows).mapping["fields"]["date_of_birth"]["date_formats"][0] == (
+        "%d/%m/%Y"
+    )
+    us = propose(header, rows, country="us")
+    assert us.mapping["fields"]["date_of_birth"]["date_formats"][0] == "%m/%d/%Y"
+    assert any("month first, as US writes dates" in n for n in us.notes)
+    with pytest.raises(ValueError, match="ISO 3166"):
+        propose(header, rows, country="Narnia")
+
+
+def test_low_cardinality_fields_are_left_out_and_explained() -> None:
+    cities = ["Leeds", "York", "Bath", "Hull", "Ely"]
+    header, rows = _people(
+        400,
+        city=lambda i: cities[i % 5],
+        town_code=lambda i: f"T{i % 7}",
+        dob=lambda i: f"19{50 + i % 40}-0{1 + i % 9}-1{i % 10}",
+    )
+    p = propose(header, rows)
+    names = [f["name"] for f in p.schema["fields"]]
+    assert "city" not in names and "date_of_birth" in names
+    assert any(n.startswith("city is not a linkage field: few distinct values") for n in p.notes)
+    assert "city" not in p.mapping["fields"]
+    many = propose(*_people(400, city=lambda i: f"Town{i}"))
+    assert "city" in [f["name"] for f in many.schema["fields"]]  # 400 distinct towns: kept
+    # 150 towns over 400 rows: no town holds 5%, but most values repeat: a token only
+    repeats = propose(*_people(400, city=lambda i: f"Town{i % 150}"))
+    city = {f["name"]: f for f in repeats.schema["fields"]}["city"]
+    assert city == {"name": "city", "type": "text", "exact": True}
+    assert any(n.startswith("city: values repeat") for n in repeats.notes)
+
+
+def test_mapping_sources_keep_left_out_fields_for_an_agreed_schema() -> None:
+    from hashmatch.schema.column_guess import judge_columns
+    from hashmatch.schema.infer import mapping_sources
+
+    header, rows = _people(200, state=lambda i: ["CA", "NY"][i % 2])
+    sources = mapping_sources(judge_columns(header, rows))
+    assert sources.fields["state"] == {"column": "state"}  # mapping new may still map it
+    assert "state" in sources.omitted and sources.types["state"] == "text"
