@@ -388,8 +388,9 @@ def _add_weights(
         agree, disagree = _number(ev.get("agree_bits")), _number(ev.get("disagree_bits"))
         if agree is None or disagree is None:
             continue
-        levels = (("agree", agree), ("disagree", disagree))
-        data.weights.append(FieldWeights(f"exact token ({ev.get('kind', '')})", name, levels))
+        token_levels = (("agree", agree), ("disagree", disagree))
+        label = f"exact token ({ev.get('kind', '')})"
+        data.weights.append(FieldWeights(label, name, token_levels))
 
 
 def _histogram_items(doc: Any) -> list[tuple[int, int]]:

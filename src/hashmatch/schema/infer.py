@@ -188,17 +188,19 @@ def mapping_sources(judged: JudgedColumns, *, country: str | None = None) -> Sou
                 final.append(ColumnGuess(g.column, None, None, "-", "duplicate column name"))
                 continue
             g = ColumnGuess(g.column, fname, g.type, g.confidence, g.evidence)
-        types[fname] = g.type
+        ftype: str = g.type or ""  # never None here: guesses without a type were passed on
+        types[fname] = ftype
         source: dict[str, Any] = {"column": g.column}
-        if g.type == "date":
+        if ftype == "date":
             source["date_formats"] = _date_formats(g.column, shape, country, notes)
-        if g.type == "phone":
+        if ftype == "phone":
             region = _phone_region(g.column, values, shape, country, notes)
             if region:
                 source["phone_region"] = region
         fields[fname] = source
         final.append(g)
-    omitted, exact_only = {}, {}
+    omitted: dict[str, str] = {}
+    exact_only: dict[str, str] = {}
     for f, t in types.items():
         judgement = _low_cardinality(f, t, _shape_of(judged, fields[f]))
         if judgement is not None:

@@ -90,15 +90,15 @@ def propose_mapping(
         if not candidate:
             continue
         used.add(candidate)
-        source = dict(sources.fields[candidate])
+        entry = dict(sources.fields[candidate])
         if sources.types[candidate] != f.type:
             notes.append(
                 f"{f.name}: the schema says {f.type}, the column looks like "
                 f"{sources.types[candidate]}; check it"
             )
-            source = {k: v for k, v in source.items() if _PARSE_KEYS.get(k, f.type) == f.type}
-        fields[f.name] = source
-        columns = source["column"]
+            entry = {k: v for k, v in entry.items() if _PARSE_KEYS.get(k, f.type) == f.type}
+        fields[f.name] = entry
+        columns = entry["column"]
         shown = " + ".join(columns) if isinstance(columns, list) else columns
         found.append((f.name, shown, how))
     mapping: dict[str, Any] = {}
