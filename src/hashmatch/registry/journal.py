@@ -63,7 +63,8 @@ def read_events(store: Store, *, entity: str | None = None, since_run: int | Non
                 run: int | None = None) -> Iterator[Event]:
     """Events in sequence order, optionally about one entity id (as ``entity`` or
     ``other``), from run ``since_run`` on, or of one ``run``."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[str | int] = []
     if entity is not None:
         where.append("(entity = ? OR other = ?)")
         params += [entity, entity]
