@@ -174,8 +174,8 @@ class _Story:
         score = f", score {caller.score:.2f}" if caller.score is not None else ""
         address = f" (address similarity {caller.address:.2f})" \
             if caller.address is not None else ""
-        say(f"   {caller.status} {caller.entity or '-'}{score}{address} in {caller.ms:.1f} ms: "
-            f"{verdict}")
+        say(f"   {caller.status} {caller.entity or '-'} in {caller.ms:.1f} ms{score}{address}:")
+        say(f"   {verdict}")
 
         lookups = [root / "month2" / f"{name}.lookup" for name in data.parties]
         report = evaluate(root / "results-month2", data.truth, lookups)
