@@ -175,14 +175,13 @@ class RegistryIndex:
         with store.read_transaction():
             state = RegistryState.load(store)
             found = store.query(_SELECT + " ORDER BY r.rid")
-            pairs = store.query("SELECT key, rid FROM block_keys")
+            kr = _key_table(store)
         if state.layout is None:
             raise ValueError("the registry has no run yet: link files into it first")
         cols: list[tuple[Any, ...]] = list(zip(*found, strict=True)) if found else [()] * 7
         rows = _record_set(state.layout, found)
         names = sorted(set(cols[0]))
         parties = np.array([names.index(p) for p in cols[0]], np.int64)
-        kr = np.array(pairs, np.int64).reshape(-1, 2)
         key_rows = np.searchsorted(rows.rids, kr[:, 1])
         return cls(state, rows, parties, names, [str(e) for e in cols[6]], kr[:, 0], key_rows)
 
@@ -399,6 +398,16 @@ class RegistryIndex:
                 "agree" if np.array_equal(a, b) else "disagree"
             tokens.append((name, evidence))
         return fields, tokens
+
+
+def _key_table(store: Store, chunk: int = 1 << 20) -> _Ints:
+    """``block_keys`` as ``int64[rows, 2]`` (key, rid), read a chunk at a time: a registry
+    of a million records holds ~18 million keys, too many to hold as Python tuples."""
+    cursor = store.execute("SELECT key, rid FROM block_keys")
+    parts = [np.zeros((0, 2), np.int64)]
+    while batch := cursor.fetchmany(chunk):
+        parts.append(np.array(batch, np.int64).reshape(-1, 2))
+    return np.concatenate(parts)
 
 
 def _record_set(layout: Layout, found: Sequence[Sequence[Any]]) -> RecordSet:
