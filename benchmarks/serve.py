@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import threading
 import time
@@ -182,7 +183,9 @@ def main() -> None:
                "index_load_s": round(load_s, 3),
                "server_p50_ms": round(p50, 3), "server_p99_ms": round(p99, 3),
                "no_index_p50_ms": round(ref50, 3), "speedup_vs_no_index": round(ref50 / p50, 1),
-               **_loopback(str(registry), token, bodies, args.clients)}
+               **_loopback(str(registry), token, bodies, args.clients),
+               # other work on the machine moves every figure: say how busy it was
+               "load_average_1min": round(os.getloadavg()[0], 2)}
     print(json.dumps(row))
     print(f"{row['records']:,} records: server side p50 {row['server_p50_ms']} ms, "
           f"p99 {row['server_p99_ms']} ms ({row['speedup_vs_no_index']}x a scan of every "
