@@ -2,7 +2,8 @@
 
 Four people are on both books (spelt a little differently), one is only in the CRM, one
 only in the call centre, and the CRM has one row without a surname, which the schema
-requires: it is rejected at encoding.
+requires: it is rejected at encoding. The registry backends (``registry_url``, on
+SQLite and PostgreSQL) come from ``tests/backends.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 import hashmatch as hm
+from tests.backends import postgres_server, registry_url  # noqa: F401 - shared fixtures
 
 FACADE_SCHEMA: dict[str, Any] = {
     "version": 1,

@@ -15,13 +15,20 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
     keep: Annotated[
         Path | None,
-        typer.Option(help="Keep all files in this folder instead of a temporary one."),
+        typer.Option(help="Write all files into this folder \\[default: a new temporary "
+                     "folder, kept so the report can be opened]."),
     ] = None,
     force: Annotated[
         bool, force_option("With --keep: replace the files of an earlier demo in the folder.")
     ] = False,
 ) -> None:
-    """Synthesise three departments and a partner, encode each, link, and evaluate.
+    """Two months of three departments and a partner, linked into a registry.
+
+    Each party encodes its month-1 file; the coordinator links the four
+    files into a new SQLite registry (persistent entity ids). Month 2 (new,
+    changed, removed records) is applied incrementally: ids that survived,
+    new, retired. A caller is recognised on the spot, the truth scores the
+    result, and the last lines name report.html to open.
 
     Example: hashmatch demo --keep demo-run/
     """

@@ -23,6 +23,7 @@ import csv
 import json
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,13 +122,31 @@ def _write_folder(store: Store, result: RunResult, out: Path, final: Path) -> Re
         "hashmatch_version": __version__,
         "registry": {"url": store.url, **state.describe()},
         "run": result.to_dict(),
-        "counts": {"rows": len(rows), "entities": len({r[2] for r in rows})},
+        "counts": {"rows": len(rows), "entities": len({r[2] for r in rows}),
+                   **_entity_histograms(rows)},
+        # the keys report.html reads (hashmatch.report.data), as a batch link writes them
+        "dedup": state.dedup,
+        "threshold": {"value": state.threshold, "method": state.threshold_method},
+        "timings_seconds": {"total": round(sum(result.timings.values()), 4)},
         "outputs": {"entities": ENTITIES_FILE,
                     "parties": dict(zip(names, file_names, strict=True)),
                     "changes": {n: changes_file_name(n) for n in names}},
     }
     atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return RegistryFiles(parties, changes, final / ENTITIES_FILE, final / REPORT_FILE)
+
+
+def _entity_histograms(rows: Any) -> dict[str, dict[str, int]]:
+    """Entities by number of records and by number of parties (report.html's charts)."""
+    records: Counter[str] = Counter()
+    parties: dict[str, set[str]] = {}
+    for party, _token, eid in rows:
+        records[str(eid)] += 1
+        parties.setdefault(str(eid), set()).add(str(party))
+    by_size = Counter(records.values())
+    by_parties = Counter(len(p) for p in parties.values())
+    return {"entities_by_size": {str(k): by_size[k] for k in sorted(by_size)},
+            "entities_by_parties": {str(k): by_parties[k] for k in sorted(by_parties)}}
 
 
 def _write(path: Path, header: list[str], rows: Any, run_id: str) -> None:

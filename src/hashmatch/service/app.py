@@ -8,7 +8,9 @@ Routes: ``GET /health`` (no auth), ``POST /v1/match`` and ``POST /v1/records`` (
 party's bearer token, :mod:`~hashmatch.service.tokens`). Handlers run on the event loop
 thread, one at a time: matching is CPU work of a millisecond, and a commit
 (:func:`hashmatch.registry.update` with ``delta=True``, journalled like any run) must not
-interleave with matches that read the index it replaces. Bodies over
+interleave with matches that read the index it updates (in place, with the records and
+entity ids the run changed: :meth:`RegistryIndex.committed`). Commits of several service
+processes on one registry serialise on the registry's run lock. Bodies over
 :data:`MAX_BODY_BYTES` get 413; bad payloads get 4xx with a message naming the field,
 never a value; the log line of a request holds its route, party, count and status only.
 """
@@ -207,7 +209,8 @@ def create_app(registry: str) -> FastAPI:
                 result = update(service.store, [path], delta=True)
             got = result.parties.get(party, {})
             counts = {k: int(got.get(k, 0)) for k in counts}
-            service.index = RegistryIndex.load(service.store)
+            service.index = service.index.committed(
+                service.store, result, party, [bytes(t) for t in batch.row_tokens])
             log.info("commit party=%s added=%d changed=%d run=%d", party, counts["added"],
                      counts["changed"], result.run)
         answers = service.index.match(batch, party)

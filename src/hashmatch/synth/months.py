@@ -35,21 +35,23 @@ class MonthCounts:
 
 
 def split_months(source: str | os.PathLike[str], out: str | os.PathLike[str], *, seed: int = 0,
-                 held_back: float = 0.05, changed: float = 0.01, removed: float = 0.01
-                 ) -> list[MonthCounts]:
+                 held_back: float = 0.05, changed: float = 0.01, removed: float = 0.01,
+                 names: tuple[str, str] = ("month0", "month1")) -> list[MonthCounts]:
     """Write ``out/month0/`` and ``out/month1/`` (each: the parties' CSVs, mappings,
-    ``schema.toml`` and ``truth.csv``) from the synthesised folder ``source``."""
+    ``schema.toml`` and ``truth.csv``) from the synthesised folder ``source``; ``names``
+    renames the two folders (the demo's are ``month1`` and ``month2``)."""
     src, dst = Path(source), Path(out)
+    before, after = names
     rng = Random(seed)
     counts = []
-    for month in ("month0", "month1"):
+    for month in names:
         (dst / month).mkdir(parents=True, exist_ok=True)
         for name in ("schema.toml", "truth.csv"):
             shutil.copyfile(src / name, dst / month / name)
     for mapping_path in sorted(src.glob("*.mapping.toml")):
         party = mapping_path.name.removesuffix(".mapping.toml")
         mapping = tomllib.loads(mapping_path.read_text())
-        for month in ("month0", "month1"):
+        for month in names:
             shutil.copyfile(mapping_path, dst / month / mapping_path.name)
         with (src / f"{party}.csv").open(newline="") as fh:
             table = list(csv.reader(fh))
@@ -67,9 +69,9 @@ def split_months(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
         month1 = [list(r) for r in rows]
         for r in changes:
             _change(month1[r], columns, rows, rng)
-        _write(dst / "month0" / f"{party}.csv", header,
+        _write(dst / before / f"{party}.csv", header,
                [rows[r] for r in range(n) if r not in new])
-        _write(dst / "month1" / f"{party}.csv", header,
+        _write(dst / after / f"{party}.csv", header,
                [month1[r] for r in range(n) if r not in gone])
         counts.append(MonthCounts(party, n - len(new), n - len(gone), len(new), len(changes),
                                   len(gone)))
