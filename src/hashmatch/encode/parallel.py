@@ -16,11 +16,16 @@ in reading order and writes them, so the outputs are byte for byte those of one 
 Keys reach the workers only through the pool's initializer, pickled over the pipe to
 each new process (never on a command line, in the environment or in a file), and are
 never logged. Workers start from a ``forkserver`` (``spawn`` where there is none) that
-has imported the encoder once, ignore Ctrl-C (the parent stops them) and are terminated
-when the run ends early, so an interrupted run leaves no process behind; its outputs
-were staged (:mod:`hashmatch.output_set`) and never appear.
+has imported the encoder once and ignore Ctrl-C: a run that ends early drops the chunks
+not started, lets the running ones finish and stops the pool, and a worker whose parent
+was killed exits on its own, so nothing is left behind; the run's outputs were staged
+(:mod:`hashmatch.output_set`) and never appear.
 
-One worker, or a source of a single chunk, encodes in the calling process: no pool.
+Workers need nothing of the caller's ``__main__`` (they run this module's functions on
+plain data), so it is hidden from them while they start: a script calling ``hm.encode``
+needs no ``if __name__ == "__main__"`` guard, which multiprocessing would otherwise ask of
+it (the child re-running the script). One worker, or a source of a single chunk, encodes
+in the calling process: no pool.
 """
 
 from __future__ import annotations
@@ -28,11 +33,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +55,7 @@ from hashmatch.schema.model import ResolvedMapping, Schema
 
 AnyChunk = Chunk | ArrowChunk
 _IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: one encoding, one waiting
+_PARENT_POLL_SECONDS = 0.5
 
 
 def default_workers() -> int:
@@ -80,6 +91,7 @@ class EncoderSetup:
     header: tuple[str, ...]
     secret: bytes
     row_key: bytes
+    parent: int = 0  # the pid of the process reading the chunks (workers end with it)
 
     def __repr__(self) -> str:
         return f"EncoderSetup(schema={self.schema.fingerprint[:19]}, keys=<hidden>)"
@@ -93,7 +105,8 @@ class EncoderSetup:
         secret: LinkageSecret,
         row_key: RowKey,
     ) -> EncoderSetup:
-        return cls(schema, resolved, tuple(header), key_bytes(secret), key_bytes(row_key))
+        keys = key_bytes(secret), key_bytes(row_key)
+        return cls(schema, resolved, tuple(header), *keys, parent=os.getpid())
 
     def encoder(self) -> ChunkEncoder:
         return ChunkEncoder(
@@ -141,30 +154,35 @@ def _pooled(
     try:
         for chunk in chunks:
             repeated = encoder.repeated_ids(chunk)
-            pending.append((chunk, pool.submit(_encode, chunk, repeated)))
+            with _main_hidden():  # submit() starts the workers it needs
+                pending.append((chunk, pool.submit(_encode, chunk, repeated)))
             if len(pending) >= limit:
                 done, future = pending.popleft()
                 yield done, future.result()
         while pending:
             done, future = pending.popleft()
             yield done, future.result()
-    except BaseException:
-        _stop(pool)
-        raise
     finally:
+        # An early end (an error, Ctrl-C, the consumer stopped): chunks not started are
+        # dropped and the running ones finish (a chunk takes seconds). Terminating a
+        # worker instead could cut a result in half on the pipe the pool's own thread
+        # is reading, which would then wait for the rest forever.
         pending.clear()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now: the run is over (an error, Ctrl-C, a generator closed)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:  # shutdown() lets a running chunk finish: do not wait
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Let processes started here skip importing the caller's ``__main__``: multiprocessing
+    re-imports it in each child (``spawn``/``forkserver``) from what it finds in
+    ``sys.modules["__main__"]``, which here is an empty module for a moment."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -181,10 +199,25 @@ _worker_encoder: ChunkEncoder | None = None
 
 
 def _start_worker(setup: EncoderSetup) -> None:
-    """Pool initializer: build this process's encoder; leave Ctrl-C to the parent."""
+    """Pool initializer: build this process's encoder; leave Ctrl-C to the parent; end
+    when the parent does (a killed parent cannot stop its pool)."""
     global _worker_encoder
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_encoder = setup.encoder()
+    if setup.parent:
+        threading.Thread(target=_end_with, args=(setup.parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """Exit this worker once ``parent`` is gone (polled: workers are not its children)."""
+    while True:
+        time.sleep(_PARENT_POLL_SECONDS)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # pragma: no cover - the pid was reused by another user
+            os._exit(1)
 
 
 def _encode(chunk: AnyChunk, repeated: npt.NDArray[np.bool_] | None) -> EncodedChunk:
