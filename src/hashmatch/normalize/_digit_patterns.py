@@ -38,6 +38,7 @@ class DigitPattern:
     """
 
     def __init__(self, pattern: str, *, prefix_match: bool = False) -> None:
+        self.pattern = pattern
         self.prefix_match = prefix_match
         self._eps: list[list[int]] = []
         self._edges: list[list[tuple[frozenset[str], int]]] = []
