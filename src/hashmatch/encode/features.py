@@ -78,12 +78,12 @@ def date_features(canonical: str) -> tuple[str, ...]:
 
 #: E.164 of a North American number whose national number phonenumbers reads as the ten
 #: digits after "+1" (no trunk prefix to strip: it starts 2-9; see normalize.phone_nanp).
-_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
+NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
 
 
 def phone_features(canonical: str, q: int, padding: bool) -> tuple[str, ...]:
     """Country code plus digit q-grams of the national number of an E.164 number."""
-    if _NANP_E164.fullmatch(canonical) is not None:  # what parsing would find, faster
+    if NANP_E164.fullmatch(canonical) is not None:  # what parsing would find, faster
         return ("cc:1", *qgrams(canonical[2:], q, padding))
     try:
         number = phonenumbers.parse(canonical, None)
