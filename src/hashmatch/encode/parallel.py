@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,7 +123,7 @@ def encode_chunks(
     encoder: ChunkEncoder,
     setup: EncoderSetup,
     workers: int,
-) -> Iterator[tuple[AnyChunk, EncodedChunk]]:
+) -> Generator[tuple[AnyChunk, EncodedChunk]]:
     """Each chunk with its encodings, in the order of ``chunks``.
 
     ``encoder`` (the caller's) encodes in this process when one worker is asked for or

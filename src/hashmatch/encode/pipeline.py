@@ -35,7 +35,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -539,7 +539,7 @@ class _Run:
         self.summary = EncodeSummary(party=party, schema_fingerprint=schema.fingerprint)
         self._started = time.perf_counter()
 
-    def chunks(self, chunk_rows: int) -> Iterator[tuple[Chunk | ArrowChunk, EncodedChunk]]:
+    def chunks(self, chunk_rows: int) -> Generator[tuple[Chunk | ArrowChunk, EncodedChunk]]:
         """Each chunk read with its encodings, in reading order (on ``workers`` processes)."""
         setup = EncoderSetup.of(
             self.encoder.schema, self.resolved, self.source.header, self._secret, self._row_key

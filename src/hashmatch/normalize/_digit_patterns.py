@@ -14,13 +14,14 @@ instead of once per string (:mod:`hashmatch.normalize.phone_nanp`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 try:  # Python 3.11+: the parser moved under re
     from re import _constants as sre_constants  # type: ignore[attr-defined]
     from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+    import sre_constants
+    import sre_parse
 
 DIGITS = "0123456789"
 _ALL = frozenset(DIGITS)
@@ -62,23 +63,23 @@ class DigitPattern:
         self._edges[source].append((chars, target))
         return target
 
-    def _build(self, items: Iterable[tuple[object, object]], state: int) -> int:
+    def _build(self, items: Iterable[tuple[Any, Any]], state: int) -> int:
         """States for ``items`` from ``state``; returns the state after them."""
         c = sre_constants
         for op, av in items:
             if op is c.LITERAL:
-                state = self._edge(state, frozenset({chr(av)}) & _ALL)  # type: ignore[call-overload]
+                state = self._edge(state, frozenset({chr(av)}) & _ALL)
             elif op is c.IN:
-                state = self._edge(state, _charset(av))  # type: ignore[arg-type]
+                state = self._edge(state, _charset(av))
             elif op is c.SUBPATTERN:
-                state = self._build(av[3], state)  # type: ignore[index]
+                state = self._build(av[3], state)
             elif op is c.BRANCH:
                 end = self._state()
-                for alternative in av[1]:  # type: ignore[index]
+                for alternative in av[1]:
                     self._eps[self._build(alternative, state)].append(end)
                 state = end
             elif op is c.MAX_REPEAT or op is c.MIN_REPEAT:  # lazy or not: same language
-                low, high, body = av  # type: ignore[misc]
+                low, high, body = av
                 for _ in range(low):
                     state = self._build(body, state)
                 if high is c.MAXREPEAT:
@@ -215,14 +216,14 @@ class PatternSet:
         return length  # pragma: no cover - a whole string leaves nothing undecided
 
 
-def _charset(items: Iterable[tuple[object, object]]) -> frozenset[str]:
+def _charset(items: Iterable[tuple[Any, Any]]) -> frozenset[str]:
     c = sre_constants
     chars: set[str] = set()
     for op, av in items:
         if op is c.LITERAL:
-            chars.add(chr(av))  # type: ignore[call-overload]
+            chars.add(chr(av))
         elif op is c.RANGE:
-            low, high = av  # type: ignore[misc]
+            low, high = av
             chars.update(chr(i) for i in range(low, high + 1))
         elif op is c.CATEGORY and av is c.CATEGORY_DIGIT:
             chars.update(DIGITS)
