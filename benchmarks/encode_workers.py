@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     opts = parser.parse_args()
     if opts.quick:
-        opts.entities, opts.repeats, opts.chunk_rows = 3_000, 1, 500
+        opts.entities, opts.repeats, opts.chunk_rows = 1_200, 1, 200
     baseline = opts.baseline
     if baseline is None and not opts.quick and Path("/work/base/src").is_dir():
         baseline = Path("/work/base/src")
