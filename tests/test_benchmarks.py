@@ -38,6 +38,13 @@ def _check_encode(stdout: str, figures: Path) -> None:
     assert "records/CPU-second" in stdout
 
 
+def _check_encode_workers(stdout: str, figures: Path) -> None:
+    results = json.loads(figures.read_text(encoding="utf-8"))
+    assert results["identical_outputs"] is True  # workers 1 and 2 wrote the same bytes
+    assert results["rows"] > 400 and results["workers_speedup"] > 0
+    assert "--workers 2 vs 1" in stdout
+
+
 def _check_hardening(stdout: str, figures: Path) -> None:
     assert "| recommended |" in stdout and "| none |" in stdout
     rows = json.loads(figures.read_text(encoding="utf-8"))
@@ -75,6 +82,7 @@ def _check_serve(stdout: str, _json: Path) -> None:
 SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "blocking.py": ([], _check_blocking),
     "encode.py": (["--json", "{json}"], _check_encode),
+    "encode_workers.py": (["--json", "{json}"], _check_encode_workers),
     "hardening.py": (
         ["--data", str(REPO / "tests" / "data" / "febrl4"), "--json", "{json}"],
         _check_hardening,

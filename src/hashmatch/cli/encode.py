@@ -75,6 +75,14 @@ def encode(
     chunk_rows: Annotated[
         int, typer.Option(min=1, help="Rows per chunk (memory grows with it).")
     ] = 50_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes encoding chunks at once (default: every CPU). The outputs are "
+            "the same for any number.",
+        ),
+    ] = None,
     seal_for: Annotated[
         Path | None,
         typer.Option(
@@ -164,6 +172,7 @@ def encode(
                 rejects=rejects,
                 mapping=party_mapping,
                 chunk_rows=chunk_rows,
+                workers=workers,
                 input_encoding=input_encoding,
                 delimiter=delimiter,
                 fail_fast=fail_fast,

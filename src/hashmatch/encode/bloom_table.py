@@ -12,7 +12,10 @@ per distinct value, which dominates the encoding of files whose values rarely re
   value's filter is the OR of its grams' masks (:func:`hashmatch.encode._rows.or_segments`);
 * dates (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``): year, month, day and day/month features
   are looked up per component and OR-ed;
-* anything else (phone, gender, non-ASCII text, values shorter than ``q``) goes through
+* North American phones (``+1`` and ten digits, without even fill): the ``cc:1`` feature
+  OR-ed with the q-grams of the ten digits, as for a q-gram field (the features
+  :func:`~hashmatch.encode.features.phone_features` gives them);
+* anything else (other phones, gender, non-ASCII text, values shorter than ``q``) goes through
   ``FieldBloom.packed`` value by value, which is the definition the fast paths are
   tested against.
 
@@ -31,11 +34,13 @@ import numpy.typing as npt
 
 from hashmatch.encode._rows import factorize, or_segments
 from hashmatch.encode.bloom import FieldBloom, even_k
+from hashmatch.encode.features import NANP_E164
 from hashmatch.encode.prf import BloomPositions
 
 Rows = npt.NDArray[np.uint64]
 _MEMO_LIMIT = 1 << 16  # remembered values per field (bounded memory; reset when full)
 _DATE = re.compile(r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?")
+
 _MAX_Q = 7  # q bytes of a gram fit an int64 code
 _QGRAM_TYPES = frozenset({"name", "text", "address", "email", "id", "postcode"})
 
@@ -51,6 +56,10 @@ class BloomTable:
             self._kind = "qgram"
         elif field_type == "date":
             self._kind = "date"
+        elif field_type == "phone" and q <= _MAX_Q and bloom.even is None:
+            self._kind = "phone"
+        #: What a gram's feature name starts with: phone features carry their own prefix.
+        self._gram_prefix = "q:" if self._kind == "phone" else bloom.prefix
         self._q = q
         self._pad = "_" * (q - 1) if padding else ""
         self._positions = BloomPositions(
@@ -118,6 +127,9 @@ class BloomTable:
             return self._qgram_rows(values)
         if self._kind == "date" and all(_DATE.fullmatch(v) for v in values):
             return self._date_rows(values)
+        if self._kind == "phone" and all(NANP_E164.fullmatch(v) for v in values):
+            national = self._qgram_rows([v[2:] for v in values])
+            return national | self._feature_rows(["cc:1"])  # (broadcast over the values)
         return self._one_by_one(values)
 
     def _one_by_one(self, values: list[str]) -> Rows:
@@ -218,7 +230,7 @@ class BloomTable:
             memo.clear()
         new = [g for g in grams if g not in memo]
         if new:
-            prefix, q = self.bloom.prefix, self._q
+            prefix, q = self._gram_prefix, self._q
             rows = positions.rows([prefix + _gram_text(c, q) for c in new])
             memo.update(zip(new, rows, strict=True))
         return np.stack(list(map(memo.__getitem__, grams))), index

@@ -168,8 +168,23 @@ class ChunkEncoder:
         self._record_id_column = "" if self._record_id is None else header[self._record_id]
         self._seen_ids = SeenIds()  # of the whole run: the first row with an id keeps it
 
-    def encode(self, chunk: Chunk | ColumnChunk) -> EncodedChunk:
-        """Encode the usable rows of ``chunk``; rows failing a required field are rejected."""
+    def repeated_ids(self, chunk: Chunk | ColumnChunk) -> npt.NDArray[np.bool_] | None:
+        """Per usable row of ``chunk``, whether an earlier row of the run (this chunk's or
+        an earlier one's) has its record id; remembers the chunk's ids. None when ids are
+        row numbers. Chunks must come in reading order: this is the encoder's only state
+        that changes its output (see :mod:`hashmatch.encode.parallel`)."""
+        table: ColumnChunk = RowChunk(chunk) if isinstance(chunk, Chunk) else chunk
+        ids = self._stripped_ids(table)
+        return None if ids is None else self._seen_ids.repeated(ids)
+
+    def encode(
+        self, chunk: Chunk | ColumnChunk, *, repeated: npt.NDArray[np.bool_] | None = None
+    ) -> EncodedChunk:
+        """Encode the usable rows of ``chunk``; rows failing a required field are rejected.
+
+        ``repeated``: the chunk's :meth:`repeated_ids`, when another encoder (the one that
+        sees every chunk in order) computed it; by default this encoder does.
+        """
         table: ColumnChunk = RowChunk(chunk) if isinstance(chunk, Chunk) else chunk
         numbers = table.row_numbers
         columns = [
@@ -179,7 +194,9 @@ class ChunkEncoder:
         keep, rejects = required_rejects(self.readers, columns, numbers)
         ids = self._stripped_ids(table)
         if ids is not None:
-            self._reject_bad_ids(ids, numbers, keep, rejects)
+            if repeated is None:
+                repeated = self._seen_ids.repeated(ids)
+            self._reject_bad_ids(ids, repeated, numbers, keep, rejects)
         kept = np.flatnonzero(keep)
         record_ids = self._record_ids(ids, numbers, kept)
         n = len(kept)
@@ -298,13 +315,13 @@ class ChunkEncoder:
     def _reject_bad_ids(
         self,
         ids: list[str],
+        repeated: npt.NDArray[np.bool_],
         numbers: Sequence[int],
         keep: npt.NDArray[np.bool_],
         rejects: list[Reject],
     ) -> None:
         """A row without an internal id could never be rejoined, and one whose id an
         earlier row has (which keeps it) would be rejoined ambiguously: reject them."""
-        repeated = self._seen_ids.repeated(ids)
         empty = "" in ids  # the usual case has neither, checked in C
         if not empty and not repeated.any():
             return

@@ -29,6 +29,7 @@ each other at all: each field hashes under its own key into its own segment.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Iterable
 
 import phonenumbers
@@ -75,8 +76,15 @@ def date_features(canonical: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: E.164 of a North American number whose national number phonenumbers reads as the ten
+#: digits after "+1" (no trunk prefix to strip: it starts 2-9; see normalize.phone_nanp).
+NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
+
+
 def phone_features(canonical: str, q: int, padding: bool) -> tuple[str, ...]:
     """Country code plus digit q-grams of the national number of an E.164 number."""
+    if NANP_E164.fullmatch(canonical) is not None:  # what parsing would find, faster
+        return ("cc:1", *qgrams(canonical[2:], q, padding))
     try:
         number = phonenumbers.parse(canonical, None)
     except phonenumbers.NumberParseException:

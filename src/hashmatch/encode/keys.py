@@ -231,6 +231,12 @@ class RowKey(_KeyFile):
         return np.frombuffer(out, np.uint8).reshape(len(record_ids), 16).copy()
 
 
+def key_bytes(key: _KeyFile) -> bytes:
+    """The key's bytes, to hand it to a worker process of the same run
+    (:mod:`hashmatch.encode.parallel`, through the pool's initializer). Never log them."""
+    return key._secret
+
+
 def _parse(raw: bytes, path: Path, kind: type[_KeyFile]) -> bytes:
     try:
         lines = [ln.strip() for ln in raw.decode("ascii").splitlines()]

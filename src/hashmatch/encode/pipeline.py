@@ -35,8 +35,8 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ from hashmatch.encode._rows import lookup_lines
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret, RowKey
+from hashmatch.encode.parallel import EncoderSetup, check_workers, encode_chunks
 from hashmatch.encode.records import FieldStats, Reject
 from hashmatch.encode.sources.columnar import ColumnarCsvReader
 from hashmatch.encode.sources.rows import (
@@ -229,6 +230,7 @@ def encode_records(
     mapping: PartyMapping | PathLike | Mapping[str, Any] | None = None,
     chunk_rows: int = 50_000,
     row_key: RowKey | PathLike | None = None,
+    workers: int | None = None,
 ) -> EncodedBatch:
     """Encode a party's records into an in-memory :class:`EncodedBatch` (``hm.encode``).
 
@@ -251,6 +253,9 @@ def encode_records(
         The party's row key (object or file, see :func:`encode_file`): it keeps row
         tokens stable across runs. Without it a fresh key is used (``batch.row_key``;
         ``batch.row_key.write(path)`` keeps it).
+    workers
+        Processes encoding chunks of ``chunk_rows`` rows at once (default: every CPU this
+        process may use); the encodings are the same for any number.
 
     Returns
     -------
@@ -273,10 +278,12 @@ def encode_records(
     ((2, 2), [True, False], 2)
     """
     check_party_name(party, where="party")
+    workers = check_workers(workers)
     schema, secret = _schema(schema), _secret(secret)
     key = _row_key(row_key)[0] if row_key is not None else RowKey.generate()
-    run = _Run(open_source(records), schema, secret, party, mapping, key)
-    parts = list(run.chunks(chunk_rows))
+    run = _Run(open_source(records), schema, secret, party, mapping, key, workers)
+    with closing(run.chunks(chunk_rows)) as chunks:
+        parts = list(chunks)
     summary = run.finish()
     words = schema.clk_bits // 64
 
@@ -326,6 +333,7 @@ def encode_file(
     sign: PartySigningKey | None = None,
     keep_plain: PathLike | None = None,
     protected: Sequence[PathLike | None] = (),
+    workers: int | None = None,
 ) -> EncodeSummary:
     """Encode a party's CSV file into an encoding file, a lookup file and a rejects report.
 
@@ -365,6 +373,10 @@ def encode_file(
     protected
         More files this run reads (the schema or mapping file when objects are passed),
         never written over.
+    workers
+        Processes encoding chunks at once (default: every CPU this process may use). The
+        outputs are byte for byte the same for any number (see
+        :mod:`hashmatch.encode.parallel`); memory grows with ``workers * chunk_rows``.
 
     Returns
     -------
@@ -391,6 +403,7 @@ def encode_file(
         msg = "sign and keep_plain only apply with seal_for"
         raise ValueError(msg)
     check_party_name(party)
+    workers = check_workers(workers)
     if sign is not None and sign.party != party:
         from hashmatch.errors import KeyFileError
 
@@ -412,7 +425,7 @@ def encode_file(
     stage = OutputSet(targets, force=force, reads=reads)  # the output policy, before work
     schema, secret = _schema(schema), _secret(secret)
     source = open_source(path, encoding=input_encoding, delimiter=delimiter)
-    run = _Run(source, schema, secret, party, mapping, key)
+    run = _Run(source, schema, secret, party, mapping, key, workers)
     with ExitStack() as stack:
         stack.enter_context(stage)
         # sealed: the plain .hme never gets a name (an anonymous file, closed with the stack)
@@ -428,7 +441,7 @@ def encode_file(
             )
         )
         rejects_csv.writerow(("row", "column", "reason"))
-        for chunk, encoded in run.chunks(chunk_rows):
+        for chunk, encoded in stack.enter_context(closing(run.chunks(chunk_rows))):
             chunk_rejects = sorted(
                 [Reject(b.row, b.column, b.reason) for b in chunk.bad_rows] + encoded.rejects,
                 key=lambda r: r.row,
@@ -509,8 +522,10 @@ class _Run:
         party: str,
         mapping: PartyMapping | PathLike | Mapping[str, Any] | None,
         row_key: RowKey,
+        workers: int = 1,
     ) -> None:
         self.source = source
+        self._secret, self._row_key, self._workers = secret, row_key, workers
         party_mapping = (
             mapping if isinstance(mapping, PartyMapping) else load_mapping(mapping, schema)
         )
@@ -524,11 +539,18 @@ class _Run:
         self.summary = EncodeSummary(party=party, schema_fingerprint=schema.fingerprint)
         self._started = time.perf_counter()
 
-    def chunks(self, chunk_rows: int) -> Iterator[tuple[Chunk | ArrowChunk, EncodedChunk]]:
-        for chunk in self.source.chunks(chunk_rows):
-            encoded = self.encoder.encode(chunk)
-            self.summary.add(chunk, encoded)
-            yield chunk, encoded
+    def chunks(self, chunk_rows: int) -> Generator[tuple[Chunk | ArrowChunk, EncodedChunk]]:
+        """Each chunk read with its encodings, in reading order (on ``workers`` processes)."""
+        setup = EncoderSetup.of(
+            self.encoder.schema, self.resolved, self.source.header, self._secret, self._row_key
+        )
+        encoded_chunks = encode_chunks(
+            self.source.chunks(chunk_rows), self.encoder, setup, self._workers
+        )
+        with closing(encoded_chunks):
+            for chunk, encoded in encoded_chunks:
+                self.summary.add(chunk, encoded)
+                yield chunk, encoded
 
     def finish(self) -> EncodeSummary:
         if self.summary.read == 0:

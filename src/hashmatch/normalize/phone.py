@@ -4,7 +4,8 @@ A number written without ``+`` needs the party's default region (``phone_region`
 mapping); without one it is ``phone.no_region``, never guessed. A number that parses but
 is not valid for its country (wrong length, unassigned range) is ``phone.invalid``.
 Placeholders (all one digit, ``1234567890``...) are missing. Extensions are dropped:
-E.164 has none.
+E.164 has none. North American numbers in the usual shapes take a fast path that gives
+the same result without parsing (:mod:`hashmatch.normalize.phone_nanp`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import phonenumbers
 
 from hashmatch.normalize import placeholders
 from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue, fold
+from hashmatch.normalize.phone_nanp import NanpNumbers
 
 _SEQUENCES = placeholders.table("phone")
 _DIGITS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isdigit()))
@@ -45,6 +47,7 @@ def make_phone_normalizer(options: Mapping[str, Any], source: ColumnSource) -> C
         phonenumbers.format_number,
     )
     check = placeholders.check
+    fast = NanpNumbers(region).e164
 
     def normalize_phone(raw: str) -> str:
         text = fold(raw.strip())  # also turns non-ASCII digits into ASCII ones
@@ -54,6 +57,9 @@ def make_phone_normalizer(options: Mapping[str, Any], source: ColumnSource) -> C
             raise MissingValue("placeholder", rule)
         if region is None and not text.startswith("+"):
             raise InvalidValue("phone.no_region")
+        found = fast(text)  # raises phone.invalid as the slow path would
+        if found is not None:
+            return found
         number = None
         # InvalidValue is raised after the handler, so it never chains to the parse error
         with suppress(phonenumbers.NumberParseException):

@@ -89,6 +89,25 @@ def test_date_filters_match_field_bloom(calls) -> None:
         np.testing.assert_array_equal(table.rows(values), _expected(reference, values))
 
 
+_PHONE = st.one_of(
+    st.text(alphabet="0123456789", min_size=10, max_size=10).map(lambda d: "+1" + d),
+    st.sampled_from(["+442079460958", "+33142685300", "+1206555012"]),  # others: one by one
+)
+
+
+@given(
+    calls=st.lists(st.lists(st.one_of(st.none(), _PHONE), max_size=12), min_size=1, max_size=3),
+    q=st.integers(1, 4),
+    padding=st.booleans(),
+    even=st.sampled_from([None, 11]),
+)
+def test_phone_filters_match_field_bloom(calls, q, padding, even) -> None:
+    """North American numbers take the q-gram path (cc:1 + grams of the ten digits)."""
+    table, reference = _pair("phone", q, padding, 21, 140, 6, even)
+    for values in calls:
+        np.testing.assert_array_equal(table.rows(values), _expected(reference, values))
+
+
 def test_memo_limits_keep_results_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bloom_table, "_MEMO_LIMIT", 5)
     table, reference = _pair("name", 2, True, 0, 128, 10)

@@ -1,0 +1,225 @@
+"""Encoding a source's chunks on several processes, handed back in the order they were read.
+
+The parent reads the chunks (the readers are streams: memory stays bounded by the chunks
+in flight), worker processes encode them with their own
+:class:`~hashmatch.encode.encoder.ChunkEncoder`, and the parent takes the encodings back
+in reading order and writes them, so the outputs are byte for byte those of one process:
+
+* everything a chunk's encodings depend on is in the chunk or fixed for the run (schema,
+  keys, mapping); the encoders' memos only save work. The one exception is a record id
+  met in an *earlier* chunk (``record_id.duplicate``): the parent keeps the ids seen
+  (:class:`~hashmatch.encode.record_ids.SeenIds`) and sends each chunk its ``repeated``
+  mask, exactly what a single encoder would compute;
+* at most ``2 * workers`` chunks are in flight: a fast reader waits for the encoders
+  instead of loading the file.
+
+Keys reach the workers only through the pool's initializer, pickled over the pipe to
+each new process (never on a command line, in the environment or in a file), and are
+never logged. Workers start from a ``forkserver`` (``spawn`` where there is none) that
+has imported the encoder once and ignore Ctrl-C: a run that ends early drops the chunks
+not started, lets the running ones finish and stops the pool, and a worker whose parent
+was killed exits on its own, so nothing is left behind; the run's outputs were staged
+(:mod:`hashmatch.output_set`) and never appear.
+
+Workers need nothing of the caller's ``__main__`` (they run this module's functions on
+plain data), so it is hidden from them while they start: a script calling ``hm.encode``
+needs no ``if __name__ == "__main__"`` guard, which multiprocessing would otherwise ask of
+it (the child re-running the script). One worker, or a source of a single chunk, encodes
+in the calling process: no pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmatch.encode.columns import ArrowChunk
+from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
+from hashmatch.encode.keys import LinkageSecret, RowKey, key_bytes
+from hashmatch.encode.sources.chunk import Chunk
+from hashmatch.schema.model import ResolvedMapping, Schema
+
+AnyChunk = Chunk | ArrowChunk
+_IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: one encoding, one waiting
+_PARENT_POLL_SECONDS = 0.5
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (``os.process_cpu_count`` where Python has it)."""
+    count = getattr(os, "process_cpu_count", None)
+    if count is not None:
+        return max(1, count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers: int | None) -> int:
+    """``workers`` (None: :func:`default_workers`); ValueError below 1."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        msg = f"workers must be a whole number of at least 1, got {workers!r}"
+        raise ValueError(msg)
+    return workers
+
+
+@dataclass(frozen=True)
+class EncoderSetup:
+    """What a worker needs to build the run's :class:`ChunkEncoder`.
+
+    The keys travel as bytes inside this object, only as the pool initializer's argument.
+    ``repr`` never shows them.
+    """
+
+    schema: Schema
+    resolved: ResolvedMapping
+    header: tuple[str, ...]
+    secret: bytes
+    row_key: bytes
+    parent: int = 0  # the pid of the process reading the chunks (workers end with it)
+
+    def __repr__(self) -> str:
+        return f"EncoderSetup(schema={self.schema.fingerprint[:19]}, keys=<hidden>)"
+
+    @classmethod
+    def of(
+        cls,
+        schema: Schema,
+        resolved: ResolvedMapping,
+        header: Sequence[str],
+        secret: LinkageSecret,
+        row_key: RowKey,
+    ) -> EncoderSetup:
+        keys = key_bytes(secret), key_bytes(row_key)
+        return cls(schema, resolved, tuple(header), *keys, parent=os.getpid())
+
+    def encoder(self) -> ChunkEncoder:
+        return ChunkEncoder(
+            self.schema,
+            LinkageSecret(self.secret),
+            self.resolved,
+            list(self.header),
+            RowKey(self.row_key),
+        )
+
+
+def encode_chunks(
+    chunks: Iterator[AnyChunk],
+    encoder: ChunkEncoder,
+    setup: EncoderSetup,
+    workers: int,
+) -> Generator[tuple[AnyChunk, EncodedChunk]]:
+    """Each chunk with its encodings, in the order of ``chunks``.
+
+    ``encoder`` (the caller's) encodes in this process when one worker is asked for or
+    there is only one chunk; it also keeps the record ids seen, for the workers' chunks.
+    """
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    if workers <= 1 or second is None:
+        for chunk in chain([first], [] if second is None else [second], chunks):
+            yield chunk, encoder.encode(chunk)
+        return
+    yield from _pooled(chain([first, second], chunks), encoder, setup, workers)
+
+
+def _pooled(
+    chunks: Iterator[AnyChunk], encoder: ChunkEncoder, setup: EncoderSetup, workers: int
+) -> Iterator[tuple[AnyChunk, EncodedChunk]]:
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_context(),
+        initializer=_start_worker,
+        initargs=(setup,),
+    )
+    pending: deque[tuple[AnyChunk, Future[EncodedChunk]]] = deque()
+    limit = _IN_FLIGHT_PER_WORKER * workers
+    try:
+        for chunk in chunks:
+            repeated = encoder.repeated_ids(chunk)
+            with _main_hidden():  # submit() starts the workers it needs
+                pending.append((chunk, pool.submit(_encode, chunk, repeated)))
+            if len(pending) >= limit:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        # An early end (an error, Ctrl-C, the consumer stopped): chunks not started are
+        # dropped and the running ones finish (a chunk takes seconds). Terminating a
+        # worker instead could cut a result in half on the pipe the pool's own thread
+        # is reading, which would then wait for the rest forever.
+        pending.clear()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Let processes started here skip importing the caller's ``__main__``: multiprocessing
+    re-imports it in each child (``spawn``/``forkserver``) from what it finds in
+    ``sys.modules["__main__"]``, which here is an empty module for a moment."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """A ``forkserver`` that has imported the encoder (so workers start in milliseconds),
+    else ``spawn``; never a bare ``fork`` of a process that may hold pyarrow's threads."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+_worker_encoder: ChunkEncoder | None = None
+
+
+def _start_worker(setup: EncoderSetup) -> None:
+    """Pool initializer: build this process's encoder; leave Ctrl-C to the parent; end
+    when the parent does (a killed parent cannot stop its pool)."""
+    global _worker_encoder
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_encoder = setup.encoder()
+    if setup.parent:
+        threading.Thread(target=_end_with, args=(setup.parent,), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """Exit this worker once ``parent`` is gone (polled: workers are not its children)."""
+    while True:
+        time.sleep(_PARENT_POLL_SECONDS)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # pragma: no cover - the pid was reused by another user
+            os._exit(1)
+
+
+def _encode(chunk: AnyChunk, repeated: npt.NDArray[np.bool_] | None) -> EncodedChunk:
+    assert _worker_encoder is not None, "the pool initializer builds the encoder"
+    return _worker_encoder.encode(chunk, repeated=repeated)

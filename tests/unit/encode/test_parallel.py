@@ -1,0 +1,271 @@
+"""Encoding on several processes gives byte for byte the outputs of one, and stops cleanly."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pytest
+
+from hashmatch.encode import LinkageSecret, encode_file, encode_records
+from hashmatch.encode.keys import RowKey
+from hashmatch.encode.parallel import EncoderSetup, check_workers, default_workers
+from hashmatch.synth import synthesize
+
+CHUNK = 40  # rows per chunk: a few hundred rows make many chunks
+
+
+@pytest.fixture(scope="module")
+def party(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A synthetic crm file with rows every kind of reject: a duplicate id in a later
+    chunk, an empty id, a short row, bytes that are not UTF-8, a bad date."""
+    root = tmp_path_factory.mktemp("parallel")
+    synthesize(root, entities=400, seed=3, parties=["crm"])
+    data = root / "crm.csv"
+    lines = data.read_bytes().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    extra = [
+        rows[5],  # its id again, many chunks later: record_id.duplicate
+        b"," + rows[7].split(b",", 1)[1],  # no id: record_id.empty
+        b"X1,short\n",  # row.column_count
+        rows[9].replace(b",", b",\xff", 1).replace(rows[9].split(b",")[0], b"X2", 1),
+    ]
+    data.write_bytes(header + b"".join(rows[:150] + extra[:2] + rows[150:] + extra[2:]))
+    (root / "clean.csv").write_bytes(header + b"".join(rows))
+    secret = root / "linkage.secret"
+    LinkageSecret.generate().write(secret)
+    RowKey.generate().write(root / "crm.rowkey")
+    return {
+        "root": root,
+        "data": data,
+        "schema": root / "schema.toml",
+        "mapping": root / "crm.mapping.toml",
+        "secret": secret,
+        "row_key": root / "crm.rowkey",
+    }
+
+
+def _encode(party: dict[str, Path], data: Path, out: Path, workers: int) -> dict[str, bytes]:
+    summary = encode_file(
+        data,
+        schema=party["schema"],
+        secret=party["secret"],
+        party="crm",
+        mapping=party["mapping"],
+        row_key=party["row_key"],
+        out=out,
+        chunk_rows=CHUNK,
+        workers=workers,
+    )
+    assert summary.read == summary.encoded + summary.rejected
+    return {
+        kind: path.read_bytes()
+        for kind, path in (("hme", out), ("lookup", summary.lookup), ("rejects", summary.rejects))
+        if path is not None
+    }
+
+
+def test_outputs_are_byte_identical_for_one_and_two_workers(
+    party: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the header's creation time
+    one = _encode(party, party["data"], tmp_path / "one.hme", workers=1)
+    two = _encode(party, party["data"], tmp_path / "two.hme", workers=2)
+    three = _encode(party, party["data"], tmp_path / "three.hme", workers=3)
+    assert one == two == three
+    reasons = one["rejects"].decode()
+    for code in ("record_id.duplicate", "record_id.empty", "row.column_count", "row.undecodable"):
+        assert code in reasons  # the rejects report is part of what must be identical
+
+
+def test_gzip_and_parquet_inputs_encode_alike_on_any_worker_count(
+    party: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    clean = party["root"] / "clean.csv"  # Parquet cannot hold the bad rows: synth rows only
+    packed = tmp_path / "clean.csv.gz"
+    packed.write_bytes(gzip.compress(clean.read_bytes()))
+    header = clean.read_text(encoding="utf-8").splitlines()[0].split(",")
+    as_text = pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+    )
+    parquet = tmp_path / "clean.parquet"
+    pq.write_table(pa_csv.read_csv(clean, convert_options=as_text), parquet, row_group_size=64)
+    expected = _encode(party, clean, tmp_path / "plain.hme", workers=1)
+    for source in (packed, parquet):
+        for workers in (1, 2):
+            got = _encode(party, source, tmp_path / f"{source.suffix}{workers}.hme", workers)
+            assert got["hme"] == expected["hme"], (source.name, workers)
+            assert got["lookup"] == expected["lookup"], (source.name, workers)
+
+
+def test_hm_encode_takes_workers(party: dict[str, Path]) -> None:
+    key = RowKey.load(party["row_key"])
+    batches = [
+        encode_records(
+            party["data"],
+            schema=party["schema"],
+            secret=party["secret"],
+            party="crm",
+            mapping=party["mapping"],
+            row_key=key,
+            chunk_rows=CHUNK,
+            workers=workers,
+        )
+        for workers in (1, 2)
+    ]
+    one, two = batches
+    assert (one.clks == two.clks).all()
+    assert (one.row_tokens == two.row_tokens).all()
+    assert all((one.tokens[n] == two.tokens[n]).all() for n in one.tokens)
+    assert one.record_ids == two.record_ids
+    assert one.rejects == two.rejects
+    assert one.rejected_rows.tolist() == two.rejected_rows.tolist()
+
+
+def test_worker_counts_are_checked() -> None:
+    assert check_workers(None) == default_workers() >= 1
+    assert check_workers(3) == 3
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="workers must be"):
+            check_workers(bad)  # type: ignore[arg-type]
+
+
+def test_the_setup_handed_to_workers_never_shows_its_keys(party: dict[str, Path]) -> None:
+    from hashmatch.encode.keys import key_bytes
+    from hashmatch.schema import load_mapping, load_schema, resolve_columns
+
+    schema = load_schema(party["schema"])
+    header = party["data"].read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    columns = header.split(",")
+    resolved = resolve_columns(load_mapping(party["mapping"], schema), schema, columns, "crm")
+    secret = LinkageSecret.load(party["secret"])
+    setup = EncoderSetup.of(schema, resolved, columns, secret, RowKey.load(party["row_key"]))
+    assert key_bytes(secret).hex() not in repr(setup)
+    assert "hidden" in repr(setup)
+
+
+# -- stopping: Ctrl-C and kill leave no output and no process behind -------------------
+
+_INTERRUPTED_RUN = """
+import os, signal, sys
+from hashmatch.encode import encode_file
+args = dict(schema=sys.argv[2], secret=sys.argv[3], party="crm", mapping=sys.argv[4],
+            out=sys.argv[5], chunk_rows=40, workers=2)
+def ctrl_c(done, total):  # after the first chunk is written: Ctrl-C
+    os.kill(os.getpid(), signal.SIGINT)
+try:
+    encode_file(sys.argv[1], progress=ctrl_c, **args)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+_SLOW_RUN = """
+import os, sys, time
+from hashmatch.encode import encode_file
+args = dict(schema=sys.argv[2], secret=sys.argv[3], party="crm", mapping=sys.argv[4],
+            out=sys.argv[5], chunk_rows=40, workers=2)
+def wait(done, total):  # the run stays in flight, workers started, until it is killed
+    print("started", flush=True)
+    time.sleep(60)
+encode_file(sys.argv[1], progress=wait, **args)
+"""
+
+
+def _run_args(party: dict[str, Path], out: Path) -> list[str]:
+    return [str(party[k]) for k in ("data", "schema", "secret", "mapping")] + [str(out)]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Processes below ``pid`` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+def _env() -> dict[str, str]:
+    src = str(Path(__file__).resolve().parents[3] / "src")
+    import hashmatch
+
+    root = str(Path(hashmatch.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, src])}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_ctrl_c_leaves_no_output(party: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "crm.hme"
+    script = tmp_path / "interrupted.py"
+    script.write_text(textwrap.dedent(_INTERRUPTED_RUN))
+    done = subprocess.run(
+        [sys.executable, str(script), *_run_args(party, out)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
+    )
+    assert "interrupted" in done.stdout, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["interrupted.py"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_killed_run_leaves_no_output_and_no_worker(
+    party: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "crm.hme"
+    script = tmp_path / "slow.py"
+    script.write_text(textwrap.dedent(_SLOW_RUN))
+    run = subprocess.Popen(
+        [sys.executable, str(script), *_run_args(party, out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert run.stdout is not None
+        assert run.stdout.readline().strip() == "started"
+        helpers = _descendants(run.pid)
+        assert helpers, "the pool's processes run below the encoding process"
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(helpers)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert not out.exists()
+    assert not out.with_suffix(".lookup").exists()
+    assert not out.with_suffix(".rejects.csv").exists()
