@@ -66,6 +66,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices, Tokens
+from hashmatch.kernel.candidates import expand_candidates, minhash
 
 __all__ = [
     "METHODS",
@@ -214,6 +215,7 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
         per_row = np.zeros(n_left, np.int64)
         for t in tables:
             per_row += _partners(t, 0, n_left, dedup)[1].reshape(n_left, t.width).sum(axis=1)
+        self._raw_per_row = per_row
         self._chunks = _chunk_bounds(per_row, chunk_pairs)
 
     @property
@@ -237,13 +239,28 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
     def __next__(self) -> tuple[Indices, Indices]:
         while True:
             start, stop = next(self._chunks)
-            keys = self._chunk(start, stop)
-            if len(keys):
+            i, j = self._chunk(start, stop)
+            if len(i):
                 break
-        self._candidates += len(keys)
+        self._candidates += len(i)
+        return i, j
+
+    def _chunk(self, start: int, stop: int) -> tuple[Indices, Indices]:
+        found = expand_candidates(
+            [(t.width, t.left_group, t.group_start, t.group_size, t.right_order, t.rank)
+             for t in self._tables],
+            self._dedup, start, stop, self._raw_per_row[start:stop],
+        )
+        if found is not None:  # the compiled path: the same pairs as the reference below
+            i, j, per_table = found
+            for table, n in zip(self._tables, per_table.tolist(), strict=True):
+                self._per_method[table.method] += n
+            return i, j
+        keys = self._chunk_reference(start, stop)
         return (keys >> np.uint64(32)).astype(np.int64), (keys & _LOW32).astype(np.int64)
 
-    def _chunk(self, start: int, stop: int) -> _U64:
+    def _chunk_reference(self, start: int, stop: int) -> _U64:
+        """The numpy reference of :meth:`_chunk` (the test oracle and the fallback)."""
         distinct = []
         for table in self._tables:
             keys = _sorted_unique(_expand(table, start, stop, self._dedup))
@@ -536,6 +553,14 @@ def _collision_rate(left: _U64, right: _U64, *, lvalid: npt.NDArray[np.bool_],
 
 def _minhash(clks: Clks, orders: Sequence[npt.NDArray[np.intp]]) -> Indices:
     """MinHash values ``int64[len(orders), rows]``; an order's length marks "no bit set"."""
+    found = minhash(clks, orders)
+    if found is not None:  # the compiled loop: the same values as the reference below
+        return found
+    return _minhash_reference(clks, orders)
+
+
+def _minhash_reference(clks: Clks, orders: Sequence[npt.NDArray[np.intp]]) -> Indices:
+    """The numpy reference of :func:`_minhash` (the test oracle and the fallback)."""
     out = np.empty((len(orders), len(clks)), np.int64)
     for start in range(0, len(clks), _ROW_BATCH):
         block = np.asarray(clks[start:start + _ROW_BATCH], dtype=np.uint64)
