@@ -24,7 +24,7 @@ from hashmatch.kernel import candidates as compiled_path
 from hashmatch.link import blocking
 from hashmatch.link.blocking import BlockingConfig, candidate_pairs
 from hashmatch.link.inputs import Encoding, as_encoding, info_of
-from hashmatch.link.pipeline import link_encodings
+from hashmatch.link.pipeline import AUTO_KEEP_FLOOR, link_encodings, score_candidates
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
 from hashmatch.schema import load_mapping, load_schema
@@ -39,7 +39,7 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     """Four synthetic parties with within-party duplicates (every field kind, a swap pair,
     nested dates, exact tokens and match keys)."""
     folder = tmp_path_factory.mktemp("candidates")
-    synthesize(folder, entities=400, seed=11)
+    synthesize(folder, entities=250, seed=11)
     schema = load_schema(folder / "schema.toml")
     out = []
     for party in PARTIES:
@@ -197,3 +197,22 @@ def test_expansion_matches_the_reference(variant: str, case: tuple[Any, ...],
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
     assert got_stats == want_stats
+
+
+def test_score_candidates_over_row_ranges_gives_the_whole_job(variant: str,
+                                                              batches: list[Any]) -> None:
+    """A task's share (left rows start..stop) concatenates to the job's kept pairs."""
+    left, right = batches[0], batches[1]
+    whole = score_candidates(left, right, None, BlockingConfig(), AUTO_KEEP_FLOOR)
+    rows = len(left.row_tokens)
+    parts = [score_candidates(left, right, (a, b), BlockingConfig(), AUTO_KEEP_FLOOR)
+             for a, b in ((0, rows // 3), (rows // 3, rows // 2), (rows // 2, rows))]
+    for k in range(3):
+        np.testing.assert_array_equal(whole[k], np.concatenate([p[k] for p in parts]))
+    assert whole[3].candidates == sum(p[3].candidates for p in parts) > 0
+    np.testing.assert_array_equal(whole[3].counts, sum(p[3].counts for p in parts))
+    assert (whole[2] >= AUTO_KEEP_FLOOR).all()
+    within = score_candidates(left, None, (0, rows), BlockingConfig(), 0.0)
+    assert within[3].candidates == len(within[0]) and (within[0] < within[1]).all()
+    with pytest.raises(ValueError, match="rows: expected"):
+        score_candidates(left, right, (0, rows + 1))

@@ -204,7 +204,7 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
 
     def __init__(self, tables: list[_KeyTable], n_left: int, dedup: bool, full_grid: int,
                  columns: tuple[tuple[str, ...], int], skipped: tuple[int, int, int],
-                 chunk_pairs: int) -> None:
+                 chunk_pairs: int, rows: tuple[int, int] | None = None) -> None:
         self._tables = tables
         self._dedup = dedup
         self._full_grid = full_grid
@@ -216,7 +216,9 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
         for t in tables:
             per_row += _partners(t, 0, n_left, dedup)[1].reshape(n_left, t.width).sum(axis=1)
         self._raw_per_row = per_row
-        self._chunks = _chunk_bounds(per_row, chunk_pairs)
+        start, stop = (0, n_left) if rows is None else rows
+        self._chunks = ((start + a, start + b)
+                        for a, b in _chunk_bounds(per_row[start:stop], chunk_pairs))
 
     @property
     def stats(self) -> BlockingStats:
@@ -282,6 +284,7 @@ def candidate_pairs(
     left_present: npt.NDArray[np.bool_] | None = None,
     right_present: npt.NDArray[np.bool_] | None = None,
     chunk_pairs: int = 4_000_000,
+    rows: tuple[int, int] | None = None,
 ) -> CandidatePairs:
     """Stream the candidate pairs of two parties (or of one party with itself).
 
@@ -308,6 +311,9 @@ def candidate_pairs(
     chunk_pairs:
         Target number of pairs per chunk (a chunk always holds whole left rows, so a
         single row with more partners than this makes a larger chunk).
+    rows:
+        ``(start, stop)``: only the pairs of left rows ``start .. stop - 1`` (a task's
+        share of a job; the key tables still cover every row). None: all left rows.
 
     Returns
     -------
@@ -329,6 +335,9 @@ def candidate_pairs(
     r_tokens = left_tokens if right_tokens is None else right_tokens
     _check_shapes(left_clks, r_clks)
     n, m = len(left_clks), len(r_clks)
+    if rows is not None and not 0 <= rows[0] <= rows[1] <= n:
+        msg = f"rows: expected 0 <= start <= stop <= {n}, got {tuple(rows)}"
+        raise ValueError(msg)
     full_grid = n * (n - 1) // 2 if dedup else n * m
 
     columns: dict[str, list[tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]] = {}
@@ -350,7 +359,7 @@ def candidate_pairs(
         skipped_pairs += pairs
     used = (tuple(names.get("tokens", ())), len(names.get("lsh", ())))
     return CandidatePairs(tables, n, dedup, full_grid, used,
-                          (largest, skipped_blocks, skipped_pairs), chunk_pairs)
+                          (largest, skipped_blocks, skipped_pairs), chunk_pairs, rows)
 
 
 # -- key columns -------------------------------------------------------------------------
