@@ -216,3 +216,32 @@ def test_score_candidates_over_row_ranges_gives_the_whole_job(variant: str,
     assert within[3].candidates == len(within[0]) and (within[0] < within[1]).all()
     with pytest.raises(ValueError, match="rows: expected"):
         score_candidates(left, right, (0, rows + 1))
+
+
+def test_the_keep_floor_changes_cost_not_results(batches: list[Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A threshold below the floor scores the candidates again: the same result."""
+    want = link_encodings(batches[:2], dedup=True)
+    monkeypatch.setattr("hashmatch.link.pipeline.AUTO_KEEP_FLOOR", 0.999)
+    got = link_encodings(batches[:2], dedup=True)
+    assert got.threshold.value == want.threshold.value < 0.999
+    for g, w in zip(got.pairs, want.pairs, strict=True):
+        np.testing.assert_array_equal(g, w)
+    for g, w in zip(got.entities, want.entities, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+@given(case=key_columns(), max_block=st.sampled_from([1, 3, 40]))
+def test_within_party_groups_are_those_a_lookup_finds(case: tuple[Any, ...],
+                                                      max_block: int) -> None:
+    """Within a party, each entry's group comes from the sort itself; the same as a search."""
+    left, lvalid = case[0], case[1]
+    columns = [(left[:, c], lvalid[:, c], left[:, c], lvalid[:, c])
+               for c in range(left.shape[1])]
+    table = blocking._build_table("tokens", columns, True, max_block)[0]
+    salt = np.arange(1, left.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E37_79B9_7F4A_7C15)
+    with np.errstate(over="ignore"):
+        mixed = ((left ^ salt) * np.uint64(0xBF58_476D_1CE4_E5B9)).ravel()
+    group_keys = mixed[table.right_order][table.group_start]
+    want = blocking._lookup(mixed, lvalid.ravel(), group_keys)
+    np.testing.assert_array_equal(table.left_group, want)

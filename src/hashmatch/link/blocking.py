@@ -669,7 +669,18 @@ def _build_table(
     if dedup:
         rank = np.full(len(rkeys), -1, np.int64)
         rank[order] = np.arange(len(order))
-    table = _KeyTable(method, width, _lookup(lkeys, lvalid, gkeys[kept]),
+        # the left entries are the right ones: each one's group is where the sort put it
+        # (what _lookup would find, without a second sort and search)
+        renumber = np.cumsum(kept) - 1
+        renumber[oversized] = -1
+        group_of = np.zeros(len(order), np.int64)
+        if len(bounds):
+            group_of[bounds[1:]] = 1
+        left_group = np.full(len(lkeys), -1, np.int64)
+        left_group[order] = renumber[np.cumsum(group_of)] if len(order) else []
+    else:
+        left_group = _lookup(lkeys, lvalid, gkeys[kept])
+    table = _KeyTable(method, width, left_group,
                       bounds[kept].astype(np.int64), gsize[kept], order.astype(np.int64), rank)
     return table, stats
 

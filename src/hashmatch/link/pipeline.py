@@ -73,10 +73,13 @@ __all__ = [
 
 PathLike = str | os.PathLike[str]
 
-#: With an automatic threshold, pairs scoring below this are not kept between chunks (it
-#: lies below the non-match mode of CLK scores, so this drops the bulk of unrelated
-#: candidates); if the chosen threshold falls below it, the candidates are scored again.
-AUTO_KEEP_FLOOR = 0.25
+#: With an automatic threshold, pairs scoring below this are not kept between chunks: no
+#: pair below the threshold is used after scoring (entity conflict checks score their
+#: pairs afresh), so this bounds memory by the likely matches rather than the candidates
+#: (at 0.25, below the non-match mode of CLK scores, most candidates were kept: gigabytes
+#: at a million rows). If the chosen threshold falls below it, the candidates are scored
+#: again at the threshold, so the floor changes cost, never results.
+AUTO_KEEP_FLOOR = 0.5
 #: Candidate scores pooled for choosing the threshold; beyond, a deterministic subsample.
 SCORE_POOL_CAP = 4_000_000
 #: Bins of each party pair's score histogram over [0, 1] (the report draws them).
