@@ -3,8 +3,10 @@
 
 One block per header, each header one job: CPU facts (_hm_cpu.h), set-bit counts
 (_hm_count.h), the grid driver (_hm_grid.h) and its self-comparison passes
-(_hm_triangle.h), and listed pairs (_hm_listed.h). The score formula (_hm_score.h) and the
-hit lists (_hm_hits.h) are used by the C side only.
+(_hm_triangle.h), listed pairs (_hm_listed.h), and link's candidate path: blocked pairs
+expanded (_hm_blocked.h), the MinHash pool (_hm_minhash.h) and the combined Dice score
+(_hm_combined.h). The score formula (_hm_score.h) and the hit lists (_hm_hits.h) are used
+by the C side only.
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
