@@ -71,6 +71,12 @@ def _check_link(stdout: str, _json: Path) -> None:
         assert row["precision"] >= 0.99 and row["recall"] >= 0.99, row
 
 
+def _check_coordinator(stdout: str, _json: Path) -> None:
+    row = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
+    assert row["parties"] == 4 and row["this_wall_s"] > 0 and row["this_peak_rss_mib"] > 0
+    assert row["this_stages_s"]["compare"] >= 0
+
+
 def _check_serve(stdout: str, _json: Path) -> None:
     row = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
     assert row["records"] > 0 and row["requests_per_s"] > 0
@@ -81,6 +87,7 @@ def _check_serve(stdout: str, _json: Path) -> None:
 #: ``{json}`` in an argument is replaced by a temporary path.
 SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "blocking.py": ([], _check_blocking),
+    "coordinator.py": ([], _check_coordinator),
     "encode.py": (["--json", "{json}"], _check_encode),
     "encode_workers.py": (["--json", "{json}"], _check_encode_workers),
     "hardening.py": (

@@ -42,6 +42,7 @@ def link(
     conflict_margin: float | None = None,
     progress: ProgressHook | None = None,
     allow_costly: bool = False,
+    memory: str | int | None = None,
 ) -> LinkResult:
     """Link two or more parties' encodings into entities (``hm.link``).
 
@@ -62,6 +63,10 @@ def link(
     conflict_margin, progress, allow_costly
         As for :func:`hashmatch.link.link_encodings` (``allow_costly``: compare without
         blocking even beyond its pair limit).
+    memory
+        A memory budget such as ``"4GB"`` (bytes if an int): candidate chunks are sized
+        to it, and a party pair whose blocking would not fit is refused with
+        ``CostLimitError`` before any work (see :mod:`hashmatch.link.memory`).
 
     Returns
     -------
@@ -108,6 +113,7 @@ def link(
             conflict_margin=conflict_margin,
             progress=progress,
             allow_costly=allow_costly,
+            memory=memory,
         )
     return dataclasses.replace(result, held=tuple(held))
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.link import LinkResult, link_files
+from hashmatch.link.memory import parse_memory
 from hashmatch.link.outputs import HTML_FILE, check_results_folder
 from hashmatch.seal.intake import opened_inputs
 from hashmatch.seal.keyfiles import load_coordinator_key, load_trusted_parties
@@ -115,6 +116,13 @@ def link(
             "results files), and allow --no-blocking beyond its pair limit."
         ),
     ] = False,
+    memory: Annotated[
+        str | None,
+        typer.Option("--memory", metavar="SIZE",
+                     help="Memory budget, e.g. 4GB: candidate chunks are sized to it, and a "
+                     "party pair whose blocking tables would not fit is refused before any "
+                     "work \\[default: no budget]."),
+    ] = None,
     encode_report: Annotated[
         list[Path] | None,
         typer.Option("--encode-report", metavar="[PARTY=]FILE.json",
@@ -192,8 +200,19 @@ def link(
                 scoring=scoring,
                 model=_load_model(model),
                 report_extra=_quality_extra(encode_report),
+                memory=_memory(memory),
             )
     render(result, out_dir, console)
+
+
+def _memory(size: str | None) -> int | None:
+    """The --memory budget in bytes (a size such as 4GB or 512MB)."""
+    if size is None:
+        return None
+    try:
+        return parse_memory(size)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--memory") from exc
 
 
 def _load_model(path: Path | None) -> dict[str, Any] | None:

@@ -62,3 +62,27 @@ def triangle_pairs(
     threads: int,
     chunk_rows: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+def expand_candidates(
+    tables: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+                       npt.NDArray[np.int64], npt.NDArray[np.int64] | None]],
+    dedup: bool,
+    bounds: npt.NDArray[np.int64],
+    raw_offset: npt.NDArray[np.int64],
+    threads: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def minhash(
+    clks: npt.NDArray[np.uint64],
+    pos: npt.NDArray[np.int64],
+    off: npt.NDArray[np.int64],
+    threads: int,
+) -> npt.NDArray[np.int64]: ...
+
+class CombinedPlan:
+    def __init__(self, **arrays: object) -> None: ...
+
+def combined_scores(
+    plan: CombinedPlan,
+    ii: npt.NDArray[np.int64],
+    jj: npt.NDArray[np.int64],
+    threads: int,
+) -> npt.NDArray[np.float32]: ...

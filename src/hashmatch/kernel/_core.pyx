@@ -14,8 +14,9 @@ output never depends on the thread count.
 import numpy as np
 cimport numpy as cnp
 from cython.parallel cimport prange
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
+from libc.string cimport memmove
 
 cnp.import_array()
 
@@ -26,13 +27,18 @@ from hashmatch.kernel._hm cimport (
     hm_chunk_find,
     hm_chunk_free,
     hm_chunk_scatter,
+    hm_combined,
+    hm_combined_scores,
     hm_cpu_has,
+    hm_expand_rows,
     hm_grid,
     hm_isa_name,
+    hm_minhash_rows,
     hm_pair_counts,
     hm_pair_scores,
     hm_popcount_rows,
     hm_rows_finish,
+    hm_table,
 )
 
 
@@ -336,4 +342,186 @@ def pair_counts(
                 p1 = n
             hm_pair_counts(&a[0, 0], &b[0, 0], a.shape[1], &ii[0], &jj[0], p0, p1, nseg,
                            lo, hi, mask, &o[0, 0])
+    return out
+
+
+def expand_candidates(
+    list tables,
+    bint dedup,
+    const int64_t[::1] bounds,
+    const int64_t[::1] raw_offset,
+    int threads,
+):
+    """Blocked candidate pairs of left rows ``bounds[0] .. bounds[-1]``, sorted by (i, j).
+
+    ``tables``: per key table ``(width, left_group, group_start, group_size, right_order,
+    rank)`` (rank None unless ``dedup``). The rows are cut into the ranges of ``bounds``
+    (one work unit each), range ``u`` writing from ``raw_offset[u]`` (its raw partner
+    count's prefix sum; ``raw_offset[-1]`` is the total). Returns ``(i, j, per_table)``.
+    """
+    cdef int64_t ntables = len(tables), nunits = bounds.shape[0] - 1, u, t, at = 0
+    cdef int64_t total = raw_offset[nunits]
+    cdef hm_table *tab = <hm_table *>calloc(ntables if ntables else 1, sizeof(hm_table))
+    if tab == NULL:
+        raise MemoryError()
+    keep = []
+    cdef int64_t[::1] oi, oj, found
+    try:
+        for t, (width, group, start, size, order, rank) in enumerate(tables):
+            arrays = [np.ascontiguousarray(x, dtype=np.int64)
+                      for x in (group, start, size, order)]
+            arrays.append(None if rank is None else np.ascontiguousarray(rank, dtype=np.int64))
+            keep.append(arrays)
+            tab[t].width = width
+            tab[t].left_group = _i64_ptr(arrays[0])
+            tab[t].group_start = _i64_ptr(arrays[1])
+            tab[t].group_size = _i64_ptr(arrays[2])
+            tab[t].right_order = _i64_ptr(arrays[3])
+            tab[t].rank = NULL if rank is None else _i64_ptr(arrays[4])
+        out_i = np.empty(max(total, 1), dtype=np.int64)
+        out_j = np.empty(max(total, 1), dtype=np.int64)
+        found_arr = np.zeros(max(nunits, 1), dtype=np.int64)
+        per_arr = np.zeros((max(nunits, 1), max(ntables, 1)), dtype=np.int64)
+        oi = out_i
+        oj = out_j
+        found = found_arr
+        _expand_units(tab, ntables, dedup, bounds, raw_offset, oi, oj, found, per_arr, threads)
+        for u in range(nunits):  # close the gaps between units, in order
+            if raw_offset[u] != at and found[u]:
+                memmove(&oi[at], &oi[raw_offset[u]], found[u] * sizeof(int64_t))
+                memmove(&oj[at], &oj[raw_offset[u]], found[u] * sizeof(int64_t))
+            at += found[u]
+    finally:
+        free(tab)
+    return out_i[:at].copy(), out_j[:at].copy(), per_arr[:nunits].sum(axis=0)[:ntables]
+
+
+cdef const int64_t *_i64_ptr(arr):
+    return <const int64_t *>cnp.PyArray_DATA(arr)
+
+
+cdef void _expand_units(const hm_table *tab, int64_t ntables, bint dedup,
+                        const int64_t[::1] bounds, const int64_t[::1] raw_offset,
+                        int64_t[::1] oi, int64_t[::1] oj, int64_t[::1] found,
+                        int64_t[:, ::1] per, int threads) noexcept:
+    cdef int64_t nunits = bounds.shape[0] - 1, u
+    cdef int64_t *pi = &oi[0]
+    cdef int64_t *pj = &oj[0]
+    with nogil:
+        for u in prange(nunits, num_threads=threads, schedule="dynamic"):
+            found[u] = hm_expand_rows(tab, ntables, dedup, bounds[u], bounds[u + 1],
+                                      pi + raw_offset[u], pj + raw_offset[u], &per[u, 0])
+
+
+cdef class CombinedPlan:
+    """The inputs of the combined Dice score of one party pair, held for the C loop
+    (built by hashmatch.kernel.combined, which documents every field)."""
+
+    cdef hm_combined c
+    cdef list keep
+    cdef const uint64_t **ptrs
+    cdef const uint8_t **tptrs
+
+    def __cinit__(self):
+        self.ptrs = NULL
+        self.tptrs = NULL
+
+    def __dealloc__(self):
+        free(self.ptrs)
+        free(self.tptrs)
+
+    def __init__(self, a, b, tot_a, tot_b, pop_a, pop_b, pres_a, pres_b, nested, seg_lo,
+                 seg_hi, seg_mask, counted, sw_s, sw_t, sw_words, list swap_rows,
+                 st_seg, st_below, list tok_a, list tok_b, tok_bonus, tok_penalty,
+                 double max_bonus, double max_penalty, factor_pow, double blend):
+        self.keep = [a, b, tot_a, tot_b, pop_a, pop_b, pres_a, pres_b, nested, seg_lo,
+                     seg_hi, seg_mask, counted, sw_s, sw_t, sw_words, swap_rows, st_seg,
+                     st_below, tok_a, tok_b, tok_bonus, tok_penalty, factor_pow]
+        cdef int64_t nswap = len(sw_s), ntok = len(tok_a), k
+        self.ptrs = <const uint64_t **>calloc(4 * nswap + 1, sizeof(uint64_t *))
+        self.tptrs = <const uint8_t **>calloc(2 * ntok + 1, sizeof(uint8_t *))
+        if self.ptrs == NULL or self.tptrs == NULL:
+            raise MemoryError()
+        for k in range(4 * nswap):
+            self.ptrs[k] = <const uint64_t *>cnp.PyArray_DATA(swap_rows[k])
+        for k in range(ntok):
+            self.tptrs[k] = <const uint8_t *>cnp.PyArray_DATA(tok_a[k])
+            self.tptrs[ntok + k] = <const uint8_t *>cnp.PyArray_DATA(tok_b[k])
+        c = &self.c
+        c.W = a.shape[1]
+        c.A = <const uint64_t *>cnp.PyArray_DATA(a)
+        c.B = <const uint64_t *>cnp.PyArray_DATA(b)
+        c.tot_a = <const int64_t *>cnp.PyArray_DATA(tot_a)
+        c.tot_b = <const int64_t *>cnp.PyArray_DATA(tot_b)
+        c.nseg = len(seg_lo)
+        c.pop_a = <const uint16_t *>cnp.PyArray_DATA(pop_a)
+        c.pop_b = <const uint16_t *>cnp.PyArray_DATA(pop_b)
+        c.pres_a = <const uint8_t *>cnp.PyArray_DATA(pres_a)
+        c.pres_b = <const uint8_t *>cnp.PyArray_DATA(pres_b)
+        c.nested = <const uint8_t *>cnp.PyArray_DATA(nested)
+        c.seg_lo = <const int64_t *>cnp.PyArray_DATA(seg_lo)
+        c.seg_hi = <const int64_t *>cnp.PyArray_DATA(seg_hi)
+        c.seg_mask = <const uint64_t *>cnp.PyArray_DATA(seg_mask)
+        c.counted = <const uint8_t *>cnp.PyArray_DATA(counted)
+        c.nswap = nswap
+        c.sw_s = <const int64_t *>cnp.PyArray_DATA(sw_s)
+        c.sw_t = <const int64_t *>cnp.PyArray_DATA(sw_t)
+        c.sw_words = <const int64_t *>cnp.PyArray_DATA(sw_words)
+        c.sw_as = self.ptrs
+        c.sw_at = self.ptrs + nswap
+        c.sw_bs = self.ptrs + 2 * nswap
+        c.sw_bt = self.ptrs + 3 * nswap
+        c.nstable = len(st_seg)
+        c.st_seg = <const int64_t *>cnp.PyArray_DATA(st_seg)
+        c.st_below = <const float *>cnp.PyArray_DATA(st_below)
+        c.ntok = ntok
+        c.tok_a = self.tptrs
+        c.tok_b = self.tptrs + ntok
+        c.tok_bonus = <const double *>cnp.PyArray_DATA(tok_bonus)
+        c.tok_penalty = <const double *>cnp.PyArray_DATA(tok_penalty)
+        c.max_bonus = max_bonus
+        c.max_penalty = max_penalty
+        c.factor_pow = <const double *>cnp.PyArray_DATA(factor_pow)
+        c.blend = blend
+
+
+def combined_scores(CombinedPlan plan, const int64_t[::1] ii, const int64_t[::1] jj,
+                    int threads):
+    """Combined Dice scores of the listed pairs (indices already validated)."""
+    cdef int64_t n = ii.shape[0], c, p0, p1
+    cdef int64_t nchunks = (n + _PAIR_STEP - 1) // _PAIR_STEP
+    out = np.empty(n, dtype=np.float32)
+    cdef float[::1] o = out
+    if n == 0:
+        return out
+    cdef const hm_combined *cp = &plan.c
+    if threads > nchunks:
+        threads = <int>nchunks
+    with nogil:
+        for c in prange(nchunks, num_threads=threads, schedule="static"):
+            p0 = c * _PAIR_STEP
+            p1 = p0 + _PAIR_STEP
+            if p1 > n:
+                p1 = n
+            hm_combined_scores(cp, &ii[0], &jj[0], p0, p1, &o[0])
+    return out
+
+
+def minhash(const uint64_t[:, ::1] clks, const int64_t[::1] pos, const int64_t[::1] off,
+            int threads):
+    """MinHash values int64[orders, rows]: per order (positions ``pos[off[h]:off[h+1]]``,
+    already checked to lie inside the rows), the rank of each row's first set bit."""
+    cdef int64_t n = clks.shape[0], W = clks.shape[1], norders = off.shape[0] - 1
+    cdef int64_t step = 2048, nunits = (n + step - 1) // step, u, r0, r1
+    out = np.zeros((norders, n), dtype=np.int64)
+    cdef int64_t[:, ::1] o = out
+    if n == 0 or norders == 0 or W == 0:
+        return out
+    with nogil:
+        for u in prange(nunits, num_threads=threads, schedule="static"):
+            r0 = u * step
+            r1 = r0 + step
+            if r1 > n:
+                r1 = n
+            hm_minhash_rows(&clks[0, 0], W, n, r0, r1, norders, &pos[0], &off[0], &o[0, 0])
     return out

@@ -3,11 +3,13 @@
 
 One block per header, each header one job: CPU facts (_hm_cpu.h), set-bit counts
 (_hm_count.h), the grid driver (_hm_grid.h) and its self-comparison passes
-(_hm_triangle.h), and listed pairs (_hm_listed.h). The score formula (_hm_score.h) and the
-hit lists (_hm_hits.h) are used by the C side only.
+(_hm_triangle.h), listed pairs (_hm_listed.h), and link's candidate path: blocked pairs
+expanded (_hm_blocked.h), the MinHash pool (_hm_minhash.h) and the combined Dice score
+(_hm_combined.h). The score formula (_hm_score.h) and the hit lists (_hm_hits.h) are used
+by the C side only.
 """
 
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 
 cdef extern from "_hm_cpu.h" nogil:
@@ -67,3 +69,63 @@ cdef extern from "_hm_listed.h" nogil:
                         const int64_t *ii, const int64_t *jj, int64_t p0, int64_t p1,
                         int64_t nseg, const int64_t *seg_lo, const int64_t *seg_hi,
                         const uint64_t *seg_mask, int32_t *out)
+
+
+cdef extern from "_hm_blocked.h" nogil:
+    ctypedef struct hm_table:
+        int64_t width
+        const int64_t *left_group
+        const int64_t *group_start
+        const int64_t *group_size
+        const int64_t *right_order
+        const int64_t *rank
+    int64_t hm_expand_rows(const hm_table *tables, int64_t ntables, int dedup, int64_t r0,
+                           int64_t r1, int64_t *oi, int64_t *oj, int64_t *per_table)
+
+
+cdef extern from "_hm_combined.h" nogil:
+    ctypedef struct hm_combined:
+        int64_t W
+        const uint64_t *A
+        const uint64_t *B
+        const int64_t *tot_a
+        const int64_t *tot_b
+        int64_t nseg
+        const uint16_t *pop_a
+        const uint16_t *pop_b
+        const uint8_t *pres_a
+        const uint8_t *pres_b
+        const uint8_t *nested
+        const int64_t *seg_lo
+        const int64_t *seg_hi
+        const uint64_t *seg_mask
+        const uint8_t *counted
+        int64_t nswap
+        const int64_t *sw_s
+        const int64_t *sw_t
+        const int64_t *sw_words
+        const uint64_t **sw_as
+        const uint64_t **sw_at
+        const uint64_t **sw_bs
+        const uint64_t **sw_bt
+        int64_t nstable
+        const int64_t *st_seg
+        const float *st_below
+        int64_t ntok
+        const uint8_t **tok_a
+        const uint8_t **tok_b
+        const double *tok_bonus
+        const double *tok_penalty
+        double max_bonus
+        double max_penalty
+        const double *factor_pow
+        double blend
+    int HM_MAX_SEGMENTS
+    void hm_combined_scores(const hm_combined *c, const int64_t *ii, const int64_t *jj,
+                            int64_t p0, int64_t p1, float *out)
+
+
+cdef extern from "_hm_minhash.h" nogil:
+    void hm_minhash_rows(const uint64_t *clks, int64_t W, int64_t n, int64_t r0, int64_t r1,
+                         int64_t norders, const int64_t *pos, const int64_t *off,
+                         int64_t *out)

@@ -13,7 +13,13 @@ Calling the package itself, as ``hm.link([...])``, runs :func:`hashmatch._api.li
 from hashmatch._api.callable_package import make_callable
 from hashmatch.link.compat import check_compatible
 from hashmatch.link.inputs import token_kinds
-from hashmatch.link.pipeline import link_encodings, link_files, score_pairs, within_party_threshold
+from hashmatch.link.pipeline import (
+    link_encodings,
+    link_files,
+    score_candidates,
+    score_pairs,
+    within_party_threshold,
+)
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "check_compatible",
     "link_encodings",
     "link_files",
+    "score_candidates",
     "score_pairs",
     "token_kinds",
     "within_party_threshold",

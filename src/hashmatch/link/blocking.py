@@ -66,6 +66,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices, Tokens
+from hashmatch.kernel.candidates import expand_candidates, minhash
 
 __all__ = [
     "METHODS",
@@ -203,7 +204,7 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
 
     def __init__(self, tables: list[_KeyTable], n_left: int, dedup: bool, full_grid: int,
                  columns: tuple[tuple[str, ...], int], skipped: tuple[int, int, int],
-                 chunk_pairs: int) -> None:
+                 chunk_pairs: int, rows: tuple[int, int] | None = None) -> None:
         self._tables = tables
         self._dedup = dedup
         self._full_grid = full_grid
@@ -214,7 +215,10 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
         per_row = np.zeros(n_left, np.int64)
         for t in tables:
             per_row += _partners(t, 0, n_left, dedup)[1].reshape(n_left, t.width).sum(axis=1)
-        self._chunks = _chunk_bounds(per_row, chunk_pairs)
+        self._raw_per_row = per_row
+        start, stop = (0, n_left) if rows is None else rows
+        self._chunks = ((start + a, start + b)
+                        for a, b in _chunk_bounds(per_row[start:stop], chunk_pairs))
 
     @property
     def stats(self) -> BlockingStats:
@@ -237,13 +241,28 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
     def __next__(self) -> tuple[Indices, Indices]:
         while True:
             start, stop = next(self._chunks)
-            keys = self._chunk(start, stop)
-            if len(keys):
+            i, j = self._chunk(start, stop)
+            if len(i):
                 break
-        self._candidates += len(keys)
+        self._candidates += len(i)
+        return i, j
+
+    def _chunk(self, start: int, stop: int) -> tuple[Indices, Indices]:
+        found = expand_candidates(
+            [(t.width, t.left_group, t.group_start, t.group_size, t.right_order, t.rank)
+             for t in self._tables],
+            self._dedup, start, stop, self._raw_per_row[start:stop],
+        )
+        if found is not None:  # the compiled path: the same pairs as the reference below
+            i, j, per_table = found
+            for table, n in zip(self._tables, per_table.tolist(), strict=True):
+                self._per_method[table.method] += n
+            return i, j
+        keys = self._chunk_reference(start, stop)
         return (keys >> np.uint64(32)).astype(np.int64), (keys & _LOW32).astype(np.int64)
 
-    def _chunk(self, start: int, stop: int) -> _U64:
+    def _chunk_reference(self, start: int, stop: int) -> _U64:
+        """The numpy reference of :meth:`_chunk` (the test oracle and the fallback)."""
         distinct = []
         for table in self._tables:
             keys = _sorted_unique(_expand(table, start, stop, self._dedup))
@@ -265,6 +284,7 @@ def candidate_pairs(
     left_present: npt.NDArray[np.bool_] | None = None,
     right_present: npt.NDArray[np.bool_] | None = None,
     chunk_pairs: int = 4_000_000,
+    rows: tuple[int, int] | None = None,
 ) -> CandidatePairs:
     """Stream the candidate pairs of two parties (or of one party with itself).
 
@@ -291,6 +311,9 @@ def candidate_pairs(
     chunk_pairs:
         Target number of pairs per chunk (a chunk always holds whole left rows, so a
         single row with more partners than this makes a larger chunk).
+    rows:
+        ``(start, stop)``: only the pairs of left rows ``start .. stop - 1`` (a task's
+        share of a job; the key tables still cover every row). None: all left rows.
 
     Returns
     -------
@@ -312,6 +335,9 @@ def candidate_pairs(
     r_tokens = left_tokens if right_tokens is None else right_tokens
     _check_shapes(left_clks, r_clks)
     n, m = len(left_clks), len(r_clks)
+    if rows is not None and not 0 <= rows[0] <= rows[1] <= n:
+        msg = f"rows: expected 0 <= start <= stop <= {n}, got {tuple(rows)}"
+        raise ValueError(msg)
     full_grid = n * (n - 1) // 2 if dedup else n * m
 
     columns: dict[str, list[tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]] = {}
@@ -333,7 +359,7 @@ def candidate_pairs(
         skipped_pairs += pairs
     used = (tuple(names.get("tokens", ())), len(names.get("lsh", ())))
     return CandidatePairs(tables, n, dedup, full_grid, used,
-                          (largest, skipped_blocks, skipped_pairs), chunk_pairs)
+                          (largest, skipped_blocks, skipped_pairs), chunk_pairs, rows)
 
 
 # -- key columns -------------------------------------------------------------------------
@@ -536,6 +562,14 @@ def _collision_rate(left: _U64, right: _U64, *, lvalid: npt.NDArray[np.bool_],
 
 def _minhash(clks: Clks, orders: Sequence[npt.NDArray[np.intp]]) -> Indices:
     """MinHash values ``int64[len(orders), rows]``; an order's length marks "no bit set"."""
+    found = minhash(clks, orders)
+    if found is not None:  # the compiled loop: the same values as the reference below
+        return found
+    return _minhash_reference(clks, orders)
+
+
+def _minhash_reference(clks: Clks, orders: Sequence[npt.NDArray[np.intp]]) -> Indices:
+    """The numpy reference of :func:`_minhash` (the test oracle and the fallback)."""
     out = np.empty((len(orders), len(clks)), np.int64)
     for start in range(0, len(clks), _ROW_BATCH):
         block = np.asarray(clks[start:start + _ROW_BATCH], dtype=np.uint64)
@@ -635,7 +669,18 @@ def _build_table(
     if dedup:
         rank = np.full(len(rkeys), -1, np.int64)
         rank[order] = np.arange(len(order))
-    table = _KeyTable(method, width, _lookup(lkeys, lvalid, gkeys[kept]),
+        # the left entries are the right ones: each one's group is where the sort put it
+        # (what _lookup would find, without a second sort and search)
+        renumber = np.cumsum(kept) - 1
+        renumber[oversized] = -1
+        group_of = np.zeros(len(order), np.int64)
+        if len(bounds):
+            group_of[bounds[1:]] = 1
+        left_group = np.full(len(lkeys), -1, np.int64)
+        left_group[order] = renumber[np.cumsum(group_of)] if len(order) else []
+    else:
+        left_group = _lookup(lkeys, lvalid, gkeys[kept])
+    table = _KeyTable(method, width, left_group,
                       bounds[kept].astype(np.int64), gsize[kept], order.astype(np.int64), rank)
     return table, stats
 

@@ -51,6 +51,7 @@ from hashmatch.link.explain import explain_pairs
 from hashmatch.link.fellegi_sunter import models_from_report
 from hashmatch.link.fs_scorer import ProbabilisticScorer
 from hashmatch.link.inputs import Encoding, as_encoding, file_info, info_of, tokens_digest
+from hashmatch.link.memory import DEFAULT_CHUNK_PAIRS, MemoryBudget
 from hashmatch.link.quality import estimate_quality
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
@@ -65,16 +66,20 @@ __all__ = [
     "check_compatible",
     "link_encodings",
     "link_files",
+    "score_candidates",
     "score_pairs",
     "within_party_threshold",
 ]
 
 PathLike = str | os.PathLike[str]
 
-#: With an automatic threshold, pairs scoring below this are not kept between chunks (it
-#: lies below the non-match mode of CLK scores, so this drops the bulk of unrelated
-#: candidates); if the chosen threshold falls below it, the candidates are scored again.
-AUTO_KEEP_FLOOR = 0.25
+#: With an automatic threshold, pairs scoring below this are not kept between chunks: no
+#: pair below the threshold is used after scoring (entity conflict checks score their
+#: pairs afresh), so this bounds memory by the likely matches rather than the candidates
+#: (at 0.25, below the non-match mode of CLK scores, most candidates were kept: gigabytes
+#: at a million rows). If the chosen threshold falls below it, the candidates are scored
+#: again at the threshold, so the floor changes cost, never results.
+AUTO_KEEP_FLOOR = 0.5
 #: Candidate scores pooled for choosing the threshold; beyond, a deterministic subsample.
 SCORE_POOL_CAP = 4_000_000
 #: Bins of each party pair's score histogram over [0, 1] (the report draws them).
@@ -113,6 +118,7 @@ def link_files(
     scoring: str = DEFAULT_SCORING,
     model: Mapping[str, Any] | None = None,
     report_extra: dict[str, Any] | None = None,
+    memory: str | int | None = None,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
@@ -150,6 +156,10 @@ def link_files(
     report_extra:
         Keys added to report.json and report.html (``data_quality``: per party, a
         ``hashmatch profile --json`` document).
+    memory:
+        A memory budget such as ``"4GB"`` (see :mod:`hashmatch.link.memory`): candidate
+        chunks are sized to it, and a party pair whose blocking tables would not fit is
+        refused (CostLimitError) before any work. None: default chunks, no check.
 
     Raises
     ------
@@ -160,7 +170,8 @@ def link_files(
     OutputError
         ``out_dir`` may not be written (checked before linking).
     CostLimitError
-        Without blocking, more pairs than the limit and not ``allow_costly``.
+        Without blocking, more pairs than the limit and not ``allow_costly``; or blocking
+        tables over the ``memory`` budget.
     """
     from hashmatch.link.outputs import check_results_folder, write_results
 
@@ -186,6 +197,7 @@ def link_files(
             allow_costly=allow_costly,
             scoring=scoring,
             model=model,
+            memory=memory,
         )
         result.timings = {"open_and_verify": opened, **result.timings}
         write_results(
@@ -213,6 +225,7 @@ def link_encodings(
     allow_costly: bool = False,
     scoring: str = DEFAULT_SCORING,
     model: Mapping[str, Any] | None = None,
+    memory: str | int | None = None,
 ) -> LinkResult:
     """Link in memory: open :class:`EncodingFile` objects or ``EncodedBatch`` objects.
 
@@ -245,12 +258,16 @@ def link_encodings(
     jobs = list(itertools.combinations(range(len(parties)), 2))
     if dedup:
         jobs += [(p, p) for p in range(len(parties))]
+    budget = MemoryBudget(memory)
+    if config is not None:
+        _check_budget(budget, parties, infos, jobs, config)
     if scoring == "fs":
         if config is None:
             msg = "probabilistic scoring needs blocking (its model is fitted on candidates)"
             raise ValueError(msg)
         return _link_probabilistic(
-            parties, infos, jobs, config, threshold, dedup, conflict_margin, progress, model
+            parties, infos, jobs, config, threshold, dedup, conflict_margin, progress, model,
+            budget,
         )
     if scoring != "dice":
         msg = f"scoring: expected 'fs' or 'dice', got {scoring!r}"
@@ -276,7 +293,8 @@ def link_encodings(
     else:
         floor = AUTO_KEEP_FLOOR if threshold is None else float(threshold)
         scored = [
-            _score_job(scorer, a, b, config, floor, pool if keep else None, meter.job(k))
+            _score_job(scorer, a, b, config, floor, pool if keep else None, meter.job(k),
+                       budget)
             for k, ((a, b), keep) in enumerate(zip(jobs, pooled, strict=True))
         ]
         timings["compare"] = time.perf_counter() - t0
@@ -286,7 +304,8 @@ def link_encodings(
         choice = _threshold(threshold, scores)
         if choice.value < floor:  # rare: the valley lies below what was kept; score again
             floor = choice.value
-            scored = [_score_job(scorer, a, b, config, floor, None, None) for a, b in jobs]
+            scored = [_score_job(scorer, a, b, config, floor, None, None, budget)
+                      for a, b in jobs]
         timings["threshold"] = time.perf_counter() - t0
 
     cuts = [_cut(choice, a == b and cross and threshold is None) for a, b in jobs]
@@ -392,6 +411,7 @@ def _link_probabilistic(
     conflict_margin: float | None,
     progress: ProgressHook | None,
     model: Mapping[str, Any] | None,
+    budget: MemoryBudget,
 ) -> LinkResult:
     """The pipeline with match probabilities as scores: fit each party pair's model on its
     candidates (one pass counting comparison patterns), score them (a second pass), cut at
@@ -403,7 +423,8 @@ def _link_probabilistic(
         scorer.models.update(models_from_report(model, scorer.spec, names))
     t0 = time.perf_counter()
     for a, b in jobs:
-        chunks, _ = _candidates(parties[a], None if a == b else parties[b], config)
+        chunks, _ = _candidates(parties[a], None if a == b else parties[b], config,
+                                chunk_pairs=budget.chunk_pairs)
         scorer.fit(a, b, chunks)
     timings["fit"] = time.perf_counter() - t0
     choice = _probability_threshold(threshold)
@@ -411,7 +432,7 @@ def _link_probabilistic(
     pool = _ScorePool(SCORE_POOL_CAP)
     meter = _Meter(progress, [infos[a].rows for a, _ in jobs])
     scored = [
-        _score_job(scorer, a, b, config, choice.value, pool, meter.job(k))
+        _score_job(scorer, a, b, config, choice.value, pool, meter.job(k), budget)
         for k, (a, b) in enumerate(jobs)
     ]
     timings["compare"] = time.perf_counter() - t0
@@ -461,6 +482,45 @@ def score_pairs(left: Any, right: Any, i: Indices, j: Indices) -> Scores:
 
 
 @dataclass(frozen=True)
+class CandidateStats:
+    """What scoring a share of a job's candidates saw: how many were scored, the
+    histogram of all their scores (SCORE_BINS on [0, 1]) and blocking's statistics."""
+
+    candidates: int
+    counts: npt.NDArray[np.int64]
+    blocking: BlockingStats | None
+
+
+def score_candidates(
+    left: Any,
+    right: Any | None,
+    row_range: tuple[int, int] | None = None,
+    config: BlockingConfig | None = None,
+    floor: float = AUTO_KEEP_FLOOR,
+) -> tuple[Indices, Indices, Scores, CandidateStats]:
+    """Blocked candidates of left rows ``row_range`` against ``right`` (None: within
+    ``left``, pairs ``i < j``), scored with the Dice score ``link`` uses; the pairs scoring
+    at least ``floor`` are kept: ``(i, j, score, stats)``, sorted by ``(i, j)``.
+
+    ``left`` and ``right`` are open :class:`EncodingFile` or ``EncodedBatch`` objects of
+    one schema. The unit of work of one task of a distributed engine: tasks over
+    consecutive row ranges of one party pair give, concatenated, the pairs and scores of
+    the local engine (each task builds the key tables of the whole pair; blocking
+    statistics describe its rows only).
+    """
+    infos = [info_of(left)] if right is None else [info_of(left), info_of(right)]
+    check_compatible(infos)
+    parties = [as_encoding(left)] if right is None else [as_encoding(left), as_encoding(right)]
+    scorer = PairScorer(parties, ScoringConfig.for_tokens(infos[0].token_kinds))
+    b = 0 if right is None else 1
+    chunks, stats = _candidates(parties[0], None if right is None else parties[1],
+                                config or BlockingConfig(), row_range)
+    i, j, score, n, counts = _score_chunks(scorer, 0, b, chunks, floor, None, None)
+    return i, j, score, CandidateStats(n, counts, stats())
+
+
+
+@dataclass(frozen=True)
 class _Scored:
     i: Indices
     j: Indices
@@ -480,10 +540,12 @@ def _score_job(
     floor: float,
     pool: _ScorePool | None,
     progress: Callable[[int], None] | None,
+    budget: MemoryBudget,
 ) -> _Scored:
     """Score the candidates of parties a and b; keep the pairs at or above ``floor``."""
     left, right = scorer.parties[a], scorer.parties[b]
-    chunks, stats = _candidates(left, None if a == b else right, config)
+    chunks, stats = _candidates(left, None if a == b else right, config,
+                                chunk_pairs=budget.chunk_pairs)
     i, j, score, n, counts = _score_chunks(scorer, a, b, chunks, floor, pool, progress)
     return _Scored(i, j, score, n, stats(), counts)
 
@@ -573,7 +635,9 @@ def _cut(choice: ThresholdChoice, within_party_auto: bool) -> float:
 
 
 def _candidates(
-    left: Encoding, right: Encoding | None, config: BlockingConfig
+    left: Encoding, right: Encoding | None, config: BlockingConfig,
+    rows: tuple[int, int] | None = None,
+    chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
 ) -> tuple[Iterator[tuple[Indices, Indices]], Callable[[], BlockingStats | None]]:
     """Candidate chunks of (left, right), or of left with itself (i < j) when right is None,
     and a function giving the blocking statistics once the chunks are exhausted."""
@@ -586,8 +650,25 @@ def _candidates(
         segments=left.segments,
         left_present=left.present,
         right_present=None if right is None else right.present,
+        rows=rows,
+        chunk_pairs=chunk_pairs,
     )
     return stream, lambda: stream.stats
+
+
+def _check_budget(budget: MemoryBudget, parties: Sequence[Encoding],
+                  infos: Sequence[PartyInfo], jobs: Sequence[tuple[int, int]],
+                  config: BlockingConfig) -> None:
+    """Refuse, before any work, a party pair whose blocking would not fit ``budget``."""
+    for a, b in jobs:
+        left, right = parties[a], parties[b]
+        columns = config.bands if "lsh" in config.methods else 0
+        if "tokens" in config.methods:
+            names = config.token_columns
+            columns += len(names if names is not None
+                           else [t for t in left.tokens if t in right.tokens])
+        budget.check_tables(f"{infos[a].party} ~ {infos[b].party}", infos[a].rows,
+                            None if a == b else infos[b].rows, columns)
 
 
 class _Meter:

@@ -1,0 +1,108 @@
+"""The coordinator's memory budget (``link --memory 4GB``): what it bounds and how.
+
+Linking holds two kinds of memory. What grows with the *rows* of a party pair: the
+encodings (memory-mapped), each side's MinHash pool and the sorted key tables of blocking
+(about :data:`TABLE_BYTES_PER_ENTRY` bytes per row and key column, and
+:data:`POOL_BYTES_PER_ROW` per row). What grows with the *candidates*: each chunk of left
+rows is expanded, scored and filtered at once, about :data:`BYTES_PER_CANDIDATE` bytes
+per raw candidate pair. The budget bounds the second by the chunk size (a quarter of the
+budget, never more than the default chunk, so results at the default budget are those of
+an unbudgeted run) and checks the first before any work: a party pair whose key tables
+cannot fit is refused with the budget it needs, rather than swapping or being killed.
+
+Chunk size changes nothing but memory when the pooled candidate scores fit the threshold's
+pool (:data:`hashmatch.link.pipeline.SCORE_POOL_CAP`); beyond, the pool is a per-chunk
+subsample, so a budget below the default can move an automatic threshold slightly
+(deterministically: the same budget gives the same result).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hashmatch.errors import CostLimitError
+
+__all__ = [
+    "DEFAULT_CHUNK_PAIRS",
+    "MemoryBudget",
+    "parse_memory",
+]
+
+#: Raw candidate pairs per chunk without a budget (and at most with one).
+DEFAULT_CHUNK_PAIRS = 4_000_000
+#: Working memory per raw candidate of a chunk: its reserved (i, j) slots, the distinct
+#: pairs, their float32 scores and the filter's temporaries.
+BYTES_PER_CANDIDATE = 64
+#: Key tables per (row, key column): keys, the sort's order and temporaries, groups.
+TABLE_BYTES_PER_ENTRY = 48
+#: MinHash pool and band keys per row (about 50 int64 values and 24 keys with flags).
+POOL_BYTES_PER_ROW = 700
+#: The smallest chunk a budget may ask for (smaller only adds per-chunk overhead).
+MIN_CHUNK_PAIRS = 10_000
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
+          "G": 1 << 30, "GB": 1 << 30, "T": 1 << 40, "TB": 1 << 40}
+
+
+def parse_memory(text: str | int) -> int:
+    """Bytes of a size such as ``"4GB"``, ``"512MB"``, ``"1.5G"`` or ``1048576`` (binary
+    units: 1 GB = 2**30 bytes).
+
+    >>> parse_memory("4GB"), parse_memory("512 mb"), parse_memory(1024)
+    (4294967296, 536870912, 1024)
+    """
+    if isinstance(text, int):
+        value, unit = float(text), ""
+    else:
+        found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+        if not found or found.group(2).upper() not in _UNITS:
+            msg = f"memory: expected a size such as 4GB or 512MB, got {text!r}"
+            raise ValueError(msg)
+        value, unit = float(found.group(1)), found.group(2).upper()
+    size = int(value * _UNITS[unit])
+    if size < 1:
+        msg = f"memory: expected a positive size, got {text!r}"
+        raise ValueError(msg)
+    return size
+
+
+class MemoryBudget:
+    """A budget in bytes: the chunk size it allows and the check of each party pair."""
+
+    def __init__(self, size: str | int | None) -> None:
+        self.bytes = None if size is None else parse_memory(size)
+
+    @property
+    def chunk_pairs(self) -> int:
+        """Raw candidate pairs per chunk: a quarter of the budget, within the bounds."""
+        if self.bytes is None:
+            return DEFAULT_CHUNK_PAIRS
+        fits = self.bytes // 4 // BYTES_PER_CANDIDATE
+        return int(min(DEFAULT_CHUNK_PAIRS, max(MIN_CHUNK_PAIRS, fits)))
+
+    def check_tables(self, label: str, left_rows: int, right_rows: int | None,
+                     key_columns: int) -> None:
+        """Refuse a party pair whose blocking tables and pools would not fit the budget.
+
+        Raises
+        ------
+        CostLimitError
+            The estimate exceeds the budget (the message gives the budget it needs).
+        """
+        if self.bytes is None:
+            return
+        rows = left_rows + (right_rows or 0)
+        need = rows * (key_columns * TABLE_BYTES_PER_ENTRY + POOL_BYTES_PER_ROW)
+        need += self.chunk_pairs * BYTES_PER_CANDIDATE
+        if need > self.bytes:
+            msg = (f"{label}: blocking needs about {_size(need)} (key tables for {rows:,} "
+                   f"rows), over the memory budget of {_size(self.bytes)}")
+            raise CostLimitError(msg, hint=f"raise --memory to at least {_size(need)}")
+
+
+def _size(n: int) -> str:
+    for unit in ("GB", "MB", "KB"):
+        scale = _UNITS[unit]
+        if n >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return f"{n}B"
