@@ -8,26 +8,31 @@ field adds 0), and its match probability ``1 / (1 + 2**-weight)``.
 Estimation, per party pair (a party with itself for dedup), following the anchors of
 Brown et al. 2017 and Splink's training recipe:
 
-* **u from random pairs** of the two parties (:func:`estimate_u`), then **conditioned on
-  blocking** (:func:`estimate_m_u`): the model scores candidates, and the non-matches
-  blocking proposes are household members and namesakes, which agree on surname, address
-  and first name far more often than random pairs do. With u from random pairs alone a
-  surname + address agreement outweighed a clear first-name or birth-date disagreement
-  (demo, catalogue~catalogue: 714 of 2,079 candidates accepted). So EM also re-estimates
-  u from the candidates' non-match posterior mass, anchored to the random-pair u by
-  :data:`U_ANCHOR` pseudo-pairs (with few candidates u stays close to the random one; the
-  stable-field cap below keeps EM from calling households matches).
-* **the prior** (the match rate among candidates) from the deterministic keys: the share
-  of candidates agreeing on a schema match key, divided by :data:`KEY_RECALL`. Without
-  match keys, and within one party (where keys agree for twins and siblings too), EM
-  estimates it, starting from the one-to-one bound.
+* **u from random pairs** of the two parties (:func:`estimate_u`), kept fixed, with its
+  exact levels counted from value frequencies instead (the share of *all* pairs agreeing
+  exactly, from the fingerprints of the field bits; see
+  :func:`~hashmatch.link.comparison.exact_agreement_rates`), less the matches' own share
+  each EM iteration (:func:`chance_agreement_u`): an identifier's chance agreement is
+  about one pair in the population, far below what random pairs can resolve.
+* **the prior** is the match rate among *all* pairs of the two parties, the population u
+  describes, so a candidate's posterior does not depend on how blocking chose it. From the
+  deterministic keys where there are some (candidates agreeing on a schema match key,
+  divided by :data:`KEY_RECALL` and by the number of pairs); without match keys, and
+  within one party (where keys agree for twins and siblings too), EM estimates it.
+  (Mixing a prior among candidates with random-pair u overstated every probability;
+  re-estimating u on the candidates instead, as before, let EM converge on the blocking
+  key, first name + birth year: synth 10,000 catalogue~partner recall 0.67.)
 * **m by EM** over the candidates blocking proposed, run on distinct comparison patterns
-  with their counts (:func:`estimate_m`), so its cost does not grow with the data. Safeguard:
-  on a field the schema marks ``stable`` (first name, birth date) the ``else`` level keeps
-  ``m <= STABLE_DISAGREE_M``, so a clear disagreement there is strongly negative whatever
-  EM finds (twins and fathers and sons are not the same person); on the other fields
-  that are not household ones (surname) ``m <= OTHER_DISAGREE_M`` (names change, but
-  rarely).
+  with their counts (:func:`estimate_m`), so its cost does not grow with the data.
+  Safeguards: on a field the schema marks ``stable`` (first name, birth date) the
+  ``else`` level keeps ``m <= STABLE_DISAGREE_M``, so a clear disagreement there is
+  strongly negative whatever EM finds; on the other fields that are not household ones
+  (surname) ``m <= OTHER_DISAGREE_M`` (names change, but rarely).
+* **look-alikes** (:func:`lookalike_pairs`): a clear first-name disagreement with a
+  shared household field or birth date (twins, couples, siblings) counts none of its
+  positive evidence, in EM and in scoring alike: those agreements are the family's, and
+  counted as independent evidence they outweighed the name (synth 10,000: twins kept
+  apart 80 of 130 without the rule, 123 with it).
 
 :class:`PairModel` is a frozen, JSON-ready artefact: ``report.json`` holds one per party
 pair and ``link --model`` reuses them.
@@ -51,9 +56,11 @@ __all__ = [
     "STABLE_DISAGREE_M",
     "U_ANCHOR",
     "PairModel",
+    "chance_agreement_u",
     "estimate_m",
     "estimate_m_u",
     "estimate_u",
+    "lookalike_pairs",
 ]
 
 #: Share of true matches assumed to agree on a schema match key (surname + birth date):
@@ -66,21 +73,29 @@ STABLE_DISAGREE_M = 0.001
 #: household (surname): without it EM absorbs namesakes (same first name and birth year,
 #: another surname) into the matches (demo, callcentre~catalogue: m 0.28). Measured (demo
 #: seed 7 / synth 2,000 seed 5, --dedup): none -> F1 0.959 / 0.970, 0.15 -> 0.965 /
-#: 0.969, 0.1 -> 0.966 / 0.969, 0.05 -> 0.959 / 0.967.
-OTHER_DISAGREE_M = 0.1
+#: 0.969, 0.1 -> 0.966 / 0.969, 0.05 -> 0.959 / 0.967. With u from random pairs and the
+#: look-alike rule (benchmarks/scoring.py, FEBRL 4 / demo / synth 10,000): 0.1 -> 0.9995 /
+#: 0.959 / 0.947, 0.15 -> 0.9996 / 0.959 / 0.947 (FEBRL swaps given and surname).
+OTHER_DISAGREE_M = 0.15
 #: Weight, in pairs, of the random-pair u when EM re-estimates u on the candidates.
 #: Measured (demo seed 7, synth 2,000 seed 5, --dedup): 100 -> F1 0.953 / 0.964,
 #: 1,000 -> 0.959 / 0.970, 10,000 -> 0.925 / 0.950.
 U_ANCHOR = 1_000.0
 #: Floor of any m or u, so no level is impossible (a weight stays finite).
 _FLOOR = 1e-5
+#: Floor of u: exact agreement rates counted from value frequencies go far below what
+#: random pairs can see (an identifier's u is about 1/rows).
+_U_FLOOR = 1e-12
 _EM_ITERATIONS = 40
+#: Floor of the prior: one match in 10^12 pairs (a prior over all pairs of two million-row
+#: parties is about 10^-6).
+_MIN_PRIOR = 1e-12
 
 
 def _initial_m(labels: Sequence[str]) -> npt.NDArray[np.float64]:
     guess = {"exact": 0.8, "agree": 0.85, "dice>=0.9": 0.08, "dice>=0.75": 0.04,
              "dice>=0.5": 0.02, "else": 0.02, "disagree": 0.15, "swapped": 0.03,
-             "contained": 0.3}
+             "contained": 0.3, "exact:common": 0.2, "exact:frequent": 0.1}
     m = np.array([0.0] + [guess[label] for label in labels[1:]])
     return m / m.sum()
 
@@ -100,14 +115,14 @@ class PairModel:
         """Per comparison, log2(m/u) per level (0 for ``missing``)."""
         out = []
         for m, u in zip(self.m, self.u, strict=True):
-            w = np.log2(np.maximum(m, _FLOOR) / np.maximum(u, _FLOOR))
+            w = np.log2(np.maximum(m, _FLOOR) / np.maximum(u, _U_FLOOR))
             w[0] = 0.0
             out.append(w)
         return out
 
     @property
     def prior_weight(self) -> float:
-        p = min(max(self.prior, 1e-9), 1 - 1e-9)
+        p = min(max(self.prior, _MIN_PRIOR), 1 - 1e-9)
         return math.log2(p / (1 - p))
 
     def field_weights(self, vectors: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
@@ -181,7 +196,38 @@ def combined_weights(
         keep = np.zeros_like(sub, dtype=np.bool_)
         keep[np.arange(len(sub)), best] = True
         out[:, group] = np.where(keep, sub, 0.0)
+    # look-alikes: the shared family evidence counts for nothing
+    alike = lookalike_pairs(vectors, spec)
+    if alike.any():
+        positive = out[alike] > 0
+        out[alike] = np.where(positive, 0.0, out[alike])
     return out
+
+
+def lookalike_pairs(
+    vectors: npt.NDArray[np.int8], spec: ComparisonLevels
+) -> npt.NDArray[np.bool_]:
+    """``bool[pairs]``: look-alikes, pairs that clearly disagree (level ``else``) on a
+    stable name (a first name) yet agree exactly on a household field (address, phone,
+    e-mail) or on another stable field (the birth date): twins, couples, siblings. Their
+    shared agreements are family evidence, not independent evidence of one person, so
+    :func:`combined_weights` counts none of their positive weights. (A clash on the birth
+    date alone is not enough: a typo in a date is common, FEBRL 4 is full of them, and
+    its negative weight already counts.)"""
+    n = len(vectors)
+    clash = np.zeros(n, np.bool_)
+    for c, labels in enumerate(spec.levels):
+        if spec.stable_name and spec.stable_name[c] and "else" in labels:
+            clash |= vectors[:, c] == labels.index("else")
+    if not clash.any():
+        return clash
+    shared = np.zeros(n, np.bool_)
+    household = spec.household or (False,) * len(spec.names)
+    for c, labels in enumerate(spec.levels):
+        if household[c] or (spec.stable[c] and not (spec.stable_name and spec.stable_name[c])):
+            exact = np.asarray([lab == "exact" or lab.startswith("exact:") for lab in labels])
+            shared |= exact[vectors[:, c]]
+    return clash & shared
 
 
 def _probability(weight: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
@@ -230,19 +276,32 @@ def estimate_m_u(
     *,
     prior: float | None,
     prior_start: float,
-    u_anchor: float | None = U_ANCHOR,
+    u_anchor: float | None = None,
     iterations: int = _EM_ITERATIONS,
+    population: float | None = None,
+    agreement: Sequence[npt.NDArray[np.bool_]] | None = None,
 ) -> tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...], float]:
     """EM as :func:`estimate_m`; with ``u_anchor`` also u, from the candidates' non-match
     posterior mass plus ``u_anchor`` pseudo-pairs distributed as the random-pair ``u``
-    (u conditional on blocking). Returns ``(m, u, prior)``."""
+    (u conditional on blocking). Returns ``(m, u, prior)``.
+
+    ``population``: the number of pairs the prior refers to (default: the candidates).
+    ``agreement[c]`` marks the levels of comparison ``c`` whose ``u`` is the share of
+    *all* pairs at that level, matches included (exact agreement counted from value
+    frequencies): each iteration takes the matches' share out,
+    ``u = (share - prior * m) / (1 - prior)``, at least one pair in ``population``.
+    Without it an identifier's agreement, which is almost only matches, would count its
+    matches as chance agreement."""
     vectors = decode_patterns(codes, spec.radix)
     weight = counts.astype(np.float64)
     m = [_initial_m(labels) for labels in spec.levels]
-    uu = [np.maximum(np.asarray(x, np.float64), _FLOOR) for x in u]
+    uu = [np.maximum(np.asarray(x, np.float64), _U_FLOOR) for x in u]
+    shares = [np.asarray(x, np.float64) for x in u]
     lam = prior if prior is not None else prior_start
-    lam = min(max(lam, 1e-6), 0.999)
+    lam = min(max(lam, _MIN_PRIOR), 0.999)
     for _ in range(iterations):
+        if agreement is not None:
+            uu = _chance_agreement(shares, m, lam, agreement, population or weight.sum())
         ws = []
         for c in range(len(m)):
             w = np.log2(np.maximum(m[c], _FLOOR) / uu[c])
@@ -271,8 +330,37 @@ def estimate_m_u(
         if u_anchor is not None:
             uu = _candidate_u(vectors, (1.0 - p) * weight, spec, u, u_anchor)
         if prior is None and weight.sum() > 0:
-            lam = min(max(float(pw.sum() / weight.sum()), 1e-6), 0.999)
+            lam = min(max(float(pw.sum() / (population or weight.sum())), _MIN_PRIOR), 0.999)
     return tuple(tuple(x.tolist()) for x in m), tuple(tuple(x.tolist()) for x in uu), lam
+
+
+def chance_agreement_u(
+    shares: npt.NDArray[np.float64],
+    m: npt.NDArray[np.float64],
+    prior: float,
+    levels: npt.NDArray[np.bool_],
+    population: float,
+) -> npt.NDArray[np.float64]:
+    """One comparison's u: at ``levels``, the non-matches' share of pairs agreeing,
+    ``(share - prior * m) / (1 - prior)`` from the share of all pairs ``shares``, at least
+    one pair in ``population``; the other levels keep ``shares``."""
+    u = shares.copy()
+    chance = (shares - prior * m) / (1.0 - prior)
+    u[levels] = np.maximum(chance[levels], 1.0 / max(population, 1.0))
+    return np.maximum(u, _U_FLOOR)
+
+
+def _chance_agreement(
+    shares: Sequence[npt.NDArray[np.float64]],
+    m: Sequence[npt.NDArray[np.float64]],
+    prior: float,
+    agreement: Sequence[npt.NDArray[np.bool_]],
+    population: float,
+) -> list[npt.NDArray[np.float64]]:
+    return [
+        chance_agreement_u(x, mc, prior, levels, population)
+        for x, mc, levels in zip(shares, m, agreement, strict=True)
+    ]
 
 
 def _disagree_cap(spec: ComparisonLevels, c: int) -> float | None:
