@@ -80,13 +80,14 @@ def prepare_synth(folder: Path, entities: int, seed: int, secret: int, *,
     return info
 
 
-def prepare_febrl(folder: Path, secret: int) -> dict[str, Any]:
+def prepare_febrl(folder: Path) -> dict[str, Any]:
+    """FEBRL 4 encoded with the secret of tests/regression/test_febrl_quality.py."""
     done = folder / "encoded.json"
     if done.exists():
         return dict(json.loads(done.read_text(encoding="utf-8")))
     folder.mkdir(parents=True, exist_ok=True)
     secret_path = folder / "linkage.secret"
-    fixed_secret(secret).write(secret_path, force=True)
+    LinkageSecret(bytes([1]) * 32).write(secret_path, force=True)
     with open(folder / "truth.csv", "w", newline="") as fh:
         truth = csv.writer(fh)
         truth.writerow(["party", "record_id", "entity_id"])
@@ -107,10 +108,16 @@ def prepare_febrl(folder: Path, secret: int) -> dict[str, Any]:
     return info
 
 
+#: ``--threshold`` for fs runs (None: the automatic one).
+FS_THRESHOLD: list[float | None] = [None]
+
+
 def run_link(info: dict[str, Any], out: Path, scoring: str, dedup: bool) -> dict[str, Any]:
     """Link, evaluate against the truth, and gather the figures of one run."""
     clock = time.perf_counter()
-    result = link_files(info["hme"], out, dedup=dedup, scoring=scoring, force=True)
+    threshold = FS_THRESHOLD[0] if scoring == "fs" else None
+    result = link_files(info["hme"], out, dedup=dedup, scoring=scoring, force=True,
+                        threshold=threshold)
     seconds = time.perf_counter() - clock
     report = evaluate(out, info["truth"], info["lookups"])
     row: dict[str, Any] = {
@@ -149,7 +156,7 @@ def measure(name: str, work: Path, scorings: list[str], secrets: int) -> list[di
             rows.append(best)
         return rows
     if kind == "febrl":
-        info = prepare_febrl(work / "febrl", 0)
+        info = prepare_febrl(work / "febrl")
     elif kind == "demo":
         info = prepare_synth(work / "demo", int(size or 3000), 7, 0)
     else:
@@ -188,8 +195,11 @@ def main() -> None:
     parser.add_argument("--pairs", action="store_true", help="print F1 per party pair")
     parser.add_argument("--work", type=Path, default=None, help="keep encodings here")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="probability threshold of fs runs (default: automatic)")
     parser.add_argument("--quick", action="store_true", help="small sets (smoke test)")
     args = parser.parse_args()
+    FS_THRESHOLD[0] = args.threshold
     sets = args.sets or (QUICK_SETS if args.quick else DEFAULT_SETS)
     secrets = 2 if args.quick else args.secrets
     scorings = args.scorings.split(",")
