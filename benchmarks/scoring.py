@@ -12,7 +12,10 @@ issue 12's bars:
 * ``synth:N``: ``hashmatch synth --entities N --seed 1`` (4 parties, duplicates);
 * ``dedup:N``: one party (crm) with 5% within-party duplicates, deduplicated alone,
   over ``--secrets`` secrets (the bar: P and R >= 0.99, F1 spread <= 0.003);
-* ``febrl``: FEBRL 4 with the example schema (``tests/data/febrl4``).
+* ``febrl``: FEBRL 4 with the example schema (``tests/data/febrl4``);
+* ``dir:DIR``: encodings made elsewhere (``DIR/enc/*.hme`` and ``*.lookup``,
+  ``DIR/truth.csv``, ``DIR/twins.csv``), e.g. the 500,000 people of
+  ``hashmatch synth --entities 500000 --seed 1``, only read.
 
     python benchmarks/scoring.py                      # demo, synth:10000, dedup:5000, febrl
     python benchmarks/scoring.py --sets synth:10000 --scorings fs --pairs
@@ -154,6 +157,17 @@ def measure(name: str, work: Path, scorings: list[str], secrets: int) -> list[di
                         precision=min(r["precision"] for r in runs),
                         recall=min(r["recall"] for r in runs), secrets=len(runs))
             rows.append(best)
+        return rows
+    if kind == "dir":  # encodings made elsewhere: DIR/enc/*.hme, *.lookup, DIR/truth.csv
+        folder = Path(size)
+        hme = sorted(str(p) for p in (folder / "enc").glob("*.hme"))
+        info = {"hme": hme, "lookups": [h[: -len(".hme")] + ".lookup" for h in hme],
+                "truth": str(folder / "truth.csv"),
+                "twins": str(folder / "twins.csv") if (folder / "twins.csv").exists() else None}
+        for scoring in scorings:
+            row = run_link(info, work / f"dir-{folder.name}" / "results", scoring, True)
+            row["set"] = f"dir:{folder.name}"
+            rows.append(row)
         return rows
     if kind == "febrl":
         info = prepare_febrl(work / "febrl")

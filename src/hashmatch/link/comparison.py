@@ -78,6 +78,9 @@ Levels = npt.NDArray[np.int8]
 
 #: Field types that people of one household share (see ComparisonLevels.household).
 HOUSEHOLD_FIELD_TYPES = frozenset({"address", "postcode", "phone", "email"})
+#: Field types whose exact agreement points at one person, not at a family: an e-mail
+#: address (a shared family one is rare and, being shared, a "common" value) or an id.
+PERSONAL_FIELD_TYPES = frozenset({"email", "id"})
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,11 @@ class ComparisonLevels:
     #: Stable name comparisons (a first name): a clear disagreement there with a shared
     #: household or birth date marks a look-alike (twins, couples; see fellegi_sunter).
     stable_name: tuple[bool, ...] = ()
+    #: Comparisons whose exact agreement points at one person (PERSONAL_FIELD_TYPES and
+    #: identifier tokens): it still counts for a look-alike.
+    personal: tuple[bool, ...] = ()
+    #: Comparisons of name fields (first name, surname).
+    name: tuple[bool, ...] = ()
 
     @property
     def radix(self) -> tuple[int, ...]:
@@ -132,7 +140,11 @@ def comparison_levels(
     stable: list[bool] = []
     household: list[bool] = []
     stable_name: list[bool] = []
+    personal: list[bool] = []
+    is_name: list[bool] = []
     for s, name in enumerate(field_names):
+        is_name.append(s < len(field_types) and field_types[s] == "name")
+        personal.append(s < len(field_types) and field_types[s] in PERSONAL_FIELD_TYPES)
         household.append(s < len(field_types) and field_types[s] in HOUSEHOLD_FIELD_TYPES)
         stable_name.append(
             s in set(stable_segments) and s < len(field_types) and field_types[s] == "name"
@@ -158,9 +170,11 @@ def comparison_levels(
             stable.append(False)
             household.append(False)
             stable_name.append(False)
+            personal.append(True)
+            is_name.append(False)
     return ComparisonLevels(
         tuple(names), tuple(levels), tuple(segments), tuple(tokens), tuple(stable),
-        tuple(household), tuple(stable_name),
+        tuple(household), tuple(stable_name), tuple(personal), tuple(is_name),
     )
 
 

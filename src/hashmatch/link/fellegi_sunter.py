@@ -28,11 +28,13 @@ Brown et al. 2017 and Splink's training recipe:
   ``else`` level keeps ``m <= STABLE_DISAGREE_M``, so a clear disagreement there is
   strongly negative whatever EM finds; on the other fields that are not household ones
   (surname) ``m <= OTHER_DISAGREE_M`` (names change, but rarely).
-* **look-alikes** (:func:`lookalike_pairs`): a clear first-name disagreement with a
-  shared household field or birth date (twins, couples, siblings) counts none of its
-  positive evidence, in EM and in scoring alike: those agreements are the family's, and
-  counted as independent evidence they outweighed the name (synth 10,000: twins kept
-  apart 80 of 130 without the rule, 123 with it).
+* **look-alikes** (:func:`lookalike_pairs`): a clear disagreement on a stable field with a
+  shared household field or birth date (twins, couples, siblings, parents and children)
+  counts the family's shared agreements once (:func:`lookalike_weights`), in EM and in
+  scoring alike; counted as independent evidence they outweighed the clash (synth
+  10,000: twins kept apart 80 of 130 without the rule, 124 with it). Only where the
+  parties hold families (``PairModel.families``): FEBRL 4 has one record per address,
+  and there a clash is a typo.
 
 :class:`PairModel` is a frozen, JSON-ready artefact: ``report.json`` holds one per party
 pair and ``link --model`` reuses them.
@@ -110,6 +112,9 @@ class PairModel:
     u: tuple[tuple[float, ...], ...]
     prior: float
     prior_source: str = "keys"  # "keys", "em" or "given"
+    #: The parties hold families (people sharing an address, phone or e-mail): the
+    #: look-alike rule applies (see :func:`lookalike_pairs`).
+    families: bool = True
 
     def weights(self) -> list[npt.NDArray[np.float64]]:
         """Per comparison, log2(m/u) per level (0 for ``missing``)."""
@@ -129,7 +134,7 @@ class PairModel:
         """``float64[pairs, comparisons]``: each comparison's log2(m/u) at its level, as
         counted (a household comparison's positive weight only if it is the group's
         largest; see :func:`combined_weights`)."""
-        return combined_weights(self.weights(), vectors, self.spec)
+        return combined_weights(self.weights(), vectors, self.spec, families=self.families)
 
     def match_weight(self, vectors: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
         """The log2 odds of a match of each comparison vector."""
@@ -153,6 +158,7 @@ class PairModel:
             "prior": self.prior,
             "prior_source": self.prior_source,
             "prior_weight": self.prior_weight,
+            "families": self.families,
             "fields": fields,
         }
 
@@ -172,13 +178,15 @@ class PairModel:
                   for c, n in enumerate(spec.names))
         parties = data.get("parties", ["", ""])
         return cls((str(parties[0]), str(parties[1])), spec, m, u, float(data["prior"]),
-                   "given")
+                   "given", bool(data.get("families", True)))
 
 
 def combined_weights(
     weights: Sequence[npt.NDArray[np.float64]],
     vectors: npt.NDArray[np.int8],
     spec: ComparisonLevels,
+    *,
+    families: bool = True,
 ) -> npt.NDArray[np.float64]:
     """Per pair and comparison, the weight counted: log2(m/u) at the pair's level, except
     that of the household comparisons only the largest weight counts. People who live
@@ -196,11 +204,38 @@ def combined_weights(
         keep = np.zeros_like(sub, dtype=np.bool_)
         keep[np.arange(len(sub)), best] = True
         out[:, group] = np.where(keep, sub, 0.0)
-    # look-alikes: the shared family evidence counts for nothing
-    alike = lookalike_pairs(vectors, spec)
+    alike = lookalike_pairs(vectors, spec) if families else np.zeros(0, np.bool_)
     if alike.any():
-        positive = out[alike] > 0
-        out[alike] = np.where(positive, 0.0, out[alike])
+        out[alike] = lookalike_weights(out[alike], vectors[alike], spec)
+    return out
+
+
+def lookalike_weights(
+    weights: npt.NDArray[np.float64], vectors: npt.NDArray[np.int8], spec: ComparisonLevels
+) -> npt.NDArray[np.float64]:
+    """The weights counted for look-alike pairs (:func:`lookalike_pairs`): what a family
+    shares (surname, birth date, address, phone...) is one piece of evidence, so of those
+    comparisons only the largest positive weight counts; an exact agreement on a personal
+    field (an e-mail, an id) still counts in full, and every negative weight does.
+
+    Twins sharing a surname, birth date and phone then weigh ``first-name clash + one
+    family agreement``, below the prior; a record whose first name is a nickname the
+    normaliser does not know, with the same e-mail, still links."""
+    out = weights.copy()
+    personal = np.asarray(spec.personal or [False] * len(spec.names), np.bool_)
+    exact = np.zeros(vectors.shape, np.bool_)
+    for c, labels in enumerate(spec.levels):
+        if personal[c]:
+            is_exact = np.asarray([x in ("exact", "agree") or x.startswith("exact:")
+                                   for x in labels])
+            exact[:, c] = is_exact[vectors[:, c]]
+    family = (out > 0) & ~exact
+    if family.any():
+        masked = np.where(family, out, -np.inf)
+        best = masked.argmax(axis=1)
+        keep = np.zeros_like(family)
+        keep[np.arange(len(out)), best] = True
+        out[family & ~keep] = 0.0
     return out
 
 
@@ -208,26 +243,37 @@ def lookalike_pairs(
     vectors: npt.NDArray[np.int8], spec: ComparisonLevels
 ) -> npt.NDArray[np.bool_]:
     """``bool[pairs]``: look-alikes, pairs that clearly disagree (level ``else``) on a
-    stable name (a first name) yet agree exactly on a household field (address, phone,
-    e-mail) or on another stable field (the birth date): twins, couples, siblings. Their
-    shared agreements are family evidence, not independent evidence of one person, so
-    :func:`combined_weights` counts none of their positive weights. (A clash on the birth
-    date alone is not enough: a typo in a date is common, FEBRL 4 is full of them, and
-    its negative weight already counts.)"""
+    stable field (first name, birth date) yet agree exactly on a household field
+    (address, phone, e-mail) or on another stable field: twins, couples, siblings,
+    parents and children. Their shared agreements are family evidence, not independent
+    evidence of one person: :func:`lookalike_weights` counts them once. A pair whose
+    names all agree exactly is no look-alike (two members of one family do not share a
+    first name and a surname): its clash is a typo (FEBRL 4's birth dates)."""
     n = len(vectors)
-    clash = np.zeros(n, np.bool_)
+    clash = np.zeros((n, len(spec.names)), np.bool_)
     for c, labels in enumerate(spec.levels):
-        if spec.stable_name and spec.stable_name[c] and "else" in labels:
-            clash |= vectors[:, c] == labels.index("else")
+        if spec.stable[c] and "else" in labels:
+            clash[:, c] = vectors[:, c] == labels.index("else")
     if not clash.any():
-        return clash
+        return np.zeros(n, np.bool_)
     shared = np.zeros(n, np.bool_)
     household = spec.household or (False,) * len(spec.names)
     for c, labels in enumerate(spec.levels):
-        if household[c] or (spec.stable[c] and not (spec.stable_name and spec.stable_name[c])):
+        exact = np.asarray([lab == "exact" or lab.startswith("exact:") for lab in labels])
+        agrees = exact[vectors[:, c]]
+        if household[c]:
+            shared |= agrees & clash.any(axis=1)
+        elif spec.stable[c]:  # agreeing on this stable field, clashing on another
+            shared |= agrees & np.delete(clash, c, axis=1).any(axis=1)
+    names = [c for c in range(len(spec.names)) if spec.name and spec.name[c]]
+    if names:
+        same_name = np.ones(n, np.bool_)
+        for c in names:
+            labels = spec.levels[c]
             exact = np.asarray([lab == "exact" or lab.startswith("exact:") for lab in labels])
-            shared |= exact[vectors[:, c]]
-    return clash & shared
+            same_name &= exact[vectors[:, c]]
+        shared &= ~same_name
+    return shared
 
 
 def _probability(weight: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
@@ -280,6 +326,7 @@ def estimate_m_u(
     iterations: int = _EM_ITERATIONS,
     population: float | None = None,
     agreement: Sequence[npt.NDArray[np.bool_]] | None = None,
+    families: bool = True,
 ) -> tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...], float]:
     """EM as :func:`estimate_m`; with ``u_anchor`` also u, from the candidates' non-match
     posterior mass plus ``u_anchor`` pseudo-pairs distributed as the random-pair ``u``
@@ -288,10 +335,10 @@ def estimate_m_u(
     ``population``: the number of pairs the prior refers to (default: the candidates).
     ``agreement[c]`` marks the levels of comparison ``c`` whose ``u`` is the share of
     *all* pairs at that level, matches included (exact agreement counted from value
-    frequencies): each iteration takes the matches' share out,
-    ``u = (share - prior * m) / (1 - prior)``, at least one pair in ``population``.
+    frequencies): each iteration takes out the matches EM finds at those levels among
+    the candidates (:func:`chance_agreement_u`), at least one pair in ``population``.
     Without it an identifier's agreement, which is almost only matches, would count its
-    matches as chance agreement."""
+    matches as chance agreement. ``families``: apply the look-alike rule."""
     vectors = decode_patterns(codes, spec.radix)
     weight = counts.astype(np.float64)
     m = [_initial_m(labels) for labels in spec.levels]
@@ -300,14 +347,14 @@ def estimate_m_u(
     lam = prior if prior is not None else prior_start
     lam = min(max(lam, _MIN_PRIOR), 0.999)
     for _ in range(iterations):
-        if agreement is not None:
-            uu = _chance_agreement(shares, m, lam, agreement, population or weight.sum())
         ws = []
         for c in range(len(m)):
             w = np.log2(np.maximum(m[c], _FLOOR) / uu[c])
             w[0] = 0.0
             ws.append(w)
-        logit = math.log2(lam / (1 - lam)) + combined_weights(ws, vectors, spec).sum(axis=1)
+        logit = math.log2(lam / (1 - lam)) + combined_weights(
+            ws, vectors, spec, families=families
+        ).sum(axis=1)
         p = _probability(logit).astype(np.float64)
         pw = p * weight
         for c, labels in enumerate(spec.levels):
@@ -327,6 +374,14 @@ def estimate_m_u(
                     new *= (1.0 - cap) / rest
                     new[k] = cap
             m[c] = new
+        if agreement is not None:
+            uu = [
+                chance_agreement_u(
+                    shares[c], np.bincount(vectors[:, c], weights=pw, minlength=len(labels)),
+                    agreement[c], population or weight.sum(),
+                )
+                for c, labels in enumerate(spec.levels)
+            ]
         if u_anchor is not None:
             uu = _candidate_u(vectors, (1.0 - p) * weight, spec, u, u_anchor)
         if prior is None and weight.sum() > 0:
@@ -336,31 +391,18 @@ def estimate_m_u(
 
 def chance_agreement_u(
     shares: npt.NDArray[np.float64],
-    m: npt.NDArray[np.float64],
-    prior: float,
+    matches: npt.NDArray[Any],
     levels: npt.NDArray[np.bool_],
     population: float,
 ) -> npt.NDArray[np.float64]:
-    """One comparison's u: at ``levels``, the non-matches' share of pairs agreeing,
-    ``(share - prior * m) / (1 - prior)`` from the share of all pairs ``shares``, at least
-    one pair in ``population``; the other levels keep ``shares``."""
-    u = shares.copy()
-    chance = (shares - prior * m) / (1.0 - prior)
+    """One comparison's u: at ``levels``, the share of pairs agreeing by chance, the share
+    of all pairs at the level (``shares``) less the matches EM finds there among the
+    candidates (``matches``, expected counts per level), at least one pair in
+    ``population``; the other levels keep ``shares``."""
+    u = np.asarray(shares, np.float64).copy()
+    chance = u - np.asarray(matches, np.float64) / max(population, 1.0)
     u[levels] = np.maximum(chance[levels], 1.0 / max(population, 1.0))
     return np.maximum(u, _U_FLOOR)
-
-
-def _chance_agreement(
-    shares: Sequence[npt.NDArray[np.float64]],
-    m: Sequence[npt.NDArray[np.float64]],
-    prior: float,
-    agreement: Sequence[npt.NDArray[np.bool_]],
-    population: float,
-) -> list[npt.NDArray[np.float64]]:
-    return [
-        chance_agreement_u(x, mc, prior, levels, population)
-        for x, mc, levels in zip(shares, m, agreement, strict=True)
-    ]
 
 
 def _disagree_cap(spec: ComparisonLevels, c: int) -> float | None:

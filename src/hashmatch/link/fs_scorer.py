@@ -37,6 +37,13 @@ from hashmatch.link.segments import segment_fingerprints, swapped_names
 
 __all__ = ["PatternCounts", "ProbabilisticScorer"]
 
+#: Share of a party's rows that share an address, phone or e-mail with another row from
+#: which the party holds families, and the look-alike rule applies (synth: 5-54% per
+#: party; FEBRL 4, one record per address: 0.1%).
+FAMILY_SHARE = 0.05
+#: Field types whose shared values mark a household (a postcode is an area, not one).
+_FAMILY_FIELD_TYPES = frozenset({"address", "phone", "email"})
+
 #: Random pairs per party pair for u (fixed seed: the same inputs give the same model).
 U_SAMPLE = 200_000
 
@@ -102,6 +109,18 @@ class ProbabilisticScorer:
                     out[:, c] = value_counts(values[:, c])
             self._value_counts[a] = out
         return self._value_counts[a]
+
+    def has_families(self, a: int) -> bool:
+        """Whether party ``a`` holds families: at least :data:`FAMILY_SHARE` of its rows
+        with an address (phone, e-mail) share it with another row."""
+        counts = self.value_counts(a)
+        types = self.parties[a].field_types
+        for c, segment in enumerate(self.spec.segments):
+            if segment is not None and types[segment] in _FAMILY_FIELD_TYPES:
+                held = counts[:, c] > 0
+                if held.any() and (counts[held, c] >= 2).mean() >= FAMILY_SHARE:
+                    return True
+        return False
 
     def agreement_levels(self) -> list[npt.NDArray[np.bool_]]:
         """Per comparison, the levels whose u :meth:`exact_u` counts over all pairs."""
@@ -243,10 +262,13 @@ class ProbabilisticScorer:
         else:
             prior, source = None, "em"
         start = min(0.5 * min(rows_a, rows_b) / population, 0.5)
+        families = self.has_families(a) or self.has_families(b)
         m, u, lam = estimate_m_u(
             patterns.codes, patterns.counts, self.spec, u, prior=prior, prior_start=start,
-            population=population, agreement=self.agreement_levels(),
+            population=population, agreement=self.agreement_levels(), families=families,
         )
-        model = PairModel((self.names[a], self.names[b]), self.spec, m, u, lam, source)
+        model = PairModel(
+            (self.names[a], self.names[b]), self.spec, m, u, lam, source, families
+        )
         self.models[key] = model
         return model

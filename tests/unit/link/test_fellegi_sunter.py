@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -158,13 +159,34 @@ def _family_model() -> PairModel:
 def test_look_alikes_share_a_family_not_an_identity() -> None:
     """Twins and couples (a clear first-name clash, surname and address or birth date
     shared) stay below 0.5 whatever their shared fields weigh; without the safeguard
-    the surname + address agreement outweighs the clash."""
+    (a model of parties without families) the surname + address agreement outweighs
+    the clash."""
     model = _family_model()
     twins = np.array([[5, 1, 1, 1], [5, 1, 5, 1], [5, 1, 1, 0]], np.int8)
     assert lookalike_pairs(twins, model.spec).all()
     assert (model.probability(twins) < 0.01).all()
-    unguarded = model.prior_weight + sum(model.weights()[c][twins[0, c]] for c in range(4))
-    assert unguarded > 5  # the evidence the safeguard discounts
+    unguarded = dataclasses.replace(model, families=False)
+    assert (unguarded.probability(twins[[0, 2]]) > 0.9).all()
+
+
+def test_a_look_alike_keeps_a_personal_agreement() -> None:
+    """The family's shared fields count once, but an exact e-mail is one person's: a
+    first name the normaliser does not know as a nickname still links on it."""
+    spec = comparison_levels(
+        ["first", "last", "email"], {}, stable_segments=[0],
+        field_types=["name", "name", "email"],
+    )
+    n = len(spec.levels[0])
+    m = tuple(tuple([0.0, 0.9] + [0.01] * (n - 3) + [STABLE_DISAGREE_M]) for _ in spec.names)
+    u = tuple(tuple([0.0, 1e-4] + [1e-3] * (n - 3) + [0.99]) for _ in spec.names)
+    model = PairModel(("a", "b"), spec, tuple(x[:n] for x in m), tuple(x[:n] for x in u),
+                      1e-3)
+    w = model.weights()
+    pairs = np.array([[5, 1, 1]], np.int8)  # first name clash, same surname and e-mail
+    assert lookalike_pairs(pairs, spec).all()
+    counted = model.field_weights(pairs)[0]
+    assert counted[2] == pytest.approx(w[2][1])  # the e-mail counts in full
+    assert counted[1] == pytest.approx(w[1][1])  # the surname: the family's one piece
 
 
 def test_a_birth_date_typo_alone_is_no_look_alike() -> None:
@@ -193,14 +215,14 @@ def test_the_prior_refers_to_all_pairs_of_the_parties() -> None:
 
 def test_an_identifier_agreement_is_not_counted_as_chance() -> None:
     """Exact agreement counted over all pairs includes the matches: for an identifier
-    nearly every agreeing pair is one. Taking the matches' share out leaves about one
+    nearly every agreeing pair is one. Taking out the matches EM finds leaves about one
     chance pair in the population, a far stronger weight than the raw share gives."""
     shares = np.array([0.0, 2e-4, 0.1, 0.8998])  # missing, exact, dice>=0.9, else
-    m = np.array([0.0, 0.9, 0.05, 0.05])
+    matches = np.array([0.0, 4_000.0, 300.0, 200.0])  # expected matches per level
     levels = np.array([False, True, False, False])
-    u = chance_agreement_u(shares, m, 2e-4, levels, population=25e6)
-    assert u[1] == pytest.approx(2e-4 - 2e-4 * 0.9, rel=1e-3)
+    u = chance_agreement_u(shares, matches, levels, population=25e6)
+    assert u[1] == pytest.approx(2e-4 - 4_000 / 25e6)
     assert (u[2:] == shares[2:]).all()
-    only_matches = chance_agreement_u(np.array([0.0, 1e-4]), np.array([0.0, 1.0]), 1e-4,
+    only_matches = chance_agreement_u(np.array([0.0, 1e-4]), np.array([0.0, 100.0]),
                                       np.array([False, True]), population=1e6)
     assert only_matches[1] == pytest.approx(1e-6)  # one pair in the population
