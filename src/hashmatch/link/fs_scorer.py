@@ -266,6 +266,7 @@ class ProbabilisticScorer:
         m, u, lam = estimate_m_u(
             patterns.codes, patterns.counts, self.spec, u, prior=prior, prior_start=start,
             population=population, agreement=self.agreement_levels(), families=families,
+            within=a == b,
         )
         model = PairModel(
             (self.names[a], self.names[b]), self.spec, m, u, lam, source, families

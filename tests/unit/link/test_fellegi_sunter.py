@@ -226,3 +226,15 @@ def test_an_identifier_agreement_is_not_counted_as_chance() -> None:
     only_matches = chance_agreement_u(np.array([0.0, 1e-4]), np.array([0.0, 100.0]),
                                       np.array([False, True]), population=1e6)
     assert only_matches[1] == pytest.approx(1e-6)  # one pair in the population
+
+
+def test_within_one_party_a_partial_first_name_is_a_family_clash() -> None:
+    """Within a party the close non-matches are the family itself: a sibling's first
+    name that shares some letters (dice >= 0.5) with a shared address is a look-alike
+    there, while across parties (a typo, a nickname) it is not."""
+    model = _family_model()  # parties ("a", "a"): one party
+    sibling = np.array([[4, 1, 4, 1]], np.int8)  # first dice>=0.5, same surname, address
+    assert lookalike_pairs(sibling, model.spec, within=True).all()
+    assert not lookalike_pairs(sibling, model.spec).any()
+    across = dataclasses.replace(model, parties=("a", "b"))
+    assert model.probability(sibling)[0] < across.probability(sibling)[0]
