@@ -131,7 +131,7 @@ def run_link(info: dict[str, Any], out: Path, scoring: str, dedup: bool) -> dict
                   for (a, b), s in sorted(report.per_party_pair.items())},
     }
     if info.get("twins"):
-        kept, total = _twins_kept_apart(out.parent, Path(info["truth"]), Path(info["twins"]),
+        kept, total = _twins_kept_apart(out, Path(info["truth"]), Path(info["twins"]),
                                         [Path(p) for p in info["lookups"]])
         row["twins"] = [kept, total]
     if result.estimated is not None:

@@ -39,9 +39,7 @@ def _link(root: Path, scoring: str) -> tuple[float, float, tuple[int, int], Path
     lookups = sorted(root.glob("*.lookup"))
     truth = root / "parties" / "truth.csv"
     report = evaluate(out, truth, lookups)
-    (root / "results").mkdir(exist_ok=True)  # _twins_kept_apart reads ROOT/results
-    (root / "results" / "entities.csv").write_bytes((out / "entities.csv").read_bytes())
-    twins = _twins_kept_apart(root, truth, root / "parties" / "twins.csv", lookups)
+    twins = _twins_kept_apart(out, truth, root / "parties" / "twins.csv", lookups)
     return report.f1, report.precision, twins, out
 
 
