@@ -83,6 +83,17 @@ def _check_serve(stdout: str, _json: Path) -> None:
     assert 0 < row["server_p50_ms"] <= row["server_p99_ms"]
 
 
+def _check_scoring(stdout: str, figures: Path) -> None:
+    """Both scorings ran on every quick set; fs reports its label-free estimate."""
+    rows = json.loads(figures.read_text(encoding="utf-8"))
+    assert {(r["set"], r["scoring"]) for r in rows} == {
+        (s, k) for s in ("synth:600", "dedup:600") for k in ("fs", "dice")
+    }
+    assert all(0.5 < r["f1"] <= 1.0 for r in rows), rows
+    assert all("estimated" in r for r in rows if r["scoring"] == "fs")
+    assert "twins apart" in stdout
+
+
 #: Script -> (extra arguments, check of its stdout and of the JSON figures it wrote).
 #: ``{json}`` in an argument is replaced by a temporary path.
 SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
@@ -97,6 +108,7 @@ SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "kernel.py": (["--no-anonlink"], _check_kernel),
     "link.py": ([], _check_link),
     "proposals.py": ([], _check_proposals),
+    "scoring.py": (["--json", "{json}"], _check_scoring),
     "serve.py": ([], _check_serve),
 }
 

@@ -8,26 +8,33 @@ field adds 0), and its match probability ``1 / (1 + 2**-weight)``.
 Estimation, per party pair (a party with itself for dedup), following the anchors of
 Brown et al. 2017 and Splink's training recipe:
 
-* **u from random pairs** of the two parties (:func:`estimate_u`), then **conditioned on
-  blocking** (:func:`estimate_m_u`): the model scores candidates, and the non-matches
-  blocking proposes are household members and namesakes, which agree on surname, address
-  and first name far more often than random pairs do. With u from random pairs alone a
-  surname + address agreement outweighed a clear first-name or birth-date disagreement
-  (demo, catalogue~catalogue: 714 of 2,079 candidates accepted). So EM also re-estimates
-  u from the candidates' non-match posterior mass, anchored to the random-pair u by
-  :data:`U_ANCHOR` pseudo-pairs (with few candidates u stays close to the random one; the
-  stable-field cap below keeps EM from calling households matches).
-* **the prior** (the match rate among candidates) from the deterministic keys: the share
-  of candidates agreeing on a schema match key, divided by :data:`KEY_RECALL`. Without
-  match keys, and within one party (where keys agree for twins and siblings too), EM
-  estimates it, starting from the one-to-one bound.
+* **u from random pairs** of the two parties (:func:`estimate_u`), kept fixed, with its
+  exact levels counted from value frequencies instead (the share of *all* pairs agreeing
+  exactly, from the fingerprints of the field bits; see
+  :func:`~hashmatch.link.comparison.exact_agreement_rates`), less the matches' own share
+  each EM iteration (:func:`chance_agreement_u`): an identifier's chance agreement is
+  about one pair in the population, far below what random pairs can resolve.
+* **the prior** is the match rate among *all* pairs of the two parties, the population u
+  describes, so a candidate's posterior does not depend on how blocking chose it. From the
+  deterministic keys where there are some (candidates agreeing on a schema match key,
+  divided by :data:`KEY_RECALL` and by the number of pairs); without match keys, and
+  within one party (where keys agree for twins and siblings too), EM estimates it.
+  (Mixing a prior among candidates with random-pair u overstated every probability;
+  re-estimating u on the candidates instead, as before, let EM converge on the blocking
+  key, first name + birth year: synth 10,000 catalogue~partner recall 0.67.)
 * **m by EM** over the candidates blocking proposed, run on distinct comparison patterns
-  with their counts (:func:`estimate_m`), so its cost does not grow with the data. Safeguard:
-  on a field the schema marks ``stable`` (first name, birth date) the ``else`` level keeps
-  ``m <= STABLE_DISAGREE_M``, so a clear disagreement there is strongly negative whatever
-  EM finds (twins and fathers and sons are not the same person); on the other fields
-  that are not household ones (surname) ``m <= OTHER_DISAGREE_M`` (names change, but
-  rarely).
+  with their counts (:func:`estimate_m`), so its cost does not grow with the data.
+  Safeguards: on a field the schema marks ``stable`` (first name, birth date) the
+  ``else`` level keeps ``m <= STABLE_DISAGREE_M``, so a clear disagreement there is
+  strongly negative whatever EM finds; on the other fields that are not household ones
+  (surname) ``m <= OTHER_DISAGREE_M`` (names change, but rarely).
+* **look-alikes** (:func:`lookalike_pairs`): a clear disagreement on a stable field with a
+  shared household field or birth date (twins, couples, siblings, parents and children)
+  counts the family's shared agreements once (:func:`lookalike_weights`), in EM and in
+  scoring alike; counted as independent evidence they outweighed the clash (synth
+  10,000: twins kept apart 80 of 130 without the rule, 124 with it). Only where the
+  parties hold families (``PairModel.families``): FEBRL 4 has one record per address,
+  and there a clash is a typo.
 
 :class:`PairModel` is a frozen, JSON-ready artefact: ``report.json`` holds one per party
 pair and ``link --model`` reuses them.
@@ -51,9 +58,11 @@ __all__ = [
     "STABLE_DISAGREE_M",
     "U_ANCHOR",
     "PairModel",
+    "chance_agreement_u",
     "estimate_m",
     "estimate_m_u",
     "estimate_u",
+    "lookalike_pairs",
 ]
 
 #: Share of true matches assumed to agree on a schema match key (surname + birth date):
@@ -66,21 +75,29 @@ STABLE_DISAGREE_M = 0.001
 #: household (surname): without it EM absorbs namesakes (same first name and birth year,
 #: another surname) into the matches (demo, callcentre~catalogue: m 0.28). Measured (demo
 #: seed 7 / synth 2,000 seed 5, --dedup): none -> F1 0.959 / 0.970, 0.15 -> 0.965 /
-#: 0.969, 0.1 -> 0.966 / 0.969, 0.05 -> 0.959 / 0.967.
-OTHER_DISAGREE_M = 0.1
+#: 0.969, 0.1 -> 0.966 / 0.969, 0.05 -> 0.959 / 0.967. With u from random pairs and the
+#: look-alike rule (benchmarks/scoring.py, FEBRL 4 / demo / synth 10,000): 0.1 -> 0.9995 /
+#: 0.959 / 0.947, 0.15 -> 0.9996 / 0.959 / 0.947 (FEBRL swaps given and surname).
+OTHER_DISAGREE_M = 0.15
 #: Weight, in pairs, of the random-pair u when EM re-estimates u on the candidates.
 #: Measured (demo seed 7, synth 2,000 seed 5, --dedup): 100 -> F1 0.953 / 0.964,
 #: 1,000 -> 0.959 / 0.970, 10,000 -> 0.925 / 0.950.
 U_ANCHOR = 1_000.0
 #: Floor of any m or u, so no level is impossible (a weight stays finite).
 _FLOOR = 1e-5
+#: Floor of u: exact agreement rates counted from value frequencies go far below what
+#: random pairs can see (an identifier's u is about 1/rows).
+_U_FLOOR = 1e-12
 _EM_ITERATIONS = 40
+#: Floor of the prior: one match in 10^12 pairs (a prior over all pairs of two million-row
+#: parties is about 10^-6).
+_MIN_PRIOR = 1e-12
 
 
 def _initial_m(labels: Sequence[str]) -> npt.NDArray[np.float64]:
     guess = {"exact": 0.8, "agree": 0.85, "dice>=0.9": 0.08, "dice>=0.75": 0.04,
              "dice>=0.5": 0.02, "else": 0.02, "disagree": 0.15, "swapped": 0.03,
-             "contained": 0.3}
+             "contained": 0.3, "exact:common": 0.2, "exact:frequent": 0.1}
     m = np.array([0.0] + [guess[label] for label in labels[1:]])
     return m / m.sum()
 
@@ -95,26 +112,32 @@ class PairModel:
     u: tuple[tuple[float, ...], ...]
     prior: float
     prior_source: str = "keys"  # "keys", "em" or "given"
+    #: The parties hold families (people sharing an address, phone or e-mail): the
+    #: look-alike rule applies (see :func:`lookalike_pairs`).
+    families: bool = True
 
     def weights(self) -> list[npt.NDArray[np.float64]]:
         """Per comparison, log2(m/u) per level (0 for ``missing``)."""
         out = []
         for m, u in zip(self.m, self.u, strict=True):
-            w = np.log2(np.maximum(m, _FLOOR) / np.maximum(u, _FLOOR))
+            w = np.log2(np.maximum(m, _FLOOR) / np.maximum(u, _U_FLOOR))
             w[0] = 0.0
             out.append(w)
         return out
 
     @property
     def prior_weight(self) -> float:
-        p = min(max(self.prior, 1e-9), 1 - 1e-9)
+        p = min(max(self.prior, _MIN_PRIOR), 1 - 1e-9)
         return math.log2(p / (1 - p))
 
     def field_weights(self, vectors: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
         """``float64[pairs, comparisons]``: each comparison's log2(m/u) at its level, as
         counted (a household comparison's positive weight only if it is the group's
         largest; see :func:`combined_weights`)."""
-        return combined_weights(self.weights(), vectors, self.spec)
+        return combined_weights(
+            self.weights(), vectors, self.spec, families=self.families,
+            within=self.parties[0] == self.parties[1],
+        )
 
     def match_weight(self, vectors: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
         """The log2 odds of a match of each comparison vector."""
@@ -138,6 +161,7 @@ class PairModel:
             "prior": self.prior,
             "prior_source": self.prior_source,
             "prior_weight": self.prior_weight,
+            "families": self.families,
             "fields": fields,
         }
 
@@ -157,13 +181,16 @@ class PairModel:
                   for c, n in enumerate(spec.names))
         parties = data.get("parties", ["", ""])
         return cls((str(parties[0]), str(parties[1])), spec, m, u, float(data["prior"]),
-                   "given")
+                   "given", bool(data.get("families", True)))
 
 
 def combined_weights(
     weights: Sequence[npt.NDArray[np.float64]],
     vectors: npt.NDArray[np.int8],
     spec: ComparisonLevels,
+    *,
+    families: bool = True,
+    within: bool = False,
 ) -> npt.NDArray[np.float64]:
     """Per pair and comparison, the weight counted: log2(m/u) at the pair's level, except
     that of the household comparisons only the largest weight counts. People who live
@@ -181,7 +208,89 @@ def combined_weights(
         keep = np.zeros_like(sub, dtype=np.bool_)
         keep[np.arange(len(sub)), best] = True
         out[:, group] = np.where(keep, sub, 0.0)
+    alike = (
+        lookalike_pairs(vectors, spec, within=within) if families else np.zeros(0, np.bool_)
+    )
+    if alike.any():
+        out[alike] = lookalike_weights(out[alike], vectors[alike], spec)
     return out
+
+
+def lookalike_weights(
+    weights: npt.NDArray[np.float64], vectors: npt.NDArray[np.int8], spec: ComparisonLevels
+) -> npt.NDArray[np.float64]:
+    """The weights counted for look-alike pairs (:func:`lookalike_pairs`): what a family
+    shares (surname, birth date, address, phone...) is one piece of evidence, so of those
+    comparisons only the largest positive weight counts; an exact agreement on a personal
+    field (an e-mail, an id) still counts in full, and every negative weight does.
+
+    Twins sharing a surname, birth date and phone then weigh ``first-name clash + one
+    family agreement``, below the prior; a record whose first name is a nickname the
+    normaliser does not know, with the same e-mail, still links."""
+    out = weights.copy()
+    personal = np.asarray(spec.personal or [False] * len(spec.names), np.bool_)
+    exact = np.zeros(vectors.shape, np.bool_)
+    for c, labels in enumerate(spec.levels):
+        if personal[c]:
+            is_exact = np.asarray([x in ("exact", "agree") or x.startswith("exact:")
+                                   for x in labels])
+            exact[:, c] = is_exact[vectors[:, c]]
+    family = (out > 0) & ~exact
+    if family.any():
+        masked = np.where(family, out, -np.inf)
+        best = masked.argmax(axis=1)
+        keep = np.zeros_like(family)
+        keep[np.arange(len(out)), best] = True
+        out[family & ~keep] = 0.0
+    return out
+
+
+#: Levels of a stable field that count as a clear disagreement for look-alikes ...
+CLASH_LEVELS = ("else",)
+#: ... and within one party, where the close non-matches are the family itself (a
+#: sibling's first name, a parent's birth date) and no one-to-one solving guards the
+#: pairs. Measured (benchmarks/scoring.py, fs): with these levels for all party pairs,
+#: single-party dedup (5,000 people, 5% duplicates, 3 secrets) F1 0.878 -> 0.946, but
+#: cross-party recall fell (synth 10,000 F1 0.951 -> 0.943).
+CLASH_LEVELS_WITHIN = ("else", "dice>=0.5")
+
+
+def lookalike_pairs(
+    vectors: npt.NDArray[np.int8], spec: ComparisonLevels, *, within: bool = False
+) -> npt.NDArray[np.bool_]:
+    """``bool[pairs]``: look-alikes, pairs that clearly disagree (level ``else``) on a
+    stable field (first name, birth date) yet agree exactly on a household field
+    (address, phone, e-mail) or on another stable field: twins, couples, siblings,
+    parents and children. Their shared agreements are family evidence, not independent
+    evidence of one person: :func:`lookalike_weights` counts them once. A pair whose
+    names all agree exactly is no look-alike (two members of one family do not share a
+    first name and a surname): its clash is a typo (FEBRL 4's birth dates)."""
+    n = len(vectors)
+    clash = np.zeros((n, len(spec.names)), np.bool_)
+    for c, labels in enumerate(spec.levels):
+        if spec.stable[c] and "else" in labels:
+            levels = CLASH_LEVELS_WITHIN if within else CLASH_LEVELS
+            clash[:, c] = np.isin(vectors[:, c], [labels.index(x) for x in levels])
+    if not clash.any():
+        return np.zeros(n, np.bool_)
+    shared = np.zeros(n, np.bool_)
+    household = spec.household or (False,) * len(spec.names)
+    for c, labels in enumerate(spec.levels):
+        exact = np.asarray([lab == "exact" or lab.startswith("exact:") for lab in labels])
+        agrees = exact[vectors[:, c]]
+        if household[c]:
+            shared |= agrees & clash.any(axis=1)
+        elif spec.stable[c]:  # agreeing on this stable field, clashing on another
+            shared |= agrees & np.delete(clash, c, axis=1).any(axis=1)
+    names = [c for c in range(len(spec.names)) if spec.name and spec.name[c]]
+    if names:
+        same_name = np.ones(n, np.bool_)
+        for c in names:
+            labels = spec.levels[c]
+            exact = np.asarray([lab == "exact" or lab.startswith("exact:") for lab in labels])
+            same_name &= exact[vectors[:, c]]
+        shared &= ~same_name
+    return shared
 
 
 def _probability(weight: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
@@ -230,25 +339,41 @@ def estimate_m_u(
     *,
     prior: float | None,
     prior_start: float,
-    u_anchor: float | None = U_ANCHOR,
+    u_anchor: float | None = None,
     iterations: int = _EM_ITERATIONS,
+    population: float | None = None,
+    agreement: Sequence[npt.NDArray[np.bool_]] | None = None,
+    families: bool = True,
+    within: bool = False,
 ) -> tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...], float]:
     """EM as :func:`estimate_m`; with ``u_anchor`` also u, from the candidates' non-match
     posterior mass plus ``u_anchor`` pseudo-pairs distributed as the random-pair ``u``
-    (u conditional on blocking). Returns ``(m, u, prior)``."""
+    (u conditional on blocking). Returns ``(m, u, prior)``.
+
+    ``population``: the number of pairs the prior refers to (default: the candidates).
+    ``agreement[c]`` marks the levels of comparison ``c`` whose ``u`` is the share of
+    *all* pairs at that level, matches included (exact agreement counted from value
+    frequencies): each iteration takes out the matches EM finds at those levels among
+    the candidates (:func:`chance_agreement_u`), at least one pair in ``population``.
+    Without it an identifier's agreement, which is almost only matches, would count its
+    matches as chance agreement. ``families``: apply the look-alike rule (``within``: as
+    within one party)."""
     vectors = decode_patterns(codes, spec.radix)
     weight = counts.astype(np.float64)
     m = [_initial_m(labels) for labels in spec.levels]
-    uu = [np.maximum(np.asarray(x, np.float64), _FLOOR) for x in u]
+    uu = [np.maximum(np.asarray(x, np.float64), _U_FLOOR) for x in u]
+    shares = [np.asarray(x, np.float64) for x in u]
     lam = prior if prior is not None else prior_start
-    lam = min(max(lam, 1e-6), 0.999)
+    lam = min(max(lam, _MIN_PRIOR), 0.999)
     for _ in range(iterations):
         ws = []
         for c in range(len(m)):
             w = np.log2(np.maximum(m[c], _FLOOR) / uu[c])
             w[0] = 0.0
             ws.append(w)
-        logit = math.log2(lam / (1 - lam)) + combined_weights(ws, vectors, spec).sum(axis=1)
+        logit = math.log2(lam / (1 - lam)) + combined_weights(
+            ws, vectors, spec, families=families, within=within
+        ).sum(axis=1)
         p = _probability(logit).astype(np.float64)
         pw = p * weight
         for c, labels in enumerate(spec.levels):
@@ -268,11 +393,35 @@ def estimate_m_u(
                     new *= (1.0 - cap) / rest
                     new[k] = cap
             m[c] = new
+        if agreement is not None:
+            uu = [
+                chance_agreement_u(
+                    shares[c], np.bincount(vectors[:, c], weights=pw, minlength=len(labels)),
+                    agreement[c], population or weight.sum(),
+                )
+                for c, labels in enumerate(spec.levels)
+            ]
         if u_anchor is not None:
             uu = _candidate_u(vectors, (1.0 - p) * weight, spec, u, u_anchor)
         if prior is None and weight.sum() > 0:
-            lam = min(max(float(pw.sum() / weight.sum()), 1e-6), 0.999)
+            lam = min(max(float(pw.sum() / (population or weight.sum())), _MIN_PRIOR), 0.999)
     return tuple(tuple(x.tolist()) for x in m), tuple(tuple(x.tolist()) for x in uu), lam
+
+
+def chance_agreement_u(
+    shares: npt.NDArray[np.float64],
+    matches: npt.NDArray[Any],
+    levels: npt.NDArray[np.bool_],
+    population: float,
+) -> npt.NDArray[np.float64]:
+    """One comparison's u: at ``levels``, the share of pairs agreeing by chance, the share
+    of all pairs at the level (``shares``) less the matches EM finds there among the
+    candidates (``matches``, expected counts per level), at least one pair in
+    ``population``; the other levels keep ``shares``."""
+    u = np.asarray(shares, np.float64).copy()
+    chance = u - np.asarray(matches, np.float64) / max(population, 1.0)
+    u[levels] = np.maximum(chance[levels], 1.0 / max(population, 1.0))
+    return np.maximum(u, _U_FLOOR)
 
 
 def _disagree_cap(spec: ComparisonLevels, c: int) -> float | None:

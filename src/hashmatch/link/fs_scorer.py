@@ -22,16 +22,27 @@ import numpy.typing as npt
 from hashmatch._types import Indices, Scores
 from hashmatch.kernel import intersection_counts
 from hashmatch.link.comparison import (
+    FREQUENCY_LABELS,
     ComparisonLevels,
     comparison_levels,
     comparison_vectors,
+    exact_agreement_rates,
     pattern_codes,
+    split_by_frequency,
+    value_counts,
 )
 from hashmatch.link.fellegi_sunter import KEY_RECALL, PairModel, estimate_m_u, estimate_u
 from hashmatch.link.inputs import Encoding
-from hashmatch.link.segments import swapped_names
+from hashmatch.link.segments import segment_fingerprints, swapped_names
 
 __all__ = ["PatternCounts", "ProbabilisticScorer"]
+
+#: Share of a party's rows that share an address, phone or e-mail with another row from
+#: which the party holds families, and the look-alike rule applies (synth: 5-54% per
+#: party; FEBRL 4, one record per address: 0.1%).
+FAMILY_SHARE = 0.05
+#: Field types whose shared values mark a household (a postcode is an area, not one).
+_FAMILY_FIELD_TYPES = frozenset({"address", "phone", "email"})
 
 #: Random pairs per party pair for u (fixed seed: the same inputs give the same model).
 U_SAMPLE = 200_000
@@ -72,6 +83,79 @@ class ProbabilisticScorer:
         self.match_keys = [n for n, kind in token_kinds.items() if kind == "match"]
         self.models: dict[tuple[int, int], PairModel] = dict(models or {})
         self.patterns: dict[tuple[int, int], PatternCounts] = {}
+        self._value_counts: dict[int, npt.NDArray[np.int32]] = {}
+        self._fingerprints: dict[int, npt.NDArray[np.uint64]] = {}
+
+    def fingerprints(self, a: int) -> npt.NDArray[np.uint64]:
+        """``uint64[rows, comparisons]``: per row of party ``a`` and segment comparison, the
+        fingerprint of the field's bits (equal values, equal fingerprints; 0: none)."""
+        if a not in self._fingerprints:
+            party = self.parties[a]
+            out = np.zeros((len(party.clks), len(self.spec.names)), np.uint64)
+            for c, segment in enumerate(self.spec.segments):
+                if segment is not None:
+                    out[:, c] = segment_fingerprints(party.clks, party.segments[segment])
+            self._fingerprints[a] = out
+        return self._fingerprints[a]
+
+    def value_counts(self, a: int) -> npt.NDArray[np.int32]:
+        """``int32[rows, comparisons]``: per row of party ``a`` and segment comparison, how
+        many of the party's rows hold the same value (0 for token-only comparisons)."""
+        if a not in self._value_counts:
+            values = self.fingerprints(a)
+            out = np.zeros(values.shape, np.int32)
+            for c, segment in enumerate(self.spec.segments):
+                if segment is not None:
+                    out[:, c] = value_counts(values[:, c])
+            self._value_counts[a] = out
+        return self._value_counts[a]
+
+    def has_families(self, a: int) -> bool:
+        """Whether party ``a`` holds families: at least :data:`FAMILY_SHARE` of its rows
+        with an address (phone, e-mail) share it with another row."""
+        counts = self.value_counts(a)
+        types = self.parties[a].field_types
+        for c, segment in enumerate(self.spec.segments):
+            if segment is not None and types[segment] in _FAMILY_FIELD_TYPES:
+                held = counts[:, c] > 0
+                if held.any() and (counts[held, c] >= 2).mean() >= FAMILY_SHARE:
+                    return True
+        return False
+
+    def agreement_levels(self) -> list[npt.NDArray[np.bool_]]:
+        """Per comparison, the levels whose u :meth:`exact_u` counts over all pairs."""
+        out = []
+        for c, labels in enumerate(self.spec.levels):
+            counted = self.spec.segments[c] is not None and FREQUENCY_LABELS[1] in labels
+            out.append(np.asarray(
+                [counted and (x == "exact" or x in FREQUENCY_LABELS) for x in labels]
+            ))
+        return out
+
+    def exact_u(
+        self, a: int, b: int, u: tuple[tuple[float, ...], ...]
+    ) -> tuple[tuple[float, ...], ...]:
+        """``u`` with its exact levels (``exact``, ``exact:common``, ``exact:frequent``)
+        counted from the value frequencies of parties a and b
+        (:func:`~hashmatch.link.comparison.exact_agreement_rates`), the other levels
+        rescaled to the rest."""
+        out = []
+        for c, labels in enumerate(self.spec.levels):
+            row = np.asarray(u[c], np.float64)
+            if self.spec.segments[c] is None or FREQUENCY_LABELS[1] not in labels:
+                out.append(tuple(row.tolist()))
+                continue
+            rates = exact_agreement_rates(
+                self.fingerprints(a)[:, c], None if a == b else self.fingerprints(b)[:, c]
+            )
+            exact = [labels.index(x) for x in ("exact", *FREQUENCY_LABELS)]
+            others = [k for k in range(1, len(labels)) if k not in exact]
+            rest = row[others].sum()
+            if rest > 0 and sum(rates) < 1:
+                row[others] *= (1.0 - sum(rates)) / rest
+                row[exact] = rates
+            out.append(tuple(row.tolist()))
+        return tuple(out)
 
     # -- comparison vectors -----------------------------------------------------------
 
@@ -92,9 +176,13 @@ class ProbabilisticScorer:
                 straight=counts[:, 1 + s] + counts[:, 1 + t],
             )
             swapped[s] = swapped[t] = found.swapped
-        return comparison_vectors(
+        levels = comparison_vectors(
             self.spec, counts, left.view, right.view, left.tokens, right.tokens, i, j,
             swapped=swapped,
+        )
+        return split_by_frequency(
+            levels, self.spec, self.value_counts(a)[i], self.value_counts(b)[j],
+            len(left.clks), len(right.clks),
         )
 
     def __call__(self, a: int, i: Indices, b: int, j: Indices) -> Scores:
@@ -160,20 +248,28 @@ class ProbabilisticScorer:
             return self.models[key]
         rows_a, rows_b = len(self.parties[a].clks), len(self.parties[b].clks)
         i, j = self.random_pairs(a, b, min(U_SAMPLE, max(rows_a * rows_b, 1)))
-        u = estimate_u(self.vectors(a, i, b, j), self.spec)
-        n = max(patterns.candidates, 1)
-        # Within a party, keys (surname + birth date or year) also agree for twins and
-        # siblings of one household: there EM estimates the prior (syn10k catalogue~catalogue:
-        # keys gave 0.23 for a true 0.011).
+        u = self.exact_u(a, b, estimate_u(self.vectors(a, i, b, j), self.spec))
+        # The prior is the match rate among *all* pairs of the two parties, the population
+        # the random-pair u describes (a candidate's posterior is then the same whether or
+        # not blocking proposed it). Within a party, keys (surname + birth date or year)
+        # also agree for twins and siblings of one household: there EM estimates it
+        # (syn10k catalogue~catalogue: keys gave 0.23 of candidates for a true 0.011).
+        population = rows_a * (rows_a - 1) / 2 if a == b else rows_a * rows_b
+        population = max(population, 1.0)
         if self.match_keys and patterns.keyed and a != b:
-            prior: float | None = min(patterns.keyed / KEY_RECALL / n, 0.5)
+            prior: float | None = min(patterns.keyed / KEY_RECALL / population, 0.5)
             source = "keys"
         else:
             prior, source = None, "em"
-        start = min(0.5 * min(rows_a, rows_b) / n, 0.5)
+        start = min(0.5 * min(rows_a, rows_b) / population, 0.5)
+        families = self.has_families(a) or self.has_families(b)
         m, u, lam = estimate_m_u(
-            patterns.codes, patterns.counts, self.spec, u, prior=prior, prior_start=start
+            patterns.codes, patterns.counts, self.spec, u, prior=prior, prior_start=start,
+            population=population, agreement=self.agreement_levels(), families=families,
+            within=a == b,
         )
-        model = PairModel((self.names[a], self.names[b]), self.spec, m, u, lam, source)
+        model = PairModel(
+            (self.names[a], self.names[b]), self.spec, m, u, lam, source, families
+        )
         self.models[key] = model
         return model

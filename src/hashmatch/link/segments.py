@@ -184,6 +184,28 @@ def field_dice(
     return out
 
 
+def segment_fingerprints(clks: Clks, layout: tuple[int, int]) -> npt.NDArray[np.uint64]:
+    """A 64-bit fingerprint of one segment's bits per row (0 when they are all 0): rows
+    with equal field values have equal fingerprints, so their counts are the values'
+    frequencies (term frequency without reading a value)."""
+    start, bits = layout
+    first, last = start >> 6, (start + bits - 1) >> 6
+    words = np.asarray(clks[:, first : last + 1], dtype=np.uint64)
+    mask = np.full(last - first + 1, np.iinfo(np.uint64).max, dtype=np.uint64)
+    if start & 63:
+        mask[0] &= np.uint64(np.iinfo(np.uint64).max) << np.uint64(start & 63)
+    end = (start + bits) & 63
+    if end:
+        mask[-1] &= (np.uint64(1) << np.uint64(end)) - np.uint64(1)
+    out = np.zeros(len(words), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(words.shape[1]):  # a multiply-xor fold of the masked words
+            out = (out ^ (words[:, k] & mask[k])) * np.uint64(0x9E3779B97F4A7C15)
+            out ^= out >> np.uint64(29)
+    out[~(words & mask).any(axis=1)] = 0
+    return out
+
+
 def aligned_segment(
     clks: Clks, layout: tuple[int, int], *, chunk_rows: int = 1 << 14
 ) -> npt.NDArray[np.uint64]:

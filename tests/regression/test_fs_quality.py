@@ -1,0 +1,53 @@
+"""Probabilistic scoring (``link --scoring fs``) on small synthetic 4-party data.
+
+Issue 12's bars are measured at full size with ``benchmarks/scoring.py``; this keeps
+the small-size figures from sliding back, in seconds: F1, twins kept apart, and the
+label-free precision estimate against the truth. The secret is fixed (test-only) because
+the figures depend a little on which bits the keyed hashes choose.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hashmatch.demo import _twins_kept_apart
+from hashmatch.encode import LinkageSecret, encode_file
+from hashmatch.evaluate import evaluate
+from hashmatch.link import link_files
+from hashmatch.synth import synthesize
+
+
+@pytest.fixture(scope="module")
+def parties(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fs-quality")
+    data = synthesize(root / "parties", entities=1500, seed=1)
+    secret = root / "linkage.secret"
+    LinkageSecret(bytes([2]) * 32).write(secret)  # test-only, fixed: see the docstring
+    for name, files in data.parties.items():
+        encode_file(files.csv, schema=data.schema, secret=secret, party=name,
+                    mapping=files.mapping, out=root / f"{name}.hme",
+                    lookup=root / f"{name}.lookup", rejects=root / f"{name}.rejects.csv")
+    return root
+
+
+def _link(root: Path, scoring: str) -> tuple[float, float, tuple[int, int], Path]:
+    out = root / f"results-{scoring}"
+    link_files(sorted(root.glob("*.hme")), out, dedup=True, scoring=scoring)
+    lookups = sorted(root.glob("*.lookup"))
+    truth = root / "parties" / "truth.csv"
+    report = evaluate(out, truth, lookups)
+    twins = _twins_kept_apart(out, truth, root / "parties" / "twins.csv", lookups)
+    return report.f1, report.precision, twins, out
+
+
+def test_fs_links_small_synthetic_parties_at_least_as_well_as_dice(parties: Path) -> None:
+    fs_f1, fs_precision, (kept, twins), out = _link(parties, "fs")
+    dice_f1, _, _, _ = _link(parties, "dice")
+    assert fs_f1 >= 0.95, f"fs F1 {fs_f1:.4f}"
+    assert fs_f1 >= dice_f1 - 0.005, f"fs F1 {fs_f1:.4f}, dice {dice_f1:.4f}"
+    assert kept >= 0.9 * twins, f"twins kept apart {kept} of {twins}"
+    estimated = json.loads((out / "report.json").read_text())["estimated"]
+    assert abs(estimated["precision"] - fs_precision) <= 0.02
