@@ -24,6 +24,7 @@ from hashmatch._progress import ProgressHook
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import HashmatchError
 from hashmatch.link.blocking import BlockingConfig
+from hashmatch.link.engines import engine_named
 from hashmatch.link.inputs import file_info, info_of
 from hashmatch.link.pipeline import link_encodings
 from hashmatch.link.result import HeldRecords, LinkResult
@@ -121,8 +122,7 @@ def link(
             progress=progress,
             allow_costly=allow_costly,
             memory=memory,
-            engine=engine,
-            scheduler=scheduler,
+            engine=engine_named(engine, scheduler),
         )
     return dataclasses.replace(result, held=tuple(held))
 

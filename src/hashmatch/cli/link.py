@@ -15,7 +15,7 @@ from rich.table import Table
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.link import LinkResult, link_files
-from hashmatch.link.engines import ENGINES
+from hashmatch.link.engines import ENGINES, engine_named
 from hashmatch.link.memory import parse_memory
 from hashmatch.link.outputs import HTML_FILE, check_results_folder
 from hashmatch.seal.intake import opened_inputs
@@ -222,8 +222,7 @@ def link(
                 model=_load_model(model),
                 report_extra=_quality_extra(encode_report),
                 memory=_memory(memory),
-                engine=engine,
-                scheduler=client,
+                engine=engine_named(engine, client),
             )
     render(result, out_dir, console)
 
@@ -245,7 +244,6 @@ def _engine_client(engine: str, scheduler: str | None, console: Console) -> Iter
         yield None
         return
     from hashmatch.link.engines.dask import dask_client
-
     with dask_client(scheduler) as client:
         console.print(f"Dask dashboard: {client.dashboard_link}", markup=False)
         yield client

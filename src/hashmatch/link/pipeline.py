@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +65,7 @@ from hashmatch.link.solve import SolveStats, solve_one_to_one
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold
 
 __all__ = [
+    "Engine",
     "LinkResult",
     "PairLinkStats",
     "PartyInfo",
@@ -124,8 +125,7 @@ def link_files(
     model: Mapping[str, Any] | None = None,
     report_extra: dict[str, Any] | None = None,
     memory: str | int | None = None,
-    engine: str = "local",
-    scheduler: Any = None,
+    engine: Engine | None = None,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
@@ -167,11 +167,10 @@ def link_files(
         A memory budget such as ``"4GB"`` (see :mod:`hashmatch.link.memory`): candidate
         chunks are sized to it, and a party pair whose blocking tables would not fit is
         refused (CostLimitError) before any work. None: default chunks, no check.
-    engine, scheduler:
-        ``"local"`` (this process) or ``"dask"``: the comparisons and solving run as
-        tasks of a Dask cluster, ``scheduler`` its address (``tcp://HOST:8786``) or a
-        ``distributed.Client``; None starts a ``LocalCluster`` on this machine. Same
-        results either way (see :mod:`hashmatch.link.engines.dask`).
+    engine:
+        Where the comparisons and solving run: None, this process; an engine of
+        :mod:`hashmatch.link.engines` (``engine_named("dask", scheduler)``: tasks of a
+        Dask cluster). Same results either way, the same ``memory`` budget applying.
 
     Raises
     ------
@@ -211,7 +210,6 @@ def link_files(
             model=model,
             memory=memory,
             engine=engine,
-            scheduler=scheduler,
         )
         result.timings = {"open_and_verify": opened, **result.timings}
         write_results(
@@ -240,8 +238,7 @@ def link_encodings(
     scoring: str = DEFAULT_SCORING,
     model: Mapping[str, Any] | None = None,
     memory: str | int | None = None,
-    engine: str = "local",
-    scheduler: Any = None,
+    engine: Engine | None = None,
 ) -> LinkResult:
     """Link in memory: open :class:`EncodingFile` objects or ``EncodedBatch`` objects.
 
@@ -283,13 +280,14 @@ def link_encodings(
     budget = MemoryBudget(memory)
     if config is not None:
         _check_budget(budget, parties, infos, jobs, config)
-    if engine != "local":
-        from hashmatch.link.engines import run_engine
-
-        return run_engine(
-            engine, scheduler, encodings, parties, infos, jobs, config, threshold=threshold,
-            dedup=dedup, conflict_margin=conflict_margin, progress=progress,
-            scoring=scoring, model=model, budget=budget,
+    if engine is not None:
+        if config is None:
+            msg = "linking without blocking runs on the local engine only"
+            raise ValueError(msg)
+        return engine.link(
+            encodings, parties, infos, jobs, config, threshold=threshold, dedup=dedup,
+            conflict_margin=conflict_margin, progress=progress, scoring=scoring, model=model,
+            budget=budget,
         )
     if scoring == "fs" and config is not None:
         return _link_probabilistic(
@@ -338,6 +336,31 @@ def link_encodings(
         parties, infos, jobs, scored, solved, cuts, choice, scorer, dedup, conflict_margin,
         meter, scores, timings,
     )
+
+
+class Engine(Protocol):
+    """Runs a checked link elsewhere than in this process (:mod:`hashmatch.link.engines`):
+    the inputs, their infos, the party pairs to compare (``jobs``), the blocking
+    configuration and the (checked) memory budget, whose chunk size it must use (chunk
+    bounds decide the threshold's score pool), in; the :class:`LinkResult` the local
+    pipeline would give out."""
+
+    def link(
+        self,
+        encodings: Sequence[Any],
+        parties: Sequence[Encoding],
+        infos: Sequence[PartyInfo],
+        jobs: Sequence[tuple[int, int]],
+        config: BlockingConfig,
+        *,
+        threshold: float | None,
+        dedup: bool,
+        conflict_margin: float | None,
+        progress: ProgressHook | None,
+        scoring: str,
+        model: Mapping[str, Any] | None,
+        budget: MemoryBudget,
+    ) -> LinkResult: ...
 
 
 def _solve_all(

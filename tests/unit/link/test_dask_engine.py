@@ -33,7 +33,7 @@ from hashmatch.synth import synthesize
 
 distributed = pytest.importorskip("distributed")
 
-from hashmatch.link.engines.dask import DaskEngineError, dask_client  # noqa: E402
+from hashmatch.link.engines.dask import DaskEngine, DaskEngineError, dask_client  # noqa: E402
 
 PARTIES = ["crm", "callcentre", "catalogue", "partner"]
 #: Files of a results folder that must be equal (the picture and the page are drawn
@@ -110,7 +110,7 @@ def test_same_results_as_the_local_engine(
     tmp_path: Path, scoring: str, dedup: bool,
 ) -> None:
     result = link_files(world, tmp_path / "dask", scoring=scoring, dedup=dedup,
-                        write_pairs=True, engine="dask", scheduler=cluster_client)
+                        write_pairs=True, engine=DaskEngine(cluster_client))
     _assert_same(local_results(scoring, dedup), tmp_path / "dask")
     assert result.n_entities > 0 and len(result.pairs[0]) > 100
 
@@ -130,7 +130,7 @@ def test_inputs_without_a_path_are_sent_to_the_workers(world: list[Path],
     try:
         inputs = [_NoPath(f) for f in files]
         local = link_encodings(inputs, dedup=True)
-        dask = link_encodings(inputs, dedup=True, engine="dask", scheduler=cluster_client)
+        dask = link_encodings(inputs, dedup=True, engine=DaskEngine(cluster_client))
     finally:
         for f in files:
             f.close()

@@ -2,42 +2,34 @@
 :mod:`hashmatch.link.pipeline`) or ``"dask"`` (tasks of a Dask cluster,
 :mod:`hashmatch.link.engines.dask`), with the same results.
 
-Engines other than the local one are imported only when asked for, so ``import hashmatch``
-never imports their optional dependencies.
+The pipeline knows engines only through its :class:`~hashmatch.link.pipeline.Engine`
+protocol; callers name one here. Engines other than the local one are imported only when
+named, so ``import hashmatch`` never imports their optional dependencies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from hashmatch.link.blocking import BlockingConfig
-from hashmatch.link.inputs import Encoding
-from hashmatch.link.result import LinkResult, PartyInfo
+from hashmatch.link.pipeline import Engine
 
-__all__ = ["ENGINES", "run_engine"]
+__all__ = ["ENGINES", "engine_named"]
 
 #: The engines ``link`` accepts.
 ENGINES = ("local", "dask")
 
 
-def run_engine(
-    engine: str,
-    scheduler: Any,
-    encodings: Sequence[Any],
-    parties: Sequence[Encoding],
-    infos: Sequence[PartyInfo],
-    jobs: Sequence[tuple[int, int]],
-    config: BlockingConfig | None,
-    **options: Any,
-) -> LinkResult:
-    """Run a checked link (inputs compatible, jobs listed) on a non-local engine."""
-    if engine not in ENGINES or engine == "local":
-        msg = f"engine: expected one of {list(ENGINES)}, got {engine!r}"
+def engine_named(name: str, scheduler: Any = None) -> Engine | None:
+    """The engine called ``name`` (None for the local one, the pipeline's default);
+    ``scheduler`` is the Dask scheduler's address or a ``distributed.Client``."""
+    if name not in ENGINES:
+        msg = f"engine: expected one of {list(ENGINES)}, got {name!r}"
         raise ValueError(msg)
-    if config is None:
-        msg = "the dask engine needs blocking (linking without it is for small inputs)"
-        raise ValueError(msg)
-    from hashmatch.link.engines.dask import link_on_dask
+    if name == "local":
+        if scheduler is not None:
+            msg = "a scheduler needs engine='dask'"
+            raise ValueError(msg)
+        return None
+    from hashmatch.link.engines.dask import DaskEngine
 
-    return link_on_dask(scheduler, encodings, parties, infos, jobs, config, **options)
+    return DaskEngine(scheduler)

@@ -83,7 +83,7 @@ from hashmatch.link.pipeline import (
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
 
-__all__ = ["CONNECT_TIMEOUT", "DaskEngineError", "dask_client", "link_on_dask"]
+__all__ = ["CONNECT_TIMEOUT", "DaskEngine", "DaskEngineError", "dask_client"]
 
 log = logging.getLogger(__name__)
 
@@ -165,32 +165,54 @@ class _Run:
     chunk_pairs: int  # of the run's MemoryBudget: chunk bounds (and the pool) as locally
 
 
-def link_on_dask(
+class DaskEngine:
+    """The :class:`~hashmatch.link.pipeline.Engine` running on a Dask cluster:
+    ``scheduler`` is an address, a ``distributed.Client``, or None for a ``LocalCluster``
+    started (and closed) by each link."""
+
+    def __init__(self, scheduler: Any = None) -> None:
+        self.scheduler = scheduler
+
+    def link(
+        self,
+        encodings: Sequence[Any],
+        parties: Sequence[Encoding],
+        infos: Sequence[PartyInfo],
+        jobs: Sequence[tuple[int, int]],
+        config: BlockingConfig,
+        *,
+        threshold: float | None,
+        dedup: bool,
+        conflict_margin: float | None,
+        progress: ProgressHook | None,
+        scoring: str,
+        model: Mapping[str, Any] | None,
+        budget: MemoryBudget,
+    ) -> LinkResult:
+        """The link of :func:`hashmatch.link.pipeline.link_encodings` (inputs checked,
+        ``jobs`` the party pairs to compare, ``budget`` checked) with comparisons and
+        solving on Dask, in chunks of the budget's size."""
+        return _link_on_dask(self.scheduler, encodings, parties, infos, jobs, config,
+                             (threshold, dedup, conflict_margin, scoring, model), progress,
+                             budget)
+
+
+def _link_on_dask(
     scheduler: Any,
     encodings: Sequence[Any],
     parties: Sequence[Encoding],
     infos: Sequence[PartyInfo],
     jobs: Sequence[tuple[int, int]],
     config: BlockingConfig,
-    *,
-    threshold: float | None,
-    dedup: bool,
-    conflict_margin: float | None,
+    options: tuple[float | None, bool, float | None, str, Mapping[str, Any] | None],
     progress: ProgressHook | None,
-    scoring: str,
-    model: Mapping[str, Any] | None,
     budget: MemoryBudget,
 ) -> LinkResult:
-    """The link of :func:`hashmatch.link.pipeline.link_encodings` (inputs already checked,
-    ``jobs`` the party pairs to compare, ``budget`` already checked) with comparisons and
-    solving on Dask."""
     with dask_client(scheduler) as client:
         log.info("Dask dashboard: %s", client.dashboard_link)
         run, shipped = _share(client, encodings, infos, config, budget.chunk_pairs)
         try:
-            return _Link(client, run, shipped, parties, infos, jobs, progress).link(
-                threshold, dedup, conflict_margin, scoring, model
-            )
+            return _Link(client, run, shipped, parties, infos, jobs, progress).link(*options)
         finally:
             client.run(_forget, run.id)
 
