@@ -33,7 +33,13 @@ from hashmatch.synth import synthesize
 
 distributed = pytest.importorskip("distributed")
 
-from hashmatch.link.engines.dask import DaskEngine, DaskEngineError, dask_client  # noqa: E402
+from hashmatch.link.engines.dask import (  # noqa: E402
+    DaskEngine,
+    DaskEngineError,
+    _sees,
+    _shareable_path,
+    dask_client,
+)
 
 PARTIES = ["crm", "callcentre", "catalogue", "partner"]
 #: Files of a results folder that must be equal (the picture and the page are drawn
@@ -232,3 +238,20 @@ def test_importing_hashmatch_does_not_import_dask() -> None:
             "assert not {'dask', 'distributed'} & set(sys.modules), 'dask imported'")
     env = {**os.environ, "PYTHONPATH": str(Path(hashmatch.__file__).resolve().parents[1])}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_workers_open_only_the_coordinators_files(world: list[Path]) -> None:
+    """A file is opened by name only where a worker sees it with the coordinator's digest;
+    otherwise (another file at that path, none, a process-local name) its arrays are sent."""
+    with EncodingFile.open(world[0]) as f:
+        digest = f.digest
+        assert _shareable_path(f) == os.path.abspath(world[0])
+    version, found = _sees({str(world[0]): digest, str(world[1]): digest,
+                            str(world[0].with_name("gone.hme")): digest})
+    assert version == hashmatch.__version__
+    assert found == [str(world[0])]
+
+    class Decrypted:
+        path, digest = Path("/proc/self/fd/7"), "ab" * 32
+
+    assert _shareable_path(Decrypted()) is None

@@ -45,7 +45,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,24 +214,25 @@ def _link_on_dask(
         try:
             return _Link(client, run, shipped, parties, infos, jobs, progress).link(*options)
         finally:
-            client.run(_forget, run.id)
+            with suppress(OSError, TimeoutError):  # a lost cluster: keep the first error
+                client.run(_forget, run.id)
 
 
 def _share(client: Any, encodings: Sequence[Any], infos: Sequence[PartyInfo],
            config: BlockingConfig, chunk_pairs: int) -> tuple[_Run, list[Any]]:
     """Tell the workers where each party's encodings are: a path every worker can open,
     or arrays sent to all of them once."""
-    paths = [str(getattr(e, "path", "")) or None for e in encodings]
-    seen = client.run(_sees, [p for p in paths if p is not None])
+    paths = [_shareable_path(e) for e in encodings]
+    wanted = {p: info.digest for p, info in zip(paths, infos, strict=True) if p is not None}
+    seen = client.run(_sees, wanted)
     for worker, (version, _) in seen.items():
         if version != __version__:
             msg = (f"Dask worker {worker} runs hashmatch {version}, this coordinator "
                    f"{__version__}")
             raise DaskEngineError(msg, hint="install the same hashmatch on every worker")
-    reachable = {p for p in paths if p is not None and all(p in ok for _, ok in seen.values())}
     shipped: list[Any] = []
     for k, e in enumerate(encodings):
-        if paths[k] in reachable:
+        if paths[k] is not None and all(paths[k] in ok for _, ok in seen.values()):
             shipped.append(None)
         else:
             paths[k] = None
@@ -426,9 +427,28 @@ _HELD: dict[str, tuple[list[Encoding], ExitStack]] = {}
 _HELD_LOCK = threading.Lock()
 
 
-def _sees(paths: Sequence[str]) -> tuple[str, list[str]]:
-    """This worker's hashmatch version and which of ``paths`` it can read."""
-    return __version__, [p for p in paths if os.access(p, os.R_OK)]
+def _shareable_path(encoding: Any) -> str | None:
+    """The absolute path of an input's file, if other processes could open it by that
+    name (not a decrypted input's ``/proc/self/fd/N``, which names this process's file)."""
+    path = getattr(encoding, "path", None)
+    if path is None or not getattr(encoding, "digest", ""):
+        return None
+    full = os.path.abspath(path)
+    return None if full.startswith(("/proc/self/", "/dev/fd/")) else full
+
+
+def _sees(digests: Mapping[str, str]) -> tuple[str, list[str]]:
+    """This worker's hashmatch version and which of the files (path: digest) it sees with
+    the coordinator's digest (read from the file's trailer; opening checks it in full)."""
+    found = []
+    for path, digest in digests.items():
+        try:
+            with EncodingFile.open(path, verify=False) as f:
+                if f.digest == digest:
+                    found.append(path)
+        except (OSError, HashmatchError):
+            continue
+    return __version__, found
 
 
 def _parties(run: _Run, shipped: Sequence[Any]) -> list[Encoding]:
