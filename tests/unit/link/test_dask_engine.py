@@ -27,12 +27,13 @@ import hashmatch
 from hashmatch.cli import app
 from hashmatch.encfile import EncodingFile
 from hashmatch.encode import LinkageSecret, encode_file
-from hashmatch.link import link_encodings, link_files
+from hashmatch.link import link_encodings, link_files, memory, pipeline
 from hashmatch.link.pipeline import SCORE_POOL_CAP, _ScorePool, pool_stride
 from hashmatch.synth import synthesize
 
 distributed = pytest.importorskip("distributed")
 
+from hashmatch.link.engines import dask as dask_engine  # noqa: E402
 from hashmatch.link.engines.dask import (  # noqa: E402
     DaskEngine,
     DaskEngineError,
@@ -40,6 +41,9 @@ from hashmatch.link.engines.dask import (  # noqa: E402
     _shareable_path,
     dask_client,
 )
+
+#: One worker runs this module: its parties, local links and clusters are made once.
+pytestmark = pytest.mark.xdist_group("dask")
 
 PARTIES = ["crm", "callcentre", "catalogue", "partner"]
 #: Files of a results folder that must be equal (the picture and the page are drawn
@@ -119,6 +123,21 @@ def test_same_results_as_the_local_engine(
                         write_pairs=True, engine=DaskEngine(cluster_client))
     _assert_same(local_results(scoring, dedup), tmp_path / "dask")
     assert result.n_entities > 0 and len(result.pairs[0]) > 100
+
+
+def test_a_memory_budget_chunks_the_tasks_as_locally(
+    world: list[Path], cluster_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tasks build their key tables at the budget's chunk size: once the threshold's pool
+    subsamples, chunk bounds decide which scores it holds, so they must be the local ones."""
+    monkeypatch.setattr(memory, "DEFAULT_CHUNK_PAIRS", 300)  # several chunks per party pair
+    for module in (pipeline, dask_engine):
+        monkeypatch.setattr(module, "SCORE_POOL_CAP", 500)  # a subsampled pool
+    local = link_files(world, tmp_path / "local", memory="1GB", write_pairs=True)
+    link_files(world, tmp_path / "dask", memory="1GB", write_pairs=True,
+               engine=DaskEngine(cluster_client))
+    _assert_same(tmp_path / "local", tmp_path / "dask")
+    assert sum(s.candidates for s in local.pair_stats) > 2 * 500  # the pool did subsample
 
 
 class _NoPath:
