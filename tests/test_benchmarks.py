@@ -77,6 +77,12 @@ def _check_coordinator(stdout: str, _json: Path) -> None:
     assert row["this_stages_s"]["compare"] >= 0
 
 
+def _check_dask_engine(stdout: str, _json: Path) -> None:
+    row = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
+    assert row["identical"] is True and row["records"] == 10_000, row
+    assert row["overhead_ratio"] > 0
+
+
 def _check_serve(stdout: str, _json: Path) -> None:
     row = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
     assert row["records"] > 0 and row["requests_per_s"] > 0
@@ -99,6 +105,7 @@ def _check_scoring(stdout: str, figures: Path) -> None:
 SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "blocking.py": ([], _check_blocking),
     "coordinator.py": ([], _check_coordinator),
+    "dask_engine.py": ([], _check_dask_engine),
     "encode.py": (["--json", "{json}"], _check_encode),
     "encode_workers.py": (["--json", "{json}"], _check_encode_workers),
     "hardening.py": (

@@ -24,6 +24,7 @@ from hashmatch._progress import ProgressHook
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import HashmatchError
 from hashmatch.link.blocking import BlockingConfig
+from hashmatch.link.engines import engine_named
 from hashmatch.link.inputs import file_info, info_of
 from hashmatch.link.pipeline import link_encodings
 from hashmatch.link.result import HeldRecords, LinkResult
@@ -43,6 +44,8 @@ def link(
     progress: ProgressHook | None = None,
     allow_costly: bool = False,
     memory: str | int | None = None,
+    engine: str = "local",
+    scheduler: Any = None,
 ) -> LinkResult:
     """Link two or more parties' encodings into entities (``hm.link``).
 
@@ -67,6 +70,11 @@ def link(
         A memory budget such as ``"4GB"`` (bytes if an int): candidate chunks are sized
         to it, and a party pair whose blocking would not fit is refused with
         ``CostLimitError`` before any work (see :mod:`hashmatch.link.memory`).
+    engine, scheduler
+        ``"local"`` (default) or ``"dask"``: compare and solve as tasks of a Dask cluster,
+        ``scheduler`` its address (``"tcp://host:8786"``) or a ``distributed.Client``
+        (None: a ``LocalCluster`` of one worker per core). The results are the same;
+        needs ``pip install 'hashmatch[dask]'``.
 
     Returns
     -------
@@ -114,6 +122,7 @@ def link(
             progress=progress,
             allow_costly=allow_costly,
             memory=memory,
+            engine=engine_named(engine, scheduler),
         )
     return dataclasses.replace(result, held=tuple(held))
 

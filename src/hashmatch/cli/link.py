@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +15,7 @@ from rich.table import Table
 from hashmatch._progress import terminal_progress
 from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.link import LinkResult, link_files
+from hashmatch.link.engines import ENGINES, engine_named
 from hashmatch.link.memory import parse_memory
 from hashmatch.link.outputs import HTML_FILE, check_results_folder
 from hashmatch.seal.intake import opened_inputs
@@ -123,6 +126,17 @@ def link(
                      "party pair whose blocking tables would not fit is refused before any "
                      "work \\[default: no budget]."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option("--engine", help="local: compare in this process; dask: as tasks of a "
+                     "Dask cluster (--scheduler, or a local cluster of one worker per core), "
+                     "same results. Needs pip install 'hashmatch[dask]'."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", metavar="tcp://HOST:8786",
+                     help="With --engine dask: the address of a running Dask scheduler."),
+    ] = None,
     encode_report: Annotated[
         list[Path] | None,
         typer.Option("--encode-report", metavar="[PARTY=]FILE.json",
@@ -167,6 +181,13 @@ def link(
         raise typer.BadParameter("needs --registry", param_hint="--delta/--removed")
     if removed is not None and not delta:
         raise typer.BadParameter("needs --delta", param_hint="--removed")
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"expected one of {', '.join(ENGINES)}", param_hint="--engine")
+    if scheduler is not None and engine != "dask":
+        raise typer.BadParameter("needs --engine dask", param_hint="--scheduler")
+    if registry is not None and engine != "local":
+        raise typer.BadParameter("links into a registry run on the local engine",
+                                 param_hint="--engine")
     console = Console(highlight=False)
     with reporting_errors():
         check_results_folder(out_dir, force=force, reads=[*files, key, trust, registry])
@@ -177,7 +198,7 @@ def link(
             trusted=load_trusted_parties(trust) if trust is not None else None,
             require_signature=not allow_unsigned,
         )
-        with inputs as plain_files:
+        with inputs as plain_files, _engine_client(engine, scheduler, console) as client:
             if registry is not None:
                 from hashmatch.cli.registry import link_into_registry
 
@@ -201,6 +222,7 @@ def link(
                 model=_load_model(model),
                 report_extra=_quality_extra(encode_report),
                 memory=_memory(memory),
+                engine=engine_named(engine, client),
             )
     render(result, out_dir, console)
 
@@ -213,6 +235,18 @@ def _memory(size: str | None) -> int | None:
         return parse_memory(size)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--memory") from exc
+
+
+@contextmanager
+def _engine_client(engine: str, scheduler: str | None, console: Console) -> Iterator[Any]:
+    """The Dask client of ``--engine dask`` (its dashboard link printed), else None."""
+    if engine == "local":
+        yield None
+        return
+    from hashmatch.link.engines.dask import dask_client
+    with dask_client(scheduler) as client:
+        console.print(f"Dask dashboard: {client.dashboard_link}", markup=False)
+        yield client
 
 
 def _load_model(path: Path | None) -> dict[str, Any] | None:

@@ -217,17 +217,30 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
             per_row += _partners(t, 0, n_left, dedup)[1].reshape(n_left, t.width).sum(axis=1)
         self._raw_per_row = per_row
         start, stop = (0, n_left) if rows is None else rows
-        self._chunks = ((start + a, start + b)
-                        for a, b in _chunk_bounds(per_row[start:stop], chunk_pairs))
+        #: Left-row ranges of the chunks, in order (plain tuples: the object pickles, so a
+        #: distributed engine can ship it and expand ranges elsewhere with pairs_in).
+        self.bounds = [(start + a, start + b)
+                       for a, b in _chunk_bounds(per_row[start:stop], chunk_pairs)]
+        self._next = 0
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods whose key tables these are, in the order they are applied."""
+        return tuple(t.method for t in self._tables)
 
     @property
     def stats(self) -> BlockingStats:
+        return self.stats_for(self._candidates, self._per_method)
+
+    def stats_for(self, candidates: int, per_method: Mapping[str, int]) -> BlockingStats:
+        """The statistics of these key tables given the counts of expanded chunks (summed
+        over all of ``bounds``, they are what :attr:`stats` gives after iterating)."""
         grid = self._full_grid
         return BlockingStats(
-            candidates=self._candidates,
+            candidates=candidates,
             full_grid=grid,
-            reduction_ratio=1.0 - self._candidates / grid if grid else 0.0,
-            per_method=MappingProxyType(dict(self._per_method)),
+            reduction_ratio=1.0 - candidates / grid if grid else 0.0,
+            per_method=MappingProxyType(dict(per_method)),
             token_columns=self._columns[0],
             lsh_bands=self._columns[1],
             largest_block=self._largest,
@@ -240,14 +253,20 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
 
     def __next__(self) -> tuple[Indices, Indices]:
         while True:
-            start, stop = next(self._chunks)
-            i, j = self._chunk(start, stop)
+            if self._next >= len(self.bounds):
+                raise StopIteration
+            i, j, found = self.pairs_in(*self.bounds[self._next])
+            self._next += 1
+            for method, n in found.items():
+                self._per_method[method] += n
             if len(i):
                 break
         self._candidates += len(i)
         return i, j
 
-    def _chunk(self, start: int, stop: int) -> tuple[Indices, Indices]:
+    def pairs_in(self, start: int, stop: int) -> tuple[Indices, Indices, dict[str, int]]:
+        """The candidate pairs of left rows start..stop, sorted by (i, j), and the distinct
+        pairs each method found there; does not touch the iteration or its counts."""
         found = expand_candidates(
             [(t.width, t.left_group, t.group_start, t.group_size, t.right_order, t.rank)
              for t in self._tables],
@@ -255,22 +274,24 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
         )
         if found is not None:  # the compiled path: the same pairs as the reference below
             i, j, per_table = found
-            for table, n in zip(self._tables, per_table.tolist(), strict=True):
-                self._per_method[table.method] += n
-            return i, j
-        keys = self._chunk_reference(start, stop)
-        return (keys >> np.uint64(32)).astype(np.int64), (keys & _LOW32).astype(np.int64)
+            return i, j, {t.method: n
+                          for t, n in zip(self._tables, per_table.tolist(), strict=True)}
+        keys, per_method = self._chunk_reference(start, stop)
+        i, j = (keys >> np.uint64(32)).astype(np.int64), (keys & _LOW32).astype(np.int64)
+        return i, j, per_method
 
-    def _chunk_reference(self, start: int, stop: int) -> _U64:
-        """The numpy reference of :meth:`_chunk` (the test oracle and the fallback)."""
+    def _chunk_reference(self, start: int, stop: int) -> tuple[_U64, dict[str, int]]:
+        """The numpy reference of :meth:`pairs_in` (the test oracle and the fallback): the
+        distinct pair keys ``i << 32 | j`` and each method's distinct count."""
         distinct = []
+        found = {}
         for table in self._tables:
             keys = _sorted_unique(_expand(table, start, stop, self._dedup))
-            self._per_method[table.method] += len(keys)
+            found[table.method] = len(keys)
             distinct.append(keys)
-        if len(distinct) == 1:
-            return distinct[0]
-        return _sorted_unique(np.concatenate(distinct))
+        keys = (distinct[0] if len(distinct) == 1
+                else _sorted_unique(np.concatenate(distinct or [np.zeros(0, np.uint64)])))
+        return keys, found
 
 
 def candidate_pairs(

@@ -58,6 +58,24 @@ class PatternCounts:
     keyed: int  # candidates agreeing on a schema match key
     candidates: int
 
+    @staticmethod
+    def combine(parts: Iterable[PatternCounts]) -> PatternCounts:
+        """The counts of consecutive runs of chunks as one pass over all of them would
+        give them (patterns in order of first occurrence, so EM sums in the same order)."""
+        found: dict[int, int] = {}
+        keyed = candidates = 0
+        for part in parts:
+            for code, n in zip(part.codes.tolist(), part.counts.tolist(), strict=True):
+                found[code] = found.get(code, 0) + n
+            keyed += part.keyed
+            candidates += part.candidates
+        return PatternCounts(
+            np.fromiter(found, np.int64, len(found)),
+            np.fromiter(found.values(), np.int64, len(found)),
+            keyed,
+            candidates,
+        )
+
 
 class ProbabilisticScorer:
     """Match probability of row pairs of two parties under the party pair's model."""
@@ -241,8 +259,11 @@ class ProbabilisticScorer:
     def fit(self, a: int, b: int, chunks: Iterable[tuple[Indices, Indices]]) -> PairModel:
         """Estimate (or, when a model was given, keep) the model of parties a and b from
         their candidate chunks; the pattern counts are kept for the quality estimate."""
+        return self.fit_patterns(a, b, self.count_patterns(a, b, chunks))
+
+    def fit_patterns(self, a: int, b: int, patterns: PatternCounts) -> PairModel:
+        """:meth:`fit` from the pattern counts of the candidates, counted elsewhere."""
         key = (min(a, b), max(a, b))
-        patterns = self.count_patterns(a, b, chunks)
         self.patterns[key] = patterns
         if key in self.models:
             return self.models[key]

@@ -24,10 +24,10 @@ import dataclasses
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +36,12 @@ from hashmatch._progress import ProgressHook
 from hashmatch._types import Indices, Scores
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import IncompatibleEncodingsError
-from hashmatch.link.blocking import BlockingConfig, BlockingStats, candidate_pairs
+from hashmatch.link.blocking import (
+    BlockingConfig,
+    BlockingStats,
+    CandidatePairs,
+    candidate_pairs,
+)
 from hashmatch.link.comparison import decode_patterns
 from hashmatch.link.compat import check_compatible, check_row_tokens
 from hashmatch.link.entities import entity_id_key, merge_entities, number_entities
@@ -56,10 +61,11 @@ from hashmatch.link.quality import estimate_quality
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.solve import solve_one_to_one
+from hashmatch.link.solve import SolveStats, solve_one_to_one
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold
 
 __all__ = [
+    "Engine",
     "LinkResult",
     "PairLinkStats",
     "PartyInfo",
@@ -126,6 +132,7 @@ def link_files(
     model: Mapping[str, Any] | None = None,
     report_extra: dict[str, Any] | None = None,
     memory: str | int | None = None,
+    engine: Engine | None = None,
 ) -> LinkResult:
     """Link the parties' ``.hme`` files (paths or :class:`hashmatch.seal.intake.Input` objects,
     whose seal envelopes go into report.json) and write the results folder.
@@ -167,6 +174,10 @@ def link_files(
         A memory budget such as ``"4GB"`` (see :mod:`hashmatch.link.memory`): candidate
         chunks are sized to it, and a party pair whose blocking tables would not fit is
         refused (CostLimitError) before any work. None: default chunks, no check.
+    engine:
+        Where the comparisons and solving run: None, this process; an engine of
+        :mod:`hashmatch.link.engines` (``engine_named("dask", scheduler)``: tasks of a
+        Dask cluster). Same results either way, the same ``memory`` budget applying.
 
     Raises
     ------
@@ -205,6 +216,7 @@ def link_files(
             scoring=scoring,
             model=model,
             memory=memory,
+            engine=engine,
         )
         result.timings = {"open_and_verify": opened, **result.timings}
         write_results(
@@ -233,6 +245,7 @@ def link_encodings(
     scoring: str = DEFAULT_SCORING,
     model: Mapping[str, Any] | None = None,
     memory: str | int | None = None,
+    engine: Engine | None = None,
 ) -> LinkResult:
     """Link in memory: open :class:`EncodingFile` objects or ``EncodedBatch`` objects.
 
@@ -265,20 +278,29 @@ def link_encodings(
     jobs = list(itertools.combinations(range(len(parties)), 2))
     if dedup:
         jobs += [(p, p) for p in range(len(parties))]
+    if scoring not in ("fs", "dice"):
+        msg = f"scoring: expected 'fs' or 'dice', got {scoring!r}"
+        raise ValueError(msg)
+    if scoring == "fs" and config is None:
+        msg = "probabilistic scoring needs blocking (its model is fitted on candidates)"
+        raise ValueError(msg)
     budget = MemoryBudget(memory)
     if config is not None:
         _check_budget(budget, parties, infos, jobs, config)
-    if scoring == "fs":
+    if engine is not None:
         if config is None:
-            msg = "probabilistic scoring needs blocking (its model is fitted on candidates)"
+            msg = "linking without blocking runs on the local engine only"
             raise ValueError(msg)
+        return engine.link(
+            encodings, parties, infos, jobs, config, threshold=threshold, dedup=dedup,
+            conflict_margin=conflict_margin, progress=progress, scoring=scoring, model=model,
+            budget=budget,
+        )
+    if scoring == "fs" and config is not None:
         return _link_probabilistic(
             parties, infos, jobs, config, threshold, dedup, conflict_margin, progress, model,
             budget,
         )
-    if scoring != "dice":
-        msg = f"scoring: expected 'fs' or 'dice', got {scoring!r}"
-        raise ValueError(msg)
     scorer = PairScorer(parties, ScoringConfig.for_tokens(infos[0].token_kinds))
 
     t0 = time.perf_counter()
@@ -316,17 +338,83 @@ def link_encodings(
         timings["threshold"] = time.perf_counter() - t0
 
     cuts = [_cut(choice, a == b and cross and threshold is None) for a, b in jobs]
-    return _solve_and_merge(
-        parties, infos, jobs, scored, cuts, choice, scorer, dedup, conflict_margin, meter,
-        scores, timings,
+    solved = _solve_all(jobs, scored, cuts, timings)
+    return merge_solved(
+        parties, infos, jobs, scored, solved, cuts, choice, scorer, dedup, conflict_margin,
+        meter, scores, timings,
     )
 
 
-def _solve_and_merge(
+class Engine(Protocol):
+    """Runs a checked link elsewhere than in this process (:mod:`hashmatch.link.engines`):
+    the inputs, their infos, the party pairs to compare (``jobs``), the blocking
+    configuration and the (checked) memory budget, whose chunk size it must use (chunk
+    bounds decide the threshold's score pool), in; the :class:`LinkResult` the local
+    pipeline would give out."""
+
+    def link(
+        self,
+        encodings: Sequence[Any],
+        parties: Sequence[Encoding],
+        infos: Sequence[PartyInfo],
+        jobs: Sequence[tuple[int, int]],
+        config: BlockingConfig,
+        *,
+        threshold: float | None,
+        dedup: bool,
+        conflict_margin: float | None,
+        progress: ProgressHook | None,
+        scoring: str,
+        model: Mapping[str, Any] | None,
+        budget: MemoryBudget,
+    ) -> LinkResult: ...
+
+
+def _solve_all(
+    jobs: Sequence[tuple[int, int]],
+    scored: Sequence[_Scored],
+    cuts: Sequence[float],
+    timings: dict[str, float],
+) -> list[SolvedJob]:
+    """One-to-one solving of every party pair at its cut."""
+    t0 = time.perf_counter()
+    solved = [
+        solve_job(job.i, job.j, job.score, cut, a == b)
+        for (a, b), job, cut in zip(jobs, scored, cuts, strict=True)
+    ]
+    timings["solve"] = time.perf_counter() - t0
+    return solved
+
+
+@dataclass(frozen=True)
+class SolvedJob:
+    """The linked pairs of one party pair (after one-to-one solving across parties)."""
+
+    i: Indices
+    j: Indices
+    score: Scores
+    accepted: int  # pairs at or above the cut, before solving
+    solve_stats: SolveStats | None
+
+
+def solve_job(i: Indices, j: Indices, score: Scores, cut: float, same_party: bool) -> SolvedJob:
+    """The pairs of one party pair at or above ``cut``, solved one-to-one unless within
+    one party (the solver depends only on the set of pairs, not on their order)."""
+    accept = score >= cut
+    i, j, s = i[accept], j[accept], score[accept]
+    solve_stats = None
+    if not same_party:
+        keep, solve_stats = solve_one_to_one(i, j, s, threshold=cut)
+        i, j, s = i[keep], j[keep], s[keep]
+    return SolvedJob(i, j, s, int(accept.sum()), solve_stats)
+
+
+def merge_solved(
     parties: Sequence[Encoding],
     infos: Sequence[PartyInfo],
     jobs: Sequence[tuple[int, int]],
     scored: Sequence[_Scored],
+    solved: Sequence[SolvedJob],
     cuts: Sequence[float],
     choice: ThresholdChoice,
     scorer: Callable[[int, Indices, int, Indices], Scores],
@@ -336,39 +424,34 @@ def _solve_and_merge(
     scores: Scores,
     timings: dict[str, float],
 ) -> LinkResult:
-    """One-to-one solving per party pair at its cut, then merging into entities."""
-    t0 = time.perf_counter()
+    """Merge the solved pairs of every party pair into numbered entities (``scored``
+    gives each party pair's candidate count, blocking statistics and histogram)."""
     columns: list[list[npt.NDArray[Any]]] = [[], [], [], [], []]
     pair_stats: list[PairLinkStats] = []
-    for (a, b), job, cut in zip(jobs, scored, cuts, strict=True):
-        accept = job.score >= cut
-        i, j, s = job.i[accept], job.j[accept], job.score[accept]
-        solve_stats = None
-        if a != b:
-            keep, solve_stats = solve_one_to_one(i, j, s, threshold=cut)
-            i, j, s = i[keep], j[keep], s[keep]
+    for (a, b), job, done, cut in zip(jobs, scored, solved, cuts, strict=True):
         pair_stats.append(
             PairLinkStats(
                 infos[a].party,
                 infos[b].party,
                 job.candidates,
-                int(accept.sum()),
-                len(s),
+                done.accepted,
+                len(done.score),
                 job.blocking,
-                solve_stats,
+                done.solve_stats,
                 threshold=cut,
                 score_counts=tuple(job.counts.tolist()),
             )
         )
         for col, values in zip(
-            columns, (np.full(len(i), a), i, np.full(len(i), b), j, s), strict=True
+            columns,
+            (np.full(len(done.i), a), done.i, np.full(len(done.i), b), done.j, done.score),
+            strict=True,
         ):
             col.append(np.asarray(values))
     pa, ra, pb, rb = (
         np.concatenate(c).astype(np.int64) if c else np.zeros(0, np.int64) for c in columns[:4]
     )
     ps = np.concatenate(columns[4]).astype(np.float32) if columns[4] else np.zeros(0, np.float32)
-    timings["solve"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
 
@@ -444,11 +527,27 @@ def _link_probabilistic(
     ]
     timings["compare"] = time.perf_counter() - t0
     if conflict_margin is None:
-        conflict_margin = max(choice.value - PROBABILITY_CONFLICT_BELOW, 0.0)
-    result = _solve_and_merge(
-        parties, infos, jobs, scored, [choice.value] * len(jobs), choice, scorer, dedup,
-        conflict_margin, meter, pool.scores(), timings,
+        conflict_margin = probability_conflict_margin(choice)
+    cuts = [choice.value] * len(jobs)
+    result = merge_solved(
+        parties, infos, jobs, scored, _solve_all(jobs, scored, cuts, timings), cuts, choice,
+        scorer, dedup, conflict_margin, meter, pool.scores(), timings,
     )
+    return describe_model(result, scorer, choice)
+
+
+def probability_conflict_margin(choice: ThresholdChoice) -> float:
+    """The conflict margin of a probabilistic link: a merge is vetoed only by a pair below
+    :data:`PROBABILITY_CONFLICT_BELOW` (a clear non-match), not by missing evidence."""
+    return max(choice.value - PROBABILITY_CONFLICT_BELOW, 0.0)
+
+
+def describe_model(
+    result: LinkResult, scorer: ProbabilisticScorer, choice: ThresholdChoice
+) -> LinkResult:
+    """Add the fitted models, the label-free quality estimate and the explanations of the
+    linked pairs to a probabilistic link's result."""
+    names = scorer.names
     result.model = {
         f"{names[a]}~{names[b]}": m.to_dict() for (a, b), m in sorted(scorer.models.items())
     }
@@ -647,7 +746,7 @@ def _candidates(
     left: Encoding, right: Encoding | None, config: BlockingConfig,
     rows: tuple[int, int] | None = None,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
-) -> tuple[Iterator[tuple[Indices, Indices]], Callable[[], BlockingStats | None]]:
+) -> tuple[CandidatePairs, Callable[[], BlockingStats | None]]:
     """Candidate chunks of (left, right), or of left with itself (i < j) when right is None,
     and a function giving the blocking statistics once the chunks are exhausted."""
     stream = candidate_pairs(
@@ -725,6 +824,19 @@ class _ScorePool:
 
     def scores(self) -> Scores:
         return np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
+
+
+def pool_stride(lengths: Iterable[int], cap: int) -> int:
+    """The stride a :class:`_ScorePool` of ``cap`` ends with after adding score arrays of
+    these lengths in this order: it then holds ``scores[::stride]`` of each array, so an
+    engine that scored the arrays elsewhere rebuilds the same pool from their lengths."""
+    stride, held = 1, []
+    for n in lengths:
+        held.append(-(-n // stride))
+        while sum(held) > cap:
+            stride *= 2
+            held = [-(-h // 2) for h in held]
+    return stride
 
 
 def _threshold(explicit: float | None, scores: Scores) -> ThresholdChoice:
