@@ -96,15 +96,16 @@ def stored_partners(store: Store, keys: npt.NDArray[np.int64]
     """``(rid, key)`` of the stored records holding any of ``keys``, leaving out keys
     stored for more than :data:`MAX_BLOCK_ROWS` records; and how many keys were left out."""
     store.load_ids(np.unique(keys).tolist(), "tmp_keys")
+    big = [k for k, count in store.query(
+        "SELECT b.key, count(*) FROM tmp_keys t JOIN block_keys b ON b.key = t.id "
+        "GROUP BY b.key") if count > MAX_BLOCK_ROWS]
+    for k in big:
+        store.execute("DELETE FROM tmp_keys WHERE id = ?", [k])
     found = store.query("SELECT b.rid, b.key FROM tmp_keys t JOIN block_keys b ON b.key = t.id")
     if not found:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), len(big)
     arr = np.array(found, np.int64)
-    # One query, then the block sizes here: a second GROUP BY pass over the same index
-    # entries cost as much as fetching them.
-    _, at, count = np.unique(arr[:, 1], return_inverse=True, return_counts=True)
-    small = count[at] <= MAX_BLOCK_ROWS
-    return arr[small, 0], arr[small, 1], int((count > MAX_BLOCK_ROWS).sum())
+    return arr[:, 0], arr[:, 1], len(big)
 
 
 def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],

@@ -360,14 +360,11 @@ class _Run:
         store = self.store
         assert self.state.plan is not None
         old = self._load_sets(rids, {})
-        store.execute("CREATE TEMP TABLE IF NOT EXISTS tmp_pairs (key BIGINT, rid BIGINT)")
-        store.execute("DELETE FROM tmp_pairs")
         for rows in old.values():
             k_rid, k_key = cand.record_keys(rows, self.state.plan)
-            store.insert("tmp_pairs", ["key", "rid"], zip(k_key.tolist(), k_rid.tolist(),
-                                                          strict=True))
-        store.execute("DELETE FROM block_keys WHERE (key, rid) IN "
-                      "(SELECT key, rid FROM tmp_pairs)")
+            store.conn.cursor().executemany(
+                store.sql("DELETE FROM block_keys WHERE key = ? AND rid = ?"),
+                zip(k_key.tolist(), k_rid.tolist(), strict=True))
         store.load_ids(rids.tolist())
         pairs = store.query("SELECT lo, hi FROM edges JOIN tmp_ids ON lo = id UNION "
                             "SELECT lo, hi FROM edges JOIN tmp_ids ON hi = id")
