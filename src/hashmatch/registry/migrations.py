@@ -21,30 +21,19 @@ Layout, version 1 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
                 party, row_token)
     models     (party_a, party_b, version, run,         trained scoring models: opaque
                 created, model)                         JSON per party pair (models.py)
-
-Version 2 adds ``snapshot_index (party_id, bucket, tokens, digests, rids)``, each party's
-records packed for the snapshot diff (snapshot_index.py), and changes ``digest`` from
-BLAKE2b-128 to the vectorised fingerprint of records.py (recomputed from the stored
-encodings, so unchanged records stay unchanged across the upgrade).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from hashmatch.errors import RegistryError
-from hashmatch.registry.records import fingerprints
 from hashmatch.registry.store import Store
 
 __all__ = ["FORMAT", "SCHEMA_VERSION", "get_meta", "set_meta", "stored_version", "upgrade"]
 
 FORMAT = "hashmatch-registry"
-SCHEMA_VERSION = 2
-
-#: Records re-fingerprinted at once by the version 2 upgrade.
-_UPGRADE_CHUNK = 50_000
+SCHEMA_VERSION = 1
 
 
 def _create_v1(store: Store) -> None:
@@ -85,31 +74,9 @@ def _create_v1(store: Store) -> None:
     store.insert("registry_meta", ["key", "value"], [("format", FORMAT)])
 
 
-def _v1_to_v2(store: Store) -> None:
-    store.execute(f"CREATE TABLE snapshot_index (party_id BIGINT NOT NULL, bucket BIGINT "
-                  f"NOT NULL, tokens {store.blob} NOT NULL, digests {store.blob} NOT NULL, "
-                  f"rids {store.blob} NOT NULL, PRIMARY KEY (party_id, bucket))")
-    after = 0
-    while True:
-        rows = store.query("SELECT rid, clk, tokens, present FROM records WHERE rid > ? "
-                           "ORDER BY rid LIMIT ?", [after, _UPGRADE_CHUNK])
-        if not rows:
-            return
-        width = {len(bytes(r[1])) + len(bytes(r[2])) + len(bytes(r[3])) for r in rows}
-        if len(width) != 1:
-            raise RegistryError(f"{store.url}: records of different sizes; not a registry "
-                                "this hashmatch wrote")
-        matrix = np.frombuffer(b"".join(bytes(r[1]) + bytes(r[2]) + bytes(r[3])
-                                        for r in rows), np.uint8).reshape(len(rows), -1)
-        digests = fingerprints(matrix)
-        store.conn.cursor().executemany(
-            store.sql("UPDATE records SET digest = ? WHERE rid = ?"),
-            [(digests[k].tobytes(), int(r[0])) for k, r in enumerate(rows)])
-        after = int(rows[-1][0])
-
-
 #: ``MIGRATIONS[v]`` upgrades a registry of layout ``v`` to ``v + 1`` (0: empty database).
-MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1, 1: _v1_to_v2}
+#: A future layout change adds ``MIGRATIONS[1]`` and bumps :data:`SCHEMA_VERSION`.
+MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1}
 
 
 def get_meta(store: Store, key: str) -> str | None:

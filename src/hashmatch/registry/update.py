@@ -52,7 +52,6 @@ from hashmatch.registry.ids import EntityInfo, assign_ids
 from hashmatch.registry.journal import Event, write_events
 from hashmatch.registry.migrations import upgrade
 from hashmatch.registry.records import Layout, RecordSet, SnapshotRows
-from hashmatch.registry.snapshot_index import PartyIndex, load_index, save_index, touched_buckets
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store, open_store
 
@@ -161,7 +160,7 @@ class _PartyDiff:
     party: str
     party_id: int
     snapshot: SnapshotRows | None
-    digests: npt.NDArray[np.bytes_]  # of every snapshot row (S16)
+    digests: list[bytes]  # of every snapshot row
     added: npt.NDArray[np.int64]  # snapshot rows
     changed: npt.NDArray[np.int64]  # snapshot rows
     changed_rids: npt.NDArray[np.int64]
@@ -176,8 +175,6 @@ class _Run:
         self.fault = fault
         self.now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.timings: dict[str, float] = {}
-        self.indexes: dict[int, PartyIndex] = {}  # party_id -> its snapshot index
-        self.added_rids: dict[str, npt.NDArray[np.int64]] = {}
         self._t = time.perf_counter()
 
     def _lap(self, name: str) -> None:
@@ -296,32 +293,35 @@ class _Run:
 
     def _diff(self, f: EncodingFile, party_id: int, delta: bool) -> _PartyDiff:
         snap = SnapshotRows(f, self.layout)
-        tokens = _as_s16(np.asarray(f.row_tokens))
-        repeats = len(tokens) - len(np.unique(tokens))
-        if repeats:
+        tokens = [bytes(t) for t in np.asarray(f.row_tokens)]
+        if len(set(tokens)) != len(tokens):
             raise RegistryError(
-                f"{f.path}: {repeats} rows repeat another row's token "
+                f"{f.path}: {len(tokens) - len(set(tokens))} rows repeat another row's token "
                 "(the party's record ids are not unique)",
                 hint="give every record its own id in the record-id column before encoding")
-        digests = _as_s16(snap.digests())
-        index = load_index(self.store, party_id)
-        self.indexes[party_id] = index
-        found, pos = index.find(tokens)
-        if len(index) and len(tokens) and not delta and not found.any():
+        digests = snap.digests()
+        stored = {bytes(t): (bytes(d), int(r)) for t, d, r in self.store.query(
+            "SELECT row_token, digest, rid FROM records WHERE party_id = ?", [party_id])}
+        if stored and tokens and not delta and not any(t in stored for t in tokens):
             raise RegistryError(
                 f"{f.path}: none of its {len(tokens):,} row tokens is among the "
-                f"{len(index):,} the registry holds for party {f.header.party!r}",
+                f"{len(stored):,} the registry holds for party {f.header.party!r}",
                 hint="encode with the party's previous row key (encode --row-key), or this "
                 "would replace every record of the party")
-        held = pos[found]
-        changed = np.flatnonzero(found)[index.digests[held] != digests[found]]
-        gone = np.ones(len(index), bool)
-        gone[held] = False
-        return _PartyDiff(f.header.party, party_id, snap, digests,
-                          np.flatnonzero(~found).astype(np.int64), changed.astype(np.int64),
-                          index.rids[pos[changed]],
-                          np.zeros(0, np.int64) if delta else np.sort(index.rids[gone]),
-                          len(tokens) - int((~found).sum()) - len(changed))
+        added, changed, changed_rids = [], [], []
+        for row, (token, digest) in enumerate(zip(tokens, digests, strict=True)):
+            known = stored.get(token)
+            if known is None:
+                added.append(row)
+            elif known[0] != digest:
+                changed.append(row)
+                changed_rids.append(known[1])
+        present = set(tokens)
+        removed = [] if delta else [r for t, (_, r) in stored.items() if t not in present]
+        return _PartyDiff(f.header.party, party_id, snap, digests, np.array(added, np.int64),
+                          np.array(changed, np.int64), np.array(changed_rids, np.int64),
+                          np.array(sorted(removed), np.int64),
+                          len(tokens) - len(added) - len(changed))
 
     def _removals(self, diffs: list[_PartyDiff], removed: Mapping[str, Sequence[bytes]],
                   party_ids: Mapping[str, int], delta: bool) -> None:
@@ -334,16 +334,17 @@ class _Run:
             if party not in party_ids:
                 raise RegistryError(f"no party {party!r} in the registry to remove records of")
             pid = party_ids[party]
-            index = self.indexes.get(pid)
-            if index is None:
-                index = self.indexes[pid] = load_index(self.store, pid)
-            found, pos = index.find(np.array([bytes(t) for t in tokens], "S16"))
-            rids = set(index.rids[pos[found]].tolist())
+            rids = set()
+            for t in tokens:
+                found = self.store.scalar(
+                    "SELECT rid FROM records WHERE party_id = ? AND row_token = ?",
+                    [pid, bytes(t)])
+                if found is not None:
+                    rids.add(int(found))
             d = by_party.get(party)
             if d is None:
-                none = np.zeros(0, np.int64)
-                d = by_party[party] = _PartyDiff(party, pid, None, np.zeros(0, "S16"), none,
-                                                 none, none, none, 0)
+                d = by_party[party] = _PartyDiff(party, pid, None, [], *([np.zeros(0, np.int64)]
+                                                                        * 4), 0)
                 diffs.append(d)
             rids -= set(d.changed_rids.tolist())  # changed and removed at once: removed
             keep = ~np.isin(d.changed_rids, list(rids))
@@ -394,6 +395,7 @@ class _Run:
         """Added and changed rows of each party as record sets (new record numbers for
         added rows), in record-number order."""
         out: dict[str, RecordSet] = {}
+        self.added_rids: dict[str, npt.NDArray[np.int64]] = {}
         for d in diffs:
             if d.snapshot is None or not (len(d.added) or len(d.changed)):
                 continue
@@ -476,8 +478,7 @@ class _Run:
                 continue
             if len(d.added):
                 clk, tok, pres = d.snapshot.blobs(d.added)
-                digests = [bytes(x) for x in d.digests[d.added].view(np.uint8)
-                           .reshape(-1, 16)]
+                digests = [d.digests[r] for r in d.added.tolist()]
                 store.insert("records", ["rid", "party_id", "row_token", "digest", "clk",
                                          "tokens", "present", "entity", "added_run"], zip(
                     self.added_rids[d.party].tolist(), [d.party_id] * len(d.added),
@@ -487,35 +488,14 @@ class _Run:
                 clk, tok, pres = d.snapshot.blobs(d.changed)
                 store.conn.cursor().executemany(store.sql(
                     "UPDATE records SET digest = ?, clk = ?, tokens = ?, present = ? "
-                    "WHERE rid = ?"), zip([bytes(x) for x in d.digests[d.changed].view(np.uint8)
-                                           .reshape(-1, 16)], clk, tok, pres,
-                                          d.changed_rids.tolist(), strict=True))
-        self._save_indexes(diffs)
+                    "WHERE rid = ?"), zip([d.digests[r] for r in d.changed.tolist()], clk, tok,
+                                           pres, d.changed_rids.tolist(), strict=True))
         rids, keys = self.new_keys
         order = np.lexsort((rids, keys))
         store.insert("block_keys", ["key", "rid"],
                      zip(keys[order].tolist(), rids[order].tolist(), strict=True))
         store.insert("edges", ["lo", "hi", "score"],
                      zip(lo.tolist(), hi.tolist(), score.astype(float).tolist(), strict=True))
-
-    def _save_indexes(self, diffs: Sequence[_PartyDiff]) -> None:
-        """Bring each party's snapshot index up to date with its added, changed and
-        removed records (rewriting only the buckets they fall in)."""
-        for d in diffs:
-            index = self.indexes[d.party_id]
-            rows = np.concatenate([d.added, d.changed])
-            if d.snapshot is None or not len(rows):
-                tokens, digests = np.zeros(0, "S16"), np.zeros(0, "S16")
-                rids = np.zeros(0, np.int64)
-            else:
-                tokens = _as_s16(np.asarray(d.snapshot.file.row_tokens)[rows])
-                digests = d.digests[rows]
-                rids = np.concatenate([self.added_rids.get(d.party, np.zeros(0, np.int64)),
-                                       d.changed_rids])
-            gone = index.tokens[np.isin(index.rids, d.removed_rids)]
-            updated = index.updated(tokens, digests, rids, d.removed_rids)
-            save_index(self.store, d.party_id, updated, touched_buckets(tokens, gone))
-            self.indexes[d.party_id] = updated
 
     # -- scope ------------------------------------------------------------------------
 
@@ -676,12 +656,6 @@ class _Run:
 #: Record events first, so a replay of the journal in order rebuilds the record map.
 _EVENT_ORDER = {"created": 0, "record_added": 1, "record_moved": 1, "record_removed": 1,
                 "merged": 2, "split": 2, "retired": 3}
-
-
-def _as_s16(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.bytes_]:
-    """``uint8[n, 16]`` rows as ``n`` fixed 16-byte strings (sortable, searchable)."""
-    return np.ascontiguousarray(rows).view("S16").reshape(-1) if len(rows) \
-        else np.zeros(0, "S16")
 
 
 class _Where:
