@@ -343,8 +343,8 @@ class _Run:
                     rids.add(int(found))
             d = by_party.get(party)
             if d is None:
-                d = by_party[party] = _PartyDiff(party, pid, None, [], *([np.zeros(0, np.int64)]
-                                                                        * 4), 0)
+                none = np.zeros(0, np.int64)
+                d = by_party[party] = _PartyDiff(party, pid, None, [], none, none, none, none, 0)
                 diffs.append(d)
             rids -= set(d.changed_rids.tolist())  # changed and removed at once: removed
             keep = ~np.isin(d.changed_rids, list(rids))
