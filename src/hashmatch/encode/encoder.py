@@ -12,8 +12,9 @@ Hardening (the schema's ``hardening`` table, see :mod:`hashmatch.encode.harden`)
 Bloom filters are built at their raw sizes (``harden.raw_layout``) and each chunk goes
 through ``apply_hardening`` with per-field ``harden`` keys and the chunk's row tokens
 (BLIP noise is keyed by both, so a re-run with the same row tokens gives the same bits).
-Salting prefixes every feature with the salt field's transformed value; a salted filter
-is then memoised per distinct (salt, value) pair. Even fill scales each value's ``k`` with
+Salting (``hardening.salt`` for every Bloom field, a field's ``salt`` for that one)
+prefixes the field's features with the salt field's transformed value; a salted filter is
+then memoised per distinct (salt, value) pair. Even fill scales each value's ``k`` with
 its feature count (:mod:`hashmatch.encode.bloom`). Without hardening none of this runs.
 """
 
@@ -107,10 +108,14 @@ class ChunkEncoder:
             else (schema.segments, schema.clk_bits)
         )
         self._raw_words = raw_bits // 64
-        self._salt: tuple[str, str | None] | None = None
-        if hardening.salt is not None:
-            salt_field, _, salt_transform = hardening.salt.partition(":")
-            self._salt = (salt_field, salt_transform or None)
+        #: Bloom field -> (salt field, transform): ``hardening.salt`` salts every Bloom
+        #: field, a field's own ``salt`` only that one.
+        self._salt: dict[str, tuple[str, str | None]] = {}
+        for f in schema.fields:
+            how = f.salt or hardening.salt
+            if f.bloom is not None and how is not None:
+                salt_field, _, salt_transform = how.partition(":")
+                self._salt[f.name] = (salt_field, salt_transform or None)
         self._blooms: dict[str, FieldBloom] = {}
         self._tables: dict[str, BloomTable] = {}  # unsalted fields: vectorised filters
         self._bloom_k: dict[str, int] = {}
@@ -121,7 +126,7 @@ class ChunkEncoder:
             self._bloom_k[seg.field] = spec.bloom.k
             if seg.field in resolved.fields:
                 prefix, tokens = feature_tokens(spec.type, spec.bloom.q, spec.bloom.padding)
-                if self._salt is not None:
+                if seg.field in self._salt:
                     prefix, tokens = "", _salted(prefix, tokens)
                 self._blooms[seg.field] = FieldBloom(
                     secret.derive("bloom", schema.bloom_key_label(seg.field)),
@@ -132,7 +137,7 @@ class ChunkEncoder:
                     tokens=tokens,
                     even=even_features(spec.type) if hardening.even else None,
                 )
-                if self._salt is None:
+                if seg.field not in self._salt:
                     self._tables[seg.field] = BloomTable(
                         self._blooms[seg.field], spec.type, spec.bloom.q, spec.bloom.padding
                     )
@@ -241,14 +246,12 @@ class ChunkEncoder:
     ) -> npt.NDArray[np.uint64]:
         """The raw CLKs: each field's filter per distinct value, OR-ed into its words."""
         clks = np.zeros((n, self._raw_words), dtype=np.uint64)
-        if self._salt is not None:
-            salts = self._salts(columns, codes, n)
-            for name, col in columns.items():
-                bloom = self._blooms.get(name)
-                if bloom is not None and n:
-                    salted_codes, salted = _salt_values(codes[name], col.canonicals, *salts)
-                    bloom.or_into(clks, salted_codes, salted)
-            return clks
+        for name, col in columns.items():
+            bloom = self._blooms.get(name)
+            if name in self._salt and bloom is not None and n:
+                salts = self._salts(self._salt[name], columns, codes, n)
+                salted_codes, salted = _salt_values(codes[name], col.canonicals, *salts)
+                bloom.or_into(clks, salted_codes, salted)
         firsts, tables, indices = [], [], []
         for name, col in columns.items():
             table = self._tables.get(name)
@@ -262,15 +265,19 @@ class ChunkEncoder:
         return clks
 
     def _salts(
-        self, columns: dict[str, FieldColumn], codes: dict[str, npt.NDArray[np.intp]], n: int
+        self,
+        salt: tuple[str, str | None],
+        columns: dict[str, FieldColumn],
+        codes: dict[str, npt.NDArray[np.intp]],
+        n: int,
     ) -> tuple[npt.NDArray[np.intp], list[str]]:
-        """Each row's salt as an index into the distinct salt strings of the chunk.
+        """Each row's ``salt`` (field, transform) as an index into the distinct salt
+        strings of the chunk.
 
         The salt is the salt field's canonical value through its transform (as a
         match-key part), ``""`` when the value or the whole field is missing.
         """
-        assert self._salt is not None
-        name, how = self._salt
+        name, how = salt
         col = columns.get(name)
         if col is None:
             return np.zeros(n, dtype=np.intp), [""]

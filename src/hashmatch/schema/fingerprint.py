@@ -68,6 +68,8 @@ def _field_to_dict(f: Field) -> dict[str, Any]:
         out["stable"] = True
     if f.swaps_with:
         out["swaps_with"] = f.swaps_with
+    if f.salt:
+        out["salt"] = f.salt
     return out
 
 

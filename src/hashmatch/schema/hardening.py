@@ -182,7 +182,7 @@ def hardening_problems(
         )
     salt = doc.get("salt")
     if salt is not None:
-        out += _salt_problems(salt, f"{path}.salt", field_names)
+        out += salt_problems(salt, f"{path}.salt", field_names)
     if segments is not None:
         balance, fold = doc.get("balance") is True, doc.get("xor_fold") is True
         for s in segments:
@@ -242,7 +242,9 @@ def _blip_problems(blip: Any, path: str, *, even: bool) -> list[Problem]:
     return out
 
 
-def _salt_problems(salt: Any, path: str, field_names: Sequence[str] | None) -> list[Problem]:
+def salt_problems(salt: Any, path: str, field_names: Sequence[str] | None) -> list[Problem]:
+    """Problems of a salt setting (``hardening.salt`` or a field's ``salt``): ``"field"``
+    or ``"field:transform"``, the field in ``field_names`` (when given)."""
     if not isinstance(salt, str) or not salt:
         return [Problem(path, 'expected "field" or "field:transform"')]
     field, _, transform = salt.partition(":")

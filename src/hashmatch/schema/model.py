@@ -73,6 +73,10 @@ class Field:
     #: Another field whose value a record may hold instead of this one's (first and last
     #: name swapped). Both get one Bloom key, so the coordinator can compare across them.
     swaps_with: str | None = None
+    #: ``"field"`` or ``"field:transform"`` (as ``hardening.salt``): that field's value,
+    #: through the transform, prefixes this field's features before keyed hashing, so
+    #: equal values under different salts give unrelated segments (per-field salting).
+    salt: str | None = None
 
 
 @dataclass(frozen=True)

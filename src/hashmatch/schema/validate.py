@@ -20,7 +20,12 @@ from typing import Any
 
 from hashmatch.errors import Problem, SchemaError
 from hashmatch.schema import defaults as d
-from hashmatch.schema.hardening import Hardening, hardening_problems, raw_segment_bits
+from hashmatch.schema.hardening import (
+    Hardening,
+    hardening_problems,
+    raw_segment_bits,
+    salt_problems,
+)
 from hashmatch.schema.model import (
     FIELD_TYPES,
     PART_TRANSFORMS,
@@ -36,7 +41,7 @@ from hashmatch.schema.model import (
 TOP_KEYS = ("version", "name", "clk", "fields", "match_keys", "hardening")
 CLK_KEYS = ("bits",)
 FIELD_KEYS = (
-    "name", "type", "normalize", "bloom", "exact", "required", "stable", "swaps_with"
+    "name", "type", "normalize", "bloom", "exact", "required", "stable", "swaps_with", "salt"
 )
 BLOOM_KEYS = ("bits", "k", "q", "padding", "weight")
 MATCH_KEY_KEYS = ("name", "parts", "purpose")
@@ -190,6 +195,7 @@ class _FieldDraft:
     required: bool
     stable: bool
     swaps_with: str | None
+    salt: str | None = None
 
 
 def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema:
@@ -223,6 +229,7 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
         # Segment sizes are only known now; every other hardening key passed already.
         c.problems += hardening_problems(doc["hardening"], segments=_segments(drafts, blooms))
     _check_swaps(c, drafts, blooms)
+    _check_field_salts(c, drafts, blooms, hardening)
     field_types = {f.name: f.type for f in drafts if f.name}
     named_keys = {
         f"match_keys[{i}]": _match_key(c, raw, f"match_keys[{i}]", field_types)
@@ -254,6 +261,7 @@ def build_schema(doc: Mapping[str, Any], *, source: str | None = None) -> Schema
             required=f.required,
             stable=f.stable,
             swaps_with=f.swaps_with,
+            salt=f.salt,
         )
         for i, f in enumerate(drafts)
     )
@@ -301,6 +309,45 @@ def _check_swaps(
             c.add(path, f"both fields' filters must be built alike, got bits/k/q/padding "
                         f"{a.bits}/{a.k}/{a.q}/{a.padding} and {b.bits}/{b.k}/{b.q}/{b.padding}"
                         f"; {_alike_fix(f, other)}")
+
+
+def _check_field_salts(
+    c: Checker,
+    drafts: list[_FieldDraft],
+    blooms: Mapping[int, BloomEncoding],
+    hardening: Hardening | None,
+) -> None:
+    """A field's ``salt``: ``hardening.salt``'s syntax, naming another field; only on a
+    Bloom field, not beside a global salt, and the same on both fields of a swap pair
+    (their filters are compared with each other). Messages name the salted field."""
+    names = [f.name for f in drafts if f.name]
+    salts = {f.name: f.salt for f in drafts if f.name}
+    for i, f in enumerate(drafts):
+        if f.salt is None:
+            continue
+        path = join(f.path, "salt")
+        who = f"field {f.name!r}" if f.name else "this field"
+        problems = salt_problems(f.salt, path, names)
+        for p in problems:
+            c.add(p.path, f"{who}: {p.message}")
+        if problems:
+            continue
+        if f.salt.partition(":")[0] == f.name:
+            c.add(path, f"{who}: a field cannot be salted with its own value")
+        if blooms.get(i) is None and f.bloom is None:
+            c.add(path, f"{who}: salt needs a bloom encoding (it salts the Bloom features)")
+        if hardening is not None and hardening.salt is not None:
+            c.add(path, f"{who}: hardening.salt already salts every Bloom field; "
+                        "remove one of the two")
+        partner = f.swaps_with
+        if partner in salts and salts[partner] != f.salt:
+            c.add(path, f"{who}: its swap partner {partner!r} must have the same salt "
+                        "(their filters are compared with each other)")
+    for f in drafts:  # a partner declaring no swaps_with, but salted differently
+        partner = f.swaps_with
+        if f.salt is None and partner in salts and salts[partner] is not None:
+            c.add(join(f.path, "salt"), f"field {f.name!r}: its swap partner {partner!r} "
+                  "is salted; give both the same salt")
 
 
 def _alike_fix(a: _FieldDraft, b: _FieldDraft) -> str:
@@ -359,6 +406,7 @@ def _field(c: Checker, raw: Mapping[str, Any], path: str) -> _FieldDraft:
         required=c.boolean(raw, "required", path, False),
         stable=stable,
         swaps_with=c.string(raw, "swaps_with", path, "") or None,
+        salt=raw.get("salt"),
     )
 
 
