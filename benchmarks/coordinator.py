@@ -33,7 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
-THIS_SRC = str(Path(__file__).resolve().parent.parent / "src")
+import hashmatch
+
+#: Where this build's package is imported from: the checkout's src/ in a development
+#: install, site-packages in an installed one (where src/ has no compiled modules).
+THIS_SRC = str(Path(hashmatch.__file__).resolve().parents[1])
 
 _MEASURED_CLI = """
 import resource, sys

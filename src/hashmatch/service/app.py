@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -214,11 +215,36 @@ def create_app(registry: str) -> FastAPI:
             log.info("commit party=%s added=%d changed=%d run=%d", party, counts["added"],
                      counts["changed"], result.run)
         answers = service.index.match(batch, party)
+        if body.commit:  # the registry's own decision, not a second opinion of the index
+            answers = _as_committed(answers, service.store, party, batch.row_tokens)
         return CommitResponse(committed=body.commit, **counts,
                               results=[_answer(a, ref)
                                        for a, ref in zip(answers, batch.refs, strict=True)])
 
     return app
+
+
+def _as_committed(answers: list[Answer], store: Store, party: str, row_tokens: Any
+                  ) -> list[Answer]:
+    """Answers for records just committed, with the entity the registry run gave each.
+
+    Matching the committed records against the index again would usually give the same
+    id, but another service's commit of the same person in between can leave two
+    candidates the index weighs differently from the run's clustering: what the party
+    must learn is the id its record now carries."""
+    tokens = [bytes(t) for t in row_tokens]
+    marks = ", ".join("?" * len(tokens))
+    with store.read_transaction():
+        held = {bytes(t): str(eid) for t, eid in store.query(
+            "SELECT r.row_token, e.eid FROM records r JOIN parties p ON "
+            "p.party_id = r.party_id JOIN entities e ON e.entity = r.entity "
+            f"WHERE p.name = ? AND r.row_token IN ({marks})", [party, *tokens])}
+    out = []
+    for answer, token in zip(answers, tokens, strict=True):
+        if token in held:  # a committed record is held: "matched", to the id it carries
+            answer = replace(answer, entity_id=held[token], status="matched")
+        out.append(answer)
+    return out
 
 
 def _answer(a: Answer, ref: str | None) -> MatchAnswer:
