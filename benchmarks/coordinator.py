@@ -35,22 +35,12 @@ from pathlib import Path
 
 import hashmatch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from link import MEASURED_CLI  # noqa: E402  (benchmarks/link.py)
+
 #: Where this build's package is imported from: the checkout's src/ in a development
 #: install, site-packages in an installed one (where src/ has no compiled modules).
 THIS_SRC = str(Path(hashmatch.__file__).resolve().parents[1])
-
-_MEASURED_CLI = """
-import resource, sys
-from hashmatch.cli import app
-try:
-    app(sys.argv[1:], prog_name="hashmatch")
-except SystemExit as exc:
-    if exc.code:
-        raise
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print(usage.ru_utime + usage.ru_stime, file=sys.stderr)
-print(usage.ru_maxrss, file=sys.stderr)
-"""
 
 
 def _env(src: str) -> dict[str, str]:
@@ -89,7 +79,7 @@ def link(files: list[Path], out: Path, src: str, scoring: str) -> dict[str, floa
     """One measured link: wall and CPU seconds, peak RSS in MiB."""
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _MEASURED_CLI, "link", *map(str, files), "-o", str(out),
+        [sys.executable, "-c", MEASURED_CLI, "link", *map(str, files), "-o", str(out),
          "--dedup", "--force", "--scoring", scoring],
         capture_output=True, text=True, check=False, env=_env(src),
     )
