@@ -138,6 +138,9 @@ class Browser:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Chromium puts its singleton socket folder in $TMPDIR: keep it inside the
+            # throwaway profile, so nothing is left in /tmp after the test.
+            env={**os.environ, "TMPDIR": str(profile)},
         )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
