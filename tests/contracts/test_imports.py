@@ -16,8 +16,9 @@ The rules, and why:
 * **No cycles.** A cycle means neither module can be understood, tested or moved without
   the other, and its import order decides which one sees a half-initialised partner.
 * **The coordinator never holds the secret.** Nothing reachable from ``hashmatch.link``,
-  ``hashmatch.kernel`` or ``hashmatch.registry`` may be ``hashmatch.encode`` (the linkage
-  secret, its key derivation and keyed hashes), ``hashmatch.normalize`` (code that reads
+  ``hashmatch.kernel``, ``hashmatch.registry``, ``hashmatch.report`` or
+  ``hashmatch.service`` may be ``hashmatch.encode`` (the linkage secret, its key
+  derivation and keyed hashes), ``hashmatch.normalize`` (code that reads
   raw values) or ``hashmatch.schema`` (whose package validates with the normalisers). The
   coordinator reads encodings through ``hashmatch.encfile``, which both sides share.
 * **The party side does not reach into the coordinator.** ``hashmatch.encode``,
@@ -43,9 +44,11 @@ import hashmatch.link
 SRC = Path(hashmatch.link.__file__).resolve().parents[2]
 ROOT = "hashmatch"
 
-#: Packages on the coordinator's side (the registry is its persistent entity store),
-#: and what no module of theirs may reach.
-COORDINATOR = ("hashmatch.link", "hashmatch.kernel", "hashmatch.registry", "hashmatch.report")
+#: Packages on the coordinator's side (the registry is its persistent entity store, the
+#: service answers lookups over it; the service's client holds no secret either: a party
+#: encodes before it sends), and what no module of theirs may reach.
+COORDINATOR = ("hashmatch.link", "hashmatch.kernel", "hashmatch.registry", "hashmatch.report",
+               "hashmatch.service")
 SECRET_SIDE = ("hashmatch.encode", "hashmatch.normalize", "hashmatch.schema")
 #: Packages that run on a party's machine, and the coordinator packages they must not reach.
 PARTY_SIDE = ("hashmatch.encode", "hashmatch.normalize", "hashmatch.schema", "hashmatch.audit")
