@@ -26,7 +26,7 @@ from hashmatch.errors import HashmatchError
 from hashmatch.link.blocking import BlockingConfig
 from hashmatch.link.engines import engine_named
 from hashmatch.link.inputs import file_info, info_of
-from hashmatch.link.pipeline import link_encodings
+from hashmatch.link.pipeline import DEFAULT_SCORING, link_encodings
 from hashmatch.link.result import HeldRecords, LinkResult
 
 __all__ = ["link"]
@@ -46,6 +46,8 @@ def link(
     memory: str | int | None = None,
     engine: str = "local",
     scheduler: Any = None,
+    scoring: str = DEFAULT_SCORING,
+    model: Mapping[str, Any] | None = None,
 ) -> LinkResult:
     """Link two or more parties' encodings into entities (``hm.link``).
 
@@ -75,6 +77,12 @@ def link(
         ``scheduler`` its address (``"tcp://host:8786"``) or a ``distributed.Client``
         (None: a ``LocalCluster`` of one worker per core). The results are the same;
         needs ``pip install 'hashmatch[dask]'``.
+    scoring, model
+        ``"dice"`` (default: CLK Dice plus token evidence, threshold at the score
+        histogram's valley) or ``"fs"`` (match probabilities of field-level
+        Fellegi-Sunter models fitted per party pair without labels; ``res.threshold`` is
+        then a probability). ``model``: with ``"fs"``, reuse the ``"model"`` of an earlier
+        run's ``report.json`` instead of fitting again.
 
     Returns
     -------
@@ -123,6 +131,8 @@ def link(
             allow_costly=allow_costly,
             memory=memory,
             engine=engine_named(engine, scheduler),
+            scoring=scoring,
+            model=model,
         )
     return dataclasses.replace(result, held=tuple(held))
 

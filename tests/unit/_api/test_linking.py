@@ -33,6 +33,17 @@ def test_batches_link_the_same_people(crm_batch, calls_batch, facade_parties) ->
     assert _linked(result) == facade_parties.same_person
 
 
+def test_probabilistic_scoring_from_a_notebook(crm_batch, calls_batch, facade_parties) -> None:
+    fitted = hm.link([crm_batch, calls_batch], scoring="fs")
+    assert fitted.threshold.method == "probability"
+    assert fitted.model is not None and fitted.estimated is not None
+    assert _linked(fitted) == facade_parties.same_person
+    # a model fitted once is reused as is: no fitting, the same entities
+    again = hm.link([crm_batch, calls_batch], scoring="fs", model={"model": fitted.model})
+    assert again.model == fitted.model
+    assert _linked(again) == facade_parties.same_person
+
+
 def test_files_and_batches_give_the_same_entities(
     crm_batch, calls_batch, facade_parties, tmp_path
 ) -> None:
