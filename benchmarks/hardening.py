@@ -56,7 +56,19 @@ ROOT = Path(__file__).resolve().parents[1]
 FEBRL = ROOT / "tests" / "data" / "febrl4"
 FEBRL_EXAMPLE = ROOT / "examples" / "febrl4"
 
-#: The profiles measured: name -> the schema's ``hardening`` value.
+def _noise_on_shared_values(flip: float) -> Callable[[dict[str, Any]], Any]:
+    """Recommended plus BLIP on the fields whose values many people share (names, dates),
+    as ``hashmatch audit`` proposes it: the data set's own field names."""
+
+    def hardening(schema: dict[str, Any]) -> Any:
+        fields = [f["name"] for f in schema["fields"] if f.get("type") in ("name", "date")]
+        return {"permute": True, "even": True, "blip": {"flip": flip, "fields": fields}}
+
+    return hardening
+
+
+#: The profiles measured: name -> the schema's ``hardening`` value, or a function of the
+#: data set's schema that gives it.
 PROFILES: dict[str, Any] = {
     "none": "none",
     "permute": {"permute": True},
@@ -65,6 +77,8 @@ PROFILES: dict[str, Any] = {
     "even+flip 0.03": {"permute": True, "even": True, "blip": {"flip": 0.03}},
     "even+flip 0.045": {"permute": True, "even": True, "blip": {"flip": 0.045}},
     "even+flip 0.06": {"permute": True, "even": True, "blip": {"flip": 0.06}},
+    "even+flip 0.045 names, dates": _noise_on_shared_values(0.045),
+    "even+flip 0.06 names, dates": _noise_on_shared_values(0.06),
     "blip eps=40": {"permute": True, "blip": {"epsilon": 40.0}},
     "balance": {"balance": True},
     "recommended-v1": "recommended-v1",  # balance + permute + BLIP epsilon 25 (0.1)
@@ -133,7 +147,7 @@ def measure(data: Dataset, profile: str, hardening: Any, secrets: Sequence[int])
     """Encode, audit, link and evaluate ``data`` under one profile (mean over secrets)."""
     begin = time.perf_counter()
     schema = copy.deepcopy(data.schema)
-    schema["hardening"] = hardening
+    schema["hardening"] = hardening(schema) if callable(hardening) else hardening
     f1, precision, recall, threshold = [], [], [], []
     verdicts: list[str] = []
     failing: set[str] = set()

@@ -119,11 +119,13 @@ def apply_hardening(
                 msg = f"{name}[{s.field!r}]: expected a key of at least 16 bytes"
                 raise ValueError(msg)
     n = raw.shape[0]
-    if hardening.blip_epsilon is not None or hardening.blip_flip is not None:
+    if any(hardening.blip_on(s.field) for s in segments):
         if row_tokens is None or row_tokens.shape != (n, 16) or row_tokens.dtype != np.uint8:
             msg = "row_tokens: BLIP needs uint8[n, 16] row tokens"
             raise ValueError(msg)
-        if bloom_k is None or any(s.field not in bloom_k for s in segments):
+        if bloom_k is None or any(
+            s.field not in bloom_k for s in segments if hardening.blip_on(s.field)
+        ):
             msg = "bloom_k: BLIP needs the Bloom k of every segment's field"
             raise ValueError(msg)
     out = np.empty((n, clk_bits // 64), dtype="<u8")
@@ -139,6 +141,7 @@ def apply_hardening(
                 layout_key=layout[seg.field],
                 row_tokens=None if row_tokens is None else row_tokens[lo:hi],
                 bloom_k=0 if bloom_k is None else bloom_k.get(seg.field, 0),
+                blip=hardening.blip_on(seg.field),
             )
         out[lo:hi] = _pack_t(bits_out)
     return out
@@ -156,8 +159,10 @@ def _harden_segment(
     layout_key: bytes,
     row_tokens: npt.NDArray[np.uint8] | None,
     bloom_k: int,
+    blip: bool,
 ) -> npt.NDArray[np.uint8]:
-    """Harden one segment held bit-major: 0/1 ``uint8[raw_bits, n]`` (row r = bit r).
+    """Harden one segment held bit-major: 0/1 ``uint8[raw_bits, n]`` (row r = bit r);
+    ``blip``: add BLIP noise to this one (``Hardening.blip_on`` its field).
 
     Bit-major makes every step a gather or shift of whole contiguous rows (the
     permutation is a row gather, Rule 90 two row rolls): ~5x faster than row-major.
@@ -174,7 +179,7 @@ def _harden_segment(
         b = np.concatenate([b, 1 - b], axis=0)
     if hardening.permute or hardening.balance:
         b = b[keyed_permutation(_subkey(layout_key, b"permute"), b.shape[0])]
-    if hardening.blip_epsilon is not None or hardening.blip_flip is not None:
+    if blip:
         if row_tokens is None or bloom_k < 1:
             msg = "BLIP needs row_tokens and the field's bloom k"
             raise ValueError(msg)

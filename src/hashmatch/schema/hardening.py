@@ -40,6 +40,10 @@ class Hardening:
     sets about as many bits whatever its length (``hashmatch.encode.bloom.even_k``).
     ``blip_flip``: BLIP with this flip probability for every field (``blip = { flip =
     p }``), instead of one derived from a per-field epsilon.
+    ``blip_fields``: the fields BLIP applies to (``blip = { flip = p, fields = [...] }``);
+    None: every field. Noise is what stops a frequency attack on values many people
+    share (first names, surnames, birth dates); identifier fields (e-mail, phone,
+    address) rarely repeat and link better without it.
     """
 
     permute: bool = False
@@ -51,6 +55,12 @@ class Hardening:
     salt: str | None = None
     even: bool = False
     blip_flip: float | None = None
+    blip_fields: tuple[str, ...] | None = None
+
+    def blip_on(self, field: str) -> bool:
+        """True when BLIP noise applies to ``field``'s segment."""
+        noisy = self.blip_epsilon is not None or self.blip_flip is not None
+        return noisy and (self.blip_fields is None or field in self.blip_fields)
 
     @property
     def is_identity(self) -> bool:
@@ -70,11 +80,13 @@ class Hardening:
         """Canonical document form, for the schema fingerprint: every key present, except
         ``even`` when off (so that schemas written before it existed keep their
         fingerprints) and the BLIP parameter that is not used."""
-        blip: dict[str, float] | None = None
+        blip: dict[str, Any] | None = None
         if self.blip_epsilon is not None:
             blip = {"epsilon": self.blip_epsilon}
         elif self.blip_flip is not None:
             blip = {"flip": self.blip_flip}
+        if blip is not None and self.blip_fields is not None:
+            blip["fields"] = list(self.blip_fields)  # only when given: old fingerprints hold
         out: dict[str, Any] = {
             "permute": self.permute,
             "balance": self.balance,
@@ -120,6 +132,7 @@ class Hardening:
             salt=doc.get("salt"),
             even=bool(doc.get("even", False)),
             blip_flip=None if blip is None or "flip" not in blip else float(blip["flip"]),
+            blip_fields=None if blip is None or "fields" not in blip else tuple(blip["fields"]),
         )
 
 
@@ -170,7 +183,8 @@ def hardening_problems(
     for key in _BOOL_KEYS:
         if key in doc and not isinstance(doc[key], bool):
             out.append(Problem(f"{path}.{key}", "expected true or false"))
-    out += _blip_problems(doc.get("blip"), f"{path}.blip", even=doc.get("even") is True)
+    out += _blip_problems(doc.get("blip"), f"{path}.blip", even=doc.get("even") is True,
+                          field_names=field_names)
     out += _sub_number(doc, "pad", "fill", path, 0.0, 0.5)
     if doc.get("pad") is not None and doc.get("balance") is True:
         out.append(
@@ -220,15 +234,19 @@ def _sub_number(
     return extra
 
 
-def _blip_problems(blip: Any, path: str, *, even: bool) -> list[Problem]:
-    """``blip = { epsilon = e }`` or ``{ flip = p }``, exactly one; with ``even``, flip."""
+def _blip_problems(blip: Any, path: str, *, even: bool,
+                   field_names: Sequence[str] | None = None) -> list[Problem]:
+    """``blip = { epsilon = e }`` or ``{ flip = p }``, exactly one; with ``even``, flip;
+    optionally ``fields = [...]``, distinct names of the schema's fields."""
     if blip is None:
         return []
     if not isinstance(blip, Mapping):
         return [Problem(path, "expected a table like { flip = 0.045 } or { epsilon = 25 }")]
     given = [k for k in ("epsilon", "flip") if k in blip]
-    out = [Problem(f"{path}.{k}", "unknown key; expected epsilon or flip")
-           for k in blip if k not in ("epsilon", "flip")]
+    out = [Problem(f"{path}.{k}", "unknown key; expected epsilon, flip or fields")
+           for k in blip if k not in ("epsilon", "flip", "fields")]
+    if "fields" in blip:
+        out += _blip_field_problems(blip["fields"], f"{path}.fields", field_names)
     if len(given) != 1:
         return [*out, Problem(path, "expected exactly one of epsilon or flip")]
     key = given[0]
@@ -239,6 +257,20 @@ def _blip_problems(blip: Any, path: str, *, even: bool) -> list[Problem]:
             Problem(f"{path}.epsilon", "with even = true, give the noise as flip = p (a "
                     "value's k varies, so a per-field epsilon has no fixed sensitivity)")
         )
+    return out
+
+
+def _blip_field_problems(fields: Any, path: str,
+                         field_names: Sequence[str] | None) -> list[Problem]:
+    if (not isinstance(fields, list) or not fields
+            or not all(isinstance(f, str) and f for f in fields)):
+        return [Problem(path, 'expected a non-empty list of field names, like ["first_name"]')]
+    out = []
+    if len(set(fields)) != len(fields):
+        out.append(Problem(path, "lists a field more than once"))
+    if field_names is not None:
+        out += [Problem(path, f"no field named {f!r} in the schema")
+                for f in fields if f not in field_names]
     return out
 
 

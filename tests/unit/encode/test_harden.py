@@ -138,6 +138,27 @@ def test_blip_is_reproducible_per_row_token_and_flips_at_rate_p() -> None:
         apply_hardening(raw, SEGS, h, keys=KEYS, bloom_k={"first": 5, "last": 5})
 
 
+def test_blip_on_listed_fields_leaves_the_others_as_they_were() -> None:
+    h = Hardening(permute=True, blip_flip=0.045, blip_fields=("first",))
+    n = 2000
+    raw = _raw(h, n=n)
+    tokens = _tokens(n)
+    out = apply_hardening(raw, SEGS, h, keys=KEYS, row_tokens=tokens, bloom_k={"first": 5})
+    quiet = apply_hardening(raw, SEGS, Hardening(permute=True), keys=KEYS)
+    first, last = SEGS
+    assert np.array_equal(_seg(out, last), _seg(quiet, last))  # no noise, no bloom k needed
+    present = _seg(raw, first).any(axis=1)
+    flips = (_seg(out, first) ^ _seg(quiet, first))[present]
+    assert abs(flips.mean() - 0.045) < 4 * math.sqrt(0.045 * 0.955 / flips.size)
+    everywhere = Hardening(permute=True, blip_flip=0.045)
+    both = apply_hardening(raw, SEGS, everywhere, keys=KEYS, row_tokens=tokens,
+                           bloom_k={"first": 5, "last": 5})
+    assert np.array_equal(_seg(both, first), _seg(out, first))  # the same keyed noise
+    assert not np.array_equal(_seg(both, last), _seg(quiet, last))
+    with pytest.raises(ValueError, match="bloom_k"):
+        apply_hardening(raw, SEGS, h, keys=KEYS, row_tokens=tokens, bloom_k={"last": 5})
+
+
 def test_blip_probability_and_sensitivity() -> None:
     p, eps = blip_flip_probability(10.0, 10)
     assert p == pytest.approx(1 / (1 + math.e), abs=2**-9)  # 8-bit resolution
@@ -197,12 +218,26 @@ def test_problems_name_the_key_path() -> None:
     assert hardening_problems("recommended") == []
     with pytest.raises(SchemaError, match=r"hardening\.blip\.epsilon"):
         Hardening.from_dict({"blip": {"epsilon": 0}})
+    listed = {"blip": {"flip": 0.045, "fields": ["first", "dob", "first"]}}
+    assert [(p.path, p.message) for p in hardening_problems(listed, field_names=["first"])] == [
+        ("hardening.blip.fields", "lists a field more than once"),
+        ("hardening.blip.fields", "no field named 'dob' in the schema"),
+    ]
+    for bad in ([], "first", [1]):
+        found = hardening_problems({"blip": {"flip": 0.045, "fields": bad}})
+        assert [p.path for p in found] == ["hardening.blip.fields"]
 
 
 def test_from_dict_round_trips_and_profiles() -> None:
     h = Hardening.from_dict({"permute": True, "blip": {"epsilon": 8}, "salt": "dob:year"})
     assert h == Hardening(permute=True, blip_epsilon=8.0, salt="dob:year")
     assert Hardening.from_dict(h.to_dict()) == h
+    listed = Hardening.from_dict({"blip": {"flip": 0.045, "fields": ["first"]}})
+    assert listed.blip_fields == ("first",) and listed.blip_on("first")
+    assert not listed.blip_on("last") and not Hardening(permute=True).blip_on("first")
+    assert Hardening.from_dict(listed.to_dict()) == listed
+    # without fields the canonical form is what it was (schema fingerprints hold)
+    assert "fields" not in Hardening(blip_flip=0.045).to_dict()["blip"]
     assert Hardening.from_dict("recommended") == RECOMMENDED
     assert Hardening.from_dict("none").is_identity
 

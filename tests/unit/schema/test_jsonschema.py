@@ -10,6 +10,8 @@ import pytest
 
 from hashmatch.schema import defaults as d
 from hashmatch.schema import load_schema, schema_to_dict
+from hashmatch.schema.hardening import _KEYS as HARDENING_KEYS
+from hashmatch.schema.hardening import PROFILES
 from hashmatch.schema.model import FIELD_TYPES, PART_TRANSFORMS
 from hashmatch.schema.validate import BLOOM_KEYS, FIELD_KEYS, MATCH_KEY_KEYS, TOP_KEYS
 
@@ -59,6 +61,9 @@ def test_keys_and_ranges_match_the_loader() -> None:
     assert (bloom["q"]["minimum"], bloom["q"]["maximum"]) == (d.Q_MIN, d.Q_MAX)
     assert (bloom["k"]["minimum"], bloom["k"]["maximum"]) == (d.K_MIN, d.K_MAX)
     assert bloom["bits"]["minimum"] == d.SEGMENT_BITS_MIN
+    profiles, table = props["hardening"]["oneOf"]
+    assert set(profiles["enum"]) == set(PROFILES)
+    assert set(table["properties"]) == set(HARDENING_KEYS)
 
 
 def test_normaliser_options_match_the_normalisers() -> None:
