@@ -122,7 +122,7 @@ def test_recommended_hides_length_but_not_frequent_names(party: Path) -> None:
     assert _verdicts(raw)["repeated_patterns"] == "fail"
     assert _verdicts(raw)["frequency_attack"] == "fail"
     by_risk = {f["risk"]: f for f in raw["findings"]}
-    assert "blip = { flip = 0.045 }" in by_risk["repeated_patterns"]["fix"]
+    assert 'blip = { flip = 0.045, fields = ["first_name"] }' in by_risk["repeated_patterns"]["fix"]
 
 
 def test_audit_passes_noise(party: Path) -> None:

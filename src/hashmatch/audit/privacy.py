@@ -42,7 +42,8 @@ _ORDER: dict[str, int] = {"ok": 0, "warn": 1, "fail": 2}
 #: A pattern shared by at least this many rows is "frequent" (a k-anonymity style floor:
 #: a group this large is what a frequency attack can single out and align).
 FREQUENT_GROUP = 10
-#: Rows sampled per segment to look for near-identical patterns (pairwise, so quadratic).
+#: Rows sampled (uniformly, whatever the file's order) per segment to look for groups of
+#: near-identical patterns (pairwise, so quadratic).
 NEAR_SAMPLE = 2000
 #: Dice similarity at or above which two segment patterns are "near-identical".
 NEAR_DICE = 0.9
@@ -53,7 +54,7 @@ ATTACK_TOP = 20
 LIMITS: Mapping[str, tuple[float, float]] = {
     "bit_rate_cv": (0.5, 1.0),  # std / mean of the per-position set rates
     "frequent_share": (0.05, 0.25),  # share of rows in a pattern shared by >= FREQUENT_GROUP
-    "near_share": (0.25, 0.5),  # share of sampled rows with a near-identical twin
+    "near_share": (0.25, 0.5),  # the same for groups of near-identical patterns (noise)
     "popcount_cv": (0.05, 0.15),  # std / mean of segment popcounts (no raw data)
     "length_corr": (0.2, 0.5),  # |Pearson r| of value length and popcount (raw data)
     "attack_share": (0.1, 0.3),  # share of the top values the attack aligns correctly
@@ -61,9 +62,11 @@ LIMITS: Mapping[str, tuple[float, float]] = {
 }
 
 _NOISE = (
-    "hardening.blip = { flip = 0.045 } (noise; it costs linkage quality: see "
+    "hardening.blip = {{ flip = 0.045, fields = [{fields}] }} (noise on the fields "
+    "whose values many people share; it costs little F1 there: see "
     "docs/guides/hardening.md), or hardening.salt; a field with few distinct values "
-    "(state, gender, a city) leaks whatever the hardening: leave it out of the schema"
+    "(state, gender, a city) leaks whatever the hardening: leave it out of the schema or "
+    "make it an exact token"
 )
 _FIX = {
     "bit_frequency": _NOISE,
@@ -92,7 +95,8 @@ class SegmentAudit:
     distinct_patterns: int
     top_pattern_share: float  # share of rows with the single most frequent pattern
     frequent_share: float  # share of rows whose pattern is shared by >= FREQUENT_GROUP rows
-    near_share: float  # share of sampled rows with a near-identical (Dice >= 0.9) twin
+    near_share: float  # share of rows in a group of >= FREQUENT_GROUP near-identical
+    # (Dice >= 0.9) patterns, estimated from a uniform sample of rows
     popcount_mean: float
     popcount_std: float
     popcount_min: int
@@ -387,8 +391,28 @@ class _SegmentState:
     set_counts: npt.NDArray[np.int64]
     hashes: list[npt.NDArray[np.uint64]] = field(default_factory=list)
     popcounts: list[npt.NDArray[np.int32]] = field(default_factory=list)
-    sample: list[npt.NDArray[np.uint8]] = field(default_factory=list)
-    sampled: int = 0
+    #: a uniform sample of the rows where the segment is not empty: the NEAR_SAMPLE
+    #: with the smallest hash of their row number (a bottom-k sample, one pass)
+    sample: npt.NDArray[np.uint8] | None = None
+    sample_keys: npt.NDArray[np.uint64] = field(
+        default_factory=lambda: np.zeros(0, np.uint64))
+
+
+    def add_sample(self, rows: npt.NDArray[np.uint8], keys: npt.NDArray[np.uint64]) -> None:
+        """Keep the NEAR_SAMPLE rows with the smallest keys seen so far."""
+        both = rows if self.sample is None else np.concatenate([self.sample, rows])
+        keys = np.concatenate([self.sample_keys, keys])
+        if len(keys) > NEAR_SAMPLE:
+            kept = np.argpartition(keys, NEAR_SAMPLE - 1)[:NEAR_SAMPLE]
+            both, keys = both[kept], keys[kept]
+        self.sample, self.sample_keys = both, keys
+
+
+def _row_key(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """A fixed pseudo-random key per row number (so the sample is reproducible)."""
+    with np.errstate(over="ignore"):
+        h = (rows.astype(np.uint64) + np.uint64(1)) * _MIX
+        return h ^ (h >> np.uint64(31))
 
 
 class _Collector:
@@ -410,10 +434,8 @@ class _Collector:
             st.set_counts += seg.sum(axis=0, dtype=np.int64)
             st.popcounts.append(pop)
             st.hashes.append(_pattern_hash(seg))
-            if st.sampled < NEAR_SAMPLE:
-                rows = seg[pop > 0][: NEAR_SAMPLE - st.sampled]
-                st.sample.append(rows)
-                st.sampled += len(rows)
+            live = np.flatnonzero(pop > 0)
+            st.add_sample(seg[live], _row_key(self.rows - len(bits) + live))
 
     def report(
         self, path: str | None, truth: Mapping[str, Sequence[str | None]] | None
@@ -471,7 +493,7 @@ class _Collector:
             distinct_patterns=len(counts),
             top_pattern_share=float(counts.max() / n) if n else 0.0,
             frequent_share=float(frequent / n) if n else 0.0,
-            near_share=_near_share(np.concatenate(st.sample) if st.sample else None),
+            near_share=_near_share(st.sample, n),
             popcount_mean=float(pop.mean()) if n else 0.0,
             popcount_std=float(pop.std()) if n else 0.0,
             popcount_min=int(pop.min()) if n else 0,
@@ -495,8 +517,16 @@ def _pattern_hash(seg: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     return h
 
 
-def _near_share(sample: npt.NDArray[np.uint8] | None) -> float:
-    """Share of sampled rows with another sampled row at Dice >= NEAR_DICE."""
+def _near_share(sample: npt.NDArray[np.uint8] | None, rows: int) -> float:
+    """Share of the ``rows`` in a group of >= FREQUENT_GROUP near-identical patterns
+    (Dice >= NEAR_DICE), estimated from a uniform ``sample`` of them.
+
+    A row with ``t`` near twins among the ``m`` sampled rows has about
+    ``1 + t (rows - 1) / (m - 1)`` in the file. The floor is the exact patterns' one: a
+    value that 2-9 rows share (a household's phone, a street's postcode) is what every
+    linkage field holds; a group of 10 or more is what a frequency attack aligns, and
+    noise too weak to break a frequent value's group up leaves it near-identical.
+    """
     if sample is None or len(sample) < 2:
         return 0.0
     m = sample.astype(np.float32)
@@ -504,7 +534,9 @@ def _near_share(sample: npt.NDArray[np.uint8] | None) -> float:
     pop = m.sum(axis=1)
     dice = 2 * inter / (pop[:, None] + pop[None, :])
     np.fill_diagonal(dice, 0)
-    return float((dice >= NEAR_DICE).any(axis=1).mean())
+    twins = (dice >= NEAR_DICE).sum(axis=1)
+    group = 1 + twins * (max(rows, len(m)) - 1) / (len(m) - 1)
+    return float((group >= FREQUENT_GROUP).mean())
 
 
 def _grade(value: float, metric: str) -> Verdict:
@@ -533,7 +565,10 @@ def _worst(risk: str, scores: list[_Score]) -> Finding:
     if not scores:
         return Finding(risk, "ok", None, "no non-empty segment to measure", None)
     verdict, _, name, detail = max(scores, key=lambda t: (_ORDER[t[0]], t[1]))
-    return Finding(risk, verdict, name, detail, None if verdict == "ok" else _FIX[risk])
+    if verdict == "ok":
+        return Finding(risk, verdict, name, detail, None)
+    flagged = ", ".join(f'"{field}"' for v, _, field, _ in scores if v != "ok")
+    return Finding(risk, verdict, name, detail, _FIX[risk].format(fields=flagged))
 
 
 def _bit_frequency(s: SegmentAudit) -> _Score:
@@ -549,7 +584,8 @@ def _repeats(s: SegmentAudit) -> _Score:
     detail = (
         f"{s.frequent_share:.1%} of rows share their exact pattern with >= "
         f"{FREQUENT_GROUP - 1} others (top pattern: {s.top_pattern_share:.1%} of rows); "
-        f"{s.near_share:.1%} of sampled rows have a near-identical twin"
+        f"{s.near_share:.1%} of rows are in a group of >= {FREQUENT_GROUP} near-identical "
+        f"patterns (estimated from a sample)"
     )
     verdict = max(exact, near, key=_ORDER.__getitem__)
     return verdict, max(s.frequent_share, s.near_share), s.field, detail
