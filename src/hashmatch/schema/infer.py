@@ -16,7 +16,11 @@ but one chosen to be accurate and to pass its own audit:
   holds 5% of the rows) are left out: a Bloom segment of such a field *is* the value to
   anyone who knows the distribution, and an exact token of it is shared by too many rows
   (``hashmatch audit`` fails both), for little linkage evidence;
-* ``hardening = "recommended"``, with first and last name in a swap pair.
+* ``"recommended"`` hardening (permute, even fill) plus noise on the name and date
+  fields (``blip = { flip = 0.045, fields = [...] }``), whose values many people share:
+  without it a common first name or a year-only birth date is one frequent pattern, which
+  ``hashmatch audit`` fails; on the other fields it would cost linkage quality for
+  nothing (docs/guides/hardening.md); first and last name in a swap pair.
 """
 
 from __future__ import annotations
@@ -310,7 +314,8 @@ def _assemble(
     schema_fields = [
         _with_encoding(f, sources.types[f], sources, judged, country) for f in kept
     ]
-    _mark_identity_fields(schema_fields, notes)
+    hardening = proposed_hardening(schema_fields)
+    _mark_identity_fields(schema_fields, hardening, notes)
     columns = []
     for g in sources.columns:
         why = sources.omitted.get(g.field or "")
@@ -328,7 +333,7 @@ def _assemble(
     schema: dict[str, Any] = {
         "version": 1,
         "name": name,
-        "hardening": "recommended",
+        "hardening": hardening,
         "clk": {"bits": d.DEFAULT_CLK_BITS},
         "fields": schema_fields,
     }
@@ -384,7 +389,23 @@ def _with_encoding(
     return out
 
 
-def _mark_identity_fields(schema_fields: list[dict[str, Any]], notes: list[str]) -> None:
+#: Field types whose values many people share (a frequent first name, a birth year): the
+#: proposal puts noise on their segments, at this flip probability (measured in
+#: docs/guides/hardening.md: <= 0.006 F1 on the demo, synth and FEBRL 4 data).
+NOISY_TYPES = ("name", "date")
+NOISE_FLIP = 0.045
+
+
+def proposed_hardening(schema_fields: Sequence[dict[str, Any]]) -> dict[str, Any] | str:
+    """``"recommended"`` plus noise on the Bloom-encoded name and date fields."""
+    noisy = [f["name"] for f in schema_fields if f["type"] in NOISY_TYPES and "bloom" in f]
+    if not noisy:
+        return "recommended"
+    return {"permute": True, "even": True, "blip": {"flip": NOISE_FLIP, "fields": noisy}}
+
+
+def _mark_identity_fields(schema_fields: list[dict[str, Any]], hardening: dict[str, Any] | str,
+                          notes: list[str]) -> None:
     """A birth date and a first name are ``stable`` (a clear disagreement counts against
     a match); first and last name may be swapped in a record (``swaps_with``) when their
     filters come out alike. See docs/guides/schema.md."""
@@ -398,7 +419,7 @@ def _mark_identity_fields(schema_fields: list[dict[str, Any]], notes: list[str])
     from hashmatch.schema.validate import build_schema
 
     first["swaps_with"] = "last_name"  # equal weights: the loader sizes them alike
-    doc = {"version": 1, "hardening": "recommended", "clk": {"bits": d.DEFAULT_CLK_BITS},
+    doc = {"version": 1, "hardening": hardening, "clk": {"bits": d.DEFAULT_CLK_BITS},
            "fields": schema_fields}
     try:
         build_schema(doc)

@@ -114,7 +114,12 @@ def test_messy_file_proposal() -> None:
     assert by_column["Sex"].field is None
     assert fields["email"]["exact"] and fields["email"]["bloom"]
     assert fields["first_name"]["normalize"] == {"nicknames": True}
-    assert p.schema["hardening"] == "recommended"
+    # recommended, plus noise on the fields whose values many people share
+    assert p.schema["hardening"] == {
+        "permute": True,
+        "even": True,
+        "blip": {"flip": 0.045, "fields": ["first_name", "last_name", "date_of_birth"]},
+    }
     src = p.mapping["fields"]
     assert src["first_name"] == {"column": "Full Name", "part": "first", "name_order": "last_first"}
     assert src["date_of_birth"] == {"column": "D.O.B.", "date_formats": ["%d/%m/%Y"]}
