@@ -1,4 +1,4 @@
-"""Blocking for a registry: keys computed once per record, looked up for new records only.
+"""Blocking for a registry: keys computed once per record, joined in memory for new records.
 
 A batch link measures its LSH band layout on the two files of each party pair; a registry
 fixes one layout (an :class:`~hashmatch.link.blocking.LshPlan`) on its first run, measured
@@ -6,10 +6,11 @@ on all records with the selectivity a single party pair would get (``lsh_pairs_p
 per row of a party of average size), and keeps it, so every record's keys stay valid.
 Each record has one key per exact-token column (the token's first 8 bytes, as in a batch
 link) and one per LSH band, mixed with the column number so equal values of different
-columns never meet; the table ``block_keys (key, rid)`` holds them. A run computes the
-keys of its new and changed records, fetches the stored records sharing any of them
-(through the key index: work proportional to the new records and their partners), and
-pairs each new record with every record sharing a key.
+columns never meet. A record's keys are stored as one blob (``record_index.keys``,
+:func:`pack_keys`): a run reads every record's keys with the digests it diffs against,
+computes the keys of its new and changed records, and joins the two in memory
+(:func:`partner_pairs`: a sort and a search, no per-key database probe), pairing each new
+record with every record sharing a key.
 
 A key shared by more than :data:`MAX_BLOCK_ROWS` records (a placeholder e-mail, a band
 where everything collides) is not used, as a batch link skips blocks of more than
@@ -27,16 +28,17 @@ import numpy.typing as npt
 
 from hashmatch.link.blocking import BlockingConfig, LshPlan, plan_lsh, token_keys
 from hashmatch.registry.records import Layout, RecordSet
-from hashmatch.registry.store import Store
 
 __all__ = [
     "MAX_BLOCK_ROWS",
     "candidate_pairs",
     "make_plan",
+    "pack_keys",
+    "partner_pairs",
     "plan_from_json",
     "plan_to_json",
     "record_keys",
-    "stored_partners",
+    "unpack_keys",
 ]
 
 #: Keys shared by more records than this are skipped (sqrt of a batch link's default
@@ -91,29 +93,69 @@ def record_keys(rows: RecordSet, plan: LshPlan) -> tuple[npt.NDArray[np.int64],
     return np.concatenate(rid_parts), np.concatenate(key_parts)
 
 
-def stored_partners(store: Store, keys: npt.NDArray[np.int64]
-                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
-    """``(rid, key)`` of the stored records holding any of ``keys``, leaving out keys
-    stored for more than :data:`MAX_BLOCK_ROWS` records; and how many keys were left out."""
-    store.load_ids(np.unique(keys).tolist(), "tmp_keys")
-    big = [k for k, count in store.query(
-        "SELECT b.key, count(*) FROM tmp_keys t JOIN block_keys b ON b.key = t.id "
-        "GROUP BY b.key") if count > MAX_BLOCK_ROWS]
-    for k in big:
-        store.execute("DELETE FROM tmp_keys WHERE id = ?", [k])
-    found = store.query("SELECT b.rid, b.key FROM tmp_keys t JOIN block_keys b ON b.key = t.id")
-    if not found:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), len(big)
-    arr = np.array(found, np.int64)
-    return arr[:, 0], arr[:, 1], len(big)
+def pack_keys(rids: npt.NDArray[np.int64], key_rids: npt.NDArray[np.int64],
+              keys: npt.NDArray[np.int64]) -> list[bytes]:
+    """Per record of ``rids``, its keys as one blob of little-endian 64-bit integers (the
+    ``keys`` column of a record), from ``(key_rids, keys)`` sorted by ``key_rids`` (a
+    stable sort of :func:`record_keys`' output)."""
+    data = np.ascontiguousarray(keys, "<i8").tobytes()
+    starts = np.searchsorted(key_rids, rids, "left") * 8
+    ends = np.searchsorted(key_rids, rids, "right") * 8
+    return [data[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def unpack_keys(rids: npt.NDArray[np.int64], blobs: Sequence[bytes]
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(rid, key)`` of records ``rids`` from their ``keys`` blobs (:func:`pack_keys`)."""
+    sizes = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 8
+    keys = np.frombuffer(b"".join(blobs), "<i8").astype(np.int64)
+    return np.repeat(np.asarray(rids, np.int64), sizes), keys
+
+
+def partner_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],
+                  old_rids: npt.NDArray[np.int64], old_keys: npt.NDArray[np.int64]
+                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """The candidate pairs of new records (``(lo, hi)``, as :func:`candidate_pairs`) among
+    themselves and with the old (unchanged) records, from every old record's keys held in
+    memory: the old keys are first narrowed to those some new record holds (a bitmap of
+    the new keys' top bits, then an exact search); a key held by more than
+    :data:`MAX_BLOCK_ROWS` old records brings no old partner. Returns the pairs and how
+    many keys were left out."""
+    wanted = np.unique(new_keys)
+    hits = [np.zeros(0, np.int64)]
+    if len(wanted) and len(old_keys):
+        seen = np.zeros(1 << _BITMAP_BITS, np.bool_)
+        seen[_top_bits(wanted)] = True
+        for start in range(0, len(old_keys), _CHUNK_KEYS):
+            part = old_keys[start:start + _CHUNK_KEYS]
+            maybe = np.flatnonzero(seen[_top_bits(part)])
+            pos = np.searchsorted(wanted, part[maybe]).clip(0, len(wanted) - 1)
+            hits.append(start + maybe[wanted[pos] == part[maybe]])
+    hit = np.concatenate(hits)
+    old_rids, old_keys = old_rids[hit], old_keys[hit]
+    held, count = np.unique(old_keys, return_counts=True)
+    big = held[count > MAX_BLOCK_ROWS]
+    if len(big):
+        keep = ~np.isin(old_keys, big)
+        old_rids, old_keys = old_rids[keep], old_keys[keep]
+    lo, hi, skipped = candidate_pairs(new_rids, new_keys, old_rids, old_keys)
+    return lo, hi, skipped + len(big)
+
+
+_BITMAP_BITS = 24
+_CHUNK_KEYS = 1 << 22
+
+
+def _top_bits(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    return (keys.view(np.uint64) >> np.uint64(64 - _BITMAP_BITS)).astype(np.int64)
 
 
 def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],
                     old_rids: npt.NDArray[np.int64], old_keys: npt.NDArray[np.int64]
                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
-    """Every pair ``(lo, hi)`` (``lo < hi``, each once) of a new record with a new or old
-    record sharing a key; keys held by more than :data:`MAX_BLOCK_ROWS` records in all
-    are skipped (their number is returned too)."""
+    """Every pair ``(lo, hi)`` (``lo < hi``, each once, sorted) of a new record with a new
+    or old record sharing a key; keys held by more than :data:`MAX_BLOCK_ROWS` records in
+    all are skipped (their number is returned too)."""
     rids = np.concatenate([new_rids, old_rids])
     keys = np.concatenate([new_keys, old_keys])
     is_new = np.r_[np.ones(len(new_rids), bool), np.zeros(len(old_rids), bool)]
@@ -126,17 +168,34 @@ def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.in
     group = np.repeat(np.arange(len(starts)), sizes)
     big = sizes > MAX_BLOCK_ROWS
     probe = np.flatnonzero(is_new & ~big[group] & (sizes[group] > 1))
-    count = sizes[group[probe]]
+    packed = [np.zeros(0, np.uint64)]
+    # a bounded number of raw pairs at a time (a first run pairs every record)
+    cum = np.cumsum(sizes[group[probe]])
+    cuts = np.searchsorted(cum, np.arange(0, int(cum[-1]) if len(cum) else 0, _UNIT_PAIRS))
+    for a0, a1 in zip(cuts.tolist(), [*cuts[1:].tolist(), len(probe)], strict=True):
+        packed.append(_expand(rids, probe[a0:a1], sizes[group[probe[a0:a1]]],
+                              starts[group[probe[a0:a1]]]))
+    pairs = np.unique(np.concatenate(packed))
+    return ((pairs >> np.uint64(32)).astype(np.int64),
+            (pairs & np.uint64(0xFFFF_FFFF)).astype(np.int64),
+            int((big & (sizes > 1)).sum()))
+
+
+#: Raw pairs expanded at once by :func:`candidate_pairs`.
+_UNIT_PAIRS = 1 << 24
+
+
+def _expand(rids: npt.NDArray[np.int64], probe: npt.NDArray[np.int64],
+            count: npt.NDArray[np.int64], first: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """Distinct pairs of each probe row with every row of its key group, packed as
+    ``lo << 32 | hi`` (record numbers stay below 2**32)."""
     total = int(count.sum())
-    first = starts[group[probe]]
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
     a = np.repeat(rids[probe], count)
     b = rids[np.repeat(first, count) + offsets]
     keep = a != b
     lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    packed = np.unique(np.stack([lo, hi], axis=1), axis=0) if len(lo) else np.zeros((0, 2),
-                                                                                   np.int64)
-    return packed[:, 0], packed[:, 1], int((big & (sizes > 1)).sum())
+    return np.unique((lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64))
 
 
 def _segment_present(rows: RecordSet, layout: Layout) -> npt.NDArray[np.bool_]:

@@ -7,12 +7,16 @@ layout below; :data:`SCHEMA_VERSION`), and the facts a run keeps (see
 layout one step at a time (``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``, inside
 the run's transaction); a registry from a newer hashmatch is refused.
 
-Layout, version 1 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
+Layout, version 2 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
 
     parties    (party_id, name)                         one row per party ever seen
-    records    (rid, party_id, row_token, digest,       every current record: its encoding
-                clk, tokens, present, entity, added_run) (see records.py), its entity
-    block_keys (key, rid)                               blocking keys of each record
+    records    (rid, party_id, row_token, clk, tokens,  every current record: its encoding
+                present, entity, added_run)             (see records.py), its entity
+    record_index (rid, party_id, row_token, digest,     per record, what a run diffs and
+                keys)                                   joins against: narrow, so one scan
+                                                        reads it for every record (the
+                                                        digest: records.py; the blocking
+                                                        keys: candidates.py)
     edges      (lo, hi, score)                          candidate pairs at/above the cut
     entities   (entity, eid, created_run, retired_run,  every entity ever made; eid is the
                 size)                                   opaque id parties see
@@ -21,19 +25,29 @@ Layout, version 1 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
                 party, row_token)
     models     (party_a, party_b, version, run,         trained scoring models: opaque
                 created, model)                         JSON per party pair (models.py)
+
+Version 1 kept the blocking keys in a table ``block_keys (key, rid)`` (one row per key,
+~18 per record) and a BLAKE2b digest in ``records``; version 2 keeps each record's keys
+and digest (a vectorised fingerprint, records.py) in ``record_index``, so a run reads
+them in one scan and joins keys in memory instead of probing and deleting key rows.
+:func:`_v1_to_v2` computes both from the stored encodings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from hashmatch.errors import RegistryError
+from hashmatch.registry import candidates as cand
+from hashmatch.registry.records import Layout, RecordSet, digests
 from hashmatch.registry.store import Store
 
 __all__ = ["FORMAT", "SCHEMA_VERSION", "get_meta", "set_meta", "stored_version", "upgrade"]
 
 FORMAT = "hashmatch-registry"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _create_v1(store: Store) -> None:
@@ -74,9 +88,39 @@ def _create_v1(store: Store) -> None:
     store.insert("registry_meta", ["key", "value"], [("format", FORMAT)])
 
 
+def _v1_to_v2(store: Store, chunk: int = 65_536) -> None:
+    """``record_index`` made (each record's keys and fingerprint digest, computed from
+    its stored encoding a chunk of records at a time), ``block_keys`` and the BLAKE2b
+    ``records.digest`` dropped."""
+    blob = store.blob
+    store.execute(f"""CREATE TABLE record_index (
+        rid BIGINT PRIMARY KEY, party_id BIGINT NOT NULL, row_token {blob} NOT NULL,
+        digest {blob} NOT NULL, keys {blob} NOT NULL) {store.without_rowid}""")
+    store.execute("DROP TABLE block_keys")
+    store.execute("ALTER TABLE records DROP COLUMN digest")
+    layout, plan = get_meta(store, "layout"), get_meta(store, "lsh_plan")
+    if layout is None or plan is None:  # never ran: no records
+        return
+    lay, lsh = Layout.from_json(layout), cand.plan_from_json(plan)
+    last = -1
+    while found := store.query("SELECT rid, row_token, clk, tokens, present, party_id "
+                               "FROM records WHERE rid > ? ORDER BY rid LIMIT ?", [last, chunk]):
+        cols = [[bytes(r[c]) for r in found] for c in (1, 2, 3, 4)]
+        rids = [int(r[0]) for r in found]
+        rows = RecordSet.from_blobs(lay, rids, *cols)
+        key_rids, keys = cand.record_keys(rows, lsh)
+        by_rid = np.argsort(key_rids, kind="stable")
+        packed = cand.pack_keys(rows.rids, key_rids[by_rid], keys[by_rid])
+        matrix = np.frombuffer(b"".join(c + t + p for c, t, p in zip(*cols[1:], strict=True)),
+                               np.uint8).reshape(len(rids), -1)
+        fresh = [bytes(d) for d in digests(matrix)]
+        store.insert("record_index", ["rid", "party_id", "row_token", "digest", "keys"],
+                     zip(rids, [int(r[5]) for r in found], cols[0], fresh, packed, strict=True))
+        last = rids[-1]
+
+
 #: ``MIGRATIONS[v]`` upgrades a registry of layout ``v`` to ``v + 1`` (0: empty database).
-#: A future layout change adds ``MIGRATIONS[1]`` and bumps :data:`SCHEMA_VERSION`.
-MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1, 1: _v1_to_v2}
 
 
 def get_meta(store: Store, key: str) -> str | None:

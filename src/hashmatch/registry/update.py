@@ -4,22 +4,28 @@
 leaves the registry as it was, and a second run waits for the first):
 
 1. **diff** each input against the party's stored records by row token and encoding
-   digest: *added* (token not stored), *changed* (digest differs), *removed* (stored but
-   missing from a full snapshot, or listed in a delta's removals), *unchanged*. Parties
-   not given keep their records. Nothing changed: the run ends here, writing no event.
-2. **forget** what removed and changed records contributed: their blocking keys, and
-   their edges (their neighbours become *seeds*: their entities may split).
+   digest, as arrays (a sorted token index, no per-row Python): *added* (token not
+   stored), *changed* (digest differs), *removed* (stored but missing from a full
+   snapshot, or listed in a delta's removals), *unchanged*. Parties not given keep their
+   records. Nothing changed: the run ends here, writing no event.
+2. **forget** what removed and changed records contributed: their edges (their
+   neighbours become *seeds*: their entities may split), deleted in bulk.
 3. **block and score** only the added and changed records: their keys
-   (:mod:`~hashmatch.registry.candidates`) against the stored key index, then the link
-   scorer on those candidates. Pairs at or above the cut become edges. The first run of a
-   registry fixes the LSH plan and, unless given, picks the threshold from these scores.
+   (:mod:`~hashmatch.registry.candidates`) joined in memory with the stored keys of every
+   other record (read with the digests in step 1), then the link scorer on those
+   candidates. Partners are read from the snapshots given (memory-mapped: an unchanged
+   record's encoding is the stored one) and, for parties not given, from the database.
+   Pairs at or above the cut become edges. The first run of a registry takes the same
+   path with every record new; it fixes the LSH plan and, unless given, picks the
+   threshold from these scores.
 4. **re-cluster the scope**: the records connected, through edges, to the new and
    changed records and to the seeds (:mod:`~hashmatch.registry.clustering`).
 5. **ids**: the scope's clusters carry on earlier entities by the id rules
    (:mod:`~hashmatch.registry.ids`); records, entities and the journal are written.
 
-Work is proportional to the changed records, their candidates and their scope (plus
-reading the digests of full snapshots), not to the registry. ``fault(stage)`` is called
+Work is proportional to the changed records, their candidates and their scope, plus a
+few vectorised passes over every record's token, digest and keys (reading them from the
+database, the snapshots' digests, the key join). ``fault(stage)`` is called
 between stages (``diffed``, ``forgotten``, ``scored``, ``clustered``, ``written``) for
 tests that crash a run on purpose.
 """
@@ -51,7 +57,7 @@ from hashmatch.registry.clustering import Rules, cluster_scope, scorer_for
 from hashmatch.registry.ids import EntityInfo, assign_ids
 from hashmatch.registry.journal import Event, write_events
 from hashmatch.registry.migrations import upgrade
-from hashmatch.registry.records import Layout, RecordSet, SnapshotRows
+from hashmatch.registry.records import Layout, RecordSet, SnapshotRows, TokenIndex
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store, open_store
 
@@ -160,12 +166,18 @@ class _PartyDiff:
     party: str
     party_id: int
     snapshot: SnapshotRows | None
-    digests: list[bytes]  # of every snapshot row
+    digests: npt.NDArray[np.uint8]  # uint8[rows, 16]: of every snapshot row
     added: npt.NDArray[np.int64]  # snapshot rows
     changed: npt.NDArray[np.int64]  # snapshot rows
     changed_rids: npt.NDArray[np.int64]
     removed_rids: npt.NDArray[np.int64]
     unchanged: int
+    #: every stored record's keys, ``(rid, key)`` (:func:`candidates.unpack_keys`)
+    stored_keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] = field(
+        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    #: unchanged stored records found in the snapshot: rids (ascending), snapshot rows
+    kept_rids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    kept_rows: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class _Run:
@@ -203,6 +215,7 @@ class _Run:
         party_ids = self._party_ids()
         diffs = [self._diff(f, party_ids[f.header.party], delta) for f in self.files]
         self._removals(diffs, removed, party_ids, delta)
+        self.diffs = self._with_absent_parties(diffs, party_ids)
         result = RunResult(self.run, store.url, {
             d.party: {"added": len(d.added), "changed": len(d.changed),
                       "removed": len(d.removed_rids), "unchanged": d.unchanged}
@@ -293,35 +306,73 @@ class _Run:
 
     def _diff(self, f: EncodingFile, party_id: int, delta: bool) -> _PartyDiff:
         snap = SnapshotRows(f, self.layout)
-        tokens = [bytes(t) for t in np.asarray(f.row_tokens)]
-        if len(set(tokens)) != len(tokens):
+        tokens = np.asarray(f.row_tokens)
+        index = TokenIndex(tokens)
+        if repeated := index.repeats():
             raise RegistryError(
-                f"{f.path}: {len(tokens) - len(set(tokens))} rows repeat another row's token "
+                f"{f.path}: {repeated} rows repeat another row's token "
                 "(the party's record ids are not unique)",
                 hint="give every record its own id in the record-id column before encoding")
         digests = snap.digests()
-        stored = {bytes(t): (bytes(d), int(r)) for t, d, r in self.store.query(
-            "SELECT row_token, digest, rid FROM records WHERE party_id = ?", [party_id])}
-        if stored and tokens and not delta and not any(t in stored for t in tokens):
+        rids, stored_tokens, stored_digests, keys = self._stored(party_id)
+        where = TokenIndex(stored_tokens).find(tokens)  # stored row of each snapshot row
+        if len(rids) and len(tokens) and not delta and not (where >= 0).any():
             raise RegistryError(
                 f"{f.path}: none of its {len(tokens):,} row tokens is among the "
-                f"{len(stored):,} the registry holds for party {f.header.party!r}",
+                f"{len(rids):,} the registry holds for party {f.header.party!r}",
                 hint="encode with the party's previous row key (encode --row-key), or this "
                 "would replace every record of the party")
-        added, changed, changed_rids = [], [], []
-        for row, (token, digest) in enumerate(zip(tokens, digests, strict=True)):
-            known = stored.get(token)
-            if known is None:
-                added.append(row)
-            elif known[0] != digest:
-                changed.append(row)
-                changed_rids.append(known[1])
-        present = set(tokens)
-        removed = [] if delta else [r for t, (_, r) in stored.items() if t not in present]
-        return _PartyDiff(f.header.party, party_id, snap, digests, np.array(added, np.int64),
-                          np.array(changed, np.int64), np.array(changed_rids, np.int64),
-                          np.array(sorted(removed), np.int64),
-                          len(tokens) - len(added) - len(changed))
+        known = np.flatnonzero(where >= 0)
+        same = (stored_digests[where[known]].view("<u8") == digests[known].view("<u8")).all(1)
+        changed = known[~same]
+        kept = known[same]
+        order = np.argsort(rids[where[kept]])
+        present = np.zeros(len(rids), bool)
+        present[where[known]] = True
+        removed = np.zeros(0, np.int64) if delta else np.sort(rids[~present])
+        return _PartyDiff(f.header.party, party_id, snap, digests,
+                          np.flatnonzero(where < 0).astype(np.int64), changed.astype(np.int64),
+                          rids[where[changed]], removed, len(kept), keys,
+                          rids[where[kept]][order], kept[order].astype(np.int64))
+
+    def _stored(self, party_id: int
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint8],
+                           tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """A party's stored records: rids, row tokens and digests (``uint8[n, 16]``) and
+        keys ``(rid, key)``; every party's are read at the first call, in one scan."""
+        if not hasattr(self, "_by_party"):
+            found = self.store.query(
+                "SELECT party_id, rid, keys, row_token, digest FROM record_index")
+            cols: list[Any] = list(zip(*found, strict=True)) if found else [()] * 5
+            by = np.argsort(np.fromiter(cols[0], np.int64, len(found)), kind="stable")
+            parties = np.fromiter(cols[0], np.int64, len(found))[by]
+            rids = np.fromiter(cols[1], np.int64, len(found))[by]
+            tokens = np.frombuffer(b"".join(cols[3]), np.uint8).reshape(-1, 16)[by]
+            digests = np.frombuffer(b"".join(cols[4]), np.uint8).reshape(-1, 16)[by]
+            blobs = [cols[2][k] for k in by.tolist()]
+            self._by_party = {}
+            bounds = np.searchsorted(parties, np.unique(parties), "left").tolist()
+            for a, b in zip(bounds, [*bounds[1:], len(parties)][:len(bounds)], strict=True):
+                self._by_party[int(parties[a])] = (
+                    rids[a:b], tokens[a:b], digests[a:b],
+                    cand.unpack_keys(rids[a:b], blobs[a:b]))
+        none = np.zeros(0, np.int64)
+        empty = np.zeros((0, 16), np.uint8)
+        return self._by_party.get(party_id, (none, empty, empty, (none, none)))
+
+    def _with_absent_parties(self, diffs: list[_PartyDiff], party_ids: Mapping[str, int]
+                             ) -> list[_PartyDiff]:
+        """The diffs, plus (unchanged) parties not given in this run, whose stored keys
+        are candidates too: reading them is that party's whole cost in a run."""
+        given = {d.party for d in diffs}
+        out = list(diffs)
+        none = np.zeros(0, np.int64)
+        for party, pid in sorted(party_ids.items()):
+            if party not in given:
+                rids, _, _, keys = self._stored(pid)
+                out.append(_PartyDiff(party, pid, None, np.zeros((0, 16), np.uint8), none, none,
+                                      none, none, len(rids), keys))
+        return out
 
     def _removals(self, diffs: list[_PartyDiff], removed: Mapping[str, Sequence[bytes]],
                   party_ids: Mapping[str, int], delta: bool) -> None:
@@ -344,7 +395,9 @@ class _Run:
             d = by_party.get(party)
             if d is None:
                 none = np.zeros(0, np.int64)
-                d = by_party[party] = _PartyDiff(party, pid, None, [], none, none, none, none, 0)
+                stored, _, _, keys = self._stored(pid)
+                d = by_party[party] = _PartyDiff(party, pid, None, np.zeros((0, 16), np.uint8),
+                                                 none, none, none, none, len(stored), keys)
                 diffs.append(d)
             rids -= set(d.changed_rids.tolist())  # changed and removed at once: removed
             keep = ~np.isin(d.changed_rids, list(rids))
@@ -354,18 +407,11 @@ class _Run:
     # -- forgetting -------------------------------------------------------------------
 
     def _forget(self, rids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Drop the keys and edges of ``rids`` (removed, or changed: their old encodings);
-        returns their former neighbours (not among ``rids``)."""
+        """Drop the edges of ``rids`` (removed, or changed: their old encodings; their keys
+        go with the record row); returns their former neighbours (not among ``rids``)."""
         if not len(rids):
             return np.zeros(0, np.int64)
         store = self.store
-        assert self.state.plan is not None
-        old = self._load_sets(rids, {})
-        for rows in old.values():
-            k_rid, k_key = cand.record_keys(rows, self.state.plan)
-            store.conn.cursor().executemany(
-                store.sql("DELETE FROM block_keys WHERE key = ? AND rid = ?"),
-                zip(k_key.tolist(), k_rid.tolist(), strict=True))
         store.load_ids(rids.tolist())
         pairs = store.query("SELECT lo, hi FROM edges JOIN tmp_ids ON lo = id UNION "
                             "SELECT lo, hi FROM edges JOIN tmp_ids ON hi = id")
@@ -386,6 +432,7 @@ class _Run:
                 "ON r.rid = t.id JOIN parties p ON p.party_id = r.party_id ORDER BY r.rid"):
             lost.setdefault(int(entity), []).append((str(party), bytes(token)))
         store.execute("DELETE FROM records WHERE rid IN (SELECT id FROM tmp_ids)")
+        store.execute("DELETE FROM record_index WHERE rid IN (SELECT id FROM tmp_ids)")
         return lost
 
     # -- new and changed records --------------------------------------------------------
@@ -418,9 +465,10 @@ class _Run:
         keyed = [cand.record_keys(s, state.plan) for s in dirty.values()]
         new_rids = np.concatenate([k[0] for k in keyed]) if keyed else np.zeros(0, np.int64)
         new_keys = np.concatenate([k[1] for k in keyed]) if keyed else np.zeros(0, np.int64)
-        self.new_keys = (new_rids, new_keys)
-        old_rids, old_keys, skipped = cand.stored_partners(self.store, new_keys)
-        lo, hi, skipped_new = cand.candidate_pairs(new_rids, new_keys, old_rids, old_keys)
+        by_rid = np.argsort(new_rids, kind="stable")
+        self.new_keys = (new_rids[by_rid], new_keys[by_rid])  # for pack_keys
+        old_rids, old_keys = self._old_keys()
+        lo, hi, skipped = cand.partner_pairs(new_rids, new_keys, old_rids, old_keys)
         partners = np.setdiff1d(np.union1d(lo, hi), new_rids)
         pool = dict(dirty)
         for party, rows in self._load_sets(partners, {}).items():
@@ -433,7 +481,18 @@ class _Run:
         if state.threshold is None:
             state.threshold, state.threshold_method, state.within_cut = self._choose(
                 score, same, threshold, len(pool) > 1)
-        return pool, lo, hi, score, skipped + skipped_new
+        return pool, lo, hi, score, skipped
+
+    def _old_keys(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``(rid, key)`` of every stored record that stays as it is in this run."""
+        gone = np.concatenate([np.concatenate([d.changed_rids, d.removed_rids])
+                               for d in self.diffs] + [np.zeros(0, np.int64)])
+        rids = np.concatenate([d.stored_keys[0] for d in self.diffs] + [np.zeros(0, np.int64)])
+        keys = np.concatenate([d.stored_keys[1] for d in self.diffs] + [np.zeros(0, np.int64)])
+        if len(gone):
+            stay = ~np.isin(rids, gone)
+            rids, keys = rids[stay], keys[stay]
+        return rids, keys
 
     def _choose(self, score: npt.NDArray[np.float32], same: npt.NDArray[np.bool_],
                 threshold: float | None, cross: bool) -> tuple[float, str, float]:
@@ -458,8 +517,12 @@ class _Run:
         pa, ra = where(lo)
         pb, rb = where(hi)
         score = np.zeros(len(lo), np.float32)
-        for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True)}:
-            sel = np.flatnonzero((pa == a) & (pb == b))
+        pair = pa * len(sets) + pb
+        order = np.argsort(pair, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, pair[order][1:] != pair[order][:-1], True])
+        for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            sel = order[start:stop]
+            a, b = divmod(int(pair[sel[0]]), len(sets))
             score[sel] = scorer(a, ra[sel], b, rb[sel])
         return score
 
@@ -476,24 +539,30 @@ class _Run:
         for d in diffs:
             if d.snapshot is None:
                 continue
+            rids, keys = self.new_keys
             if len(d.added):
                 clk, tok, pres = d.snapshot.blobs(d.added)
-                digests = [d.digests[r] for r in d.added.tolist()]
-                store.insert("records", ["rid", "party_id", "row_token", "digest", "clk",
-                                         "tokens", "present", "entity", "added_run"], zip(
-                    self.added_rids[d.party].tolist(), [d.party_id] * len(d.added),
-                    d.snapshot.row_tokens(d.added), digests, clk, tok, pres,
-                    [-1] * len(d.added), [self.run] * len(d.added), strict=True))
+                added = self.added_rids[d.party]
+                row_tokens = d.snapshot.row_tokens(d.added)
+                store.insert("records", ["rid", "party_id", "row_token", "clk", "tokens",
+                                         "present", "entity", "added_run"],
+                             zip(added.tolist(), [d.party_id] * len(d.added), row_tokens,
+                                 clk, tok, pres, [-1] * len(d.added),
+                                 [self.run] * len(d.added), strict=True))
+                store.insert("record_index", ["rid", "party_id", "row_token", "digest", "keys"],
+                             zip(added.tolist(), [d.party_id] * len(d.added), row_tokens,
+                                 _rows_bytes(d.digests[d.added]),
+                                 cand.pack_keys(added, rids, keys), strict=True))
             if len(d.changed):
                 clk, tok, pres = d.snapshot.blobs(d.changed)
                 store.conn.cursor().executemany(store.sql(
-                    "UPDATE records SET digest = ?, clk = ?, tokens = ?, present = ? "
-                    "WHERE rid = ?"), zip([d.digests[r] for r in d.changed.tolist()], clk, tok,
-                                           pres, d.changed_rids.tolist(), strict=True))
-        rids, keys = self.new_keys
-        order = np.lexsort((rids, keys))
-        store.insert("block_keys", ["key", "rid"],
-                     zip(keys[order].tolist(), rids[order].tolist(), strict=True))
+                    "UPDATE records SET clk = ?, tokens = ?, present = ? WHERE rid = ?"),
+                    zip(clk, tok, pres, d.changed_rids.tolist(), strict=True))
+                store.conn.cursor().executemany(store.sql(
+                    "UPDATE record_index SET digest = ?, keys = ? WHERE rid = ?"),
+                    zip(_rows_bytes(d.digests[d.changed]),
+                        cand.pack_keys(d.changed_rids, rids, keys),
+                        d.changed_rids.tolist(), strict=True))
         store.insert("edges", ["lo", "hi", "score"],
                      zip(lo.tolist(), hi.tolist(), score.astype(float).tolist(), strict=True))
 
@@ -536,6 +605,15 @@ class _Run:
             if len(take):
                 out.setdefault(party, []).append(rows.take(take))
                 missing -= set(rows.rids[take].tolist())
+        for d in getattr(self, "diffs", ()):  # unchanged records of a snapshot: read there
+            if d.snapshot is None or not missing or not len(d.kept_rids):
+                continue
+            wanted = np.array(sorted(missing), np.int64)
+            found = np.flatnonzero(np.isin(d.kept_rids, wanted))
+            if len(found):
+                out.setdefault(d.party, []).append(
+                    d.snapshot.record_set(d.kept_rows[found], d.kept_rids[found]))
+                missing -= set(d.kept_rids[found].tolist())
         if missing:
             self.store.load_ids(missing)
             by_party: dict[str, list[tuple[Any, ...]]] = {}
@@ -651,6 +729,12 @@ class _Run:
         self.store.insert("runs", ["run", "started", "finished", "kind", "summary"], [(
             self.run, self.now, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             kind, json.dumps(result.to_dict(), sort_keys=True))])
+
+
+def _rows_bytes(rows: npt.NDArray[np.uint8]) -> list[bytes]:
+    data = np.ascontiguousarray(rows).tobytes()
+    width = rows.shape[1] if rows.ndim == 2 else 0
+    return [data[k:k + width] for k in range(0, len(data), width)] if width else []
 
 
 #: Record events first, so a replay of the journal in order rebuilds the record map.

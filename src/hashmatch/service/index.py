@@ -400,14 +400,24 @@ class RegistryIndex:
         return fields, tokens
 
 
-def _key_table(store: Store, chunk: int = 1 << 20) -> _Ints:
-    """``block_keys`` as ``int64[rows, 2]`` (key, rid), read a chunk at a time: a registry
-    of a million records holds ~18 million keys, too many to hold as Python tuples."""
-    cursor = store.execute("SELECT key, rid FROM block_keys")
+def _key_table(store: Store, chunk: int = 1 << 16) -> _Ints:
+    """Every record's blocking keys as ``int64[rows, 2]`` (key, rid), sorted, from
+    ``record_index.keys`` (registry layout 2: the keys the registry computed for each
+    record with its LSH plan), read a chunk of records at a time. A layout-1 registry not
+    yet upgraded by a run still has its ``block_keys`` table: read from there."""
     parts = [np.zeros((0, 2), np.int64)]
+    if store.has_table("block_keys"):
+        cursor = store.execute("SELECT key, rid FROM block_keys ORDER BY key, rid")
+        while batch := cursor.fetchmany(chunk):
+            parts.append(np.array(batch, np.int64).reshape(-1, 2))
+        return np.concatenate(parts)
+    cursor = store.execute("SELECT rid, keys FROM record_index")
     while batch := cursor.fetchmany(chunk):
-        parts.append(np.array(batch, np.int64).reshape(-1, 2))
-    return np.concatenate(parts)
+        rids, keys = cand.unpack_keys(np.fromiter((r[0] for r in batch), np.int64, len(batch)),
+                                 [bytes(r[1]) for r in batch])
+        parts.append(np.stack([keys, rids], axis=1))
+    table = np.concatenate(parts)
+    return table[np.lexsort((table[:, 1], table[:, 0]))]
 
 
 def _record_set(layout: Layout, found: Sequence[Sequence[Any]]) -> RecordSet:

@@ -32,7 +32,7 @@ def _content(url: str) -> dict[str, list[tuple[object, ...]]]:
     with open_store(url) as store, store.read_transaction():
         out = {}
         for table, order in [("records", "rid"), ("entities", "entity"), ("journal", "seq"),
-                             ("edges", "lo, hi"), ("block_keys", "key, rid"),
+                             ("edges", "lo, hi"), ("record_index", "rid"),
                              ("registry_meta", "key"), ("runs", "run"), ("parties", "party_id")]:
             rows = store.query(f"SELECT * FROM {table} ORDER BY {order}")
             out[table] = [tuple(bytes(v).hex() if isinstance(v, bytes | memoryview) else v

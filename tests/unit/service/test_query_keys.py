@@ -52,7 +52,10 @@ def test_keys_of_stored_records_are_the_stored_keys(served, registry_state) -> N
         found = store.query("SELECT rid, row_token, clk, tokens, present FROM records "
                             "ORDER BY rid LIMIT 50")
         rids = [int(r[0]) for r in found]
-        stored = store.query("SELECT rid, key FROM block_keys WHERE rid <= ?", [max(rids)])
+        blobs = store.query("SELECT rid, keys FROM record_index WHERE rid <= ? ORDER BY rid",
+                            [max(rids)])
+    stored = zip(*cand.unpack_keys(np.array([r[0] for r in blobs], np.int64),
+                                   [bytes(r[1]) for r in blobs]), strict=True)
     rows = RecordSet.from_blobs(layout, rids, *[[bytes(r[c]) for r in found] for c in (1, 2, 3, 4)])
     got_rows, got_keys = QueryKeys(registry_state.plan, layout).keys(rows.clks, rows.tokens,
                                                                      rows.present)
