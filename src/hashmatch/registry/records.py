@@ -137,7 +137,7 @@ class SnapshotRows:
         out = np.empty((self.rows, 16), np.uint8)
         for start in range(0, self.rows, _CHUNK_ROWS):
             stop = min(start + _CHUNK_ROWS, self.rows)
-            out[start:stop] = digests(self._matrix(np.arange(start, stop)))
+            out[start:stop] = digests(self._matrix(slice(start, stop)))
         return out
 
     def blobs(self, rows: npt.NDArray[np.int64]) -> tuple[list[bytes], list[bytes], list[bytes]]:
@@ -160,7 +160,7 @@ class SnapshotRows:
                          unpack_present(np.asarray(f.present_packed)[rows],
                                         len(self.layout.field_names)))
 
-    def _matrix(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    def _matrix(self, rows: npt.NDArray[np.int64] | slice) -> npt.NDArray[np.uint8]:
         f = self.file
         parts = [np.asarray(f.clks)[rows].astype("<u8").view(np.uint8)]
         parts += [np.asarray(f.token(k))[rows] for k in self.layout.token_names]

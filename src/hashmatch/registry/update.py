@@ -161,6 +161,19 @@ def update(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class _StoredIndex:
+    """``record_index`` as arrays: per record its party, rid, token and digest; per key
+    its record and value (every party's, those not given in a run too)."""
+
+    parties: npt.NDArray[np.int64]
+    rids: npt.NDArray[np.int64]
+    tokens: npt.NDArray[np.uint8]
+    digests: npt.NDArray[np.uint8]
+    key_rids: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.int64]
+
+
 @dataclass
 class _PartyDiff:
     party: str
@@ -172,9 +185,6 @@ class _PartyDiff:
     changed_rids: npt.NDArray[np.int64]
     removed_rids: npt.NDArray[np.int64]
     unchanged: int
-    #: every stored record's keys, ``(rid, key)`` (:func:`candidates.unpack_keys`)
-    stored_keys: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] = field(
-        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int64)))
     #: unchanged stored records found in the snapshot: rids (ascending), snapshot rows
     kept_rids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     kept_rows: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -215,7 +225,7 @@ class _Run:
         party_ids = self._party_ids()
         diffs = [self._diff(f, party_ids[f.header.party], delta) for f in self.files]
         self._removals(diffs, removed, party_ids, delta)
-        self.diffs = self._with_absent_parties(diffs, party_ids)
+        self.diffs = diffs
         result = RunResult(self.run, store.url, {
             d.party: {"added": len(d.added), "changed": len(d.changed),
                       "removed": len(d.removed_rids), "unchanged": d.unchanged}
@@ -314,7 +324,7 @@ class _Run:
                 "(the party's record ids are not unique)",
                 hint="give every record its own id in the record-id column before encoding")
         digests = snap.digests()
-        rids, stored_tokens, stored_digests, keys = self._stored(party_id)
+        rids, stored_tokens, stored_digests = self._stored(party_id)
         where = TokenIndex(stored_tokens).find(tokens)  # stored row of each snapshot row
         if len(rids) and len(tokens) and not delta and not (where >= 0).any():
             raise RegistryError(
@@ -332,47 +342,29 @@ class _Run:
         removed = np.zeros(0, np.int64) if delta else np.sort(rids[~present])
         return _PartyDiff(f.header.party, party_id, snap, digests,
                           np.flatnonzero(where < 0).astype(np.int64), changed.astype(np.int64),
-                          rids[where[changed]], removed, len(kept), keys,
+                          rids[where[changed]], removed, len(kept),
                           rids[where[kept]][order], kept[order].astype(np.int64))
 
     def _stored(self, party_id: int
-                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint8],
-                           tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-        """A party's stored records: rids, row tokens and digests (``uint8[n, 16]``) and
-        keys ``(rid, key)``; every party's are read at the first call, in one scan."""
-        if not hasattr(self, "_by_party"):
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+        """A party's stored records: rids, row tokens and digests (``uint8[n, 16]``)."""
+        index = self._stored_index()
+        rows = np.flatnonzero(index.parties == party_id)
+        return index.rids[rows], index.tokens[rows], index.digests[rows]
+
+    def _stored_index(self) -> _StoredIndex:
+        """``record_index`` of every party, read in one scan at the first call."""
+        if getattr(self, "_index", None) is None:
             found = self.store.query(
                 "SELECT party_id, rid, keys, row_token, digest FROM record_index")
             cols: list[Any] = list(zip(*found, strict=True)) if found else [()] * 5
-            by = np.argsort(np.fromiter(cols[0], np.int64, len(found)), kind="stable")
-            parties = np.fromiter(cols[0], np.int64, len(found))[by]
-            rids = np.fromiter(cols[1], np.int64, len(found))[by]
-            tokens = np.frombuffer(b"".join(cols[3]), np.uint8).reshape(-1, 16)[by]
-            digests = np.frombuffer(b"".join(cols[4]), np.uint8).reshape(-1, 16)[by]
-            blobs = [cols[2][k] for k in by.tolist()]
-            self._by_party = {}
-            bounds = np.searchsorted(parties, np.unique(parties), "left").tolist()
-            for a, b in zip(bounds, [*bounds[1:], len(parties)][:len(bounds)], strict=True):
-                self._by_party[int(parties[a])] = (
-                    rids[a:b], tokens[a:b], digests[a:b],
-                    cand.unpack_keys(rids[a:b], blobs[a:b]))
-        none = np.zeros(0, np.int64)
-        empty = np.zeros((0, 16), np.uint8)
-        return self._by_party.get(party_id, (none, empty, empty, (none, none)))
-
-    def _with_absent_parties(self, diffs: list[_PartyDiff], party_ids: Mapping[str, int]
-                             ) -> list[_PartyDiff]:
-        """The diffs, plus (unchanged) parties not given in this run, whose stored keys
-        are candidates too: reading them is that party's whole cost in a run."""
-        given = {d.party for d in diffs}
-        out = list(diffs)
-        none = np.zeros(0, np.int64)
-        for party, pid in sorted(party_ids.items()):
-            if party not in given:
-                rids, _, _, keys = self._stored(pid)
-                out.append(_PartyDiff(party, pid, None, np.zeros((0, 16), np.uint8), none, none,
-                                      none, none, len(rids), keys))
-        return out
+            rids = np.fromiter(cols[1], np.int64, len(found))
+            self._index = _StoredIndex(
+                np.fromiter(cols[0], np.int64, len(found)), rids,
+                np.frombuffer(b"".join(cols[3]), np.uint8).reshape(-1, 16),
+                np.frombuffer(b"".join(cols[4]), np.uint8).reshape(-1, 16),
+                *cand.unpack_keys(rids, cols[2]))
+        return self._index
 
     def _removals(self, diffs: list[_PartyDiff], removed: Mapping[str, Sequence[bytes]],
                   party_ids: Mapping[str, int], delta: bool) -> None:
@@ -395,9 +387,9 @@ class _Run:
             d = by_party.get(party)
             if d is None:
                 none = np.zeros(0, np.int64)
-                stored, _, _, keys = self._stored(pid)
                 d = by_party[party] = _PartyDiff(party, pid, None, np.zeros((0, 16), np.uint8),
-                                                 none, none, none, none, len(stored), keys)
+                                                 none, none, none, none,
+                                                 len(self._stored(pid)[0]))
                 diffs.append(d)
             rids -= set(d.changed_rids.tolist())  # changed and removed at once: removed
             keep = ~np.isin(d.changed_rids, list(rids))
@@ -413,8 +405,7 @@ class _Run:
             return np.zeros(0, np.int64)
         store = self.store
         store.load_ids(rids.tolist())
-        pairs = store.query("SELECT lo, hi FROM edges JOIN tmp_ids ON lo = id UNION "
-                            "SELECT lo, hi FROM edges JOIN tmp_ids ON hi = id")
+        pairs = store.query(_EDGES_OF.format(columns="lo, hi"))
         store.execute("DELETE FROM edges WHERE lo IN (SELECT id FROM tmp_ids)")
         store.execute("DELETE FROM edges WHERE hi IN (SELECT id FROM tmp_ids)")
         ends = np.array(pairs, np.int64).reshape(-1)
@@ -428,8 +419,9 @@ class _Run:
         store = self.store
         store.load_ids(rids.tolist())
         for entity, party, token in store.query(
-                "SELECT r.entity, p.name, r.row_token FROM records r JOIN tmp_ids t "
-                "ON r.rid = t.id JOIN parties p ON p.party_id = r.party_id ORDER BY r.rid"):
+                "SELECT r.entity, p.name, r.row_token FROM records r JOIN parties p "
+                "ON p.party_id = r.party_id WHERE r.rid IN (SELECT id FROM tmp_ids) "
+                "ORDER BY r.rid"):
             lost.setdefault(int(entity), []).append((str(party), bytes(token)))
         store.execute("DELETE FROM records WHERE rid IN (SELECT id FROM tmp_ids)")
         store.execute("DELETE FROM record_index WHERE rid IN (SELECT id FROM tmp_ids)")
@@ -487,10 +479,12 @@ class _Run:
         """``(rid, key)`` of every stored record that stays as it is in this run."""
         gone = np.concatenate([np.concatenate([d.changed_rids, d.removed_rids])
                                for d in self.diffs] + [np.zeros(0, np.int64)])
-        rids = np.concatenate([d.stored_keys[0] for d in self.diffs] + [np.zeros(0, np.int64)])
-        keys = np.concatenate([d.stored_keys[1] for d in self.diffs] + [np.zeros(0, np.int64)])
-        if len(gone):
-            stay = ~np.isin(rids, gone)
+        index = self._stored_index()
+        rids, keys = index.key_rids, index.keys
+        if len(gone) and len(rids):
+            dropped = np.zeros(int(max(rids.max(), gone.max())) + 1, bool)
+            dropped[gone] = True
+            stay = ~dropped[rids]
             rids, keys = rids[stay], keys[stay]
         return rids, keys
 
@@ -517,6 +511,8 @@ class _Run:
         pa, ra = where(lo)
         pb, rb = where(hi)
         score = np.zeros(len(lo), np.float32)
+        if not len(lo):
+            return score
         pair = pa * len(sets) + pb
         order = np.argsort(pair, kind="stable")
         bounds = np.flatnonzero(np.r_[True, pair[order][1:] != pair[order][:-1], True])
@@ -578,9 +574,7 @@ class _Run:
         edges: dict[tuple[int, int], float] = {}
         while frontier:
             store.load_ids(frontier)
-            found = store.query(
-                "SELECT lo, hi, score FROM edges JOIN tmp_ids ON lo = id UNION "
-                "SELECT lo, hi, score FROM edges JOIN tmp_ids ON hi = id")
+            found = store.query(_EDGES_OF.format(columns="lo, hi, score"))
             nxt = set()
             for lo, hi, score in found:
                 edges[(int(lo), int(hi))] = float(score)
@@ -619,7 +613,8 @@ class _Run:
             by_party: dict[str, list[tuple[Any, ...]]] = {}
             for row in self.store.query(
                     "SELECT p.name, r.rid, r.row_token, r.clk, r.tokens, r.present FROM records r "
-                    "JOIN tmp_ids t ON r.rid = t.id JOIN parties p ON p.party_id = r.party_id"):
+                    "JOIN parties p ON p.party_id = r.party_id "
+                    "WHERE r.rid IN (SELECT id FROM tmp_ids)"):
                 by_party.setdefault(str(row[0]), []).append(row[1:])
             for party, rows_ in by_party.items():
                 cols = list(zip(*rows_, strict=True))
@@ -641,15 +636,15 @@ class _Run:
         scope = [rid for c in clusters for rid in c]
         store.load_ids(scope)
         info_rows = store.query(
-            "SELECT r.rid, r.entity, p.name, r.row_token FROM records r JOIN tmp_ids t "
-            "ON r.rid = t.id JOIN parties p ON p.party_id = r.party_id")
+            "SELECT r.rid, r.entity, p.name, r.row_token FROM records r JOIN parties p "
+            "ON p.party_id = r.party_id WHERE r.rid IN (SELECT id FROM tmp_ids)")
         previous = {int(r): int(e) for r, e, _, _ in info_rows if int(e) >= 0}
         record = {int(r): (str(p), bytes(t)) for r, _, p, t in info_rows}
         concerned = set(previous.values()) | set(removed)
         store.load_ids(concerned, "tmp_keys")
         entities = {int(e): EntityInfo(int(e), str(eid), int(cr), int(size)) for e, eid, cr, size
                     in store.query("SELECT entity, eid, created_run, size FROM entities "
-                                   "JOIN tmp_keys ON entity = id")}
+                                   "WHERE entity IN (SELECT id FROM tmp_keys)")}
         decision = assign_ids(clusters, previous, entities)
         owner: list[int] = []
         events: list[tuple[str, str, str | None, str | None, bytes | None]] = []
@@ -707,8 +702,8 @@ class _Run:
                                         [(e, r) for r, e in moves])
         touched = set(owner) | set(entities)
         store.load_ids(touched)
-        sizes = dict(store.query("SELECT entity, count(*) FROM records JOIN tmp_ids "
-                                 "ON entity = id GROUP BY entity"))
+        sizes = dict(store.query("SELECT entity, count(*) FROM records "
+                                 "WHERE entity IN (SELECT id FROM tmp_ids) GROUP BY entity"))
         store.conn.cursor().executemany(store.sql("UPDATE entities SET size = ? WHERE entity = ?"),
                                         [(int(sizes.get(e, 0)), e) for e in sorted(touched)])
         store.conn.cursor().executemany(
@@ -735,6 +730,13 @@ def _rows_bytes(rows: npt.NDArray[np.uint8]) -> list[bytes]:
     data = np.ascontiguousarray(rows).tobytes()
     width = rows.shape[1] if rows.ndim == 2 else 0
     return [data[k:k + width] for k in range(0, len(data), width)] if width else []
+
+
+#: The edges with an end among ``tmp_ids``. ``IN (SELECT ...)`` rather than a join, so the
+#: edges' indexes are searched for each id instead of the whole table scanned (SQLite has
+#: no statistics on a temporary table and would scan the large one).
+_EDGES_OF = ("SELECT {columns} FROM edges WHERE lo IN (SELECT id FROM tmp_ids) UNION "
+             "SELECT {columns} FROM edges WHERE hi IN (SELECT id FROM tmp_ids)")
 
 
 #: Record events first, so a replay of the journal in order rebuilds the record map.
