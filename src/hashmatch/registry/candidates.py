@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch.link.blocking import BlockingConfig, LshPlan, plan_lsh, token_keys
+from hashmatch.registry.arrays import distinct, ids_among
 from hashmatch.registry.records import Layout, RecordSet
 
 __all__ = [
     "MAX_BLOCK_ROWS",
+    "StoredKeys",
     "candidate_pairs",
     "make_plan",
     "pack_keys",
@@ -112,16 +114,44 @@ def unpack_keys(rids: npt.NDArray[np.int64], blobs: Sequence[bytes]
     return np.repeat(np.asarray(rids, np.int64), sizes), keys
 
 
+@dataclass(frozen=True)
+class StoredKeys:
+    """Every stored record's keys, as read from ``record_index.keys``: record ``k`` (number
+    ``rids[k]``; -1: left out of the join) holds ``keys[starts[k]:starts[k + 1]]``. A key's
+    record is looked up only for the few keys a run's new records share, so the record
+    number of each of the ~18 keys a record holds is never spelled out."""
+
+    rids: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.int64]
+
+    @classmethod
+    def from_blobs(cls, rids: npt.NDArray[np.int64], blobs: Sequence[bytes]) -> StoredKeys:
+        sizes = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 8
+        return cls(np.asarray(rids, np.int64), np.cumsum(sizes) - sizes,
+                   np.frombuffer(b"".join(blobs), "<i8").astype(np.int64))
+
+    def without(self, dropped: npt.NDArray[np.int64]) -> StoredKeys:
+        """These keys, those of records ``dropped`` left out."""
+        rids = self.rids.copy()
+        rids[ids_among(rids, dropped)] = -1
+        return StoredKeys(rids, self.starts, self.keys)
+
+    def owners(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Record number (or -1) of the keys at ``positions``."""
+        return self.rids[np.searchsorted(self.starts, positions, "right") - 1]
+
+
 def partner_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],
-                  old_rids: npt.NDArray[np.int64], old_keys: npt.NDArray[np.int64]
-                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+                  old: StoredKeys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
     """The candidate pairs of new records (``(lo, hi)``, as :func:`candidate_pairs`) among
     themselves and with the old (unchanged) records, from every old record's keys held in
     memory: the old keys are first narrowed to those some new record holds (a bitmap of
     the new keys' top bits, then an exact search); a key held by more than
     :data:`MAX_BLOCK_ROWS` old records brings no old partner. Returns the pairs and how
     many keys were left out."""
-    wanted = np.unique(new_keys)
+    old_keys = old.keys
+    wanted = distinct(new_keys)
     hits = [np.zeros(0, np.int64)]
     if len(wanted) and len(old_keys):
         seen = np.zeros(1 << _BITMAP_BITS, np.bool_)
@@ -132,14 +162,19 @@ def partner_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int6
             pos = np.searchsorted(wanted, part[maybe]).clip(0, len(wanted) - 1)
             hits.append(start + maybe[wanted[pos] == part[maybe]])
     hit = np.concatenate(hits)
-    old_rids, old_keys = old_rids[hit], old_keys[hit]
-    held, count = np.unique(old_keys, return_counts=True)
-    big = held[count > MAX_BLOCK_ROWS]
-    if len(big):
-        keep = ~np.isin(old_keys, big)
+    old_rids = old.owners(hit)
+    hit, old_rids = hit[old_rids >= 0], old_rids[old_rids >= 0]
+    order = np.argsort(old_keys[hit], kind="stable")
+    old_rids, old_keys = old_rids[order], old_keys[hit][order]
+    starts = np.flatnonzero(np.r_[True, old_keys[1:] != old_keys[:-1]]) if len(old_keys) \
+        else np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(old_keys)])
+    big = sizes > MAX_BLOCK_ROWS
+    if big.any():
+        keep = ~np.repeat(big, sizes)
         old_rids, old_keys = old_rids[keep], old_keys[keep]
     lo, hi, skipped = candidate_pairs(new_rids, new_keys, old_rids, old_keys)
-    return lo, hi, skipped + len(big)
+    return lo, hi, skipped + int(big.sum())
 
 
 _BITMAP_BITS = 24
@@ -159,7 +194,7 @@ def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.in
     rids = np.concatenate([new_rids, old_rids])
     keys = np.concatenate([new_keys, old_keys])
     is_new = np.r_[np.ones(len(new_rids), bool), np.zeros(len(old_rids), bool)]
-    order = np.lexsort((rids, keys))
+    order = np.argsort(keys, kind="stable")  # order within a key: pairs are sorted after
     rids, keys, is_new = rids[order], keys[order], is_new[order]
     if not len(keys):
         return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
@@ -175,7 +210,7 @@ def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.in
     for a0, a1 in zip(cuts.tolist(), [*cuts[1:].tolist(), len(probe)], strict=True):
         packed.append(_expand(rids, probe[a0:a1], sizes[group[probe[a0:a1]]],
                               starts[group[probe[a0:a1]]]))
-    pairs = np.unique(np.concatenate(packed))
+    pairs = distinct(np.concatenate(packed))
     return ((pairs >> np.uint64(32)).astype(np.int64),
             (pairs & np.uint64(0xFFFF_FFFF)).astype(np.int64),
             int((big & (sizes > 1)).sum()))
@@ -195,7 +230,7 @@ def _expand(rids: npt.NDArray[np.int64], probe: npt.NDArray[np.int64],
     b = rids[np.repeat(first, count) + offsets]
     keep = a != b
     lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    return np.unique((lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64))
+    return distinct((lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64))
 
 
 def _segment_present(rows: RecordSet, layout: Layout) -> npt.NDArray[np.bool_]:

@@ -53,6 +53,7 @@ from hashmatch.link.pipeline import SCORE_POOL_CAP, within_party_threshold
 from hashmatch.link.result import PartyInfo
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold
 from hashmatch.registry import candidates as cand
+from hashmatch.registry.arrays import distinct, ids_among, ids_outside
 from hashmatch.registry.clustering import Rules, cluster_scope, scorer_for
 from hashmatch.registry.ids import EntityInfo, assign_ids
 from hashmatch.registry.journal import Event, write_events
@@ -163,15 +164,14 @@ def update(
 
 @dataclass(frozen=True)
 class _StoredIndex:
-    """``record_index`` as arrays: per record its party, rid, token and digest; per key
-    its record and value (every party's, those not given in a run too)."""
+    """``record_index`` as arrays: per record its party, rid, token, digest and keys
+    (every party's, those not given in a run too)."""
 
     parties: npt.NDArray[np.int64]
     rids: npt.NDArray[np.int64]
     tokens: npt.NDArray[np.uint8]
     digests: npt.NDArray[np.uint8]
-    key_rids: npt.NDArray[np.int64]
-    keys: npt.NDArray[np.int64]
+    keys: cand.StoredKeys
 
 
 @dataclass
@@ -243,11 +243,10 @@ class _Run:
         dirty = self._dirty_sets(diffs, state)
         if state.plan is None:
             state.plan = cand.make_plan(list(dirty.values()), layout, blocking)
-        pool, lo, hi, score, skipped = self._score(dirty, state, threshold)
+        pool, lo, hi, same, score, skipped = self._score(dirty, state, threshold)
         result.candidates, result.skipped_keys = len(score), skipped
         assert state.threshold is not None and state.within_cut is not None
         rules = Rules(state.threshold, state.within_cut, state.dedup)
-        same = self._party_of(pool, lo) == self._party_of(pool, hi)
         cut = np.where(same, rules.within_cut, rules.threshold)
         edge = score >= cut
         lo, hi, score = lo[edge], hi[edge], score[edge]
@@ -261,7 +260,7 @@ class _Run:
         else:
             dirty_rids = np.concatenate([s.rids for s in dirty.values()]) if dirty else \
                 np.zeros(0, np.int64)
-            scope_edges, scope_rids = self._scope(np.union1d(dirty_rids, seeds))
+            scope_edges, scope_rids = self._scope(distinct(np.concatenate([dirty_rids, seeds])))
             scope_sets = self._load_sets(scope_rids, pool)
         parties = sorted(scope_sets)
         sets = [scope_sets[p] for p in parties]
@@ -363,7 +362,7 @@ class _Run:
                 np.fromiter(cols[0], np.int64, len(found)), rids,
                 np.frombuffer(b"".join(cols[3]), np.uint8).reshape(-1, 16),
                 np.frombuffer(b"".join(cols[4]), np.uint8).reshape(-1, 16),
-                *cand.unpack_keys(rids, cols[2]))
+                cand.StoredKeys.from_blobs(rids, cols[2]))
         return self._index
 
     def _removals(self, diffs: list[_PartyDiff], removed: Mapping[str, Sequence[bytes]],
@@ -409,7 +408,7 @@ class _Run:
         store.execute("DELETE FROM edges WHERE lo IN (SELECT id FROM tmp_ids)")
         store.execute("DELETE FROM edges WHERE hi IN (SELECT id FROM tmp_ids)")
         ends = np.array(pairs, np.int64).reshape(-1)
-        return np.setdiff1d(ends, rids)
+        return ids_outside(ends, rids)
 
     def _remove_records(self, rids: npt.NDArray[np.int64]) -> dict[int, list[tuple[str, bytes]]]:
         """Delete removed records; returns, per earlier entity, the records it lost."""
@@ -448,45 +447,43 @@ class _Run:
         return out
 
     def _score(self, dirty: Mapping[str, RecordSet], state: RegistryState,
-               threshold: float | None) -> tuple[dict[str, RecordSet], npt.NDArray[np.int64],
-                                                  npt.NDArray[np.int64], npt.NDArray[np.float32],
-                                                  int]:
-        """Candidates of the dirty records and their scores; on a registry's first run,
-        its threshold. Returns the rows loaded (dirty + partners) per party too."""
+               threshold: float | None
+               ) -> tuple[dict[str, RecordSet], npt.NDArray[np.int64], npt.NDArray[np.int64],
+                          npt.NDArray[np.bool_], npt.NDArray[np.float32], int]:
+        """Candidates ``(lo, hi)`` of the dirty records, whether each pair is of one
+        party, their scores, and keys skipped; on a registry's first run, its threshold.
+        Returns the rows loaded (dirty + partners) per party first."""
         assert state.plan is not None
         keyed = [cand.record_keys(s, state.plan) for s in dirty.values()]
         new_rids = np.concatenate([k[0] for k in keyed]) if keyed else np.zeros(0, np.int64)
         new_keys = np.concatenate([k[1] for k in keyed]) if keyed else np.zeros(0, np.int64)
         by_rid = np.argsort(new_rids, kind="stable")
         self.new_keys = (new_rids[by_rid], new_keys[by_rid])  # for pack_keys
-        old_rids, old_keys = self._old_keys()
-        lo, hi, skipped = cand.partner_pairs(new_rids, new_keys, old_rids, old_keys)
-        partners = np.setdiff1d(np.union1d(lo, hi), new_rids)
+        lo, hi, skipped = cand.partner_pairs(new_rids, new_keys, self._old_keys())
+        partners = ids_outside(np.concatenate([lo, hi]), new_rids)
         pool = dict(dirty)
         for party, rows in self._load_sets(partners, {}).items():
             pool[party] = RecordSet.concat(self.layout, [pool[party], rows]) \
                 if party in pool else rows
-        same = self._party_of(pool, lo) == self._party_of(pool, hi)
+        names = sorted(pool)
+        where = _Where([pool[n] for n in names])
+        (pa, ra), (pb, rb) = where(lo), where(hi)
+        same = pa == pb
         if not state.dedup:
-            lo, hi, same = lo[~same], hi[~same], same[~same]
-        score = self._pair_scores(pool, lo, hi)
+            cross = ~same
+            lo, hi, same = lo[cross], hi[cross], same[cross]
+            pa, ra, pb, rb = pa[cross], ra[cross], pb[cross], rb[cross]
+        score = self._pair_scores([pool[n] for n in names], pa, ra, pb, rb)
         if state.threshold is None:
             state.threshold, state.threshold_method, state.within_cut = self._choose(
                 score, same, threshold, len(pool) > 1)
-        return pool, lo, hi, score, skipped
+        return pool, lo, hi, same, score, skipped
 
-    def _old_keys(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """``(rid, key)`` of every stored record that stays as it is in this run."""
+    def _old_keys(self) -> cand.StoredKeys:
+        """The keys of every stored record that stays as it is in this run."""
         gone = np.concatenate([np.concatenate([d.changed_rids, d.removed_rids])
                                for d in self.diffs] + [np.zeros(0, np.int64)])
-        index = self._stored_index()
-        rids, keys = index.key_rids, index.keys
-        if len(gone) and len(rids):
-            dropped = np.zeros(int(max(rids.max(), gone.max())) + 1, bool)
-            dropped[gone] = True
-            stay = ~dropped[rids]
-            rids, keys = rids[stay], keys[stay]
-        return rids, keys
+        return self._stored_index().keys.without(gone)
 
     def _choose(self, score: npt.NDArray[np.float32], same: npt.NDArray[np.bool_],
                 threshold: float | None, cross: bool) -> tuple[float, str, float]:
@@ -502,16 +499,13 @@ class _Run:
         self.choice = choice
         return choice.value, choice.method, within
 
-    def _pair_scores(self, pool: Mapping[str, RecordSet], lo: npt.NDArray[np.int64],
-                     hi: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        names = sorted(pool)
-        sets = [pool[n] for n in names]
+    def _pair_scores(self, sets: Sequence[RecordSet], pa: npt.NDArray[np.int64],
+                     ra: npt.NDArray[np.int64], pb: npt.NDArray[np.int64],
+                     rb: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Scores of the pairs (set ``pa``, row ``ra``) x (set ``pb``, row ``rb``)."""
         scorer = scorer_for(self.layout, sets)
-        where = _Where(sets)
-        pa, ra = where(lo)
-        pb, rb = where(hi)
-        score = np.zeros(len(lo), np.float32)
-        if not len(lo):
+        score = np.zeros(len(pa), np.float32)
+        if not len(pa):
             return score
         pair = pa * len(sets) + pb
         order = np.argsort(pair, kind="stable")
@@ -521,10 +515,6 @@ class _Run:
             a, b = divmod(int(pair[sel[0]]), len(sets))
             score[sel] = scorer(a, ra[sel], b, rb[sel])
         return score
-
-    def _party_of(self, pool: Mapping[str, RecordSet], rids: npt.NDArray[np.int64]
-                  ) -> npt.NDArray[np.int64]:
-        return _Where([pool[n] for n in sorted(pool)])(rids)[0]
 
     def _store_dirty(self, diffs: Sequence[_PartyDiff], dirty: Mapping[str, RecordSet],
                      lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
@@ -593,23 +583,22 @@ class _Run:
                    ) -> dict[str, RecordSet]:
         """Records ``rids`` per party (taken from ``have`` where there), in rid order."""
         out: dict[str, list[RecordSet]] = {}
-        missing = set(np.asarray(rids).tolist())
+        missing = distinct(np.asarray(rids, np.int64))
         for party, rows in have.items():
-            take = np.flatnonzero(np.isin(rows.rids, rids))
+            take = np.flatnonzero(ids_among(rows.rids, missing))
             if len(take):
                 out.setdefault(party, []).append(rows.take(take))
-                missing -= set(rows.rids[take].tolist())
+                missing = missing[~ids_among(missing, rows.rids[take])]
         for d in getattr(self, "diffs", ()):  # unchanged records of a snapshot: read there
-            if d.snapshot is None or not missing or not len(d.kept_rids):
+            if d.snapshot is None or not len(missing) or not len(d.kept_rids):
                 continue
-            wanted = np.array(sorted(missing), np.int64)
-            found = np.flatnonzero(np.isin(d.kept_rids, wanted))
+            found = np.flatnonzero(ids_among(d.kept_rids, missing))
             if len(found):
                 out.setdefault(d.party, []).append(
                     d.snapshot.record_set(d.kept_rows[found], d.kept_rids[found]))
-                missing -= set(d.kept_rids[found].tolist())
-        if missing:
-            self.store.load_ids(missing)
+                missing = missing[~ids_among(missing, d.kept_rids[found])]
+        if len(missing):
+            self.store.load_ids(missing.tolist())
             by_party: dict[str, list[tuple[Any, ...]]] = {}
             for row in self.store.query(
                     "SELECT p.name, r.rid, r.row_token, r.clk, r.tokens, r.present FROM records r "
@@ -648,15 +637,11 @@ class _Run:
         decision = assign_ids(clusters, previous, entities)
         owner: list[int] = []
         events: list[tuple[str, str, str | None, str | None, bytes | None]] = []
-        created: list[tuple[int, str]] = []
+        created = self._new_entities(sum(kept is None for kept in decision.owner))
+        fresh = iter(created)
         for kept in decision.owner:
             if kept is None:
-                number = state.take("next_entity")
-                eid = state.entity_id(number)
-                while store.scalar("SELECT count(*) FROM entities WHERE eid = ?", [eid]):
-                    number = state.take("next_entity")  # a 64-bit collision: skip the id
-                    eid = state.entity_id(number)
-                created.append((number, eid))
+                number, eid = next(fresh)
                 events.append(("created", eid, None, None, None))
                 owner.append(number)
             else:
@@ -715,6 +700,21 @@ class _Run:
                              for n, k in enumerate(order)))
         result.events.update(e[0] for e in events)
 
+    def _new_entities(self, count: int) -> list[tuple[int, str]]:
+        """``count`` new entity numbers and their ids; a number whose id an earlier entity
+        holds (a 64-bit collision) is skipped."""
+        out: list[tuple[int, str]] = []
+        while len(out) < count:
+            first = self.state.take("next_entity", count - len(out))
+            batch = [(n, self.state.entity_id(n)) for n in range(first, first + count - len(out))]
+            taken: set[str] = set()
+            for k in range(0, len(batch), 500):
+                eids = [e for _, e in batch[k:k + 500]]
+                taken.update(str(e) for (e,) in self.store.query(
+                    f"SELECT eid FROM entities WHERE eid IN ({','.join('?' * len(eids))})", eids))
+            out += [(n, e) for n, e in batch if e not in taken]
+        return out
+
     def _finish(self, state: RegistryState, result: RunResult, kind: str) -> None:
         import json
 
@@ -745,18 +745,18 @@ _EVENT_ORDER = {"created": 0, "record_added": 1, "record_moved": 1, "record_remo
 
 
 class _Where:
-    """Party index and row of record numbers within per-party record sets."""
+    """Set index and row of record numbers within record sets: tables indexed by record
+    number (record numbers are dense, so this is a lookup, not a search)."""
 
     def __init__(self, sets: Sequence[RecordSet]) -> None:
-        self.rids = np.concatenate([s.rids for s in sets]) if sets else np.zeros(0, np.int64)
-        self.party = np.concatenate([np.full(len(s.rids), k) for k, s in enumerate(sets)]) \
-            if sets else np.zeros(0, np.int64)
-        self.row = np.concatenate([np.arange(len(s.rids)) for s in sets]) \
-            if sets else np.zeros(0, np.int64)
-        self.order = np.argsort(self.rids)
+        size = max((int(s.rids.max()) + 1 for s in sets if len(s.rids)), default=0)
+        self.party = np.full(size, -1, np.int64)
+        self.row = np.full(size, -1, np.int64)
+        for k, s in enumerate(sets):
+            self.party[s.rids] = k
+            self.row[s.rids] = np.arange(len(s.rids))
 
     def __call__(self, rids: npt.NDArray[np.int64]
                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        pos = self.order[np.searchsorted(self.rids[self.order], rids)]
-        return self.party[pos], self.row[pos]
+        return self.party[rids], self.row[rids]
 

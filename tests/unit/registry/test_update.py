@@ -158,3 +158,27 @@ def test_a_new_row_key_is_refused_not_taken_as_everyone_moving(
                     secret=LinkageSecret.generate(), party=party, out=rekeyed,
                     mapping=folder / f"{party}.mapping.toml", row_key=RowKey.generate())
         update(registry_url, [rekeyed])
+
+
+def test_an_entity_number_whose_id_is_taken_is_skipped(registry_url: str, months: Months,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from hashmatch.registry.state import RegistryState
+
+    update(registry_url, months.month0)
+    taken = next(iter(record_map(registry_url).values()))
+    real = RegistryState.entity_id
+    collided: list[int] = []
+
+    def colliding(self: RegistryState, entity: int) -> str:
+        if not collided:  # the first id this run asks for is one the registry holds
+            collided.append(entity)
+            return taken
+        return real(self, entity)
+
+    monkeypatch.setattr(RegistryState, "entity_id", colliding)
+    run = update(registry_url, months.month1)
+    assert collided and run.events["created"] > 0
+    after = record_map(registry_url)
+    created = {e.entity for e in journal(registry_url, since_run=run.run) if e.event == "created"}
+    assert taken not in created and len(created) == run.events["created"]
+    assert created <= set(after.values())  # the run went on with the next numbers

@@ -1,0 +1,56 @@
+"""The in-memory key join of a registry run against a brute-force search."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hashmatch.registry import candidates as cand
+from hashmatch.registry.arrays import distinct, ids_outside
+
+
+def _brute(new: dict[int, set[int]], old: dict[int, set[int]]) -> set[tuple[int, int]]:
+    everyone = {**old, **new}
+    return {(min(a, b), max(a, b)) for a, keys in new.items() for b, others in everyone.items()
+            if a != b and keys & others}
+
+
+def _stored(old: dict[int, set[int]]) -> cand.StoredKeys:
+    rids = np.array(sorted(old), np.int64)
+    blobs = [np.array(sorted(old[r]), "<i8").tobytes() for r in rids.tolist()]
+    return cand.StoredKeys.from_blobs(rids, blobs)
+
+
+def _flat(records: dict[int, set[int]]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [(r, k) for r, keys in sorted(records.items()) for k in sorted(keys)]
+    return (np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
+
+
+def test_partner_pairs_match_a_brute_force_join() -> None:
+    rng = np.random.default_rng(7)
+    old = {r: set(rng.integers(-40, 40, rng.integers(0, 4)).tolist()) for r in range(300)}
+    new = {r: set(rng.integers(-40, 40, rng.integers(1, 4)).tolist()) for r in range(300, 330)}
+    dropped = np.array([3, 17, 99, 250], np.int64)
+    kept = {r: k for r, k in old.items() if r not in set(dropped.tolist())}
+    lo, hi, skipped = cand.partner_pairs(*_flat(new), _stored(old).without(dropped))
+    assert skipped == 0
+    assert set(zip(lo.tolist(), hi.tolist(), strict=True)) == _brute(new, kept)
+    assert (np.diff(lo * 1000 + hi) > 0).all()  # sorted, each pair once
+
+
+def test_a_key_held_by_too_many_old_records_brings_no_old_partner() -> None:
+    crowd = cand.MAX_BLOCK_ROWS + 1
+    old = {r: {5} for r in range(crowd)} | {crowd: {6}}
+    new = {crowd + 1: {5, 6}, crowd + 2: {5}}
+    lo, hi, skipped = cand.partner_pairs(*_flat(new), _stored(old))
+    assert skipped == 1
+    assert set(zip(lo.tolist(), hi.tolist(), strict=True)) == {
+        (crowd, crowd + 1), (crowd + 1, crowd + 2)}
+
+
+def test_set_helpers_agree_with_numpy() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 1000, 5000)
+    dropped = rng.integers(0, 1000, 300)
+    assert np.array_equal(distinct(values), np.unique(values))
+    assert np.array_equal(ids_outside(values, dropped), np.setdiff1d(values, dropped))
+    assert len(distinct(np.zeros(0, np.int64))) == 0
