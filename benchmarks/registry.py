@@ -119,6 +119,7 @@ def run(entities: int, repeats: int, source: Path | None = None,
                 Path(f"{copy}{extra}").unlink(missing_ok=True)
             last, wall, cpu = _timed(lambda c=copy: update(str(c), month1))
             incremental.append((wall, cpu))
+            shutil.rmtree(root / f"batch{k}", ignore_errors=True)  # --keep: an earlier call's
             _, wall, cpu = _timed(lambda k=k: link_files(month1, root / f"batch{k}"))
             batch.append((wall, cpu))
         assert last is not None
