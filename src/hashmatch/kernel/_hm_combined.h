@@ -128,10 +128,55 @@ static float hm_combined_one(const hm_combined *c, int64_t i, int64_t j)
     return (float)score;
 }
 
+/* Pairs ahead whose rows are prefetched: a pair reads ~10 cache lines of its right row
+ * (CLK, swap-aligned segments, tokens, popcounts) at random places, so without prefetching
+ * the loop waits on memory for each of them in turn. */
+#define HM_PREFETCH_AHEAD 8
+
+HM_INLINE void hm_prefetch_lines(const void *p, int64_t bytes)
+{
+    const char *x = (const char *)p;
+    if (bytes <= 0) return;
+    for (int64_t k = 0; k < bytes; k += 64) __builtin_prefetch(x + k, 0, 3);
+    __builtin_prefetch(x + bytes - 1, 0, 3);
+}
+
+/* Every line hm_combined_one reads of row r of one side (B when right, else A). */
+HM_INLINE void hm_combined_prefetch(const hm_combined *c, int64_t r, int right)
+{
+    const int64_t W = c->W, nseg = c->nseg;
+    hm_prefetch_lines((right ? c->B : c->A) + r * W, W * 8);
+    hm_prefetch_lines((right ? c->pop_b : c->pop_a) + r * nseg, nseg * 2);
+    hm_prefetch_lines((right ? c->pres_b : c->pres_a) + r * nseg, nseg);
+    __builtin_prefetch((right ? c->tot_b : c->tot_a) + r, 0, 3);
+    for (int64_t k = 0; k < c->nswap; k++) {
+        const int64_t words = c->sw_words[k];
+        hm_prefetch_lines((right ? c->sw_bs[k] : c->sw_as[k]) + r * words, words * 8);
+        hm_prefetch_lines((right ? c->sw_bt[k] : c->sw_at[k]) + r * words, words * 8);
+    }
+    for (int64_t k = 0; k < c->ntok; k++)
+        __builtin_prefetch((right ? c->tok_b[k] : c->tok_a[k]) + r * 16, 0, 3);
+}
+
+/* Scores of pairs p0 .. p1 - 1. The rows of pair p + HM_PREFETCH_AHEAD are prefetched
+ * while pair p is scored (a left row only when it changes: pairs come sorted by it);
+ * prefetching changes no result. */
 static void hm_combined_scores(const hm_combined *c, const int64_t *ii, const int64_t *jj,
                                int64_t p0, int64_t p1, float *out)
 {
-    for (int64_t p = p0; p < p1; p++) out[p] = hm_combined_one(c, ii[p], jj[p]);
+    int64_t last_i = -1;
+    for (int64_t p = p0; p < p1 && p < p0 + HM_PREFETCH_AHEAD; p++) {
+        if (ii[p] != last_i) hm_combined_prefetch(c, last_i = ii[p], 0);
+        hm_combined_prefetch(c, jj[p], 1);
+    }
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t q = p + HM_PREFETCH_AHEAD;
+        if (q < p1) {
+            if (ii[q] != last_i) hm_combined_prefetch(c, last_i = ii[q], 0);
+            hm_combined_prefetch(c, jj[q], 1);
+        }
+        out[p] = hm_combined_one(c, ii[p], jj[p]);
+    }
 }
 
 #endif
