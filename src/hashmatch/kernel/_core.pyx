@@ -31,6 +31,7 @@ from hashmatch.kernel._hm cimport (
     hm_combined_scores,
     hm_cpu_has,
     hm_expand_rows,
+    hm_key_table,
     hm_grid,
     hm_isa_name,
     hm_minhash_rows,
@@ -394,6 +395,41 @@ def expand_candidates(
     finally:
         free(tab)
     return out_i[:at].copy(), out_j[:at].copy(), per_arr[:nunits].sum(axis=0)[:ntables]
+
+
+def key_table(lkeys, lvalid, rkeys, rvalid, bint dedup, int64_t max_block_pairs):
+    """One blocking method's key table from its mixed keys (contiguous uint64 keys and
+    uint8 validity; the right ones are the left ones when ``dedup``): ``(order,
+    group_start, group_size, left_group, rank or None, stats)``, as
+    ``hashmatch.link.blocking._build_table``'s numpy reference gives them."""
+    cdef int64_t nl = len(lkeys), nr = len(rkeys), rc
+    order = np.empty(max(nr, 1), dtype=np.int64)
+    gstart = np.empty(max(nr, 1), dtype=np.int64)
+    gsize = np.empty(max(nr, 1), dtype=np.int64)
+    left_group = np.empty(max(nl, 1), dtype=np.int64)
+    rank = np.empty(max(nr, 1), dtype=np.int64) if dedup else None
+    stats = np.zeros(3, dtype=np.int64)
+    counts = np.zeros(2, dtype=np.int64)
+    cdef const uint64_t *lk = <const uint64_t *>cnp.PyArray_DATA(lkeys)
+    cdef const uint8_t *lv = <const uint8_t *>cnp.PyArray_DATA(lvalid)
+    cdef const uint64_t *rk = <const uint64_t *>cnp.PyArray_DATA(rkeys)
+    cdef const uint8_t *rv = <const uint8_t *>cnp.PyArray_DATA(rvalid)
+    cdef int64_t *po = <int64_t *>cnp.PyArray_DATA(order)
+    cdef int64_t *ps = <int64_t *>cnp.PyArray_DATA(gstart)
+    cdef int64_t *pz = <int64_t *>cnp.PyArray_DATA(gsize)
+    cdef int64_t *pl = <int64_t *>cnp.PyArray_DATA(left_group)
+    cdef int64_t *pr = NULL if rank is None else <int64_t *>cnp.PyArray_DATA(rank)
+    cdef int64_t *pst = <int64_t *>cnp.PyArray_DATA(stats)
+    cdef int64_t *pc = <int64_t *>cnp.PyArray_DATA(counts)
+    with nogil:
+        rc = hm_key_table(lk, lv, nl, rk, rv, nr, dedup, max_block_pairs, po, ps, pz, pl,
+                          pr, pst, pc)
+    if rc:
+        raise MemoryError()
+    valid, kept = int(counts[0]), int(counts[1])
+    # views, not copies: the pages past the used part were never touched
+    return (order[:valid], gstart[:kept], gsize[:kept],
+            left_group[:nl], None if rank is None else rank[:nr], stats)
 
 
 cdef const int64_t *_i64_ptr(arr):

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "_hm_cpu.h"
 
 typedef struct {
@@ -86,6 +87,154 @@ static int64_t hm_expand_rows(const hm_table *tables, int64_t ntables, int dedup
         for (int64_t k = row_start; k < out; k++) oi[k] = i;
     }
     return out;
+}
+
+/* -- key tables -------------------------------------------------------------------------
+ *
+ * The table of one blocking method from its mixed keys, as blocking._build_table's numpy
+ * reference gives it: the valid right entries sorted by key (stable: ascending entry
+ * within a key), their groups of equal keys, each group's pair count (within a party
+ * g * (g - 1) / 2, across parties g times the left entries sharing the key), the groups
+ * over max_block_pairs dropped (counted in stats), and each left entry's kept group. The
+ * sorts are LSD radix sorts of (key, entry) pairs, 11 bits a pass (six passes), skipping
+ * the passes where every key has the same digit. */
+
+/* Stable sort of (keys, vals) by keys; tk/tv are scratch of n each. The result is left
+ * in keys/vals. Returns 0, or -1 when memory runs out. */
+static int hm_radix_sort_kv(uint64_t *keys, int64_t *vals, int64_t n, uint64_t *tk,
+                            int64_t *tv)
+{
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    uint64_t *sk = keys, *dk = tk;
+    int64_t *sv = vals, *dv = tv;
+    int64_t *count = (int64_t *)malloc(BUCKETS * sizeof(int64_t));
+    if (!count) return -1;
+    for (int shift = 0; shift < 64; shift += BITS) {
+        memset(count, 0, BUCKETS * sizeof(int64_t));
+        for (int64_t k = 0; k < n; k++) count[(sk[k] >> shift) & (BUCKETS - 1)]++;
+        if (n == 0 || count[(sk[0] >> shift) & (BUCKETS - 1)] == n) continue;  /* no-op */
+        int64_t at = 0;
+        for (int b = 0; b < BUCKETS; b++) { const int64_t c = count[b]; count[b] = at; at += c; }
+        for (int64_t k = 0; k < n; k++) {
+            const int64_t d = count[(sk[k] >> shift) & (BUCKETS - 1)]++;
+            dk[d] = sk[k];
+            dv[d] = sv[k];
+        }
+        uint64_t *xk = sk; sk = dk; dk = xk;
+        int64_t *xv = sv; sv = dv; dv = xv;
+    }
+    free(count);
+    if (sk != keys) {
+        memcpy(keys, sk, (size_t)n * sizeof(uint64_t));
+        memcpy(vals, sv, (size_t)n * sizeof(int64_t));
+    }
+    return 0;
+}
+
+/* The valid entries of keys[0..n) as (key, entry) pairs sorted by key: the entries into
+ * `entries` (room for n), the keys into a new array; returns their number, or -1 when
+ * memory runs out (then nothing is allocated). Fresh pages cost a fault and a clear each,
+ * so the scratch is kept to two arrays. */
+static int64_t hm_sorted_entries(const uint64_t *keys, const uint8_t *valid, int64_t n,
+                                 uint64_t **out_keys, int64_t *entries)
+{
+    int64_t m = 0;
+    for (int64_t e = 0; e < n; e++) m += valid[e] != 0;
+    const size_t cap = (size_t)(m ? m : 1);
+    uint64_t *k = (uint64_t *)malloc(cap * sizeof(uint64_t));
+    uint64_t *tk = (uint64_t *)malloc(cap * sizeof(uint64_t));
+    int64_t *tv = (int64_t *)malloc(cap * sizeof(int64_t));
+    if (!k || !tk || !tv) { free(k); free(tk); free(tv); return -1; }
+    m = 0;
+    for (int64_t e = 0; e < n; e++)
+        if (valid[e]) { k[m] = keys[e]; entries[m] = e; m++; }
+    const int failed = hm_radix_sort_kv(k, entries, m, tk, tv);
+    free(tk);
+    free(tv);
+    if (failed) { free(k); return -1; }
+    *out_keys = k;
+    return m;
+}
+
+/* Build one key table (right = left when dedup: pass the same arrays). Outputs: order
+ * [valid right entries; room for nr], group_start/group_size [kept groups], left_group
+ * [nl], rank [nr] (dedup only, else NULL), stats = (largest kept block, blocks skipped, pairs skipped),
+ * counts = (valid right entries, kept groups). Returns 0, or -1 when memory runs out. */
+static int hm_key_table(const uint64_t *lkeys, const uint8_t *lvalid, int64_t nl,
+                        const uint64_t *rkeys, const uint8_t *rvalid, int64_t nr,
+                        int dedup, int64_t max_block_pairs,
+                        int64_t *order, int64_t *group_start, int64_t *group_size,
+                        int64_t *left_group, int64_t *rank, int64_t *stats, int64_t *counts)
+{
+    uint64_t *sk = NULL, *lk = NULL;
+    int64_t *se = order, *le = NULL, *lcount = NULL, *renumber = NULL, *gof = NULL;
+    int64_t ln = 0;
+    int rc = -1;
+    const int64_t m = hm_sorted_entries(rkeys, rvalid, nr, &sk, se);
+    if (m < 0) return -1;
+    int64_t ngroups = 0;
+    for (int64_t k = 0; k < m; k++) ngroups += (k == 0 || sk[k] != sk[k - 1]);
+    lcount = (int64_t *)calloc((size_t)(ngroups ? ngroups : 1), sizeof(int64_t));
+    renumber = (int64_t *)malloc((size_t)(ngroups ? ngroups : 1) * sizeof(int64_t));
+    if (!lcount || !renumber) goto done;
+    if (!dedup) {  /* left entries per group, and each valid left entry's group */
+        le = (int64_t *)malloc((size_t)(nl ? nl : 1) * sizeof(int64_t));
+        if (!le) goto done;
+        ln = hm_sorted_entries(lkeys, lvalid, nl, &lk, le);
+        if (ln < 0) goto done;
+        gof = (int64_t *)malloc((size_t)(ln ? ln : 1) * sizeof(int64_t));
+        if (!gof) goto done;
+        int64_t g = -1, k = 0;  /* g: group of right position k - 1 */
+        for (int64_t x = 0; x < ln; x++) {
+            while (k < m && sk[k] <= lk[x]) {
+                if (k == 0 || sk[k] != sk[k - 1]) g++;
+                k++;
+            }
+            const int hit = k > 0 && sk[k - 1] == lk[x];
+            gof[x] = hit ? g : -1;
+            if (hit) lcount[g]++;
+        }
+    }
+    int64_t kept = 0, largest = 0, skipped = 0, skipped_pairs = 0;
+    for (int64_t k = 0, g = 0; k < m; g++) {
+        int64_t end = k + 1;
+        while (end < m && sk[end] == sk[k]) end++;
+        const int64_t size = end - k;
+        const int64_t pairs = dedup ? size * (size - 1) / 2 : size * lcount[g];
+        if (pairs > max_block_pairs) {
+            renumber[g] = -1;
+            skipped++;
+            skipped_pairs += pairs;
+        } else {
+            renumber[g] = kept;
+            group_start[kept] = k;
+            group_size[kept] = size;
+            kept++;
+            if (pairs > largest) largest = pairs;
+        }
+        k = end;
+    }
+    for (int64_t e = 0; e < nl; e++) left_group[e] = -1;
+    if (dedup) {
+        for (int64_t e = 0; e < nr; e++) rank[e] = -1;
+        for (int64_t k = 0, g = -1; k < m; k++) {
+            if (k == 0 || sk[k] != sk[k - 1]) g++;
+            rank[se[k]] = k;
+            left_group[se[k]] = renumber[g];
+        }
+    } else {
+        for (int64_t x = 0; x < ln; x++)
+            if (gof[x] >= 0) left_group[le[x]] = renumber[gof[x]];
+    }
+    stats[0] = largest;
+    stats[1] = skipped;
+    stats[2] = skipped_pairs;
+    counts[0] = m;
+    counts[1] = kept;
+    rc = 0;
+done:
+    free(sk); free(lk); free(le); free(lcount); free(renumber); free(gof);
+    return rc;
 }
 
 #endif

@@ -7,6 +7,9 @@ each splitting its work into units run on all cores with the GIL released:
   the sorted key tables of :mod:`hashmatch.link.blocking` (sorted by ``(i, j)``, with
   each table's own distinct count), as its numpy reference ``_expand`` + ``_sorted_unique``
   gives them.
+* :func:`key_table`: a blocking method's key table (right entries sorted by key, their
+  groups, oversized ones dropped, each left entry's group) from its mixed keys, by radix
+  sorts in C, as its numpy reference in ``_build_table`` gives it.
 * :func:`minhash`: the MinHash pool of LSH blocking (rank of each row's first set bit
   in each seeded bit order), as its numpy reference ``_minhash`` gives it.
 * :func:`combined_plan` and :func:`combined_scores`: the combined Dice score of
@@ -36,6 +39,7 @@ __all__ = [
     "combined_scores",
     "compiled",
     "expand_candidates",
+    "key_table",
     "minhash",
 ]
 
@@ -85,6 +89,29 @@ def expand_candidates(
     i, j, per_table = impl.expand_candidates(list(tables), dedup, bounds, offsets,
                                              _threads(threads))
     return i, j, per_table
+
+
+def key_table(
+    lkeys: Any, lvalid: Any, rkeys: Any, rvalid: Any, dedup: bool, max_block_pairs: int
+) -> tuple[Indices, Indices, Indices, Indices, Indices | None, tuple[int, int, int]] | None:
+    """``(right_order, group_start, group_size, left_group, rank, (largest kept block,
+    blocks skipped, pairs skipped))`` of a key table from its flat mixed keys and their
+    validity (the right ones are the left ones when ``dedup``). None without a compiled
+    kernel."""
+    impl = implementation()
+    if impl is None:
+        return None
+    lk = np.ascontiguousarray(lkeys, dtype=np.uint64)
+    lv = np.ascontiguousarray(lvalid, dtype=np.bool_).view(np.uint8)
+    rk, rv = (lk, lv) if dedup else (np.ascontiguousarray(rkeys, dtype=np.uint64),
+                                     np.ascontiguousarray(rvalid, dtype=np.bool_).view(np.uint8))
+    if len(lk) != len(lv) or len(rk) != len(rv) or (dedup and len(lk) != len(rk)):
+        msg = "key table: expected keys and validity of equal lengths"
+        raise ValueError(msg)
+    order, start, size, group, rank, stats = impl.key_table(lk, lv, rk, rv, dedup,
+                                                            int(max_block_pairs))
+    largest, blocks, pairs = (int(x) for x in stats)
+    return order, start, size, group, rank, (largest, blocks, pairs)
 
 
 def combined_plan(**arrays: Any) -> Any | None:

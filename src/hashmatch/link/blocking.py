@@ -66,7 +66,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices, Tokens
-from hashmatch.kernel.candidates import expand_candidates, minhash
+from hashmatch.kernel.candidates import expand_candidates, key_table, minhash
 
 __all__ = [
     "METHODS",
@@ -669,7 +669,20 @@ def _build_table(
                                      * np.uint64(0xBF58_476D_1CE4_E5B9)).ravel()
     lvalid = np.stack([c[1] for c in columns], axis=1).ravel()
     rvalid = lvalid if dedup else np.stack([c[3] for c in columns], axis=1).ravel()
+    found = key_table(lkeys, lvalid, rkeys, rvalid, dedup, max_block_pairs)
+    if found is not None:  # the compiled radix sorts: the same table as the reference
+        order, start, size, group, rank, stats = found
+        return _KeyTable(method, width, group, start, size, order, rank), stats
+    return _table_reference(method, width, lkeys, lvalid, rkeys, rvalid, dedup,
+                            max_block_pairs)
 
+
+def _table_reference(
+    method: str, width: int, lkeys: _U64, lvalid: npt.NDArray[np.bool_], rkeys: _U64,
+    rvalid: npt.NDArray[np.bool_], dedup: bool, max_block_pairs: int,
+) -> tuple[_KeyTable, tuple[int, int, int]]:
+    """The numpy reference of the table :func:`_build_table` builds from mixed keys (the
+    test oracle and the fallback)."""
     entries = np.flatnonzero(rvalid)
     order = entries[np.argsort(rkeys[entries], kind="stable")]
     sorted_keys = rkeys[order]
