@@ -74,6 +74,7 @@ __all__ = [
     "BlockingStats",
     "CandidatePairs",
     "LshPlan",
+    "MinHashCache",
     "candidate_pairs",
     "plan_lsh",
     "token_keys",
@@ -306,6 +307,7 @@ def candidate_pairs(
     right_present: npt.NDArray[np.bool_] | None = None,
     chunk_pairs: int = 4_000_000,
     rows: tuple[int, int] | None = None,
+    minhash: MinHashCache | None = None,
 ) -> CandidatePairs:
     """Stream the candidate pairs of two parties (or of one party with itself).
 
@@ -335,6 +337,9 @@ def candidate_pairs(
     rows:
         ``(start, stop)``: only the pairs of left rows ``start .. stop - 1`` (a task's
         share of a job; the key tables still cover every row). None: all left rows.
+    minhash:
+        A :class:`MinHashCache` shared by the jobs of one link, so each party's MinHash
+        pool is computed once rather than once per job. None: computed here.
 
     Returns
     -------
@@ -366,7 +371,7 @@ def candidate_pairs(
     r_present = left_present if right_clks is None else right_present
     for name, method, lkeys, lvalid, rkeys, rvalid in _key_columns(
         left_clks, left_tokens, r_clks, r_tokens, config, dedup, segments,
-        (left_present, r_present),
+        (left_present, r_present), minhash or MinHashCache(),
     ):
         columns.setdefault(method, []).append((lkeys, lvalid, rkeys, rvalid))
         names.setdefault(method, []).append(name)
@@ -404,6 +409,7 @@ def _key_columns(
     right_tokens: Mapping[str, Tokens], config: BlockingConfig, dedup: bool,
     segments: Sequence[tuple[int, int]] | None,
     present: tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None],
+    minhash: MinHashCache,
 ) -> Iterator[tuple[str, str, _U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]:
     """(name, method, left keys, left valid, right keys, right valid) per key column."""
     if "tokens" in config.methods:
@@ -419,7 +425,8 @@ def _key_columns(
             rk, rv = (lk, lv) if dedup else token_keys(right_tokens[name], len(right_clks), name)
             yield name, "tokens", lk, lv, rk, rv
     if "lsh" in config.methods:
-        lk, lv, rk, rv = _lsh_keys(left_clks, right_clks, segments, present, config, dedup)
+        lk, lv, rk, rv = _lsh_keys(left_clks, right_clks, segments, present, config, dedup,
+                                   minhash)
         for band in range(lk.shape[1]):
             yield f"band{band}", "lsh", lk[:, band], lv[:, band], rk[:, band], rv[:, band]
 
@@ -478,7 +485,7 @@ def plan_lsh(left: Clks, right: Clks | None, config: BlockingConfig, *,
 def _lsh_keys(
     left: Clks, right: Clks, segments: Sequence[tuple[int, int]] | None,
     present: tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None],
-    config: BlockingConfig, dedup: bool,
+    config: BlockingConfig, dedup: bool, minhash: MinHashCache,
 ) -> tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]:
     """Band keys and validity ``[rows, bands]`` of both sides (right is left when dedup).
 
@@ -490,9 +497,10 @@ def _lsh_keys(
     field) is not valid in that band, so missing fields never make rows collide.
     """
     segs = _segments(left, segments)
-    lpool, empty = _pool(left, segs, config.hashes_per_segment, config.seed, present[0])
-    rpool = lpool if dedup else _pool(right, segs, config.hashes_per_segment, config.seed,
-                                      present[1])[0]
+    lpool, empty = minhash.pool(left, segs, config.hashes_per_segment, config.seed,
+                                present[0])
+    rpool = lpool if dedup else minhash.pool(right, segs, config.hashes_per_segment,
+                                             config.seed, present[1])[0]
     plan = [list(b) for b in _plan(lpool, rpool, segs, config, dedup, len(right)).bands]
     lk, lv = _band_keys(lpool, plan, empty)
     rk, rv = (lk, lv) if dedup else _band_keys(rpool, plan, empty)
@@ -507,6 +515,32 @@ def _segments(clks: Clks, segments: Sequence[tuple[int, int]] | None
         msg = f"segments: expected (start, bits) ranges inside the {bits}-bit CLK"
         raise ValueError(msg)
     return segs
+
+
+class MinHashCache:
+    """The MinHash pools of the parties one link has met, so a party blocked against
+    several others (and itself, with dedup) is hashed once.
+
+    A pool is keyed by the identity of its CLK and presence arrays (held here, so the
+    identities stay theirs while the cache lives) and the pool's settings. Values are
+    ranks below a segment's bit count, so they are kept as uint16 when they fit: a
+    quarter of the memory, and every key mixed from them is the same.
+    """
+
+    def __init__(self) -> None:
+        self._pools: dict[tuple[object, ...], tuple[object, object, Indices, Indices]] = {}
+
+    def pool(self, clks: Clks, segs: Sequence[tuple[int, int]], per_seg: int, seed: int,
+             present: npt.NDArray[np.bool_] | None) -> tuple[Indices, Indices]:
+        """``_pool(clks, segs, per_seg, seed, present)``, computed on the first call."""
+        key = (id(clks), id(present), tuple(segs), per_seg, seed)
+        found = self._pools.get(key)
+        if found is None:
+            pool, empty = _pool(clks, segs, per_seg, seed, present)
+            if pool.max(initial=0) < 1 << 16:
+                pool = pool.astype(np.uint16)
+            found = self._pools[key] = (clks, present, pool, empty)
+        return found[2], found[3]
 
 
 def _orders(segs: Sequence[tuple[int, int]], per_seg: int, seed: int

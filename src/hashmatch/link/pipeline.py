@@ -40,6 +40,7 @@ from hashmatch.link.blocking import (
     BlockingConfig,
     BlockingStats,
     CandidatePairs,
+    MinHashCache,
     candidate_pairs,
 )
 from hashmatch.link.comparison import decode_patterns
@@ -321,9 +322,10 @@ def link_encodings(
         scores = pool.scores()
     else:
         floor = AUTO_KEEP_FLOOR if threshold is None else float(threshold)
+        minhash = MinHashCache()  # each party hashed once for all its jobs
         scored = [
             _score_job(scorer, a, b, config, floor, pool if keep else None, meter.job(k),
-                       budget)
+                       budget, minhash)
             for k, ((a, b), keep) in enumerate(zip(jobs, pooled, strict=True))
         ]
         timings["compare"] = time.perf_counter() - t0
@@ -333,7 +335,7 @@ def link_encodings(
         choice = _threshold(threshold, scores)
         if choice.value < floor:  # rare: the valley lies below what was kept; score again
             floor = choice.value
-            scored = [_score_job(scorer, a, b, config, floor, None, None, budget)
+            scored = [_score_job(scorer, a, b, config, floor, None, None, budget, minhash)
                       for a, b in jobs]
         timings["threshold"] = time.perf_counter() - t0
 
@@ -512,9 +514,10 @@ def _link_probabilistic(
     if model is not None:
         scorer.models.update(models_from_report(model, scorer.spec, names))
     t0 = time.perf_counter()
+    minhash = MinHashCache()  # each party hashed once for all its jobs
     for a, b in jobs:
         chunks, _ = _candidates(parties[a], None if a == b else parties[b], config,
-                                chunk_pairs=budget.chunk_pairs)
+                                chunk_pairs=budget.chunk_pairs, minhash=minhash)
         scorer.fit(a, b, chunks)
     timings["fit"] = time.perf_counter() - t0
     choice = _probability_threshold(threshold)
@@ -522,7 +525,7 @@ def _link_probabilistic(
     pool = _ScorePool(SCORE_POOL_CAP)
     meter = _Meter(progress, [infos[a].rows for a, _ in jobs])
     scored = [
-        _score_job(scorer, a, b, config, choice.value, pool, meter.job(k), budget)
+        _score_job(scorer, a, b, config, choice.value, pool, meter.job(k), budget, minhash)
         for k, (a, b) in enumerate(jobs)
     ]
     timings["compare"] = time.perf_counter() - t0
@@ -649,11 +652,12 @@ def _score_job(
     pool: _ScorePool | None,
     progress: Callable[[int], None] | None,
     budget: MemoryBudget,
+    minhash: MinHashCache | None = None,
 ) -> _Scored:
     """Score the candidates of parties a and b; keep the pairs at or above ``floor``."""
     left, right = scorer.parties[a], scorer.parties[b]
     chunks, stats = _candidates(left, None if a == b else right, config,
-                                chunk_pairs=budget.chunk_pairs)
+                                chunk_pairs=budget.chunk_pairs, minhash=minhash)
     i, j, score, n, counts = _score_chunks(scorer, a, b, chunks, floor, pool, progress)
     return _Scored(i, j, score, n, stats(), counts)
 
@@ -746,6 +750,7 @@ def _candidates(
     left: Encoding, right: Encoding | None, config: BlockingConfig,
     rows: tuple[int, int] | None = None,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
+    minhash: MinHashCache | None = None,
 ) -> tuple[CandidatePairs, Callable[[], BlockingStats | None]]:
     """Candidate chunks of (left, right), or of left with itself (i < j) when right is None,
     and a function giving the blocking statistics once the chunks are exhausted."""
@@ -760,6 +765,7 @@ def _candidates(
         right_present=None if right is None else right.present,
         rows=rows,
         chunk_pairs=chunk_pairs,
+        minhash=minhash,
     )
     return stream, lambda: stream.stats
 
