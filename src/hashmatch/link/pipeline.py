@@ -811,7 +811,12 @@ class _Meter:
 
 
 class _ScorePool:
-    """Candidate scores for the threshold choice, capped by deterministic subsampling."""
+    """Candidate scores for the threshold choice, capped by deterministic subsampling.
+
+    Each added array keeps ``scores[::stride]``; when more than ``cap`` are held the
+    stride doubles. Halving cannot take an array below its first score, so with more
+    arrays than ``cap`` the pool ends with one score of each (above the cap, rather than
+    halving for ever)."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -823,7 +828,8 @@ class _ScorePool:
         part = scores[:: self.stride].copy()
         self.parts.append(part)
         self.size += len(part)
-        while self.size > self.cap:  # halve what is held and what is taken from now on
+        while self.size > self.cap and any(len(p) > 1 for p in self.parts):
+            # halve what is held and what is taken from now on
             self.stride *= 2
             self.parts = [np.ascontiguousarray(p[::2]) for p in self.parts]
             self.size = sum(len(p) for p in self.parts)
@@ -839,7 +845,7 @@ def pool_stride(lengths: Iterable[int], cap: int) -> int:
     stride, held = 1, []
     for n in lengths:
         held.append(-(-n // stride))
-        while sum(held) > cap:
+        while sum(held) > cap and any(h > 1 for h in held):  # as _ScorePool.add
             stride *= 2
             held = [-(-h // 2) for h in held]
     return stride
