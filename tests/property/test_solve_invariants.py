@@ -123,3 +123,22 @@ def test_merging_ignores_input_order(pairs, rnd) -> None:  # type: ignore[no-unt
             expected = entity_sets(run_merge(pairs, dedup, compare))
             assert entity_sets(run_merge(shuffled, dedup, compare)) == expected
             assert entity_sets(run_merge(flipped, dedup, compare)) == expected
+
+
+@given(bipartite, st.booleans())
+def test_a_star_component_is_solved_as_the_exact_matching_would(pairs, flip) -> None:  # type: ignore[no-untyped-def]
+    """Components whose pairs all share one row skip the Hungarian pass: the result is
+    the one the exact matching gives (a single best pair, greedy's tie-break)."""
+    from hashmatch.link import solve
+
+    star = [(0, j, sc) if not flip else (j, 0, sc) for _, j, sc in pairs]
+    star = list({p[:2]: p for p in star}.values())
+    i, j, s = as_arrays(star)
+    keep, stats = solve_one_to_one(i, j, s, threshold=0.8)
+    assert keep.sum() == (1 if len(star) else 0)
+    if len(star) > 1:
+        assert stats.components_exact == 1 and stats.components_changed == 0
+        weight = s.astype(np.float64) - 0.8 + solve.EPS
+        exact = solve._max_weight_matching(i, j, weight)
+        assert weight[keep].sum() == weight[exact].sum()
+        np.testing.assert_array_equal(keep, greedy_assign(i, j, s))

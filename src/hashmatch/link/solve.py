@@ -134,6 +134,11 @@ def solve_one_to_one(
             keep[idx[g]] = True
             continue
         exact += 1
+        if min(n_rows_i, n_rows_j) == 1:
+            # a star (one row shared by every pair): any matching is a single pair, so
+            # greedy's best pair is the exact solution, and greedy is what is kept
+            keep[idx[g]] = True
+            continue
         weight = cs.astype(np.float64) - base + EPS
         e = _max_weight_matching(ci, cj, weight)
         if weight[e].sum() > weight[g].sum() + _GAIN_TOL:
