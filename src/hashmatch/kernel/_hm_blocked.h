@@ -25,20 +25,35 @@ typedef struct {
     const int64_t *rank;         /* dedup: position of each entry in right_order; else NULL */
 } hm_table;
 
-static int hm_cmp_i64(const void *x, const void *y)
+HM_INLINE void hm_insertion_sort_i64(int64_t *x, int64_t n)
 {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
-HM_INLINE void hm_sort_i64(int64_t *x, int64_t n)
-{
-    if (n > 32) { qsort(x, (size_t)n, sizeof(int64_t), hm_cmp_i64); return; }
     for (int64_t k = 1; k < n; k++) {
         int64_t v = x[k], m = k - 1;
         while (m >= 0 && x[m] > v) { x[m + 1] = x[m]; m--; }
         x[m + 1] = v;
     }
+}
+
+/* Ascending sort of a row's partners: quicksort (median of three, the smaller side
+ * first, so the stack stays logarithmic) down to short runs, then insertion sort; inline
+ * comparisons instead of qsort's call per comparison. */
+static void hm_sort_i64(int64_t *x, int64_t n)
+{
+    while (n > 24) {
+        const int64_t a = x[0], b = x[n / 2], c = x[n - 1];
+        const int64_t pivot = a < b ? (b < c ? b : (a < c ? c : a))
+                                    : (a < c ? a : (b < c ? c : b));
+        int64_t lo = 0, hi = n - 1;
+        while (lo <= hi) {
+            while (x[lo] < pivot) lo++;
+            while (x[hi] > pivot) hi--;
+            if (lo <= hi) { const int64_t t = x[lo]; x[lo] = x[hi]; x[hi] = t; lo++; hi--; }
+        }
+        /* x[0..hi] <= pivot <= x[lo..n) */
+        if (hi + 1 < n - lo) { hm_sort_i64(x, hi + 1); x += lo; n -= lo; }
+        else { hm_sort_i64(x + lo, n - lo); n = hi + 1; }
+    }
+    hm_insertion_sort_i64(x, n);
 }
 
 /* Sort x[0..n) and drop repeats; returns the distinct count. */
@@ -158,8 +173,9 @@ static int64_t hm_sorted_entries(const uint64_t *keys, const uint8_t *valid, int
 
 /* Build one key table (right = left when dedup: pass the same arrays). Outputs: order
  * [valid right entries; room for nr], group_start/group_size [kept groups], left_group
- * [nl], rank [nr] (dedup only, else NULL), stats = (largest kept block, blocks skipped, pairs skipped),
- * counts = (valid right entries, kept groups). Returns 0, or -1 when memory runs out. */
+ * [nl], rank [nr] (dedup only, else NULL), stats = (largest kept block, blocks skipped,
+ * pairs skipped), counts = (valid right entries, kept groups). Returns 0, or -1 when
+ * memory runs out. */
 static int hm_key_table(const uint64_t *lkeys, const uint8_t *lvalid, int64_t nl,
                         const uint64_t *rkeys, const uint8_t *rvalid, int64_t nr,
                         int dedup, int64_t max_block_pairs,
