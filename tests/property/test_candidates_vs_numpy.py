@@ -186,13 +186,16 @@ def test_expansion_matches_the_reference(variant: str, case: tuple[Any, ...],
               for method, cols in (("tokens", columns[:half]), ("lsh", columns[half:])) if cols]
     full = len(left) * (len(left) - 1) // 2 if dedup else len(left) * len(right)
 
-    def run() -> tuple[list[np.ndarray], Any]:
+    def run() -> tuple[list[np.ndarray], Any, np.ndarray]:
         stream = blocking.CandidatePairs(tables, len(left), dedup, full, ((), 0), (0, 0, 0),
                                          chunk)
-        return [np.stack(c) for c in stream], stream.stats
+        raw = stream._raw_per_row.copy()  # raw partner counts (they size the chunks)
+        return [np.stack(c) for c in stream], stream.stats, raw
 
-    got, got_stats = run()
-    want, want_stats = _with_kernel("numpy", run)
+    got, got_stats, got_raw = run()
+    want, want_stats, want_raw = _with_kernel("numpy", run)
+    assert got_raw.dtype == want_raw.dtype == np.int64
+    np.testing.assert_array_equal(got_raw, want_raw)
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)

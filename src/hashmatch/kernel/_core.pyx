@@ -32,6 +32,7 @@ from hashmatch.kernel._hm cimport (
     hm_cpu_has,
     hm_expand_rows,
     hm_key_table,
+    hm_raw_partners,
     hm_grid,
     hm_isa_name,
     hm_minhash_rows,
@@ -360,25 +361,14 @@ def expand_candidates(
     (one work unit each), range ``u`` writing from ``raw_offset[u]`` (its raw partner
     count's prefix sum; ``raw_offset[-1]`` is the total). Returns ``(i, j, per_table)``.
     """
-    cdef int64_t ntables = len(tables), nunits = bounds.shape[0] - 1, u, t, at = 0
+    cdef int64_t ntables = len(tables), nunits = bounds.shape[0] - 1, u, at = 0
     cdef int64_t total = raw_offset[nunits]
     cdef hm_table *tab = <hm_table *>calloc(ntables if ntables else 1, sizeof(hm_table))
     if tab == NULL:
         raise MemoryError()
-    keep = []
     cdef int64_t[::1] oi, oj, found
     try:
-        for t, (width, group, start, size, order, rank) in enumerate(tables):
-            arrays = [np.ascontiguousarray(x, dtype=np.int64)
-                      for x in (group, start, size, order)]
-            arrays.append(None if rank is None else np.ascontiguousarray(rank, dtype=np.int64))
-            keep.append(arrays)
-            tab[t].width = width
-            tab[t].left_group = _i64_ptr(arrays[0])
-            tab[t].group_start = _i64_ptr(arrays[1])
-            tab[t].group_size = _i64_ptr(arrays[2])
-            tab[t].right_order = _i64_ptr(arrays[3])
-            tab[t].rank = NULL if rank is None else _i64_ptr(arrays[4])
+        keep = _fill_tables(tab, tables)
         out_i = np.empty(max(total, 1), dtype=np.int64)
         out_j = np.empty(max(total, 1), dtype=np.int64)
         found_arr = np.zeros(max(nunits, 1), dtype=np.int64)
@@ -430,6 +420,47 @@ def key_table(lkeys, lvalid, rkeys, rvalid, bint dedup, int64_t max_block_pairs)
     # views, not copies: the pages past the used part were never touched
     return (order[:valid], gstart[:kept], gsize[:kept],
             left_group[:nl], None if rank is None else rank[:nr], stats)
+
+
+cdef list _fill_tables(hm_table *tab, list tables):
+    """Point ``tab[t]`` at the arrays of ``tables[t]``; returns the arrays to keep alive."""
+    cdef int64_t t
+    keep = []
+    for t, (width, group, start, size, order, rank) in enumerate(tables):
+        arrays = [np.ascontiguousarray(x, dtype=np.int64) for x in (group, start, size, order)]
+        arrays.append(None if rank is None else np.ascontiguousarray(rank, dtype=np.int64))
+        keep.append(arrays)
+        tab[t].width = width
+        tab[t].left_group = _i64_ptr(arrays[0])
+        tab[t].group_start = _i64_ptr(arrays[1])
+        tab[t].group_size = _i64_ptr(arrays[2])
+        tab[t].right_order = _i64_ptr(arrays[3])
+        tab[t].rank = NULL if rank is None else _i64_ptr(arrays[4])
+    return keep
+
+
+def raw_partners(list tables, bint dedup, int64_t rows, int threads):
+    """Each left row's partner count over the key tables before de-duplication (tables
+    as for :func:`expand_candidates`), int64[rows]."""
+    cdef int64_t ntables = len(tables), step = 16384, nunits = (rows + step - 1) // step
+    cdef int64_t u, r0, r1
+    out = np.zeros(max(rows, 1), dtype=np.int64)
+    cdef int64_t *po = <int64_t *>cnp.PyArray_DATA(out)
+    cdef hm_table *tab = <hm_table *>calloc(ntables if ntables else 1, sizeof(hm_table))
+    if tab == NULL:
+        raise MemoryError()
+    try:
+        keep = _fill_tables(tab, tables)
+        with nogil:
+            for u in prange(nunits, num_threads=threads, schedule="static"):
+                r0 = u * step
+                r1 = r0 + step
+                if r1 > rows:
+                    r1 = rows
+                hm_raw_partners(tab, ntables, dedup, r0, r1, po + r0)
+    finally:
+        free(tab)
+    return out[:rows]
 
 
 cdef const int64_t *_i64_ptr(arr):

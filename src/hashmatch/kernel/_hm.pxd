@@ -81,6 +81,8 @@ cdef extern from "_hm_blocked.h" nogil:
         const int64_t *rank
     int64_t hm_expand_rows(const hm_table *tables, int64_t ntables, int dedup, int64_t r0,
                            int64_t r1, int64_t *oi, int64_t *oj, int64_t *per_table)
+    void hm_raw_partners(const hm_table *tables, int64_t ntables, int dedup, int64_t r0,
+                         int64_t r1, int64_t *out)
     int hm_key_table(const uint64_t *lkeys, const uint8_t *lvalid, int64_t nl,
                      const uint64_t *rkeys, const uint8_t *rvalid, int64_t nr, int dedup,
                      int64_t max_block_pairs, int64_t *order, int64_t *group_start,

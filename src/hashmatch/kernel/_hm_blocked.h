@@ -67,6 +67,27 @@ HM_INLINE int64_t hm_sort_unique(int64_t *x, int64_t n)
     return d;
 }
 
+/* Raw partner counts (before de-duplication, summed over the tables) of left rows
+ * r0..r1 into out[0 .. r1 - r0): what hm_expand_rows writes before sorting. */
+static void hm_raw_partners(const hm_table *tables, int64_t ntables, int dedup, int64_t r0,
+                            int64_t r1, int64_t *out)
+{
+    for (int64_t i = r0; i < r1; i++) {
+        int64_t n = 0;
+        for (int64_t t = 0; t < ntables; t++) {
+            const hm_table *T = tables + t;
+            for (int64_t c = 0; c < T->width; c++) {
+                const int64_t e = i * T->width + c;
+                const int64_t g = T->left_group[e];
+                if (g < 0) continue;
+                n += dedup ? T->group_start[g] + T->group_size[g] - (T->rank[e] + 1)
+                           : T->group_size[g];
+            }
+        }
+        out[i - r0] = n;
+    }
+}
+
 /* Distinct pairs of left rows r0..r1 into oi/oj (from position 0), sorted by (i, j);
  * returns their number. The caller reserves at least the rows' raw partner count (every
  * table's group sizes summed): partners are written there before being de-duplicated.

@@ -41,6 +41,7 @@ __all__ = [
     "expand_candidates",
     "key_table",
     "minhash",
+    "raw_partners",
 ]
 
 #: (width, left_group, group_start, group_size, right_order, rank or None) of a key table.
@@ -89,6 +90,18 @@ def expand_candidates(
     i, j, per_table = impl.expand_candidates(list(tables), dedup, bounds, offsets,
                                              _threads(threads))
     return i, j, per_table
+
+
+def raw_partners(tables: Sequence[KeyTableArrays], dedup: bool, rows: int,
+                 threads: int | None = None) -> Indices | None:
+    """Each of left rows ``0 .. rows - 1``'s partner count summed over the tables, before
+    de-duplication (what :func:`expand_candidates` writes before sorting). None without a
+    compiled kernel."""
+    impl = implementation()
+    if impl is None:
+        return None
+    counts: Indices = impl.raw_partners(list(tables), dedup, rows, _threads(threads))
+    return counts
 
 
 def key_table(

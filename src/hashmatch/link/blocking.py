@@ -66,7 +66,13 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Clks, Indices, Tokens
-from hashmatch.kernel.candidates import expand_candidates, key_table, minhash
+from hashmatch.kernel.candidates import (
+    KeyTableArrays,
+    expand_candidates,
+    key_table,
+    minhash,
+    raw_partners,
+)
 
 __all__ = [
     "METHODS",
@@ -213,9 +219,11 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
         self._largest, self._skipped_blocks, self._skipped_pairs = skipped
         self._candidates = 0
         self._per_method = {t.method: 0 for t in tables}
-        per_row = np.zeros(n_left, np.int64)
-        for t in tables:
-            per_row += _partners(t, 0, n_left, dedup)[1].reshape(n_left, t.width).sum(axis=1)
+        per_row = raw_partners(self._arrays(), dedup, n_left)
+        if per_row is None:  # the numpy reference
+            per_row = np.zeros(n_left, np.int64)
+            for t in tables:
+                per_row += _partners(t, 0, n_left, dedup)[1].reshape(n_left, t.width).sum(1)
         self._raw_per_row = per_row
         start, stop = (0, n_left) if rows is None else rows
         #: Left-row ranges of the chunks, in order (plain tuples: the object pickles, so a
@@ -223,6 +231,10 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
         self.bounds = [(start + a, start + b)
                        for a, b in _chunk_bounds(per_row[start:stop], chunk_pairs)]
         self._next = 0
+
+    def _arrays(self) -> list[KeyTableArrays]:
+        return [(t.width, t.left_group, t.group_start, t.group_size, t.right_order, t.rank)
+                for t in self._tables]
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -268,11 +280,8 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
     def pairs_in(self, start: int, stop: int) -> tuple[Indices, Indices, dict[str, int]]:
         """The candidate pairs of left rows start..stop, sorted by (i, j), and the distinct
         pairs each method found there; does not touch the iteration or its counts."""
-        found = expand_candidates(
-            [(t.width, t.left_group, t.group_start, t.group_size, t.right_order, t.rank)
-             for t in self._tables],
-            self._dedup, start, stop, self._raw_per_row[start:stop],
-        )
+        found = expand_candidates(self._arrays(), self._dedup, start, stop,
+                                  self._raw_per_row[start:stop])
         if found is not None:  # the compiled path: the same pairs as the reference below
             i, j, per_table = found
             return i, j, {t.method: n
