@@ -156,6 +156,38 @@ def test_minhash_matches_the_reference(variant: str, case: tuple[Any, Any],
 
 
 @st.composite
+def band_pools(draw: st.DrawFn) -> tuple[np.ndarray, list[list[int]], np.ndarray]:
+    """A random uint16 MinHash pool (values up to each pool row's empty value, which many
+    take), a band plan over its rows and the empty values."""
+    depth = draw(st.integers(1, 8))
+    rows = draw(st.integers(0, 70))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    empty = rng.choice([1, 3, 64, 1000, 65535], depth).astype(np.int64)
+    pool = (rng.random((depth, rows)) * (empty[:, None] + 1)).astype(np.uint16)
+    gone = rng.random((depth, rows)) < draw(st.sampled_from([0.0, 0.2, 0.7]))
+    pool[gone] = np.broadcast_to(empty[:, None], pool.shape)[gone]
+    plan = [list(rng.choice(depth, draw(st.integers(1, depth)), replace=False))
+            for _ in range(draw(st.integers(1, 5)))]
+    return pool, plan, empty
+
+
+@given(case=band_pools())
+def test_band_keys_match_the_reference(variant: str, case: tuple[Any, Any, Any]) -> None:
+    pool, plan, empty = case
+    found = compiled_path.band_keys(pool, plan, empty)
+    assert found is not None
+    keys, valid = blocking._band_keys_reference(pool, plan, empty)
+    np.testing.assert_array_equal(found[0].T, keys)
+    np.testing.assert_array_equal(found[1].T, valid)
+
+
+def test_band_keys_refuse_a_plan_outside_the_pool() -> None:
+    pool = np.zeros((3, 5), np.uint16)
+    with pytest.raises(ValueError, match="inside 3"):
+        compiled_path.band_keys(pool, [[0, 3]], np.full(3, 64, np.int64))
+
+
+@st.composite
 def key_columns(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
                                           np.ndarray | None, int]:
     """Small random key columns (few distinct keys, so blocks collide) and a chunk size."""

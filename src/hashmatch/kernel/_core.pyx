@@ -21,6 +21,7 @@ from libc.string cimport memmove
 cnp.import_array()
 
 from hashmatch.kernel._hm cimport (
+    hm_band_keys,
     hm_chunk,
     hm_chunk_count_owners,
     hm_chunk_emit,
@@ -592,3 +593,25 @@ def minhash(const uint64_t[:, ::1] clks, const int64_t[::1] pos, const int64_t[:
                 r1 = n
             hm_minhash_rows(&clks[0, 0], W, n, r0, r1, norders, &pos[0], &off[0], &o[0, 0])
     return out
+
+
+def band_keys(const uint16_t[:, ::1] pool, const int64_t[::1] cols, const int64_t[::1] off,
+              const int64_t[::1] empty, int threads):
+    """LSH band keys uint64[bands, rows] and validity bool[bands, rows] from a uint16
+    MinHash pool (band b mixes pool rows ``cols[off[b]:off[b+1]]``, already checked)."""
+    cdef int64_t n = pool.shape[1], nbands = off.shape[0] - 1
+    cdef int64_t step = 8192, nunits = (n + step - 1) // step, u, r0, r1
+    keys = np.empty((nbands, n), dtype=np.uint64)
+    valid = np.empty((nbands, n), dtype=np.bool_)
+    if n == 0 or nbands == 0:
+        return keys, valid
+    cdef uint64_t *pk = <uint64_t *>cnp.PyArray_DATA(keys)
+    cdef uint8_t *pv = <uint8_t *>cnp.PyArray_DATA(valid)
+    with nogil:
+        for u in prange(nunits, num_threads=threads, schedule="static"):
+            r0 = u * step
+            r1 = r0 + step
+            if r1 > n:
+                r1 = n
+            hm_band_keys(&pool[0, 0], n, r0, r1, nbands, &cols[0], &off[0], &empty[0], pk, pv)
+    return keys, valid

@@ -133,6 +133,9 @@ cdef extern from "_hm_combined.h" nogil:
 
 
 cdef extern from "_hm_minhash.h" nogil:
+    void hm_band_keys(const uint16_t *pool, int64_t n, int64_t r0, int64_t r1,
+                      int64_t nbands, const int64_t *cols, const int64_t *off,
+                      const int64_t *empty, uint64_t *keys, uint8_t *valid)
     void hm_minhash_rows(const uint64_t *clks, int64_t W, int64_t n, int64_t r0, int64_t r1,
                          int64_t norders, const int64_t *pos, const int64_t *off,
                          int64_t *out)

@@ -25,4 +25,28 @@ static void hm_minhash_rows(const uint64_t *clks, int64_t W, int64_t n, int64_t 
     }
 }
 
+/* LSH band keys from a MinHash pool of uint16 values [pool rows, n]: band b mixes the
+ * pool rows cols[off[b]] .. cols[off[b + 1] - 1] of each row r (value + pool row * 65536,
+ * FNV-1a style) into keys[b * n + r], valid when none of them is its pool row's empty
+ * value; blocking._band_keys is the numpy reference. Rows r0 .. r1 - 1. */
+static void hm_band_keys(const uint16_t *pool, int64_t n, int64_t r0, int64_t r1,
+                         int64_t nbands, const int64_t *cols, const int64_t *off,
+                         const int64_t *empty, uint64_t *keys, uint8_t *valid)
+{
+    for (int64_t b = 0; b < nbands; b++) {
+        for (int64_t r = r0; r < r1; r++) {
+            uint64_t key = 0xCBF29CE484222325ULL;
+            uint8_t ok = 1;
+            for (int64_t k = off[b]; k < off[b + 1]; k++) {
+                const int64_t v = (int64_t)pool[cols[k] * n + r];
+                ok &= v != empty[cols[k]];
+                key ^= (uint64_t)(v + cols[k] * 65536);
+                key *= 0x00000100000001B3ULL;
+            }
+            keys[b * n + r] = key;
+            valid[b * n + r] = ok;
+        }
+    }
+}
+
 #endif

@@ -10,6 +10,8 @@ each splitting its work into units run on all cores with the GIL released:
 * :func:`key_table`: a blocking method's key table (right entries sorted by key, their
   groups, oversized ones dropped, each left entry's group) from its mixed keys, by radix
   sorts in C, as its numpy reference in ``_build_table`` gives it.
+* :func:`band_keys`: the LSH band keys mixed from a uint16 MinHash pool, as its numpy
+  reference ``_band_keys`` gives them.
 * :func:`minhash`: the MinHash pool of LSH blocking (rank of each row's first set bit
   in each seeded bit order), as its numpy reference ``_minhash`` gives it.
 * :func:`combined_plan` and :func:`combined_scores`: the combined Dice score of
@@ -35,6 +37,7 @@ from hashmatch.kernel.similarity import _threads
 
 __all__ = [
     "KeyTableArrays",
+    "band_keys",
     "combined_plan",
     "combined_scores",
     "compiled",
@@ -181,3 +184,22 @@ def minhash(clks: Any, orders: Sequence[Indices], threads: int | None = None
     off = np.concatenate([[0], np.cumsum([len(o) for o in orders])]).astype(np.int64)
     values: Indices = impl.minhash(arr, pos, off, _threads(threads))
     return values
+
+
+def band_keys(pool: Any, plan: Sequence[Sequence[int]], empty: Indices,
+              threads: int | None = None) -> tuple[Any, Any] | None:
+    """Band keys ``uint64[bands, rows]`` and validity ``bool[bands, rows]`` of a MinHash
+    pool held as uint16 (``plan[b]``: the pool rows band ``b`` mixes). None without a
+    compiled kernel or for another pool dtype."""
+    impl = implementation()
+    if impl is None or pool.dtype != np.uint16 or not plan:
+        return None
+    cols = np.ascontiguousarray(np.concatenate([np.asarray(b, np.int64) for b in plan]),
+                                np.int64)
+    if len(cols) and (cols.min() < 0 or cols.max() >= pool.shape[0]):
+        msg = f"band plan: expected pool rows inside {pool.shape[0]}"
+        raise ValueError(msg)
+    off = np.concatenate([[0], np.cumsum([len(b) for b in plan])]).astype(np.int64)
+    keys, valid = impl.band_keys(np.ascontiguousarray(pool), cols, off,
+                                 np.ascontiguousarray(empty, np.int64), _threads(threads))
+    return keys, valid

@@ -68,6 +68,7 @@ import numpy.typing as npt
 from hashmatch._types import Clks, Indices, Tokens
 from hashmatch.kernel.candidates import (
     KeyTableArrays,
+    band_keys,
     expand_candidates,
     key_table,
     minhash,
@@ -648,6 +649,16 @@ def _band_keys(
 ) -> tuple[_U64, npt.NDArray[np.bool_]]:
     """Keys and validity ``[rows, bands]``: each band mixes its pool values (and their
     pool positions, so equal values of different hashes give different keys)."""
+    found = band_keys(pool, plan, empty)
+    if found is not None:  # the compiled loop: the same keys as the reference below
+        return found[0].T, found[1].T
+    return _band_keys_reference(pool, plan, empty)
+
+
+def _band_keys_reference(
+    pool: Indices, plan: list[list[int]], empty: Indices
+) -> tuple[_U64, npt.NDArray[np.bool_]]:
+    """The numpy reference of :func:`_band_keys` (the test oracle and the fallback)."""
     keys = np.empty((len(plan), pool.shape[1]), np.uint64)
     valid = np.empty((len(plan), pool.shape[1]), np.bool_)
     for b, cols in enumerate(plan):
