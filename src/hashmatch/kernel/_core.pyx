@@ -388,11 +388,12 @@ def expand_candidates(
     return out_i[:at].copy(), out_j[:at].copy(), per_arr[:nunits].sum(axis=0)[:ntables]
 
 
-def key_table(lkeys, lvalid, rkeys, rvalid, bint dedup, int64_t max_block_pairs):
+def key_table(lkeys, lvalid, rkeys, rvalid, bint dedup, int64_t max_block_pairs, int threads):
     """One blocking method's key table from its mixed keys (contiguous uint64 keys and
     uint8 validity; the right ones are the left ones when ``dedup``): ``(order,
     group_start, group_size, left_group, rank or None, stats)``, as
-    ``hashmatch.link.blocking._build_table``'s numpy reference gives them."""
+    ``hashmatch.link.blocking._build_table``'s numpy reference gives them (sorted on
+    ``threads`` threads)."""
     cdef int64_t nl = len(lkeys), nr = len(rkeys), rc
     order = np.empty(max(nr, 1), dtype=np.int64)
     gstart = np.empty(max(nr, 1), dtype=np.int64)
@@ -414,7 +415,7 @@ def key_table(lkeys, lvalid, rkeys, rvalid, bint dedup, int64_t max_block_pairs)
     cdef int64_t *pc = <int64_t *>cnp.PyArray_DATA(counts)
     with nogil:
         rc = hm_key_table(lk, lv, nl, rk, rv, nr, dedup, max_block_pairs, po, ps, pz, pl,
-                          pr, pst, pc)
+                          pr, pst, pc, threads)
     if rc:
         raise MemoryError()
     valid, kept = int(counts[0]), int(counts[1])

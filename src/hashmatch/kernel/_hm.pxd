@@ -87,7 +87,7 @@ cdef extern from "_hm_blocked.h" nogil:
                      const uint64_t *rkeys, const uint8_t *rvalid, int64_t nr, int dedup,
                      int64_t max_block_pairs, int64_t *order, int64_t *group_start,
                      int64_t *group_size, int64_t *left_group, int64_t *rank,
-                     int64_t *stats, int64_t *counts)
+                     int64_t *stats, int64_t *counts, int threads)
 
 
 cdef extern from "_hm_combined.h" nogil:

@@ -132,38 +132,81 @@ static int64_t hm_expand_rows(const hm_table *tables, int64_t ntables, int dedup
  * within a key), their groups of equal keys, each group's pair count (within a party
  * g * (g - 1) / 2, across parties g times the left entries sharing the key), the groups
  * over max_block_pairs dropped (counted in stats), and each left entry's kept group. The
- * sorts are LSD radix sorts of (key, entry) pairs, 11 bits a pass (six passes), skipping
- * the passes where every key has the same digit. */
+ * sorts are radix sorts of (key, entry) pairs: one pass distributes them by the key's top
+ * 11 bits, then each of those buckets (a few thousand pairs: it stays in cache) is sorted
+ * on the remaining bits by LSD passes, 11 bits a pass, skipping the passes where every
+ * key has the same digit; the buckets are sorted on all threads. */
 
-/* Stable sort of (keys, vals) by keys; tk/tv are scratch of n each. The result is left
- * in keys/vals. Returns 0, or -1 when memory runs out. */
-static int hm_radix_sort_kv(uint64_t *keys, int64_t *vals, int64_t n, uint64_t *tk,
-                            int64_t *tv)
+enum { HM_RADIX_BITS = 11, HM_RADIX_BUCKETS = 1 << HM_RADIX_BITS,
+       HM_RADIX_TOP = 64 - HM_RADIX_BITS };
+
+/* Stable sort by key of the n pairs (sk, sv), the result in (dk, dv); both hold n and
+ * either may be overwritten. The keys share their top HM_RADIX_BITS bits. */
+static void hm_radix_sort_low(uint64_t *sk, int64_t *sv, uint64_t *dk, int64_t *dv, int64_t n)
 {
-    enum { BITS = 11, BUCKETS = 1 << BITS };
-    uint64_t *sk = keys, *dk = tk;
-    int64_t *sv = vals, *dv = tv;
-    int64_t *count = (int64_t *)malloc(BUCKETS * sizeof(int64_t));
-    if (!count) return -1;
-    for (int shift = 0; shift < 64; shift += BITS) {
-        memset(count, 0, BUCKETS * sizeof(int64_t));
-        for (int64_t k = 0; k < n; k++) count[(sk[k] >> shift) & (BUCKETS - 1)]++;
-        if (n == 0 || count[(sk[0] >> shift) & (BUCKETS - 1)] == n) continue;  /* no-op */
-        int64_t at = 0;
-        for (int b = 0; b < BUCKETS; b++) { const int64_t c = count[b]; count[b] = at; at += c; }
+    uint64_t *const out_k = dk;
+    int64_t *const out_v = dv;
+    if (n < 48) {  /* insertion sort (stable) of a copy */
         for (int64_t k = 0; k < n; k++) {
-            const int64_t d = count[(sk[k] >> shift) & (BUCKETS - 1)]++;
+            const uint64_t key = sk[k];
+            const int64_t val = sv[k];
+            int64_t m = k - 1;
+            while (m >= 0 && dk[m] > key) { dk[m + 1] = dk[m]; dv[m + 1] = dv[m]; m--; }
+            dk[m + 1] = key;
+            dv[m + 1] = val;
+        }
+        return;
+    }
+    int64_t count[HM_RADIX_BUCKETS];
+    for (int shift = 0; shift < HM_RADIX_TOP; shift += HM_RADIX_BITS) {
+        memset(count, 0, sizeof(count));
+        for (int64_t k = 0; k < n; k++) count[(sk[k] >> shift) & (HM_RADIX_BUCKETS - 1)]++;
+        if (count[(sk[0] >> shift) & (HM_RADIX_BUCKETS - 1)] == n) continue;  /* no-op */
+        int64_t at = 0;
+        for (int b = 0; b < HM_RADIX_BUCKETS; b++) {
+            const int64_t c = count[b];
+            count[b] = at;
+            at += c;
+        }
+        for (int64_t k = 0; k < n; k++) {
+            const int64_t d = count[(sk[k] >> shift) & (HM_RADIX_BUCKETS - 1)]++;
             dk[d] = sk[k];
             dv[d] = sv[k];
         }
         uint64_t *xk = sk; sk = dk; dk = xk;
         int64_t *xv = sv; sv = dv; dv = xv;
     }
-    free(count);
-    if (sk != keys) {
-        memcpy(keys, sk, (size_t)n * sizeof(uint64_t));
-        memcpy(vals, sv, (size_t)n * sizeof(int64_t));
+    if (sk != out_k) {
+        memcpy(out_k, sk, (size_t)n * sizeof(uint64_t));
+        memcpy(out_v, sv, (size_t)n * sizeof(int64_t));
     }
+}
+
+/* Stable sort of (keys, vals) by keys; tk/tv are scratch of n each. The result is left
+ * in keys/vals. Returns 0, or -1 when memory runs out. */
+static int hm_radix_sort_kv(uint64_t *keys, int64_t *vals, int64_t n, uint64_t *tk,
+                            int64_t *tv, int threads)
+{
+    int64_t *start = (int64_t *)calloc(HM_RADIX_BUCKETS + 1, sizeof(int64_t));
+    int64_t *at = (int64_t *)malloc(HM_RADIX_BUCKETS * sizeof(int64_t));
+    if (!start || !at) { free(start); free(at); return -1; }
+    for (int64_t k = 0; k < n; k++) start[(keys[k] >> HM_RADIX_TOP) + 1]++;
+    for (int b = 0; b < HM_RADIX_BUCKETS; b++) start[b + 1] += start[b];
+    memcpy(at, start, HM_RADIX_BUCKETS * sizeof(int64_t));
+    for (int64_t k = 0; k < n; k++) {  /* stable: a bucket keeps the input's order */
+        const int64_t d = at[keys[k] >> HM_RADIX_TOP]++;
+        tk[d] = keys[k];
+        tv[d] = vals[k];
+    }
+    free(at);
+    int b;
+    (void)threads;
+    #pragma omp parallel for num_threads(threads) schedule(dynamic, 32)
+    for (b = 0; b < HM_RADIX_BUCKETS; b++) {
+        const int64_t lo = start[b];
+        hm_radix_sort_low(tk + lo, tv + lo, keys + lo, vals + lo, start[b + 1] - lo);
+    }
+    free(start);
     return 0;
 }
 
@@ -172,7 +215,7 @@ static int hm_radix_sort_kv(uint64_t *keys, int64_t *vals, int64_t n, uint64_t *
  * memory runs out (then nothing is allocated). Fresh pages cost a fault and a clear each,
  * so the scratch is kept to two arrays. */
 static int64_t hm_sorted_entries(const uint64_t *keys, const uint8_t *valid, int64_t n,
-                                 uint64_t **out_keys, int64_t *entries)
+                                 uint64_t **out_keys, int64_t *entries, int threads)
 {
     int64_t m = 0;
     for (int64_t e = 0; e < n; e++) m += valid[e] != 0;
@@ -184,7 +227,7 @@ static int64_t hm_sorted_entries(const uint64_t *keys, const uint8_t *valid, int
     m = 0;
     for (int64_t e = 0; e < n; e++)
         if (valid[e]) { k[m] = keys[e]; entries[m] = e; m++; }
-    const int failed = hm_radix_sort_kv(k, entries, m, tk, tv);
+    const int failed = hm_radix_sort_kv(k, entries, m, tk, tv, threads);
     free(tk);
     free(tv);
     if (failed) { free(k); return -1; }
@@ -195,19 +238,20 @@ static int64_t hm_sorted_entries(const uint64_t *keys, const uint8_t *valid, int
 /* Build one key table (right = left when dedup: pass the same arrays). Outputs: order
  * [valid right entries; room for nr], group_start/group_size [kept groups], left_group
  * [nl], rank [nr] (dedup only, else NULL), stats = (largest kept block, blocks skipped,
- * pairs skipped), counts = (valid right entries, kept groups). Returns 0, or -1 when
- * memory runs out. */
+ * pairs skipped), counts = (valid right entries, kept groups); sorts on `threads` threads.
+ * Returns 0, or -1 when memory runs out. */
 static int hm_key_table(const uint64_t *lkeys, const uint8_t *lvalid, int64_t nl,
                         const uint64_t *rkeys, const uint8_t *rvalid, int64_t nr,
                         int dedup, int64_t max_block_pairs,
                         int64_t *order, int64_t *group_start, int64_t *group_size,
-                        int64_t *left_group, int64_t *rank, int64_t *stats, int64_t *counts)
+                        int64_t *left_group, int64_t *rank, int64_t *stats, int64_t *counts,
+                        int threads)
 {
     uint64_t *sk = NULL, *lk = NULL;
     int64_t *se = order, *le = NULL, *lcount = NULL, *renumber = NULL, *gof = NULL;
     int64_t ln = 0;
     int rc = -1;
-    const int64_t m = hm_sorted_entries(rkeys, rvalid, nr, &sk, se);
+    const int64_t m = hm_sorted_entries(rkeys, rvalid, nr, &sk, se, threads);
     if (m < 0) return -1;
     int64_t ngroups = 0;
     for (int64_t k = 0; k < m; k++) ngroups += (k == 0 || sk[k] != sk[k - 1]);
@@ -217,7 +261,7 @@ static int hm_key_table(const uint64_t *lkeys, const uint8_t *lvalid, int64_t nl
     if (!dedup) {  /* left entries per group, and each valid left entry's group */
         le = (int64_t *)malloc((size_t)(nl ? nl : 1) * sizeof(int64_t));
         if (!le) goto done;
-        ln = hm_sorted_entries(lkeys, lvalid, nl, &lk, le);
+        ln = hm_sorted_entries(lkeys, lvalid, nl, &lk, le, threads);
         if (ln < 0) goto done;
         gof = (int64_t *)malloc((size_t)(ln ? ln : 1) * sizeof(int64_t));
         if (!gof) goto done;

@@ -108,7 +108,8 @@ def raw_partners(tables: Sequence[KeyTableArrays], dedup: bool, rows: int,
 
 
 def key_table(
-    lkeys: Any, lvalid: Any, rkeys: Any, rvalid: Any, dedup: bool, max_block_pairs: int
+    lkeys: Any, lvalid: Any, rkeys: Any, rvalid: Any, dedup: bool, max_block_pairs: int,
+    threads: int | None = None,
 ) -> tuple[Indices, Indices, Indices, Indices, Indices | None, tuple[int, int, int]] | None:
     """``(right_order, group_start, group_size, left_group, rank, (largest kept block,
     blocks skipped, pairs skipped))`` of a key table from its flat mixed keys and their
@@ -125,7 +126,8 @@ def key_table(
         msg = "key table: expected keys and validity of equal lengths"
         raise ValueError(msg)
     order, start, size, group, rank, stats = impl.key_table(lk, lv, rk, rv, dedup,
-                                                            int(max_block_pairs))
+                                                            int(max_block_pairs),
+                                                            _threads(threads))
     largest, blocks, pairs = (int(x) for x in stats)
     return order, start, size, group, rank, (largest, blocks, pairs)
 
