@@ -489,33 +489,28 @@ cdef class CombinedPlan:
     cdef hm_combined c
     cdef list keep
     cdef const uint64_t **ptrs
-    cdef const uint8_t **tptrs
 
     def __cinit__(self):
         self.ptrs = NULL
-        self.tptrs = NULL
 
     def __dealloc__(self):
         free(self.ptrs)
-        free(self.tptrs)
 
     def __init__(self, a, b, tot_a, tot_b, pop_a, pop_b, pres_a, pres_b, nested, seg_lo,
                  seg_hi, seg_mask, counted, sw_s, sw_t, sw_words, list swap_rows,
-                 st_seg, st_below, list tok_a, list tok_b, tok_bonus, tok_penalty,
+                 st_seg, st_below, tok_a, tok_b, tok_bonus, tok_penalty,
                  double max_bonus, double max_penalty, factor_pow, double blend):
         self.keep = [a, b, tot_a, tot_b, pop_a, pop_b, pres_a, pres_b, nested, seg_lo,
                      seg_hi, seg_mask, counted, sw_s, sw_t, sw_words, swap_rows, st_seg,
                      st_below, tok_a, tok_b, tok_bonus, tok_penalty, factor_pow]
-        cdef int64_t nswap = len(sw_s), ntok = len(tok_a), k
+        cdef int64_t nswap = len(sw_s), ntok = len(tok_bonus), k
+        if tok_a.shape[1] != ntok or tok_b.shape[1] != ntok:
+            raise ValueError("token matrices: expected [rows, columns, 16] on both sides")
         self.ptrs = <const uint64_t **>calloc(4 * nswap + 1, sizeof(uint64_t *))
-        self.tptrs = <const uint8_t **>calloc(2 * ntok + 1, sizeof(uint8_t *))
-        if self.ptrs == NULL or self.tptrs == NULL:
+        if self.ptrs == NULL:
             raise MemoryError()
         for k in range(4 * nswap):
             self.ptrs[k] = <const uint64_t *>cnp.PyArray_DATA(swap_rows[k])
-        for k in range(ntok):
-            self.tptrs[k] = <const uint8_t *>cnp.PyArray_DATA(tok_a[k])
-            self.tptrs[ntok + k] = <const uint8_t *>cnp.PyArray_DATA(tok_b[k])
         c = &self.c
         c.W = a.shape[1]
         c.A = <const uint64_t *>cnp.PyArray_DATA(a)
@@ -544,8 +539,8 @@ cdef class CombinedPlan:
         c.st_seg = <const int64_t *>cnp.PyArray_DATA(st_seg)
         c.st_below = <const float *>cnp.PyArray_DATA(st_below)
         c.ntok = ntok
-        c.tok_a = self.tptrs
-        c.tok_b = self.tptrs + ntok
+        c.tok_a = <const uint8_t *>cnp.PyArray_DATA(tok_a)
+        c.tok_b = <const uint8_t *>cnp.PyArray_DATA(tok_b)
         c.tok_bonus = <const double *>cnp.PyArray_DATA(tok_bonus)
         c.tok_penalty = <const double *>cnp.PyArray_DATA(tok_penalty)
         c.max_bonus = max_bonus

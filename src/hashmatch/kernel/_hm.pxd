@@ -119,8 +119,8 @@ cdef extern from "_hm_combined.h" nogil:
         const int64_t *st_seg
         const float *st_below
         int64_t ntok
-        const uint8_t **tok_a
-        const uint8_t **tok_b
+        const uint8_t *tok_a
+        const uint8_t *tok_b
         const double *tok_bonus
         const double *tok_penalty
         double max_bonus

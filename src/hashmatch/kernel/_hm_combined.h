@@ -35,9 +35,10 @@ typedef struct {
     int64_t nstable;
     const int64_t *st_seg;
     const float *st_below;
-    /* token columns with evidence: 16-byte tokens per row, bonus and penalty per column */
+    /* token columns with evidence, [rows, ntok, 16] per side (a row's tokens side by
+     * side: one or two cache lines, not one per column); bonus and penalty per column */
     int64_t ntok;
-    const uint8_t *const *tok_a, *const *tok_b;
+    const uint8_t *tok_a, *tok_b;
     const double *tok_bonus, *tok_penalty;
     double max_bonus, max_penalty;
     const double *factor_pow;        /* [nstable + 1]: disagreement_factor ** k */
@@ -104,7 +105,8 @@ static float hm_combined_one(const hm_combined *c, int64_t i, int64_t j)
     /* scoring.token_agreement and combine_scores */
     double bonus = 0.0, penalty = 0.0;
     for (int64_t k = 0; k < c->ntok; k++) {
-        const uint8_t *x = c->tok_a[k] + i * 16, *y = c->tok_b[k] + j * 16;
+        const uint8_t *x = c->tok_a + (i * c->ntok + k) * 16;
+        const uint8_t *y = c->tok_b + (j * c->ntok + k) * 16;
         if (!(hm_token_any(x) && hm_token_any(y))) continue;
         if (memcmp(x, y, 16) == 0) bonus += c->tok_bonus[k];
         else penalty += c->tok_penalty[k];
@@ -128,7 +130,7 @@ static float hm_combined_one(const hm_combined *c, int64_t i, int64_t j)
     return (float)score;
 }
 
-/* Pairs ahead whose rows are prefetched: a pair reads ~10 cache lines of its right row
+/* Pairs ahead whose rows are prefetched: a pair reads ~8 cache lines of its right row
  * (CLK, swap-aligned segments, tokens, popcounts) at random places, so without prefetching
  * the loop waits on memory for each of them in turn. */
 #define HM_PREFETCH_AHEAD 8
@@ -154,8 +156,7 @@ HM_INLINE void hm_combined_prefetch(const hm_combined *c, int64_t r, int right)
         hm_prefetch_lines((right ? c->sw_bs[k] : c->sw_as[k]) + r * words, words * 8);
         hm_prefetch_lines((right ? c->sw_bt[k] : c->sw_at[k]) + r * words, words * 8);
     }
-    for (int64_t k = 0; k < c->ntok; k++)
-        __builtin_prefetch((right ? c->tok_b[k] : c->tok_a[k]) + r * 16, 0, 3);
+    hm_prefetch_lines((right ? c->tok_b : c->tok_a) + r * c->ntok * 16, c->ntok * 16);
 }
 
 /* Scores of pairs p0 .. p1 - 1. The rows of pair p + HM_PREFETCH_AHEAD are prefetched

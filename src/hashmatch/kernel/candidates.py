@@ -145,6 +145,7 @@ def combined_plan(**arrays: Any) -> Any | None:
         "pop_a": np.uint16, "pop_b": np.uint16, "pres_a": np.uint8, "pres_b": np.uint8,
         "nested": np.uint8, "seg_lo": np.int64, "seg_hi": np.int64, "seg_mask": np.uint64,
         "counted": np.uint8, "sw_s": np.int64, "sw_t": np.int64, "sw_words": np.int64,
+        "tok_a": np.uint8, "tok_b": np.uint8,
         "st_seg": np.int64, "st_below": np.float32, "tok_bonus": np.float64,
         "tok_penalty": np.float64, "factor_pow": np.float64,
     }
@@ -155,8 +156,6 @@ def combined_plan(**arrays: Any) -> Any | None:
             value = np.asarray(value).view(np.uint8)
         args[name] = np.ascontiguousarray(value, dtype=dtype)
     args["swap_rows"] = [np.ascontiguousarray(x, dtype=np.uint64) for x in args["swap_rows"]]
-    for side in ("tok_a", "tok_b"):
-        args[side] = [np.ascontiguousarray(x, dtype=np.uint8) for x in args[side]]
     return impl.CombinedPlan(**args)
 
 

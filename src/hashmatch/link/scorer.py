@@ -55,6 +55,7 @@ class PairScorer:
         self._segments = sorted(needed)
         self._column = {s: 1 + k for k, s in enumerate(self._segments)}
         self._plans: dict[tuple[int, int], Any] = {}
+        self._token_rows: dict[tuple[int, tuple[str, ...]], npt.NDArray[np.uint8]] = {}
 
     def __call__(self, a: int, i: Indices, b: int, j: Indices) -> Scores:
         """Scores of row pairs ``(parties[a][i[k]], parties[b][j[k]])``."""
@@ -109,14 +110,27 @@ class PairScorer:
             st_seg=[s for s, _ in stable],
             # numpy compares the float32 field Dice with the cut in float32
             st_below=np.array([below for _, below in stable], np.float32),
-            tok_a=[left.tokens[n] for n, _ in evidence],
-            tok_b=[right.tokens[n] for n, _ in evidence],
+            tok_a=self._tokens(a, [n for n, _ in evidence]),
+            tok_b=self._tokens(b, [n for n, _ in evidence]),
             tok_bonus=[max(ev.agree_bits, 0.0) * dpb for _, ev in evidence],
             tok_penalty=[max(-ev.disagree_bits, 0.0) * dpb for _, ev in evidence],
             max_bonus=self.config.max_bonus, max_penalty=self.config.max_penalty,
             factor_pow=self.config.disagreement_factor ** np.arange(len(stable) + 1),
             blend=FIELD_AWARE_WEIGHT,
         )
+
+    def _tokens(self, p: int, names: list[str]) -> npt.NDArray[np.uint8]:
+        """Party p's token columns ``names`` side by side, ``uint8[rows, columns, 16]``:
+        a pair then reads a row's tokens from one or two cache lines, not one per column
+        (built once per party and columns, shared by its party pairs)."""
+        key = (p, tuple(names))
+        if key not in self._token_rows:
+            tokens, rows = self.parties[p].tokens, len(self.parties[p].clks)
+            out = np.empty((rows, len(names), 16), np.uint8)
+            for k, name in enumerate(names):
+                out[:, k] = tokens[name]
+            self._token_rows[key] = out
+        return self._token_rows[key]
 
     def reference(self, a: int, i: Indices, b: int, j: Indices) -> Scores:
         """The numpy reference of :meth:`__call__` (the test oracle and the fallback)."""
