@@ -40,7 +40,7 @@ base_compile = ["/O2"] if IS_MSVC else ["-O3", "-fno-strict-aliasing"]
 
 def _ext(package: str, name: str, extra: list[str], *, kernel: bool = True) -> Extension:
     folder = f"src/hashmatch/{package}"
-    headers = sorted(str(p) for p in Path(folder).glob("_hm*.*")) if kernel else []
+    headers = sorted(str(p) for p in Path(folder).glob("_hm*.*")) if package == "kernel" else []
     return Extension(
         f"hashmatch.{package}.{name}",
         sources=[f"{folder}/{name}.pyx"],
@@ -52,7 +52,10 @@ def _ext(package: str, name: str, extra: list[str], *, kernel: bool = True) -> E
     )
 
 
-extensions = [_ext("kernel", "_core", []), _ext("encode", "_rows", [], kernel=False)]
+extensions = [_ext("kernel", "_core", []), _ext("encode", "_rows", [], kernel=False),
+              # one query record against the lookup service's index (portable, one thread)
+              _ext("kernel", "_one_record", [] if IS_MSVC else ["-Wno-unused-function"],
+                   kernel=False)]
 if IS_X86 and not IS_MSVC:
     extensions.append(_ext("kernel", "_core_avx2", ["-mavx2", "-mpopcnt"]))
     extensions.append(

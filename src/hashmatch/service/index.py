@@ -10,7 +10,9 @@ millisecond, the same keys :func:`hashmatch.registry.candidates.record_keys` sto
 the layout facts the scorer reads (:class:`_QueryParty`: no header parsing per request).
 A query record is scored against the stored records sharing a key with the link's own
 scorer, and is answered by the registry's cut: the cross-party threshold against other
-parties' records, the within-party cut against the asking party's own.
+parties' records, the within-party cut against the asking party's own. That per-record work
+runs in one compiled call (:mod:`hashmatch.service.compiled`: keys, blocks, scores by the
+link's own C score); :meth:`RegistryIndex.match_reference` keeps the numpy route, its oracle.
 
 A commit through the service updates the index in place (:meth:`RegistryIndex.committed`):
 the committed records go to a small second part (their old encodings are marked dead),
@@ -29,8 +31,9 @@ the asking party already stored, unchanged (same row token, same encoding), is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -45,6 +48,7 @@ from hashmatch.registry import candidates as cand
 from hashmatch.registry.records import Layout, RecordSet
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store
+from hashmatch.service import compiled
 from hashmatch.service.query_keys import QueryKeys
 
 if TYPE_CHECKING:
@@ -59,6 +63,7 @@ AMBIGUOUS_MARGIN = 0.05
 MERGE_AT = 20_000
 
 _Ints = npt.NDArray[np.int64]
+_EVIDENCE = ("missing", "agree", "disagree")  # the compiled route's token evidence codes
 _SELECT = ("SELECT p.name, r.rid, r.row_token, r.clk, r.tokens, r.present, e.eid "
            "FROM records r JOIN parties p ON p.party_id = r.party_id "
            "JOIN entities e ON e.entity = r.entity")
@@ -105,6 +110,13 @@ class _Part:
         self.encoding = as_encoding(rows)
         self.encoding.view  # noqa: B018 - prepare the CLK view (popcounts) now, not per query
         self.encoding.aligned  # noqa: B018 - and the swap pairs' aligned segments
+        self._compiled: dict[str, Any] | None = None
+
+    def compiled_arrays(self, shared: dict[str, Any]) -> dict[str, Any]:
+        """This part's arrays for the compiled route (laid out once per part)."""
+        if self._compiled is None:
+            self._compiled = compiled.part_arrays(self, shared)
+        return self._compiled
 
     def __len__(self) -> int:
         return len(self.rows.rids)
@@ -169,6 +181,10 @@ class RegistryIndex:
         kinds = token_kinds(self.layout.token_names, self.layout.field_names, self.layout.extra)
         self.config = ScoringConfig.for_tokens(kinds)
         self.query_keys = QueryKeys(state.plan, self.layout)
+        #: answer through the compiled route when it is built (False: the numpy route)
+        self.use_compiled = True
+        self._matcher: Any = None  # the compiled route over the index as it is now
+        self._matcher_ready = False
 
     @classmethod
     def load(cls, store: Store) -> RegistryIndex:
@@ -204,6 +220,7 @@ class RegistryIndex:
         if result.run != self.run + 1:
             return RegistryIndex.load(store)
         self.run = result.run
+        self._matcher, self._matcher_ready = None, False
         if party not in self.party_names:
             self.party_names.append(party)
         own = self.party_names.index(party)
@@ -292,7 +309,47 @@ class RegistryIndex:
     # -- matching ---------------------------------------------------------------------
 
     def match(self, batch: QueryRows, party: str) -> list[Answer]:
-        """Answer each record of ``batch`` (sent by ``party``)."""
+        """Answer each record of ``batch`` (sent by ``party``): through the compiled route
+        when it is built, else :meth:`match_reference` (the same answers)."""
+        matcher = self.matcher() if self.use_compiled else None
+        if matcher is None:
+            return self.match_reference(batch, party)
+        assert self.state.threshold is not None and self.state.within_cut is not None
+        threshold, within = float(self.state.threshold), float(self.state.within_cut)
+        own = self.party_names.index(party) if party in self.party_names else -1
+        clks = np.ascontiguousarray(batch.clks, np.uint64)
+        present = np.ascontiguousarray(batch.present, np.bool_).view(np.uint8)
+        names = self.layout.token_names
+        tokens = np.zeros((len(clks), len(names), 16), np.uint8)
+        for k, name in enumerate(names):
+            tokens[:, k] = batch.tokens[name]
+        answers = []
+        for r in range(len(clks)):
+            stored = self._stored(batch, r, own)
+            rows, score, passing, top = matcher.match(
+                clks[r], present[r], tokens[r], own, threshold, within,
+                -1 if stored is None else stored)
+
+            def explain(row: int) -> tuple[list[tuple[str, float | None]],
+                                           list[tuple[str, str]]]:
+                dice, evidence = matcher.explain(row)
+                return ([(seg.field, None if np.isnan(d) else round(d, 4))
+                         for seg, d in zip(self.layout.segments, dice, strict=True)],
+                        [(name, _EVIDENCE[e]) for name, e in zip(names, evidence,
+                                                                  strict=True)])
+
+            answers.append(self._decide(rows, score, passing, top, stored, explain))
+        return answers
+
+    def matcher(self) -> Any:
+        """The compiled route over the index as it is now (None: not built), made on first
+        use after a load or a commit."""
+        if not self._matcher_ready:
+            self._matcher, self._matcher_ready = compiled.matcher_for(self), True
+        return self._matcher
+
+    def match_reference(self, batch: QueryRows, party: str) -> list[Answer]:
+        """:meth:`match` through numpy and the link's scorer (the compiled route's oracle)."""
         n = len(batch.clks)
         query = RecordSet(self.layout, np.arange(n, dtype=np.int64), batch.row_tokens,
                           batch.clks, dict(batch.tokens), batch.present)
@@ -301,16 +358,33 @@ class RegistryIndex:
         scorers = [PairScorer([asking, part.encoding], self.config)  # type: ignore[list-item]
                    for part in self.parts]
         own = self.party_names.index(party) if party in self.party_names else -1
+        assert self.state.threshold is not None and self.state.within_cut is not None
         answers = []
         for r in range(n):
             rows = self._candidates(q_keys[q_rows == r])
-            stored = self.by_token.get((own, bytes(batch.row_tokens[r])))
-            if stored is not None:
-                part, local = self._locate(stored)
-                if not _same_encoding(query, r, part.rows, local, self.layout.token_names):
-                    stored = None
-            answers.append(self._answer(scorers, r, rows, own, stored))
+            stored = self._stored(batch, r, own)
+            if stored is not None and stored not in rows:
+                rows = np.r_[rows, stored]
+                rows = rows[np.argsort(self.rid_of[rows], kind="stable")]
+            if not len(rows):
+                answers.append(Answer(None, "new", None))
+                continue
+            score = self._scores(scorers, r, rows)
+            cut = np.where(self.party_of[rows] == own, self.state.within_cut,
+                           self.state.threshold)
+            passing = np.flatnonzero(score >= cut)
+            answers.append(self._decide(rows, score, passing, int(np.argmax(score)), stored,
+                                        partial(self._explain, scorers, r)))
         return answers
+
+    def _stored(self, batch: QueryRows, r: int, own: int) -> int | None:
+        """The row of record ``r`` when the asking party stored it as it is, else None."""
+        stored = self.by_token.get((own, bytes(batch.row_tokens[r])))
+        if stored is not None:
+            part, local = self._locate(stored)
+            if not _same_encoding(batch, r, part.rows, local, self.layout.token_names):
+                return None
+        return stored
 
     def _locate(self, row: int) -> tuple[_Part, int]:
         part = self.parts[-1] if row >= self.parts[-1].first else self.parts[0]
@@ -346,35 +420,32 @@ class RegistryIndex:
                 score[mine] = scorer(0, np.full(len(local), r, np.int64), 1, local)
         return score
 
-    def _answer(self, scorers: list[PairScorer], r: int, rows: _Ints,
-                own: int, stored: int | None = None) -> Answer:
-        if stored is not None and stored not in rows:
-            # The asking party's own record, unchanged: the registry already placed it
-            # (a batch link's decision, ties and twins included); its entity is the answer.
-            rows = np.r_[rows, stored]
-            rows = rows[np.argsort(self.rid_of[rows], kind="stable")]
+    def _decide(self, rows: _Ints, score: npt.NDArray[Any], passing: Iterable[int], top: int,
+                stored: int | None, explain: Callable[[int], tuple[
+                    list[tuple[str, float | None]], list[tuple[str, str]]]]) -> Answer:
+        """The answer from the candidates ``rows`` (record-number order, ``stored`` among
+        them), their ``score``, the positions ``passing`` their cut and the first
+        position ``top`` of the highest score; ``explain(row)`` gives the explanation."""
         if not len(rows):
             return Answer(None, "new", None)
-        score = self._scores(scorers, r, rows)
-        assert self.state.threshold is not None and self.state.within_cut is not None
-        cut = np.where(self.party_of[rows] == own, self.state.within_cut, self.state.threshold)
         best: dict[str, tuple[float, int]] = {}
-        for k in np.flatnonzero(score >= cut):
+        for k in passing:
             eid, s = self.entities[int(rows[k])], float(score[k])
             if eid not in best or s > best[eid][0]:
                 best[eid] = (s, int(rows[k]))
         if not best and stored is None:
-            top = int(np.argmax(score))
             return Answer(None, "new", round(float(score[top]), 4))
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        eid, (s, row) = ranked[0]
         if stored is not None:
+            # The asking party's own record, unchanged: the registry already placed it
+            # (a batch link's decision, ties and twins included); its entity is the answer.
             eid = self.entities[stored]
             s, row = best.get(eid, (float(score[np.flatnonzero(rows == stored)[0]]), stored))
             ranked = [(eid, (s, row))] + [kv for kv in ranked if kv[0] != eid]
-            fields, tokens = self._explain(scorers, r, row)
+            fields, tokens = explain(row)
             return Answer(eid, "matched", round(s, 4), [e for e, _ in ranked], fields, tokens)
-        fields, tokens = self._explain(scorers, r, row)
+        eid, (s, row) = ranked[0]
+        fields, tokens = explain(row)
         if len(ranked) > 1 and s - ranked[1][1][0] < AMBIGUOUS_MARGIN:
             return Answer(None, "ambiguous", round(s, 4), [e for e, _ in ranked], fields, tokens)
         return Answer(eid, "matched", round(s, 4), [e for e, _ in ranked], fields, tokens)
@@ -428,7 +499,7 @@ def _record_set(layout: Layout, found: Sequence[Sequence[Any]]) -> RecordSet:
                                 [bytes(x) for x in cols[4]], [bytes(x) for x in cols[5]])
 
 
-def _same_encoding(a: RecordSet, i: int, b: RecordSet, j: int,
+def _same_encoding(a: QueryRows, i: int, b: RecordSet, j: int,
                    token_names: Sequence[str]) -> bool:
     return bool(np.array_equal(a.clks[i], b.clks[j])
                 and np.array_equal(a.present[i], b.present[j])
