@@ -27,25 +27,38 @@ def serve(
     ssl_certfile: Annotated[Path | None, typer.Option("--ssl-certfile",
                                                       help="Serve TLS with this cert.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes "
+                                         "answering requests, each with its own index "
+                                         "(memory grows with each); a commit through one "
+                                         "is seen by the others at their next request.")]
+    = 1,
 ) -> None:
     """Answer parties' encoded records with persistent entity ids over HTTP.
 
     Example:
 
         hashmatch registry token crm --registry registry.db > crm.token
-        hashmatch serve --registry registry.db --port 8000
+        hashmatch serve --registry registry.db --port 8000 --workers 2
     """
     import uvicorn
 
-    from hashmatch.service.app import create_app
+    from hashmatch.service.app import create_app, worker_environment
 
-    with reporting_errors():
-        app = create_app(registry)
     # Bounded: slow clients are cut off, and excess connections get 503, not a queue.
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
-                timeout_keep_alive=5, limit_concurrency=256,
-                ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-                ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
+    options = dict(host=host, port=port, log_level="info", access_log=False,
+                   timeout_keep_alive=5, limit_concurrency=256,
+                   ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+                   ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
+    if workers == 1:
+        with reporting_errors():
+            app = create_app(registry)
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        return
+    # Several processes on one socket: each imports the app from the environment, and
+    # they share a private folder where each tells the others of its commits.
+    with worker_environment(registry):
+        uvicorn.run("hashmatch.service.app:app_from_environment", factory=True,
+                    workers=workers, **options)  # type: ignore[arg-type]
 
 
 def lookup(

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,26 +26,36 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(registry: str, *, wait: float = 120.0) -> Iterator[str]:
-    """Run the service over ``registry`` on 127.0.0.1; yields its URL."""
+def serving(registry: str, *, wait: float = 120.0, workers: int = 1) -> Iterator[str]:
+    """Run the service over ``registry`` on 127.0.0.1 (``workers`` processes, each
+    started when this yields); yields its URL."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    more = ["--workers", str(workers)] if workers > 1 else []
     proc = subprocess.Popen([sys.executable, "-m", "hashmatch", "serve", "--registry",
-                             registry, "--port", str(port)], env=env,
+                             registry, "--port", str(port), *more], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
+    # uvicorn says "startup complete" once per worker: all must hold their index
+    lines: list[bytes] = []
+    assert proc.stderr is not None
+    threading.Thread(target=lines.extend, args=(iter(proc.stderr.readline, b""),),
+                     daemon=True).start()
     try:
         deadline = time.monotonic() + wait
         while True:
             try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                ready = sum(b"startup complete" in x for x in list(lines)) >= workers
+                if ready and httpx.get(url + "/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    err = proc.communicate()[1].decode(errors="replace")[-2000:]
-                    raise HashmatchError("the service did not start:\n" + err) from None
-                time.sleep(0.2)
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                err = b"".join(lines).decode(errors="replace")[-2000:]
+                raise HashmatchError("the service did not start:\n" + err) from None
+            time.sleep(0.2)
         yield url
     finally:
         proc.terminate()

@@ -4,7 +4,7 @@ A token is 32 random bytes (``secrets``), shown to the operator once as
 ``hm_<party>_<hex>``; the registry keeps only its SHA-256 in ``registry_meta`` under
 ``api_token:<party>`` (one live token per party: issuing again replaces it, revoking
 deletes it). A request's bearer token is hashed and compared in constant time with every
-stored hash, so a lookup never depends on which party a token claims to be.
+live hash, so a lookup never depends on which party a token claims to be.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hashmatch.errors import RegistryError
 from hashmatch.registry.migrations import get_meta, set_meta, upgrade
 from hashmatch.registry.store import Store, open_store
 
-__all__ = ["authenticate", "issue_token", "revoke_token"]
+__all__ = ["authenticate", "issue_token", "live_tokens", "party_of", "revoke_token"]
 
 _PREFIX = "api_token:"
 _PARTY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -47,13 +47,24 @@ def revoke_token(registry: str, party: str, *, wait: float = 60.0) -> bool:
     return had
 
 
-def authenticate(store: Store, token: str) -> str | None:
-    """The party whose live token ``token`` is, or None (read on every request, so a
-    revocation takes effect at once)."""
+def live_tokens(store: Store) -> list[tuple[str, str]]:
+    """``(party, token hash)`` of every live token (the service caches this table and
+    reads it again whenever the registry changed, so a revocation still takes effect at
+    the next request)."""
+    return [(str(key)[len(_PREFIX):], str(value)) for key, value in store.query(
+        "SELECT key, value FROM registry_meta WHERE key LIKE ?", [_PREFIX + "%"])]
+
+
+def party_of(tokens: list[tuple[str, str]], token: str) -> str | None:
+    """The party of ``tokens`` whose hash ``token`` has, or None."""
     want = _digest(token)
     found = None
-    for key, value in store.query(
-            "SELECT key, value FROM registry_meta WHERE key LIKE ?", [_PREFIX + "%"]):
-        if hmac.compare_digest(str(value), want):
-            found = str(key)[len(_PREFIX):]
+    for party, digest in tokens:
+        if hmac.compare_digest(digest, want):
+            found = party
     return found
+
+
+def authenticate(store: Store, token: str) -> str | None:
+    """The party whose live token ``token`` is, or None (read from the registry now)."""
+    return party_of(live_tokens(store), token)
