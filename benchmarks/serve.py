@@ -201,7 +201,7 @@ def _cpu_seconds(pids: list[int]) -> float:
 def _loopback(registry: str, token: str, bodies: list[dict], clients: int,
               workers: int) -> dict:
     extra = {"workers": workers} if workers > 1 else {}  # main's serving() has no workers
-    with serving(registry, **extra) as url:
+    with serving(registry, wait=1800, **extra) as url:  # 1M records: minutes to load
         port = int(url.rsplit(":", 1)[1])
         requests = [_request(port, token, b) for b in bodies]
         server = _server_pids(port)

@@ -77,7 +77,9 @@ cdef class OneRecord:
     B side (the part's rows) plus ``first``, ``keys``, ``key_rows`` and ``tokens`` (the
     part's token columns in layout order); ``shared``: the A-side facts of the layout
     (segments, swap pairs, stable fields, evidence); ``keyplan``: the arrays of
-    ``hm_or_keyplan``; ``live``, ``rid_of``, ``party_of``: index-wide row arrays."""
+    ``hm_or_keyplan``; ``live``, ``rid_of``, ``party_of``: index-wide row arrays.
+    One query at a time: :meth:`explain` reads the scratch :meth:`match` left (the
+    service calls both from its event loop's thread)."""
 
     cdef hm_combined c[MAX_PARTS]
     cdef hm_or_keyplan kp

@@ -1,0 +1,85 @@
+"""The lookup service's HTTP stack: server CPU a request under uvicorn's protocol and loop
+choices (h11 + asyncio, httptools + asyncio, httptools + uvloop), one process each in
+turn, the same app, registry and requests (``benchmarks/serve.py``'s raw-socket client).
+The reference is h11 + asyncio, uvicorn's pure-Python default, measured in the same run.
+
+    python benchmarks/serve_stack.py --encodings ENC --registry REG   # crm.hme in ENC
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from serve import _bodies, _Connection, _cpu_seconds, _request  # benchmarks/serve.py
+
+from hashmatch.service.process import free_port
+from hashmatch.service.tokens import issue_token
+
+_RUN = ("import sys, uvicorn\nfrom hashmatch.service.app import create_app\n"
+        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
+        "http=sys.argv[3], loop=sys.argv[4], log_level='info', access_log=False)")
+STACKS = (("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop"))
+
+
+def _measure(registry: str, token: str, bodies: list[dict], http: str, loop: str,
+             clients: int) -> dict:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _RUN, registry, str(port), http, loop],
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        for line in iter(proc.stderr.readline, b""):  # wait for the index to load
+            if b"startup complete" in line:
+                break
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        requests = [_request(port, token, b) for b in bodies]
+        done = [0]
+
+        def client(share: list[bytes]) -> None:
+            conn = _Connection(port)
+            for req in share:
+                assert conn.roundtrip(req) == 200
+            done[0] += len(share)
+
+        threads = [threading.Thread(target=client, args=(requests[k::clients],))
+                   for k in range(clients)]
+        cpu, started = _cpu_seconds([proc.pid]), time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall, cpu = time.perf_counter() - started, _cpu_seconds([proc.pid]) - cpu
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"http": http, "loop": loop, "requests_per_s": round(done[0] / wall, 1),
+            "server_cpu_ms_per_request": round(1000 * cpu / done[0], 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--encodings", type=Path, required=True)
+    ap.add_argument("--registry", type=Path, required=True)
+    ap.add_argument("--queries", type=int, default=1500)
+    ap.add_argument("--clients", type=int, default=4)
+    args = ap.parse_args()
+    token = issue_token(str(args.registry), "crm")
+    bodies = _bodies(args.encodings / "crm.hme", args.queries)
+    rows = [_measure(str(args.registry), token, bodies, http, loop, args.clients)
+            for http, loop in STACKS]
+    ref = rows[0]["server_cpu_ms_per_request"]
+    for row in rows:
+        row["cpu_vs_h11_asyncio"] = round(row["server_cpu_ms_per_request"] / ref, 2)
+        row["load_average_1min"] = round(os.getloadavg()[0], 2)
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
