@@ -198,7 +198,7 @@ class RegistryIndex:
         rows = _record_set(state.layout, found)
         names = sorted(set(cols[0]))
         parties = np.array([names.index(p) for p in cols[0]], np.int64)
-        key_rows = np.searchsorted(rows.rids, kr[:, 1])
+        key_rows = _rows_of(rows.rids, kr[:, 1])
         return cls(state, rows, parties, names, [str(e) for e in cols[6]], kr[:, 0], key_rows)
 
     @property
@@ -489,6 +489,17 @@ def _key_table(store: Store, chunk: int = 1 << 16) -> _Ints:
         parts.append(np.stack([keys, rids], axis=1))
     table = np.concatenate(parts)
     return table[np.lexsort((table[:, 1], table[:, 0]))]
+
+
+def _rows_of(rids: _Ints, wanted: _Ints) -> _Ints:
+    """The positions in ``rids`` (ascending) of ``wanted`` (each among them): a table
+    lookup when the record numbers are dense enough (at 1M records ~50x a binary search
+    of ~15 million keys), else that search."""
+    if not len(rids) or int(rids[-1]) > 4 * len(rids) + (1 << 20):
+        return np.searchsorted(rids, wanted)
+    table = np.zeros(int(rids[-1]) + 1, np.int64)
+    table[rids] = np.arange(len(rids))
+    return table[wanted]
 
 
 def _record_set(layout: Layout, found: Sequence[Sequence[Any]]) -> RecordSet:

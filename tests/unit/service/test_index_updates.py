@@ -150,3 +150,13 @@ def test_an_empty_or_unchanged_commit_keeps_the_index(served, tmp_path, rows: in
             assert r.status_code == 200 and r.json()["unchanged"] == 3
         assert service.index is loaded and len(loaded.parts) == 1
         _same_as_a_fresh_load(service.index, registry, [(known, "crm")])
+
+
+@pytest.mark.parametrize("gap", [1, 10_000_000])
+def test_rows_of_finds_each_record_number_dense_or_sparse(gap: int) -> None:
+    """Key rows by record number: the table route (dense numbers) and the binary search
+    (sparse ones) give the same positions."""
+    rng = np.random.default_rng(gap)
+    rids = np.sort(rng.choice(50_000, size=5_000, replace=False)).astype(np.int64) * gap + 1
+    wanted_at = rng.integers(0, len(rids), size=20_000)
+    assert np.array_equal(index_module._rows_of(rids, rids[wanted_at]), wanted_at)
