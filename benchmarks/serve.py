@@ -7,6 +7,11 @@ service's in-memory index, then measures:
   request costs inside ``POST /v1/match``), over ``--queries`` records of the parties'
   files, p50/p99 in ms; and, as the reference measured in the same run, the same records
   scored against *every* stored record (no index), whose median over ours is the ratio;
+* **answers**: of the queried stored records, how many came back with the entity the
+  registry gave them (the rest ``ambiguous``, ``new`` or another entity); and of
+  ``--newcomers`` people synthesised with another seed (encoded with the registry's
+  secret, which ``--encodings`` finds as ``linkage.secret`` beside the files, with
+  ``schema.toml`` and ``crm.mapping.toml`` one folder up), how many came back ``new``;
 * **over loopback**: ``hashmatch serve --workers N`` on uvicorn at 127.0.0.1, a bounded
   loop of single-record ``POST /v1/match`` requests (each query once) from ``--clients``
   threads, each on its own raw keep-alive HTTP/1.1 socket with the requests serialised
@@ -14,7 +19,8 @@ service's in-memory index, then measures:
   round trip, requests/s, and the CPU seconds the server's processes and the client spent
   per request, from /proc and the client's process time, over the loop.
 
-Bars (issue 16): p50 <= 5 ms, p99 <= 20 ms server side, >= 500 requests/s, at 1M records.
+Bars (issue 16): p50 <= 5 ms, p99 <= 20 ms server side, >= 500 requests/s, at 1M records;
+>= 99.5% of stored records back with their entity id, a new person back ``new``.
 Query records are rows of the crm's encoding file, sent without their row token.
 
     python benchmarks/serve.py                   # 20k people (~50k records)
@@ -28,6 +34,7 @@ Query records are rows of the crm's encoding file, sent without their row token.
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import json
 import os
@@ -40,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from hashmatch.encfile import EncodingFile
-from hashmatch.encode import LinkageSecret, encode_file
+from hashmatch.encode import LinkageSecret, encode_file, encode_records
 from hashmatch.encode.keys import RowKey
 from hashmatch.link.inputs import as_encoding
 from hashmatch.link.scorer import PairScorer
@@ -59,6 +66,7 @@ PARTIES = ("callcentre", "catalogue", "crm", "partner")
 def _synthesise(root: Path, entities: int) -> list[Path]:
     synthesize(root / "synth", entities=entities, seed=11)
     secret = LinkageSecret.generate()
+    secret.write(root / "linkage.secret")  # for the newcomers (_newcomers)
     files = []
     for party in PARTIES:
         RowKey.generate().write(root / f"{party}.rowkey")
@@ -80,7 +88,9 @@ def _build(registry: Path, files: list[Path]) -> float | None:
     return time.perf_counter() - started
 
 
-def _bodies(crm: Path, n: int) -> list[dict]:
+def _bodies(crm: Path, n: int) -> tuple[list[dict], list[bytes]]:
+    """``n`` single-record request bodies of random rows of ``crm`` (without their row
+    tokens), in a random order; and each row's token (to check the answers with)."""
     with EncodingFile.open(crm) as f:
         h = f.header
         rng = np.random.default_rng(5)
@@ -89,17 +99,64 @@ def _bodies(crm: Path, n: int) -> list[dict]:
         records = encode_rows(np.asarray(f.clks[rows]),
                               {k: np.asarray(f.token(k)[rows]) for k in h.token_names},
                               np.asarray(f.present[rows]), None, h.field_names)
+        row_tokens = [bytes(t) for t in np.asarray(f.row_tokens[rows])]
         fingerprint, commitment = h.schema_fingerprint, h.secret_commitment
     order = np.random.default_rng(6).permutation(len(records))
-    return [{"schema_fingerprint": fingerprint, "secret_commitment": commitment,
-             "records": [records[k]]} for k in order]
+    return ([{"schema_fingerprint": fingerprint, "secret_commitment": commitment,
+              "records": [records[k]]} for k in order], [row_tokens[k] for k in order])
+
+
+def _newcomers(root: Path, secret: Path, schema: Path, mapping: Path, people: int
+               ) -> list[dict]:
+    """Single-record bodies of the crm's rows of ``people`` people the registry never
+    saw (synthesised with another seed), encoded as the crm would."""
+    synthesize(root / "newcomers", entities=people, seed=20261207)
+    batch = encode_records(root / "newcomers" / "crm.csv", schema=schema, secret=secret,
+                           party="crm", mapping=mapping)
+    h = batch.header
+    records = encode_rows(batch.clks, batch.tokens, batch.present, None, h.field_names)
+    return [{"schema_fingerprint": h.schema_fingerprint,
+             "secret_commitment": h.secret_commitment, "records": [r]} for r in records]
+
+
+def _answers(index: RegistryIndex, bodies: list[dict]) -> list:
+    return [index.match(decode_records(MatchRequest.model_validate(b), index.layout), "crm")[0]
+            for b in bodies]
+
+
+def _stored_tally(index: RegistryIndex, bodies: list[dict], row_tokens: list[bytes],
+                  prefix: str) -> dict:
+    """How the stored records queried came back: with the entity the registry gave them
+    (``same``), ``ambiguous`` (``ambiguous_listing_it``: their entity among the
+    candidates), ``new``, or matched to another entity (``wrong``)."""
+    crm = index.party_names.index("crm")
+    tally: collections.Counter[str] = collections.Counter()
+    for answer, token in zip(_answers(index, bodies), row_tokens, strict=True):
+        want = index.entities[index.by_token[crm, token]]
+        if answer.status == "matched":
+            tally["same" if answer.entity_id == want else "wrong"] += 1
+        else:
+            tally[answer.status] += 1
+            tally["ambiguous_listing_it"] += answer.status == "ambiguous" and \
+                want in answer.candidates
+    return {f"{prefix}_{k}": tally[k] for k in ("same", "ambiguous", "ambiguous_listing_it",
+                                                "new", "wrong")} | \
+        {f"{prefix}_same_share": round(tally["same"] / len(bodies), 4)}
+
+
+def _with_row_tokens(bodies: list[dict], row_tokens: list[bytes]) -> list[dict]:
+    """The bodies as ``hashmatch lookup`` and ``hm.Client`` send them: with the row token
+    (a stored record unchanged is answered with the entity the registry gave it)."""
+    return [{**b, "records": [{**b["records"][0], "row_token": t.hex()}]}
+            for b, t in zip(bodies, row_tokens, strict=True)]
 
 
 def _pct(ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def _server_side(index: RegistryIndex, bodies: list[dict]) -> tuple[list[float], list[float]]:
+def _server_side(index: RegistryIndex, bodies: list[dict]
+                 ) -> tuple[list[float], list[float]]:
     """Wall and CPU milliseconds (this thread's) of each query: on a machine shared with
     other work the wall time's tail is the scheduler's, the CPU time's is ours."""
     wall, cpu = [], []
@@ -252,10 +309,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4, help="client threads, one "
                     "keep-alive connection each")
     ap.add_argument("--workers", type=int, default=2, help="hashmatch serve --workers")
+    ap.add_argument("--newcomers", type=int, default=300, help="people of another synth "
+                    "seed to query (their crm rows): each should come back new")
     ap.add_argument("--quick", action="store_true", help="smoke test: a few hundred people")
     args = ap.parse_args()
     if args.quick:
-        args.entities, args.queries = 200, 60
+        args.entities, args.queries, args.newcomers = 200, 60, 40
     with tempfile.TemporaryDirectory(prefix="hashmatch-serve-bench-") as tmp:
         root = Path(tmp)
         files = sorted(args.encodings.glob("*.hme")) if args.encodings else \
@@ -266,13 +325,19 @@ def main() -> None:
             started = time.perf_counter()
             index = RegistryIndex.load(store)
             load_s = time.perf_counter() - started
-        bodies = _bodies(next(f for f in files if f.name == "crm.hme"), args.queries)
+        bodies, row_tokens = _bodies(next(f for f in files if f.name == "crm.hme"),
+                                     args.queries)
         gc.freeze()  # as the service does after loading: the collector skips the index
         ours, ours_cpu = _server_side(index, bodies)
         reference = _brute_force(index, bodies[: max(10, len(bodies) // 20)])
         p50, p99 = _pct(ours)
         ref50, _ = _pct(reference)
         token = issue_token(str(registry), "crm")
+        data = args.encodings.parent if args.encodings else root / "synth"
+        secret = (args.encodings or root) / "linkage.secret"
+        newcomers = _newcomers(root, secret, data / "schema.toml", data / "crm.mapping.toml",
+                               args.newcomers) if secret.exists() else []
+        statuses = collections.Counter(a.status for a in _answers(index, newcomers))
         row = {"records": index.size, "entities_synth": None if args.encodings else args.entities,
                "registry_build_s": None if build_s is None else round(build_s, 2),
                "index_load_s": round(load_s, 3),
@@ -280,6 +345,13 @@ def main() -> None:
                **dict(zip(("server_cpu_p50_ms", "server_cpu_p99_ms"),
                           (round(x, 3) for x in _pct(ours_cpu)), strict=True)),
                "no_index_p50_ms": round(ref50, 3), "speedup_vs_no_index": round(ref50 / p50, 1),
+               # stored records as the lookup client sends them (with their row token),
+               # and from the encoding alone (as the latencies above were measured)
+               **_stored_tally(index, _with_row_tokens(bodies, row_tokens), row_tokens,
+                               "stored"),
+               **_stored_tally(index, bodies, row_tokens, "stored_no_token"),
+               "newcomers": len(newcomers),
+               **{f"newcomers_{k}": statuses[k] for k in ("new", "ambiguous", "matched")},
                **_loopback(str(registry), token, bodies, args.clients, args.workers),
                # other work on the machine moves every figure: say how busy it was
                "load_average_1min": round(os.getloadavg()[0], 2)}
@@ -292,6 +364,15 @@ def main() -> None:
           f"{row['workers']} workers (server {row['server_cpu_ms_per_request']} CPU-ms a "
           f"request, client {row['client_cpu_ms_per_request']}: "
           f"{100 * row['client_cpu_share']:.0f}% of the CPU the loop used)")
+    for prefix, how in (("stored", "with"), ("stored_no_token", "without")):
+        print(f"stored records queried {how} their row token: {row[prefix + '_same']} of "
+              f"{len(bodies)} with their entity ({100 * row[prefix + '_same_share']:.2f}%), "
+              f"{row[prefix + '_ambiguous']} ambiguous ({row[prefix + '_ambiguous_listing_it']}"
+              f" listing it), {row[prefix + '_new']} new, {row[prefix + '_wrong']} another "
+              "entity")
+    print(f"newcomers: {row['newcomers_new']} of "
+          f"{row['newcomers']} new, {row['newcomers_ambiguous']} ambiguous, "
+          f"{row['newcomers_matched']} matched")
 
 
 if __name__ == "__main__":

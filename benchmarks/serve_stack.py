@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     args = ap.parse_args()
     token = issue_token(str(args.registry), "crm")
-    bodies = _bodies(args.encodings / "crm.hme", args.queries)
+    bodies, _ = _bodies(args.encodings / "crm.hme", args.queries)
     rows = [_measure(str(args.registry), token, bodies, http, loop, args.clients)
             for http, loop in STACKS]
     ref = rows[0]["server_cpu_ms_per_request"]
