@@ -4,6 +4,7 @@ turn, the same app, registry and requests (``benchmarks/serve.py``'s raw-socket 
 The reference is h11 + asyncio, uvicorn's pure-Python default, measured in the same run.
 
     python benchmarks/serve_stack.py --encodings ENC --registry REG   # crm.hme in ENC
+    python benchmarks/serve_stack.py --quick      # smoke test: a synthesised registry
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
-from serve import _bodies, _Connection, _cpu_seconds, _request  # benchmarks/serve.py
+from serve import _bodies, _Connection, _cpu_seconds, _request, _synthesise  # serve.py
 
+from hashmatch.registry import update
 from hashmatch.service.process import free_port
 from hashmatch.service.tokens import issue_token
 
@@ -65,15 +68,23 @@ def _measure(registry: str, token: str, bodies: list[dict], http: str, loop: str
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--encodings", type=Path, required=True)
-    ap.add_argument("--registry", type=Path, required=True)
+    ap.add_argument("--encodings", type=Path, help="the parties' .hme files (crm.hme)")
+    ap.add_argument("--registry", type=Path, help="a registry they were linked into")
     ap.add_argument("--queries", type=int, default=1500)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--quick", action="store_true", help="smoke test: 200 people "
+                    "synthesised and linked into a new registry")
     args = ap.parse_args()
-    token = issue_token(str(args.registry), "crm")
-    bodies, _ = _bodies(args.encodings / "crm.hme", args.queries)
-    rows = [_measure(str(args.registry), token, bodies, http, loop, args.clients)
-            for http, loop in STACKS]
+    if not args.quick and not (args.encodings and args.registry):
+        ap.error("--encodings and --registry are required (or --quick)")
+    with tempfile.TemporaryDirectory(prefix="hashmatch-serve-stack-") as tmp:
+        if args.quick:
+            args.encodings, args.registry, args.queries = Path(tmp), Path(tmp) / "r.db", 60
+            update(str(args.registry), _synthesise(args.encodings, 200))
+        token = issue_token(str(args.registry), "crm")
+        bodies, _ = _bodies(args.encodings / "crm.hme", args.queries)
+        rows = [_measure(str(args.registry), token, bodies, http, loop, args.clients)
+                for http, loop in STACKS]
     ref = rows[0]["server_cpu_ms_per_request"]
     for row in rows:
         row["cpu_vs_h11_asyncio"] = round(row["server_cpu_ms_per_request"] / ref, 2)

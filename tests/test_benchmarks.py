@@ -87,6 +87,17 @@ def _check_serve(stdout: str, _json: Path) -> None:
     row = json.loads(next(line for line in stdout.splitlines() if line.startswith("{")))
     assert row["records"] > 0 and row["requests_per_s"] > 0
     assert 0 < row["server_p50_ms"] <= row["server_p99_ms"]
+    # sent with their row token, stored records come back with their own entity
+    assert row["stored_same_share"] == 1.0 and row["stored_no_token_wrong"] == 0, row
+    assert row["newcomers"] > 0 and row["newcomers_new"] > 0, row
+
+
+def _check_serve_stack(stdout: str, _json: Path) -> None:
+    rows = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert [(r["http"], r["loop"]) for r in rows] == [
+        ("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop")]
+    assert all(r["server_cpu_ms_per_request"] > 0 and r["requests_per_s"] > 0 for r in rows)
+    assert rows[0]["cpu_vs_h11_asyncio"] == 1.0
 
 
 def _check_scoring(stdout: str, figures: Path) -> None:
@@ -117,6 +128,7 @@ SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     "proposals.py": ([], _check_proposals),
     "scoring.py": (["--json", "{json}"], _check_scoring),
     "serve.py": ([], _check_serve),
+    "serve_stack.py": ([], _check_serve_stack),
 }
 
 
