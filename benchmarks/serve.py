@@ -255,6 +255,19 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
+def _rss_mib(pids: list[int]) -> float:
+    """Resident memory of the processes (MiB, Linux): the service's index per worker."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next(int(line.split()[1]) for line in status.splitlines()
+                      if line.startswith("VmRSS:"))
+    return total / 1024
+
+
 def _loopback(registry: str, token: str, bodies: list[dict], clients: int,
               workers: int) -> dict:
     extra = {"workers": workers} if workers > 1 else {}  # main's serving() has no workers
@@ -291,8 +304,9 @@ def _loopback(registry: str, token: str, bodies: list[dict], clients: int,
         wall = time.perf_counter() - started
         server_cpu = _cpu_seconds(server) - server_cpu
         client_cpu = time.process_time() - client_cpu
+        rss = _rss_mib(server)
     p50, p99 = _pct(times)
-    return {"service_start_s": round(start_s, 1),
+    return {"service_start_s": round(start_s, 1), "service_rss_mib": round(rss),
             "loopback_p50_ms": round(p50, 3), "loopback_p99_ms": round(p99, 3),
             "requests_per_s": round(len(times) / wall, 1), "clients": clients,
             "workers": workers,
@@ -360,7 +374,8 @@ def main() -> None:
                "load_average_1min": round(os.getloadavg()[0], 2)}
     print(json.dumps(row))
     print(f"{row['records']:,} records: index loaded in {row['index_load_s']:.1f} s (the "
-          f"service with {row['workers']} workers ready in {row['service_start_s']} s); "
+          f"service with {row['workers']} workers ready in {row['service_start_s']} s, "
+          f"{row['service_rss_mib']} MiB resident); "
           f"server side p50 {row['server_p50_ms']} ms, "
           f"p99 {row['server_p99_ms']} ms (CPU time p50 {row['server_cpu_p50_ms']} ms, p99 "
           f"{row['server_cpu_p99_ms']} ms; {row['speedup_vs_no_index']}x a scan of every "
