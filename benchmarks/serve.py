@@ -39,6 +39,8 @@ import gc
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -56,7 +58,7 @@ from hashmatch.registry.records import RecordSet
 from hashmatch.registry.store import open_store
 from hashmatch.service.index import RegistryIndex
 from hashmatch.service.payload import MatchRequest, decode_records, encode_rows
-from hashmatch.service.process import serving
+from hashmatch.service.process import free_port, serving
 from hashmatch.service.tokens import issue_token
 from hashmatch.synth import synthesize
 
@@ -222,20 +224,30 @@ class _Connection:
 
 def _server_pids(port: int) -> list[int]:
     """The ``hashmatch serve`` process listening on ``port`` and its workers (Linux)."""
-    parent: dict[int, int] = {}
-    root = None
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in cmd and str(port).encode() in cmd:
+            return _tree(int(entry))
+    return []
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants (Linux)."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
             parent[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1]
                                      .split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if b"serve" in cmd and str(port).encode() in cmd:
-            root = int(entry)
-    pids, grew = ({root} if root else set()), True
+    pids, grew = {root}, True
     while grew:
         more = {p for p, pp in parent.items() if pp in pids} - pids
         grew = bool(more)
@@ -255,17 +267,47 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-def _rss_mib(pids: list[int]) -> float:
-    """Resident memory of the processes (MiB, Linux): the service's index per worker."""
+def _pss_mib(pids: list[int]) -> float:
+    """Memory of the processes (MiB, Linux): their proportional set sizes, a page shared
+    by k of them (forked workers share the index) counted 1/k in each."""
     total = 0
     for pid in pids:
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            status = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
             continue
         total += next(int(line.split()[1]) for line in status.splitlines()
-                      if line.startswith("VmRSS:"))
+                      if line.startswith("Pss:"))
     return total / 1024
+
+
+_SPAWNED = ("import sys, uvicorn\nfrom hashmatch.service.app import worker_environment\n"
+            "with worker_environment(sys.argv[1]):\n"
+            "    uvicorn.run('hashmatch.service.app:app_from_environment', factory=True, "
+            "workers=int(sys.argv[3]), host='127.0.0.1', port=int(sys.argv[2]))")
+
+
+def _spawned_start(registry: str, workers: int) -> dict:
+    """The reference for the start: uvicorn's own ``workers`` (each a fresh interpreter
+    that loads its own index, as ``hashmatch serve --workers`` did before it forked them
+    after one load): seconds until every one is ready, and their memory."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", _SPAWNED, registry, str(free_port()),
+                             str(workers)], stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        ready = 0
+        for line in iter(proc.stderr.readline, b""):
+            ready += b"startup complete" in line
+            if ready == workers:
+                break
+        start_s = time.perf_counter() - started
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        pss = _pss_mib(_tree(proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return {"spawned_start_s": round(start_s, 1), "spawned_pss_mib": round(pss)}
 
 
 def _loopback(registry: str, token: str, bodies: list[dict], clients: int,
@@ -304,9 +346,9 @@ def _loopback(registry: str, token: str, bodies: list[dict], clients: int,
         wall = time.perf_counter() - started
         server_cpu = _cpu_seconds(server) - server_cpu
         client_cpu = time.process_time() - client_cpu
-        rss = _rss_mib(server)
+        pss = _pss_mib(server)
     p50, p99 = _pct(times)
-    return {"service_start_s": round(start_s, 1), "service_rss_mib": round(rss),
+    return {"service_start_s": round(start_s, 1), "service_pss_mib": round(pss),
             "loopback_p50_ms": round(p50, 3), "loopback_p99_ms": round(p99, 3),
             "requests_per_s": round(len(times) / wall, 1), "clients": clients,
             "workers": workers,
@@ -370,12 +412,14 @@ def main() -> None:
                "newcomers": len(newcomers),
                **{f"newcomers_{k}": statuses[k] for k in ("new", "ambiguous", "matched")},
                **_loopback(str(registry), token, bodies, args.clients, args.workers),
+               **(_spawned_start(str(registry), args.workers) if args.workers > 1 else {}),
                # other work on the machine moves every figure: say how busy it was
                "load_average_1min": round(os.getloadavg()[0], 2)}
     print(json.dumps(row))
     print(f"{row['records']:,} records: index loaded in {row['index_load_s']:.1f} s (the "
           f"service with {row['workers']} workers ready in {row['service_start_s']} s, "
-          f"{row['service_rss_mib']} MiB resident); "
+          f"{row['service_pss_mib']} MiB PSS; uvicorn's own workers, the reference: "
+          f"{row.get('spawned_start_s')} s, {row.get('spawned_pss_mib')} MiB); "
           f"server side p50 {row['server_p50_ms']} ms, "
           f"p99 {row['server_p99_ms']} ms (CPU time p50 {row['server_cpu_p50_ms']} ms, p99 "
           f"{row['server_cpu_p99_ms']} ms; {row['speedup_vs_no_index']}x a scan of every "

@@ -28,9 +28,10 @@ def serve(
                                                       help="Serve TLS with this cert.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes "
-                                         "answering requests, each with its own index "
-                                         "(memory grows with each); a commit through one "
-                                         "is seen by the others at their next request.")]
+                                         "answering requests, forked after one load of the "
+                                         "index (its memory shared, copy-on-write); a commit "
+                                         "through one is seen by the others at their next "
+                                         "request.")]
     = 1,
 ) -> None:
     """Answer parties' encoded records with persistent entity ids over HTTP.
@@ -42,7 +43,7 @@ def serve(
     """
     import uvicorn
 
-    from hashmatch.service.app import create_app, worker_environment
+    from hashmatch.service.app import SHARED_ENV, create_app, worker_environment
 
     # Bounded: slow clients are cut off, and excess connections get 503, not a queue.
     options = dict(host=host, port=port, log_level="info", access_log=False,
@@ -54,9 +55,16 @@ def serve(
             app = create_app(registry)
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
-    # Several processes on one socket: each imports the app from the environment, and
-    # they share a private folder where each tells the others of its commits.
-    with worker_environment(registry):
+    # Several processes on one socket, sharing a private folder where each tells the
+    # others of its commits: forked after one load of the index on Linux, else each
+    # imports the app from the environment and loads its own.
+    from hashmatch.service.prefork import can_fork, run_forked
+
+    with worker_environment(registry) as env:
+        if can_fork():
+            with reporting_errors():
+                status = run_forked(registry, workers, env[SHARED_ENV], options)
+            raise typer.Exit(status)
         uvicorn.run("hashmatch.service.app:app_from_environment", factory=True,
                     workers=workers, **options)  # type: ignore[arg-type]
 

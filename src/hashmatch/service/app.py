@@ -76,10 +76,12 @@ class _Service:
     """The registry's connection, its index and its live tokens, kept current
     (:mod:`~hashmatch.service.peers`)."""
 
-    def __init__(self, registry: str, shared: str | None = None) -> None:
+    def __init__(self, registry: str, shared: str | None = None,
+                 index: RegistryIndex | None = None) -> None:
         self.registry = registry
         self.store: Store | None = None
         self.index: RegistryIndex | None = None
+        self.preloaded = index  # loaded before this process was forked (prefork)
         self.peers = CommitLog(shared) if shared else None
         self.tokens: list[tuple[str, str]] = []
         self.version: int | None = None
@@ -88,7 +90,11 @@ class _Service:
         self.store = open_store(self.registry)
         self.version = data_version(self.store)
         self.tokens = live_tokens(self.store)
-        self.index = _frozen(RegistryIndex.load(self.store))
+        index, self.preloaded = self.preloaded, None
+        last = int(self.store.scalar("SELECT coalesce(max(run), 0) FROM runs"))
+        if index is None or index.run != last:  # none, or a run since it was loaded
+            index = _frozen(RegistryIndex.load(self.store))
+        self.index = index
 
     def close(self) -> None:
         if self.store is not None:
@@ -196,11 +202,14 @@ async def _party_of(
 Party = Annotated[str, Depends(_party_of)]
 
 
-def create_app(registry: str, *, shared: str | None = None) -> FastAPI:
+def create_app(registry: str, *, shared: str | None = None,
+               index: RegistryIndex | None = None) -> FastAPI:
     """The service over ``registry`` (a SQLite file or ``postgresql://`` URL); the
     registry is opened and indexed when the app starts. ``shared``: the private folder
-    of the workers of one service (their :class:`~hashmatch.service.peers.CommitLog`)."""
-    service = _Service(registry, shared)
+    of the workers of one service (their :class:`~hashmatch.service.peers.CommitLog`);
+    ``index``: the registry's index loaded already (:mod:`~hashmatch.service.prefork`),
+    used when no run came after it."""
+    service = _Service(registry, shared, index)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,17 +5,22 @@ another writer's run loads the index afresh."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from hashmatch.registry import update
 from hashmatch.service.app import create_app
+from hashmatch.service.prefork import can_fork
 from hashmatch.service.process import serving
 from hashmatch.service.tokens import issue_token, revoke_token
 from hashmatch.synth import synthesize
@@ -113,3 +118,58 @@ def test_serve_with_two_workers_answers_what_either_committed(served, tmp_path) 
                 got = c.post("/v1/match", json=_body(crm, slice(0, 3)))
                 assert got.status_code == 200, got.text
                 assert [x["entity_id"] for x in got.json()["results"]] == ids
+
+
+def test_an_index_loaded_before_a_run_is_not_served(served, tmp_path) -> None:
+    """A worker forked with the index of the registry as it was (``create_app(index=)``)
+    loads it afresh when a run came in between, and serves it as is otherwise."""
+    from hashmatch.registry.store import open_store
+    from hashmatch.service.index import RegistryIndex
+
+    registry = _copy(served, tmp_path)
+    with open_store(registry) as store:
+        before = RegistryIndex.load(store)
+    with TestClient(create_app(registry, index=before)) as c:
+        assert c.app.state.service.index is before  # type: ignore[attr-defined]
+    synthesize(tmp_path / "new", entities=6, seed=7373)
+    crm = _encode(served, tmp_path / "new" / "crm.csv", "crm")
+    auth = {"Authorization": f"Bearer {served.tokens['crm']}"}
+    with TestClient(create_app(registry)) as c:
+        r = c.post("/v1/records", json=_body(crm, slice(0, 3)), headers=auth)
+        assert r.status_code == 200, r.text
+        ids = [x["entity_id"] for x in r.json()["results"]]
+    with TestClient(create_app(registry, index=before)) as c:
+        index = c.app.state.service.index  # type: ignore[attr-defined]
+        assert index is not before and index.run == before.run + 1
+        assert _ids(c, _body(crm, slice(0, 3)), served.tokens["crm"]) == ids
+
+
+@pytest.mark.skipif(not can_fork(), reason="workers are forked on Linux only")
+def test_a_worker_that_dies_stops_the_service(served, tmp_path) -> None:
+    """Forked workers share one load; one ending on its own ends the service (status 1),
+    for the process manager to restart it whole."""
+    registry = _copy(served, tmp_path)
+    with serving(registry, workers=2) as url:
+        port = url.rsplit(":", 1)[1]
+        parent = next(int(p) for p in os.listdir("/proc") if p.isdigit() and _serves(p, port))
+        children = [int(c) for c in Path(f"/proc/{parent}/task/{parent}/children")
+                    .read_text().split()]
+        assert len(children) == 2
+        os.kill(children[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{parent}").exists() and time.monotonic() < deadline:
+            status = Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if status == "Z":  # ended, not yet reaped by serving()
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the service outlived its worker")
+        assert not Path(f"/proc/{children[1]}").exists()  # the other stopped, and reaped
+
+
+def _serves(pid: str, port: str) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"serve" in cmd and port.encode() in cmd
