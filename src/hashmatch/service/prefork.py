@@ -70,8 +70,12 @@ def run_forked(registry: str, workers: int, shared: str, options: dict[str, Any]
                 app = create_app(registry, shared=shared, index=index)
                 uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
                 status = 0
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
             finally:
-                os._exit(status)
+                os._exit(status)  # never back into the parent's code
         children.add(pid)
     sock.close()
     stopping = False
