@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hashmatch._progress import terminal_progress
@@ -315,6 +316,8 @@ def render(result: LinkResult, out_dir: Path, console: Console) -> None:
             + ", ".join(f"{t:.3f}" for t in within),
             markup=False,
         )
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     total = result.timings.get("total")
     console.print(f"results in {out_dir}" + (f" ({total:.2f} s)" if total is not None else ""))
     console.print(f"report: {out_dir / HTML_FILE} (open it in a browser)", markup=False)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,7 @@ __all__ = [
     "FALLBACK_THRESHOLD",
     "ThresholdChoice",
     "choose_threshold",
+    "cut_off_pairs",
     "render_histogram_text",
     "write_histogram_png",
 ]
@@ -155,8 +157,20 @@ def choose_threshold(
     scores = np.asarray(scores, dtype=np.float64)
     scores = scores[np.isfinite(scores)]
     edges, counts = _histogram(scores, bins)
+    return _choose(edges, counts, smoothing=smoothing, min_prominence=min_prominence,
+                   floor_tolerance=floor_tolerance, floor_below_mode=floor_below_mode,
+                   fallback=fallback)
+
+
+def _choose(
+    edges: npt.NDArray[np.float64], counts: npt.NDArray[np.int64], *, smoothing: float = 1.5,
+    min_prominence: float = 1.0, floor_tolerance: float = math.log(2.0),
+    floor_below_mode: float = math.log(16.0), fallback: float = FALLBACK_THRESHOLD,
+) -> ThresholdChoice:
+    """:func:`choose_threshold` on a histogram of the scores (bins over [0, 1])."""
     hist = (tuple(edges.tolist()), tuple(counts.tolist()))
-    if not len(scores):
+    total = int(counts.sum())
+    if not total:
         return ThresholdChoice(
             fallback,
             "fallback-empty",
@@ -171,7 +185,7 @@ def choose_threshold(
         return ThresholdChoice(
             fallback,
             "fallback-unimodal",
-            f"{len(scores):,} scores form a single mode{where}: no valley between "
+            f"{total:,} scores form a single mode{where}: no valley between "
             f"non-matches and matches, so the fallback {fallback:.3f} is used; "
             "check the histogram and consider --threshold",
             *hist,
@@ -186,13 +200,13 @@ def choose_threshold(
     # the first bin where the non-match mode's tail has come down to the valley floor
     first = int(np.flatnonzero(segment <= floor)[0]) + low
     value = float(edges[first])
-    above = int((scores >= value).sum())
+    above = int(counts[first:].sum())
     return ThresholdChoice(
         value,
         "valley",
         f"valley of the score histogram between the non-match mode at {centres[low]:.2f} "
         f"and the match mode at {centres[high]:.2f} ({math.exp(depth):.0f}x lower than the "
-        f"smaller mode); {above:,} of {len(scores):,} candidate scores are at or above it",
+        f"smaller mode); {above:,} of {total:,} candidate scores are at or above it",
         *hist,
         modes=(float(centres[low]), float(centres[high])),
     )
@@ -237,6 +251,50 @@ def write_histogram_png(
     image = _draw_histogram(np.asarray(edges), np.asarray(counts), choice)
     with atomic_write(path, "wb") as fh:
         image.save(fh, format="PNG")
+
+
+#: A party pair is warned about when its own histogram's valley lies at least this far
+#: below the threshold chosen from every pair's scores ...
+CUT_OFF_GAP = 0.1
+#: ... and more of its candidates score between the two than above the threshold: its
+#: matches (a pair that shares fewer fields scores them lower) are mostly cut.
+CUT_OFF_SHARE = 0.5
+
+
+def cut_off_pairs(
+    choice: ThresholdChoice, pairs: Sequence[tuple[str, Sequence[int]]]
+) -> list[str]:
+    """Warnings for the party pairs whose matches the pooled threshold cuts off.
+
+    One threshold for every party pair is chosen from their pooled scores. A pair that
+    shares fewer fields (a catalogue with names and a birth year only) has its match mode
+    lower than the others; on large inputs the pooled valley can sit above it, and that
+    pair's matches are lost without a sign. ``pairs``: (name, histogram of all its
+    candidate scores, in the bins of ``choice``) per party pair.
+    """
+    if choice.method != "valley":  # a threshold the user gave, or no valley at all
+        return []
+    out = []
+    edges = np.asarray(choice.edges, np.float64)
+    for name, counts in pairs:
+        hist = np.asarray(counts, np.int64)
+        if len(hist) + 1 != len(edges) or not hist.sum():
+            continue
+        own = _choose(edges, hist)
+        if own.method != "valley" or own.value > choice.value - CUT_OFF_GAP:
+            continue
+        cut = int(np.searchsorted(edges, choice.value, side="left"))
+        low = int(np.searchsorted(edges, own.value, side="left"))
+        between, above = int(hist[low:cut].sum()), int(hist[cut:].sum())
+        if between > CUT_OFF_SHARE * (between + above):
+            out.append(
+                f"{name}: its own scores have their valley at {own.value:.2f}, below the "
+                f"threshold {choice.value:.2f} chosen from every party pair; {between:,} "
+                f"of its candidates score between the two and only {above:,} above, so "
+                "its matches are probably cut off. Link with --scoring fs (a model and "
+                "a threshold per party pair) or give --threshold"
+            )
+    return out
 
 
 # -- helpers -------------------------------------------------------------------------------

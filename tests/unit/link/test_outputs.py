@@ -21,6 +21,7 @@ class Choice:  # stands in for threshold.ThresholdChoice: outputs only reads its
     value: float
     method: str
     explanation: str
+    edges: tuple[float, ...] = ()  # no histogram: nothing for LinkResult.warnings to check
 
 
 def token(k: int) -> np.ndarray:
@@ -119,7 +120,9 @@ def test_report_has_counts_not_rows(tmp_path: Path, result: LinkResult) -> None:
         "value": 0.8,
         "method": "valley",
         "explanation": "the valley of the histogram",
+        "edges": [],
     }
+    assert report["warnings"] == []
     assert report["timings_seconds"]["compare"] == 0.5
     assert set(report["timings_seconds"]) == {"compare", "write_outputs"}
     assert token(1).tobytes().hex() not in text

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from hashmatch.link.threshold import (
     FALLBACK_THRESHOLD,
     ThresholdChoice,
+    _choose,
     choose_threshold,
+    cut_off_pairs,
     render_histogram_text,
     write_histogram_png,
 )
+
+#: Histograms of the 4-party synth link at 969,205 records (see the file's "_about").
+LARGE = Path(__file__).parents[2] / "data" / "threshold" / "s500k_histograms.json"
 
 
 def mixture(seed: int = 0, matches: int = 2000) -> np.ndarray:
@@ -134,3 +142,28 @@ def test_shallow_valley_floor_stays_within_a_factor_2_of_its_minimum() -> None:
     chosen, by_minimum, by_mode = _floor_rules(np.clip(scores, 0, 1).astype(np.float32))
     assert by_minimum < by_mode
     assert chosen == pytest.approx(by_minimum)
+
+
+def test_a_party_pair_whose_matches_the_pooled_threshold_cuts_off_is_named() -> None:
+    """At 1M records the pooled valley sat at 0.86, above the match mode of the pair that
+    shares only names and a birth year (crm ~ catalogue, 0.83-0.85): that pair, and only
+    it, is warned about, with its own valley and the counts on each side."""
+    doc = json.loads(LARGE.read_text())
+    edges = np.linspace(0.0, 1.0, 101)
+    pooled = _choose(edges, np.asarray(doc["pooled_counts"], np.int64))
+    assert (pooled.method, round(pooled.value, 2)) == ("valley", doc["chosen"])
+    warnings = cut_off_pairs(pooled, list(doc["pairs"].items()))
+    assert len(warnings) == 1 and warnings[0].startswith("crm ~ catalogue: ")
+    assert "valley at 0.69" in warnings[0] and "--scoring fs" in warnings[0]
+    # a threshold the user gave, or one low enough for every pair: nothing to say
+    explicit = ThresholdChoice.explicit(0.86, np.zeros(0, np.float32))
+    assert cut_off_pairs(explicit, list(doc["pairs"].items())) == []
+    low = _choose(edges, np.asarray(doc["pairs"]["crm ~ catalogue"], np.int64))
+    assert cut_off_pairs(low, list(doc["pairs"].items())) == []
+
+
+def test_one_bimodal_pair_gets_no_warning() -> None:
+    scores = mixture()
+    choice = choose_threshold(scores)
+    counts, _ = np.histogram(scores, bins=np.asarray(choice.edges))
+    assert cut_off_pairs(choice, [("a ~ b", counts.tolist())]) == []
