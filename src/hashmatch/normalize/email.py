@@ -71,6 +71,11 @@ def make_email_normalizer(options: Mapping[str, Any], source: ColumnSource) -> C
             if not local:
                 raise InvalidValue("email.syntax")
             domain = "gmail.com"
+            # the canonical form may be a placeholder the written one was not ("x.+@"):
+            # checked again, so that normalising twice gives what normalising once gave
+            rule = _LOCAL_PLACEHOLDERS.get(local)
+            if rule is not None:
+                raise MissingValue("placeholder", rule)
         return f"{local}@{domain}"
 
     return normalize_email
