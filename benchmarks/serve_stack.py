@@ -22,7 +22,7 @@ from pathlib import Path
 from serve import _bodies, _Connection, _cpu_seconds, _request, _synthesise  # serve.py
 
 from hashmatch.registry import update
-from hashmatch.service.process import free_port
+from hashmatch.service.process import PORT_ATTEMPTS, free_port, port_taken
 from hashmatch.service.tokens import issue_token
 
 _RUN = ("import sys, uvicorn\nfrom hashmatch.service.app import create_app\n"
@@ -31,27 +31,44 @@ _RUN = ("import sys, uvicorn\nfrom hashmatch.service.app import create_app\n"
 STACKS = (("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop"))
 
 
+def _start(registry: str, http: str, loop: str) -> tuple[subprocess.Popen, int]:
+    """uvicorn on ``http`` and ``loop`` over the registry, once its index is loaded (on
+    another port when the free one was taken before it could bind it)."""
+    for _ in range(PORT_ATTEMPTS):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-c", _RUN, registry, str(port), http, loop],
+                                stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        seen = []
+        for line in iter(proc.stderr.readline, b""):  # wait for the index to load
+            seen.append(line)
+            if b"startup complete" in line:
+                threading.Thread(target=proc.stderr.read, daemon=True).start()
+                return proc, port
+        proc.wait()
+        if not port_taken(b"".join(seen)):
+            break
+    raise RuntimeError(f"{http} + {loop}: the service did not start:\n"
+                       + b"".join(seen).decode(errors="replace")[-2000:])
+
+
 def _measure(registry: str, token: str, bodies: list[dict], http: str, loop: str,
              clients: int) -> dict:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", _RUN, registry, str(port), http, loop],
-                            stderr=subprocess.PIPE)
+    proc, port = _start(registry, http, loop)
     try:
-        assert proc.stderr is not None
-        for line in iter(proc.stderr.readline, b""):  # wait for the index to load
-            if b"startup complete" in line:
-                break
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
         requests = [_request(port, token, b) for b in bodies]
-        done = [0]
+        done = [0] * clients
 
-        def client(share: list[bytes]) -> None:
+        def client(k: int, share: list[bytes]) -> None:
             conn = _Connection(port)
             for req in share:
-                assert conn.roundtrip(req) == 200
-            done[0] += len(share)
+                status = conn.roundtrip(req)
+                if status != 200:
+                    msg = f"{http} + {loop}: a request got HTTP {status}"
+                    raise RuntimeError(msg)
+            done[k] = len(share)  # each thread its own slot: no lost update
 
-        threads = [threading.Thread(target=client, args=(requests[k::clients],))
+        threads = [threading.Thread(target=client, args=(k, requests[k::clients]))
                    for k in range(clients)]
         cpu, started = _cpu_seconds([proc.pid]), time.perf_counter()
         for t in threads:
@@ -62,8 +79,11 @@ def _measure(registry: str, token: str, bodies: list[dict], http: str, loop: str
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"http": http, "loop": loop, "requests_per_s": round(done[0] / wall, 1),
-            "server_cpu_ms_per_request": round(1000 * cpu / done[0], 3)}
+    if sum(done) != len(requests):  # a client thread failed (its error was printed)
+        msg = f"{http} + {loop}: {sum(done)} of {len(requests)} requests answered"
+        raise RuntimeError(msg)
+    return {"http": http, "loop": loop, "requests_per_s": round(sum(done) / wall, 1),
+            "server_cpu_ms_per_request": round(1000 * cpu / sum(done), 3)}
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import httpx
 
 from hashmatch.errors import HashmatchError
 
-__all__ = ["free_port", "serving"]
+__all__ = ["PORT_ATTEMPTS", "free_port", "port_taken", "serving"]
 
 
 def free_port() -> int:
@@ -25,10 +25,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Attempts at a free port: ``free_port`` can only say a port was free a moment ago, and
+#: another process (a parallel test, a benchmark) may bind it before the service does.
+PORT_ATTEMPTS = 5
+
+
+def port_taken(stderr: bytes) -> bool:
+    """True when a server's log says its port was taken before it could bind it."""
+    return b"address already in use" in stderr.lower()
+
+
 @contextmanager
 def serving(registry: str, *, wait: float = 120.0, workers: int = 1) -> Iterator[str]:
     """Run the service over ``registry`` on 127.0.0.1 (``workers`` processes, each
     started when this yields); yields its URL."""
+    for attempt in range(PORT_ATTEMPTS):
+        proc, url, err = _start(registry, wait, workers)
+        if proc is not None:
+            break
+        if not port_taken(err) or attempt == PORT_ATTEMPTS - 1:
+            raise HashmatchError("the service did not start:\n"
+                                 + err.decode(errors="replace")[-2000:])
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _start(registry: str, wait: float, workers: int
+           ) -> tuple[subprocess.Popen[bytes] | None, str, bytes]:
+    """The service started on a free port and answering ``/health``: (process, URL, b"");
+    or (None, URL, its log) when it exited or did not answer within ``wait`` seconds."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     more = ["--workers", str(workers)] if workers > 1 else []
@@ -41,22 +69,17 @@ def serving(registry: str, *, wait: float = 120.0, workers: int = 1) -> Iterator
     assert proc.stderr is not None
     threading.Thread(target=lines.extend, args=(iter(proc.stderr.readline, b""),),
                      daemon=True).start()
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                ready = sum(b"startup complete" in x for x in list(lines)) >= workers
-                if ready and httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                err = b"".join(lines).decode(errors="replace")[-2000:]
-                raise HashmatchError("the service did not start:\n" + err) from None
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            ready = sum(b"startup complete" in x for x in list(lines)) >= workers
+            if ready and httpx.get(url + "/health", timeout=1).status_code == 200:
+                return proc, url, b""
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            time.sleep(0.1)  # the reader thread's last lines
+            return None, url, b"".join(lines)
+        time.sleep(0.2)

@@ -7,6 +7,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -54,3 +55,23 @@ def test_cli_token_lookup_and_python_client(served, server, tmp_path: Path) -> N
     with hm.Client(server, "hm_catalogue_" + "0" * 64) as client, pytest.raises(
             hm.HashmatchError, match="401"):
         client.match(batch)
+
+
+def test_a_port_taken_between_the_choice_and_the_bind_is_chosen_again(
+    served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``free_port`` can only say a port was free a moment ago: when another process
+    binds it first (a parallel test), the service starts again on another one."""
+    import socket
+
+    from hashmatch.service import process
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = iter([busy, process.free_port()])
+        monkeypatch.setattr(process, "free_port", lambda: next(ports))
+        with serving(served.registry) as url:
+            assert not url.endswith(f":{busy}")
+            assert httpx.get(url + "/health", timeout=5).status_code == 200
