@@ -40,9 +40,11 @@ def _start(registry: str, http: str, loop: str) -> tuple[subprocess.Popen, int]:
                                 stderr=subprocess.PIPE)
         assert proc.stderr is not None
         seen = []
-        for line in iter(proc.stderr.readline, b""):  # wait for the index to load
+        # uvicorn says "startup complete" once the index is loaded, *before* it binds the
+        # port; "running on" once it listens
+        for line in iter(proc.stderr.readline, b""):
             seen.append(line)
-            if b"startup complete" in line:
+            if b"Uvicorn running on" in line:
                 threading.Thread(target=proc.stderr.read, daemon=True).start()
                 return proc, port
         proc.wait()
