@@ -58,7 +58,7 @@ from hashmatch.registry.records import RecordSet
 from hashmatch.registry.store import open_store
 from hashmatch.service.index import RegistryIndex
 from hashmatch.service.payload import MatchRequest, decode_records, encode_rows
-from hashmatch.service.process import free_port, serving
+from hashmatch.service.process import PORT_ATTEMPTS, free_port, port_taken, serving
 from hashmatch.service.tokens import issue_token
 from hashmatch.synth import synthesize
 
@@ -291,16 +291,26 @@ def _spawned_start(registry: str, workers: int) -> dict:
     """The reference for the start: uvicorn's own ``workers`` (each a fresh interpreter
     that loads its own index, as ``hashmatch serve --workers`` did before it forked them
     after one load): seconds until every one is ready, and their memory."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _SPAWNED, registry, str(free_port()),
-                             str(workers)], stderr=subprocess.PIPE)
-    try:
+    for _ in range(PORT_ATTEMPTS):  # the free port may be taken before uvicorn binds it
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", _SPAWNED, registry, str(free_port()),
+                                 str(workers)], stderr=subprocess.PIPE)
         assert proc.stderr is not None
-        ready = 0
+        ready, seen = 0, []
         for line in iter(proc.stderr.readline, b""):
+            seen.append(line)
             ready += b"startup complete" in line
             if ready == workers:
                 break
+        if ready == workers:
+            break
+        proc.wait()
+        if not port_taken(b"".join(seen)):
+            break
+    if ready < workers:
+        msg = "uvicorn's workers did not start:\n" + b"".join(seen).decode(errors="replace")
+        raise RuntimeError(msg[-2000:])
+    try:
         start_s = time.perf_counter() - started
         threading.Thread(target=proc.stderr.read, daemon=True).start()
         pss = _pss_mib(_tree(proc.pid))
