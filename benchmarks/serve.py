@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -287,32 +288,38 @@ _SPAWNED = ("import sys, uvicorn\nfrom hashmatch.service.app import worker_envir
             "workers=int(sys.argv[3]), host='127.0.0.1', port=int(sys.argv[2]))")
 
 
+def _launch(argv: Callable[[int], list[str]], ready: bytes, count: int, what: str
+            ) -> tuple[subprocess.Popen, int, float]:
+    """Start ``argv(port)`` on a free port and wait until its log has shown ``ready``
+    ``count`` times: (process, port, when the successful start began). Started again on
+    another port when the free one was taken before the server could bind it."""
+    for _ in range(PORT_ATTEMPTS):
+        port, started = free_port(), time.perf_counter()
+        proc = subprocess.Popen(argv(port), stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        seen, found = [], 0
+        for line in iter(proc.stderr.readline, b""):
+            seen.append(line)
+            found += ready in line
+            if found == count:
+                threading.Thread(target=proc.stderr.read, daemon=True).start()
+                return proc, port, started
+        proc.wait()
+        if not port_taken(b"".join(seen)):
+            break
+    msg = f"{what} did not start:\n" + b"".join(seen).decode(errors="replace")
+    raise RuntimeError(msg[-2000:])
+
+
 def _spawned_start(registry: str, workers: int) -> dict:
     """The reference for the start: uvicorn's own ``workers`` (each a fresh interpreter
     that loads its own index, as ``hashmatch serve --workers`` did before it forked them
     after one load): seconds until every one is ready, and their memory."""
-    for _ in range(PORT_ATTEMPTS):  # the free port may be taken before uvicorn binds it
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", _SPAWNED, registry, str(free_port()),
-                                 str(workers)], stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        ready, seen = 0, []
-        for line in iter(proc.stderr.readline, b""):
-            seen.append(line)
-            ready += b"startup complete" in line
-            if ready == workers:
-                break
-        if ready == workers:
-            break
-        proc.wait()
-        if not port_taken(b"".join(seen)):
-            break
-    if ready < workers:
-        msg = "uvicorn's workers did not start:\n" + b"".join(seen).decode(errors="replace")
-        raise RuntimeError(msg[-2000:])
+    proc, _, started = _launch(
+        lambda port: [sys.executable, "-c", _SPAWNED, registry, str(port), str(workers)],
+        b"startup complete", workers, "uvicorn's workers")
     try:
         start_s = time.perf_counter() - started
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
         pss = _pss_mib(_tree(proc.pid))
     finally:
         proc.terminate()

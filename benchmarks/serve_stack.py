@@ -12,17 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from serve import _bodies, _Connection, _cpu_seconds, _request, _synthesise  # serve.py
+from serve import _bodies, _Connection, _cpu_seconds, _launch, _request, _synthesise  # serve.py
 
 from hashmatch.registry import update
-from hashmatch.service.process import PORT_ATTEMPTS, free_port, port_taken
 from hashmatch.service.tokens import issue_token
 
 _RUN = ("import sys, uvicorn\nfrom hashmatch.service.app import create_app\n"
@@ -31,32 +29,13 @@ _RUN = ("import sys, uvicorn\nfrom hashmatch.service.app import create_app\n"
 STACKS = (("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop"))
 
 
-def _start(registry: str, http: str, loop: str) -> tuple[subprocess.Popen, int]:
-    """uvicorn on ``http`` and ``loop`` over the registry, once its index is loaded (on
-    another port when the free one was taken before it could bind it)."""
-    for _ in range(PORT_ATTEMPTS):
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-c", _RUN, registry, str(port), http, loop],
-                                stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        seen = []
-        # uvicorn says "startup complete" once the index is loaded, *before* it binds the
-        # port; "running on" once it listens
-        for line in iter(proc.stderr.readline, b""):
-            seen.append(line)
-            if b"Uvicorn running on" in line:
-                threading.Thread(target=proc.stderr.read, daemon=True).start()
-                return proc, port
-        proc.wait()
-        if not port_taken(b"".join(seen)):
-            break
-    raise RuntimeError(f"{http} + {loop}: the service did not start:\n"
-                       + b"".join(seen).decode(errors="replace")[-2000:])
-
-
 def _measure(registry: str, token: str, bodies: list[dict], http: str, loop: str,
              clients: int) -> dict:
-    proc, port = _start(registry, http, loop)
+    # uvicorn says "startup complete" once the index is loaded, *before* it binds the
+    # port; "running on" once it listens
+    proc, port, _ = _launch(
+        lambda port: [sys.executable, "-c", _RUN, registry, str(port), http, loop],
+        b"Uvicorn running on", 1, f"{http} + {loop}")
     try:
         requests = [_request(port, token, b) for b in bodies]
         done = [0] * clients

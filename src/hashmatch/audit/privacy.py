@@ -397,7 +397,6 @@ class _SegmentState:
     sample_keys: npt.NDArray[np.uint64] = field(
         default_factory=lambda: np.zeros(0, np.uint64))
 
-
     def add_sample(self, rows: npt.NDArray[np.uint8], keys: npt.NDArray[np.uint64]) -> None:
         """Keep the NEAR_SAMPLE rows with the smallest keys seen so far."""
         both = rows if self.sample is None else np.concatenate([self.sample, rows])
