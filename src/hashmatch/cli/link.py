@@ -316,8 +316,8 @@ def render(result: LinkResult, out_dir: Path, console: Console) -> None:
             + ", ".join(f"{t:.3f}" for t in within),
             markup=False,
         )
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    for note in result.notes:
+        console.print(f"[cyan]note:[/] {escape(note)}")
     total = result.timings.get("total")
     console.print(f"results in {out_dir}" + (f" ({total:.2f} s)" if total is not None else ""))
     console.print(f"report: {out_dir / HTML_FILE} (open it in a browser)", markup=False)

@@ -278,12 +278,11 @@ cdef class OneRecord:
         return 1 if self.nparts > 1 and row >= self.first[1] else 0
 
     def match(self, const uint64_t[::1] clk, const uint8_t[::1] present,
-              const uint8_t[:, ::1] tokens, int64_t own, double threshold, double within,
-              int64_t stored):
+              const uint8_t[:, ::1] tokens, const double[::1] cuts, int64_t stored):
         """The record's candidates and scores: ``(rows, scores, passing, top)`` with
         ``rows`` the index rows sharing a key (record-number order, ``stored`` among them
         when >= 0), ``scores`` their combined scores (float32), ``passing`` the positions
-        at or above their cut (``within`` against ``own``'s rows, else ``threshold``) and
+        at or above their cut (``cuts[k]`` against the rows of party ``k``) and
         ``top`` the first position of the highest score (-1 without candidates)."""
         cdef int64_t W = self.c[0].W, q, p, x, lo, hi, total, n = 0, m = 0, row, top = -1
         cdef int64_t nq, e
@@ -357,7 +356,9 @@ cdef class OneRecord:
             s[x] = v
             if top < 0 or v > best:
                 top, best = x, v
-            if <double>v >= (within if self.party_of[row] == own else threshold):
+            if self.party_of[row] >= cuts.shape[0]:
+                raise ValueError("query record: no cut for a stored party")
+            if <double>v >= cuts[self.party_of[row]]:
                 passing.append(x)
         return rows, scores, passing, top
 

@@ -9,10 +9,11 @@ of its own). Pairs are merged with union-find, **best-first** (score descending,
   stronger link wins and the weaker one is dropped.
 * **explicit non-match** (when a ``compare`` function is given): some row x of X and some
   row y of Y, other than the pair being merged, score below ``reject_below`` (the
-  threshold minus a margin). This resolves the transitive conflict A1~B1, B1~C1 but
-  A1 !~ C1: the coordinator scores the cross pairs of the two clusters (at most one row per
-  party each without dedup, so a handful of comparisons) and keeps A1-B1 and B1-C1 apart
-  when A1 and C1 are clearly different people. Cross pairs scoring between ``reject_below``
+  threshold minus a margin; a bar per party pair where their thresholds differ). This
+  resolves the transitive conflict A1~B1, B1~C1 but A1 !~ C1: the coordinator scores
+  the cross pairs of the two clusters (at most one row per party each without dedup, so
+  a handful of comparisons) and keeps A1-B1 and B1-C1 apart when A1 and C1 are clearly
+  different people. Cross pairs scoring between ``reject_below``
   and the threshold (weak evidence either way) do not block the merge.
 
   Every cross pair is checked while the two clusters have at most
@@ -84,7 +85,7 @@ def merge_entities(
     *,
     dedup: bool = False,
     compare: PairScorer | None = None,
-    reject_below: float | None = None,
+    reject_below: float | npt.ArrayLike | None = None,
     progress: ProgressHook | None = None,
 ) -> tuple[list[npt.NDArray[np.int64]], EntityStats]:
     """Union accepted pairs into entities under the rules of this module.
@@ -99,7 +100,8 @@ def merge_entities(
         Allow an entity to hold several rows of one party (within-party duplicates).
     compare, reject_below:
         Score cross pairs of two clusters before merging them; refuse the merge if any
-        scores below ``reject_below``. Both or neither.
+        scores below ``reject_below``: one bar, or a P x P matrix whose ``[x, y]`` holds
+        the rows of parties x and y to their own. Both or neither.
     progress:
         ``hook(done, total)`` over the pairs that go through the merge loop.
 
@@ -138,7 +140,9 @@ def merge_entities(
     order = order[~lone[order]]
     party_of = np.repeat(np.arange(len(party_rows)), party_rows).tolist()
     clusters = _Clusters(UnionFind(parent), party_of)
-    merger = _Merger(clusters, offsets, dedup, compare, reject_below)
+    bars = None if reject_below is None else np.broadcast_to(
+        np.asarray(reject_below, np.float64), (len(party_rows), len(party_rows)))
+    merger = _Merger(clusters, offsets, dedup, compare, bars)
     first, second = lo[order].tolist(), hi[order].tolist()
     for k0 in range(0, len(first), _WINDOW):
         window = first[k0 : k0 + _WINDOW], second[k0 : k0 + _WINDOW]
@@ -342,13 +346,14 @@ class _Merger:
         offsets: npt.NDArray[np.int64],
         dedup: bool,
         compare: PairScorer | None,
-        reject_below: float | None,
+        bars: npt.NDArray[np.float64] | None,
     ) -> None:
         self.clusters = clusters
         self.offsets = offsets
         self.dedup = dedup
         self.compare = compare
-        self.reject_below = reject_below
+        self.bars = bars  # reject_below per party pair
+        # each known cross pair's score less its party pair's bar: below 0 refuses a merge
         self.known = _KnownScores(int(offsets[-1]))
         self.merged = self.redundant = self.refused_same_party = self.refused_conflict = 0
 
@@ -369,7 +374,6 @@ class _Merger:
 
     def _replay(self, first: list[int], second: list[int]) -> list[tuple[int, int]]:
         """The cross pairs without a known score that replaying the merges asks about."""
-        assert self.reject_below is not None
         replay = _Replay(self.clusters)
         asked: list[tuple[int, int]] = []
         for a, b in zip(first, second, strict=True):
@@ -379,7 +383,7 @@ class _Merger:
             pairs = _cross_pairs(replay.head(ra), replay.size(ra), replay.head(rb),
                                  replay.size(rb), a, b)
             known = self.known.get(pairs)
-            if any(k is not None and k < self.reject_below for k in known):
+            if any(k is not None and k < 0 for k in known):
                 continue  # refused for certain
             asked.extend(p for p, k in zip(pairs, known, strict=True) if k is None)
             replay.join(ra, rb)
@@ -403,21 +407,21 @@ class _Merger:
         self.merged += 1
 
     def _conflict(self, pairs: list[tuple[int, int]]) -> bool:
-        assert self.reject_below is not None
         known = self.known.get(pairs)
-        if any(k is not None and k < self.reject_below for k in known):
+        if any(k is not None and k < 0 for k in known):
             return True
         missing = [p for p, k in zip(pairs, known, strict=True) if k is None]
         if missing:
             got = self._score(missing)
             self.known.add(missing, got)
-            return any(g < self.reject_below for g in got)
+            return any(g < 0 for g in got)
         return False
 
     def _score(self, pairs: list[tuple[int, int]]) -> list[float]:
-        """Scores of row pairs ``(s, t)`` (global rows, ``s < t``), one call of ``compare``
-        per party pair (and per :data:`_PREFETCH_CHUNK` pairs)."""
-        assert self.compare is not None
+        """Scores of row pairs ``(s, t)`` (global rows, ``s < t``) less their party pair's
+        bar, one call of ``compare`` per party pair (and per :data:`_PREFETCH_CHUNK`
+        pairs)."""
+        assert self.compare is not None and self.bars is not None
         s, t = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
         ps = np.searchsorted(self.offsets, s, side="right") - 1
         pt = np.searchsorted(self.offsets, t, side="right") - 1
@@ -428,7 +432,8 @@ class _Merger:
                 part = where[k0 : k0 + _PREFETCH_CHUNK]
                 rows_s = s[part] - self.offsets[x]
                 rows_t = t[part] - self.offsets[y]
-                out[part] = np.asarray(self.compare(x, rows_s, y, rows_t), dtype=np.float64)
+                out[part] = np.asarray(self.compare(x, rows_s, y, rows_t),
+                                       dtype=np.float64) - self.bars[x, y]
         scores: list[float] = out.tolist()
         return scores
 

@@ -315,7 +315,7 @@ def build_report(result: LinkResult) -> dict[str, Any]:
         "token_evidence": _token_evidence(result) if result.model is None else {},
         "borderline_pairs": _borderline_pairs(result),
         "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
-        "warnings": list(result.warnings),
+        "notes": list(result.notes),
     }
 
 

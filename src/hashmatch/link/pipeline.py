@@ -63,7 +63,7 @@ from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
 from hashmatch.link.solve import SolveStats, solve_one_to_one
-from hashmatch.link.threshold import ThresholdChoice, choose_threshold
+from hashmatch.link.threshold import ThresholdChoice, choose_threshold, pair_threshold
 
 __all__ = [
     "Engine",
@@ -75,6 +75,8 @@ __all__ = [
     "link_files",
     "score_candidates",
     "score_pairs",
+    "conflict_bars",
+    "job_cuts",
     "within_party_threshold",
 ]
 
@@ -316,7 +318,8 @@ def link_encodings(
         grids = [(f"{infos[a].party} ~ {infos[b].party}", infos[a].rows,
                   None if a == b else infos[b].rows) for a, b in jobs]
         check_cost(grids, allow_costly=allow_costly)
-        scored, choice = _link_exhaustive(scorer, jobs, grids, pooled, threshold, pool, meter)
+        scored, choice, cuts = _link_exhaustive(scorer, jobs, grids, pooled, threshold, pool,
+                                                meter)
         timings["compare"] = time.perf_counter() - t0
         timings["threshold"] = 0.0
         scores = pool.scores()
@@ -333,13 +336,13 @@ def link_encodings(
         t0 = time.perf_counter()
         scores = pool.scores()
         choice = _threshold(threshold, scores)
-        if choice.value < floor:  # rare: the valley lies below what was kept; score again
-            floor = choice.value
+        cuts = job_cuts(choice, jobs, [job.counts for job in scored], threshold is None)
+        if min(cuts) < floor:  # rare: a valley lies below what was kept; score again
+            floor = min(cuts)
             scored = [_score_job(scorer, a, b, config, floor, None, None, budget, minhash)
                       for a, b in jobs]
         timings["threshold"] = time.perf_counter() - t0
 
-    cuts = [_cut(choice, a == b and cross and threshold is None) for a, b in jobs]
     solved = _solve_all(jobs, scored, cuts, timings)
     return merge_solved(
         parties, infos, jobs, scored, solved, cuts, choice, scorer, dedup, conflict_margin,
@@ -466,7 +469,8 @@ def merge_solved(
         ps,
         dedup=dedup,
         compare=scorer,
-        reject_below=choice.value - _margin(conflict_margin, dedup),
+        reject_below=conflict_bars(len(infos), jobs, cuts, choice.value,
+                                   _margin(conflict_margin, dedup)),
         progress=meter.after_comparisons(),
     )
     row_tokens = tuple(np.asarray(p.row_tokens) for p in parties)
@@ -491,6 +495,18 @@ def merge_solved(
         score_sample=scores,
         timings=timings,
     )
+
+
+def conflict_bars(n_parties: int, jobs: Sequence[tuple[int, int]], cuts: Sequence[float],
+                  threshold: float, margin: float) -> npt.NDArray[np.float64]:
+    """The merge veto's bar per party pair (:func:`~hashmatch.link.entities.
+    merge_entities`): ``margin`` below the pair's cut across parties, below the threshold
+    within a party."""
+    bars = np.full((n_parties, n_parties), threshold - margin)
+    for (a, b), cut in zip(jobs, cuts, strict=True):
+        if a != b:
+            bars[a, b] = bars[b, a] = cut - margin
+    return bars
 
 
 def _link_probabilistic(
@@ -707,10 +723,10 @@ def _link_exhaustive(
     threshold: float | None,
     pool: _ScorePool,
     meter: _Meter,
-) -> tuple[list[_Scored], ThresholdChoice]:
+) -> tuple[list[_Scored], ThresholdChoice, list[float]]:
     """Every pair of every job, through the grid kernel (see :mod:`hashmatch.link.
     exhaustive`): the threshold from a row-major sample of all pairs' scores (all of them
-    when they fit the pool), then per job the pairs at or above its cut."""
+    when they fit the pool), then per job its cut and the pairs at or above it."""
     sizes = [grid_size(n, m) for _, n, m in grids]
     stride = sample_stride(sum(g for g, p in zip(sizes, pooled, strict=True) if p), pool.cap)
     sampled = []  # per job, the histogram of its sampled scores (the report draws it)
@@ -723,14 +739,14 @@ def _link_exhaustive(
                 pool.add(s)
         sampled.append(counts)
     choice = _threshold(threshold, pool.scores())
+    cuts = job_cuts(choice, jobs, sampled, threshold is None)
     scored = []
-    for k, ((a, b), size) in enumerate(zip(jobs, sizes, strict=True)):
-        cut = _cut(choice, a == b and len(scorer.parties) > 1 and threshold is None)
+    for k, ((a, b), size, cut) in enumerate(zip(jobs, sizes, cuts, strict=True)):
         right = None if a == b else scorer.parties[b]
         chunks = likely_pairs(scorer.parties[a], right, cut, scorer.config)
         i, j, score, _, _ = _score_chunks(scorer, a, b, chunks, cut, None, meter.job(k))
         scored.append(_Scored(i, j, score, size, None, sampled[k]))
-    return scored, choice
+    return scored, choice, cuts
 
 
 def _histogram(scores: Scores) -> npt.NDArray[np.int64]:
@@ -740,10 +756,23 @@ def _histogram(scores: Scores) -> npt.NDArray[np.int64]:
     )
 
 
-def _cut(choice: ThresholdChoice, within_party_auto: bool) -> float:
-    """The acceptance cut of a job: the threshold, or for within-party pairs under an
-    automatic threshold (with other parties present) :func:`within_party_threshold`."""
-    return within_party_threshold(choice.value) if within_party_auto else choice.value
+def job_cuts(choice: ThresholdChoice, jobs: Sequence[tuple[int, int]],
+             counts: Sequence[npt.NDArray[np.int64]], automatic: bool) -> list[float]:
+    """The acceptance cut of each job (party pair), given the histogram of all its
+    candidate scores: the threshold; under an automatic threshold with several parties,
+    :func:`within_party_threshold` for within-party pairs, and for a cross-party pair
+    whose matches the pooled threshold would cut off, the valley of its own scores
+    (:func:`~hashmatch.link.threshold.own_valley`)."""
+    cross = any(a != b for a, b in jobs)
+    cuts = []
+    for (a, b), hist in zip(jobs, counts, strict=True):
+        if not automatic:
+            cuts.append(choice.value)
+        elif a == b:
+            cuts.append(within_party_threshold(choice.value) if cross else choice.value)
+        else:
+            cuts.append(pair_threshold(choice, hist.tolist()))
+    return cuts
 
 
 def _candidates(

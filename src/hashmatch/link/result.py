@@ -23,7 +23,7 @@ from hashmatch.link.blocking import BlockingStats
 from hashmatch.link.entities import EntityStats
 from hashmatch.link.scoring import TokenKind
 from hashmatch.link.solve import SolveStats
-from hashmatch.link.threshold import ThresholdChoice, cut_off_pairs
+from hashmatch.link.threshold import ThresholdChoice, own_valley
 
 if TYPE_CHECKING:
     from hashmatch.link.explain import PairExplanations
@@ -113,13 +113,17 @@ class LinkResult:
         return tuple(p.party for p in self.parties)
 
     @property
-    def warnings(self) -> tuple[str, ...]:
-        """What the user should look at before trusting the result: today, party pairs
-        whose matches the one automatic threshold cuts off
-        (:func:`~hashmatch.link.threshold.cut_off_pairs`)."""
-        cross = [(f"{s.party_a} ~ {s.party_b}", s.score_counts)
-                 for s in self.pair_stats if s.party_a != s.party_b]
-        return tuple(cut_off_pairs(self.threshold, cross))
+    def notes(self) -> tuple[str, ...]:
+        """What the user should know about how the result was reached: today, the party
+        pairs linked at their own threshold because the pooled one would have cut their
+        matches off (:func:`~hashmatch.link.threshold.own_valley`)."""
+        out = []
+        for s in self.pair_stats:
+            own = own_valley(self.threshold, s.score_counts) if s.party_a != s.party_b \
+                else None
+            if own is not None:
+                out.append(own.describe(f"{s.party_a} ~ {s.party_b}"))
+        return tuple(out)
 
     def to_pandas(self, *, rejected: bool = True) -> Any:
         """One row per input row: ``party, row, record_id, row_token, entity_id, status,

@@ -26,6 +26,11 @@ belongs in the valley between the two modes. The method, in order:
    against the ones they replaced: benchmarks/README.md, "Threshold: the valley floor".)
 4. Fallbacks, each said in the explanation: no scores, or a single mode (no valley to
    find), gives ``fallback`` (0.8, a conservative Dice threshold for 1024-bit CLKs).
+5. Per party pair (:func:`own_valley`): a cross-party pair whose own histogram has its
+   valley well below the pooled threshold, with most of its candidates above that valley
+   lying below the pooled threshold, is linked at its own valley. Such a pair shares
+   fewer fields than the others, so its matches score lower; on large inputs the pooled
+   valley can sit above them.
 
 Interface::
 
@@ -61,7 +66,9 @@ __all__ = [
     "FALLBACK_THRESHOLD",
     "ThresholdChoice",
     "choose_threshold",
-    "cut_off_pairs",
+    "OwnValley",
+    "own_valley",
+    "pair_threshold",
     "render_histogram_text",
     "write_histogram_png",
 ]
@@ -253,48 +260,66 @@ def write_histogram_png(
         image.save(fh, format="PNG")
 
 
-#: A party pair is warned about when its own histogram's valley lies at least this far
-#: below the threshold chosen from every pair's scores ...
-CUT_OFF_GAP = 0.1
-#: ... and more of its candidates score between the two than above the threshold: its
-#: matches (a pair that shares fewer fields scores them lower) are mostly cut.
-CUT_OFF_SHARE = 0.5
+#: A cross-party pair is linked at the valley of its own scores when that valley lies at
+#: least this far below the threshold chosen from every pair's scores ...
+OWN_VALLEY_GAP = 0.1
+#: ... and more of its candidates score between the two than above the pooled threshold:
+#: its matches (a pair that shares fewer fields scores them lower) would mostly be cut.
+OWN_VALLEY_SHARE = 0.5
 
 
-def cut_off_pairs(
-    choice: ThresholdChoice, pairs: Sequence[tuple[str, Sequence[int]]]
-) -> list[str]:
-    """Warnings for the party pairs whose matches the pooled threshold cuts off.
+@dataclass(frozen=True)
+class OwnValley:
+    """A party pair whose matches the pooled threshold would cut off, and its own cut."""
+
+    value: float  # the valley of the pair's own score histogram: its threshold
+    pooled: float  # the threshold chosen from every pair's scores
+    between: int  # its candidates scoring in [value, pooled)
+    above: int  # its candidates scoring at or above pooled
+
+    def describe(self, name: str) -> str:
+        return (
+            f"{name}: linked at the valley of its own scores, {self.value:.2f}, not at the "
+            f"threshold {self.pooled:.2f} chosen from every party pair: {self.between:,} of "
+            f"its candidates score between the two and only {self.above:,} above (a pair "
+            "that shares fewer fields scores its matches lower)"
+        )
+
+
+def own_valley(choice: ThresholdChoice, counts: Sequence[int]) -> OwnValley | None:
+    """The cut of one cross-party pair when the automatic threshold would cut it off.
 
     One threshold for every party pair is chosen from their pooled scores. A pair that
     shares fewer fields (a catalogue with names and a birth year only) has its match mode
     lower than the others; on large inputs the pooled valley can sit above it, and that
-    pair's matches are lost without a sign. ``pairs``: (name, histogram of all its
-    candidate scores, in the bins of ``choice``) per party pair.
+    pair's matches would be lost. When the pair's own histogram (``counts``, all its
+    candidate scores in the bins of ``choice``) has a valley :data:`OWN_VALLEY_GAP` or
+    more below the pooled threshold and most of its candidates above that valley lie
+    below the pooled threshold, the pair is linked at its own valley. Otherwise (the
+    common case, and always for a threshold the user gave) None: the pooled threshold.
     """
     if choice.method != "valley":  # a threshold the user gave, or no valley at all
-        return []
-    out = []
+        return None
     edges = np.asarray(choice.edges, np.float64)
-    for name, counts in pairs:
-        hist = np.asarray(counts, np.int64)
-        if len(hist) + 1 != len(edges) or not hist.sum():
-            continue
-        own = _choose(edges, hist)
-        if own.method != "valley" or own.value > choice.value - CUT_OFF_GAP:
-            continue
-        cut = int(np.searchsorted(edges, choice.value, side="left"))
-        low = int(np.searchsorted(edges, own.value, side="left"))
-        between, above = int(hist[low:cut].sum()), int(hist[cut:].sum())
-        if between > CUT_OFF_SHARE * (between + above):
-            out.append(
-                f"{name}: its own scores have their valley at {own.value:.2f}, below the "
-                f"threshold {choice.value:.2f} chosen from every party pair; {between:,} "
-                f"of its candidates score between the two and only {above:,} above, so "
-                "its matches are probably cut off. Link with --scoring fs (a model and "
-                "a threshold per party pair) or give --threshold"
-            )
-    return out
+    hist = np.asarray(counts, np.int64)
+    if len(hist) + 1 != len(edges) or not hist.sum():
+        return None
+    own = _choose(edges, hist)
+    if own.method != "valley" or own.value > choice.value - OWN_VALLEY_GAP:
+        return None
+    cut = int(np.searchsorted(edges, choice.value, side="left"))
+    low = int(np.searchsorted(edges, own.value, side="left"))
+    between, above = int(hist[low:cut].sum()), int(hist[cut:].sum())
+    if between <= OWN_VALLEY_SHARE * (between + above):
+        return None
+    return OwnValley(own.value, choice.value, between, above)
+
+
+def pair_threshold(choice: ThresholdChoice, counts: Sequence[int]) -> float:
+    """The threshold of one cross-party pair: its :func:`own_valley` where it has one,
+    else the pooled threshold."""
+    own = own_valley(choice, counts)
+    return choice.value if own is None else own.value
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -11,15 +11,19 @@ registry calls this on the scope of each run; everything outside keeps its entit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch.link.entities import merge_entities
 from hashmatch.link.inputs import as_encoding, token_kinds
-from hashmatch.link.pipeline import DEDUP_CONFLICT_MARGIN, DEFAULT_CONFLICT_MARGIN
+from hashmatch.link.pipeline import (
+    DEDUP_CONFLICT_MARGIN,
+    DEFAULT_CONFLICT_MARGIN,
+    conflict_bars,
+)
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
 from hashmatch.link.solve import solve_one_to_one
@@ -30,16 +34,33 @@ __all__ = ["Rules", "cluster_scope", "scorer_for"]
 
 @dataclass(frozen=True)
 class Rules:
-    """The registry's linkage rules (fixed at its first run)."""
+    """The registry's linkage rules (fixed at its first run): the cross-party threshold,
+    the within-party cut, dedup, and the cross-party pairs linked at their own threshold
+    (``pair_cuts``, keyed by the two party names in sorted order; see
+    :func:`hashmatch.link.threshold.own_valley`)."""
 
     threshold: float
     within_cut: float
     dedup: bool
+    pair_cuts: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
-    @property
-    def reject_below(self) -> float:
+    def cut(self, a: str, b: str) -> float:
+        """The cut of a pair of records of parties ``a`` and ``b``."""
+        if a == b:
+            return self.within_cut
+        return self.pair_cuts.get((min(a, b), max(a, b)), self.threshold)
+
+    def cut_table(self, parties: Sequence[str]) -> npt.NDArray[np.float64]:
+        """``cut_table(names)[x, y]``: the cut of parties ``names[x]`` and ``names[y]``."""
+        return np.array([[self.cut(a, b) for b in parties] for a in parties], np.float64) \
+            .reshape(len(parties), len(parties))
+
+    def conflict_bars(self, parties: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The merge veto's bar per party pair, as a batch link sets it."""
         margin = DEDUP_CONFLICT_MARGIN if self.dedup else DEFAULT_CONFLICT_MARGIN
-        return self.threshold - margin
+        jobs = [(x, y) for x in range(len(parties)) for y in range(x + 1, len(parties))]
+        cuts = [self.cut(parties[x], parties[y]) for x, y in jobs]
+        return conflict_bars(len(parties), jobs, cuts, self.threshold, margin)
 
 
 def scorer_for(layout: Layout, parties: Sequence[RecordSet]) -> PairScorer:
@@ -49,6 +70,7 @@ def scorer_for(layout: Layout, parties: Sequence[RecordSet]) -> PairScorer:
 
 
 def cluster_scope(
+    names: Sequence[str],
     parties: Sequence[RecordSet],
     lo: npt.NDArray[np.int64],
     hi: npt.NDArray[np.int64],
@@ -56,8 +78,8 @@ def cluster_scope(
     rules: Rules,
 ) -> list[list[int]]:
     """Clusters (lists of record numbers) of the scope records in ``parties`` (one
-    :class:`RecordSet` per party, rows in record-number order), from the edges
-    ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut)."""
+    :class:`RecordSet` per party, named ``names``, rows in record-number order), from the
+    edges ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut)."""
     rids = np.concatenate([p.rids for p in parties]) if parties else np.zeros(0, np.int64)
     party_of = np.concatenate([np.full(len(p.rids), k) for k, p in enumerate(parties)]) \
         if parties else np.zeros(0, np.int64)
@@ -73,12 +95,14 @@ def cluster_scope(
     keep = np.ones(len(score), bool)
     for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True) if x != y}:
         sel = np.flatnonzero((pa == a) & (pb == b))
-        kept, _ = solve_one_to_one(ra[sel], rb[sel], score[sel], threshold=rules.threshold)
+        kept, _ = solve_one_to_one(ra[sel], rb[sel], score[sel],
+                                   threshold=rules.cut(names[a], names[b]))
         keep[sel[~kept]] = False
     scorer = scorer_for(parties[0].header, parties) if parties else None
     labels, _ = merge_entities(
         [len(p.rids) for p in parties], pa[keep], ra[keep], pb[keep], rb[keep], score[keep],
-        dedup=rules.dedup, compare=scorer, reject_below=rules.reject_below if scorer else None,
+        dedup=rules.dedup, compare=scorer,
+        reject_below=rules.conflict_bars(names) if scorer else None,
     )
     flat = np.concatenate(labels) if labels else np.zeros(0, np.int64)
     groups: dict[int, list[int]] = {}

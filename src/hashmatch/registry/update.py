@@ -49,12 +49,12 @@ from hashmatch.errors import RegistryError
 from hashmatch.link.blocking import BlockingConfig
 from hashmatch.link.compat import check_compatible
 from hashmatch.link.inputs import file_info
-from hashmatch.link.pipeline import SCORE_POOL_CAP, within_party_threshold
+from hashmatch.link.pipeline import SCORE_BINS, SCORE_POOL_CAP, within_party_threshold
 from hashmatch.link.result import PartyInfo
-from hashmatch.link.threshold import ThresholdChoice, choose_threshold
+from hashmatch.link.threshold import ThresholdChoice, choose_threshold, own_valley
 from hashmatch.registry import candidates as cand
 from hashmatch.registry.arrays import distinct, ids_among, ids_outside
-from hashmatch.registry.clustering import Rules, cluster_scope, scorer_for
+from hashmatch.registry.clustering import cluster_scope, scorer_for
 from hashmatch.registry.ids import EntityInfo, assign_ids
 from hashmatch.registry.journal import Event, write_events
 from hashmatch.registry.migrations import upgrade
@@ -243,11 +243,9 @@ class _Run:
         dirty = self._dirty_sets(diffs, state)
         if state.plan is None:
             state.plan = cand.make_plan(list(dirty.values()), layout, blocking)
-        pool, lo, hi, same, score, skipped = self._score(dirty, state, threshold)
+        pool, lo, hi, cut, score, skipped = self._score(dirty, state, threshold)
         result.candidates, result.skipped_keys = len(score), skipped
-        assert state.threshold is not None and state.within_cut is not None
-        rules = Rules(state.threshold, state.within_cut, state.dedup)
-        cut = np.where(same, rules.within_cut, rules.threshold)
+        rules = state.rules()
         edge = score >= cut
         lo, hi, score = lo[edge], hi[edge], score[edge]
         result.edges_added, result.threshold = len(score), state.threshold
@@ -264,7 +262,7 @@ class _Run:
             scope_sets = self._load_sets(scope_rids, pool)
         parties = sorted(scope_sets)
         sets = [scope_sets[p] for p in parties]
-        clusters = cluster_scope(sets, *scope_edges, rules)
+        clusters = cluster_scope(parties, sets, *scope_edges, rules)
         result.scope = sum(len(s.rids) for s in sets)
         self._lap("clustered")
 
@@ -449,9 +447,9 @@ class _Run:
     def _score(self, dirty: Mapping[str, RecordSet], state: RegistryState,
                threshold: float | None
                ) -> tuple[dict[str, RecordSet], npt.NDArray[np.int64], npt.NDArray[np.int64],
-                          npt.NDArray[np.bool_], npt.NDArray[np.float32], int]:
-        """Candidates ``(lo, hi)`` of the dirty records, whether each pair is of one
-        party, their scores, and keys skipped; on a registry's first run, its threshold.
+                          npt.NDArray[np.float64], npt.NDArray[np.float32], int]:
+        """Candidates ``(lo, hi)`` of the dirty records, the cut of each pair, their
+        scores, and keys skipped; on a registry's first run, its threshold and cuts.
         Returns the rows loaded (dirty + partners) per party first."""
         assert state.plan is not None
         keyed = [cand.record_keys(s, state.plan) for s in dirty.values()]
@@ -475,9 +473,8 @@ class _Run:
             pa, ra, pb, rb = pa[cross], ra[cross], pb[cross], rb[cross]
         score = self._pair_scores([pool[n] for n in names], pa, ra, pb, rb)
         if state.threshold is None:
-            state.threshold, state.threshold_method, state.within_cut = self._choose(
-                score, same, threshold, len(pool) > 1)
-        return pool, lo, hi, same, score, skipped
+            self._choose(state, names, pa, pb, score, threshold)
+        return pool, lo, hi, state.rules().cut_table(names)[pa, pb], score, skipped
 
     def _old_keys(self) -> cand.StoredKeys:
         """The keys of every stored record that stays as it is in this run."""
@@ -485,19 +482,29 @@ class _Run:
                                for d in self.diffs] + [np.zeros(0, np.int64)])
         return self._stored_index().keys.without(gone)
 
-    def _choose(self, score: npt.NDArray[np.float32], same: npt.NDArray[np.bool_],
-                threshold: float | None, cross: bool) -> tuple[float, str, float]:
-        """The registry's threshold, as a batch link of these records would choose it."""
-        sample = score[~same] if cross else score
+    def _choose(self, state: RegistryState, names: Sequence[str],
+                pa: npt.NDArray[np.int64], pb: npt.NDArray[np.int64],
+                score: npt.NDArray[np.float32], threshold: float | None) -> None:
+        """The registry's threshold and cuts, as a batch link of these records would
+        choose them from the scores of its candidate pairs (sets ``pa`` x ``pb``)."""
+        cross = len(names) > 1
+        sample = score[pa != pb] if cross else score
         stride = max(1, -(-len(sample) // SCORE_POOL_CAP))
         if threshold is not None:
             choice = ThresholdChoice.explicit(float(threshold))
         else:
             choice = choose_threshold(np.ascontiguousarray(sample[::stride]))
-        within = within_party_threshold(choice.value) if threshold is None and cross \
-            else choice.value
-        self.choice = choice
-        return choice.value, choice.method, within
+        state.threshold, state.threshold_method = choice.value, choice.method
+        state.within_cut = within_party_threshold(choice.value) \
+            if threshold is None and cross else choice.value
+        bins = np.minimum((score * SCORE_BINS).astype(np.int64), SCORE_BINS - 1)
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                # the pair's scores in both orders (pa, pb follow record numbers)
+                either = ((pa == a) & (pb == b)) | ((pa == b) & (pb == a))
+                own = own_valley(choice, np.bincount(bins[either], minlength=SCORE_BINS))
+                if own is not None:
+                    state.pair_cuts[(names[a], names[b])] = own.value
 
     def _pair_scores(self, sets: Sequence[RecordSet], pa: npt.NDArray[np.int64],
                      ra: npt.NDArray[np.int64], pb: npt.NDArray[np.int64],

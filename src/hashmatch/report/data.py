@@ -237,7 +237,7 @@ def _summary(report: Mapping[str, Any], threshold: float | None) -> list[tuple[s
                 f"{estimated['precision']:.4f} / {estimated['recall']:.4f} (no labels)",
             )
         )
-    out += [("warning", str(w)) for w in report.get("warnings") or []]
+    out += [("note", str(w)) for w in report.get("notes") or []]
     total = (report.get("timings_seconds") or {}).get("total")
     if _number(total) is not None:
         out.append(("link time", f"{total:.2f} s"))

@@ -181,6 +181,7 @@ class RegistryIndex:
         kinds = token_kinds(self.layout.token_names, self.layout.field_names, self.layout.extra)
         self.config = ScoringConfig.for_tokens(kinds)
         self.query_keys = QueryKeys(state.plan, self.layout)
+        self.rules = state.rules()
         #: answer through the compiled route when it is built (False: the numpy route)
         self.use_compiled = True
         self._matcher: Any = None  # the compiled route over the index as it is now
@@ -314,8 +315,7 @@ class RegistryIndex:
         matcher = self.matcher() if self.use_compiled else None
         if matcher is None:
             return self.match_reference(batch, party)
-        assert self.state.threshold is not None and self.state.within_cut is not None
-        threshold, within = float(self.state.threshold), float(self.state.within_cut)
+        cuts = self.cuts(party)
         own = self.party_names.index(party) if party in self.party_names else -1
         clks = np.ascontiguousarray(batch.clks, np.uint64)
         present = np.ascontiguousarray(batch.present, np.bool_).view(np.uint8)
@@ -327,8 +327,7 @@ class RegistryIndex:
         for r in range(len(clks)):
             stored = self._stored(batch, r, own)
             rows, score, passing, top = matcher.match(
-                clks[r], present[r], tokens[r], own, threshold, within,
-                -1 if stored is None else stored)
+                clks[r], present[r], tokens[r], cuts, -1 if stored is None else stored)
 
             def explain(row: int) -> tuple[list[tuple[str, float | None]],
                                            list[tuple[str, str]]]:
@@ -340,6 +339,12 @@ class RegistryIndex:
 
             answers.append(self._decide(rows, score, passing, top, stored, explain))
         return answers
+
+    def cuts(self, party: str) -> npt.NDArray[np.float64]:
+        """The cut of ``party``'s records against the stored records of each party (by
+        index in ``party_names``), as the registry's runs apply it."""
+        rules = self.rules
+        return np.array([rules.cut(party, other) for other in self.party_names], np.float64)
 
     def matcher(self) -> Any:
         """The compiled route over the index as it is now (None: not built), made on first
@@ -358,7 +363,7 @@ class RegistryIndex:
         scorers = [PairScorer([asking, part.encoding], self.config)  # type: ignore[list-item]
                    for part in self.parts]
         own = self.party_names.index(party) if party in self.party_names else -1
-        assert self.state.threshold is not None and self.state.within_cut is not None
+        cuts = self.cuts(party)
         answers = []
         for r in range(n):
             rows = self._candidates(q_keys[q_rows == r])
@@ -370,9 +375,7 @@ class RegistryIndex:
                 answers.append(Answer(None, "new", None))
                 continue
             score = self._scores(scorers, r, rows)
-            cut = np.where(self.party_of[rows] == own, self.state.within_cut,
-                           self.state.threshold)
-            passing = np.flatnonzero(score >= cut)
+            passing = np.flatnonzero(score >= cuts[self.party_of[rows]])
             answers.append(self._decide(rows, score, passing, int(np.argmax(score)), stored,
                                         partial(self._explain, scorers, r)))
         return answers

@@ -21,7 +21,7 @@ class Choice:  # stands in for threshold.ThresholdChoice: outputs only reads its
     value: float
     method: str
     explanation: str
-    edges: tuple[float, ...] = ()  # no histogram: nothing for LinkResult.warnings to check
+    edges: tuple[float, ...] = ()  # no histogram: nothing for LinkResult.notes to check
 
 
 def token(k: int) -> np.ndarray:
@@ -122,7 +122,7 @@ def test_report_has_counts_not_rows(tmp_path: Path, result: LinkResult) -> None:
         "explanation": "the valley of the histogram",
         "edges": [],
     }
-    assert report["warnings"] == []
+    assert report["notes"] == []
     assert report["timings_seconds"]["compare"] == 0.5
     assert set(report["timings_seconds"]) == {"compare", "write_outputs"}
     assert token(1).tobytes().hex() not in text

@@ -13,7 +13,8 @@ from hashmatch.link.threshold import (
     ThresholdChoice,
     _choose,
     choose_threshold,
-    cut_off_pairs,
+    own_valley,
+    pair_threshold,
     render_histogram_text,
     write_histogram_png,
 )
@@ -144,26 +145,32 @@ def test_shallow_valley_floor_stays_within_a_factor_2_of_its_minimum() -> None:
     assert chosen == pytest.approx(by_minimum)
 
 
-def test_a_party_pair_whose_matches_the_pooled_threshold_cuts_off_is_named() -> None:
+def test_a_party_pair_whose_matches_the_pooled_threshold_cuts_off_gets_its_own_valley() -> None:
     """At 1M records the pooled valley sat at 0.86, above the match mode of the pair that
     shares only names and a birth year (crm ~ catalogue, 0.83-0.85): that pair, and only
-    it, is warned about, with its own valley and the counts on each side."""
+    it, is linked at its own valley, with the counts on each side said."""
     doc = json.loads(LARGE.read_text())
     edges = np.linspace(0.0, 1.0, 101)
     pooled = _choose(edges, np.asarray(doc["pooled_counts"], np.int64))
     assert (pooled.method, round(pooled.value, 2)) == ("valley", doc["chosen"])
-    warnings = cut_off_pairs(pooled, list(doc["pairs"].items()))
-    assert len(warnings) == 1 and warnings[0].startswith("crm ~ catalogue: ")
-    assert "valley at 0.69" in warnings[0] and "--scoring fs" in warnings[0]
-    # a threshold the user gave, or one low enough for every pair: nothing to say
+    own = {name: own_valley(pooled, counts) for name, counts in doc["pairs"].items()}
+    assert [name for name, v in own.items() if v is not None] == ["crm ~ catalogue"]
+    valley = own["crm ~ catalogue"]
+    assert valley is not None and round(valley.value, 2) == 0.69
+    assert valley.between > valley.above > 0
+    assert pair_threshold(pooled, doc["pairs"]["crm ~ catalogue"]) == valley.value
+    assert pair_threshold(pooled, doc["pairs"]["crm ~ callcentre"]) == pooled.value
+    note = valley.describe("crm ~ catalogue")
+    assert note.startswith("crm ~ catalogue: ") and "0.69" in note and "0.86" in note
+    # a threshold the user gave, or one low enough for every pair: every pair keeps it
     explicit = ThresholdChoice.explicit(0.86, np.zeros(0, np.float32))
-    assert cut_off_pairs(explicit, list(doc["pairs"].items())) == []
     low = _choose(edges, np.asarray(doc["pairs"]["crm ~ catalogue"], np.int64))
-    assert cut_off_pairs(low, list(doc["pairs"].items())) == []
+    for choice in (explicit, low):
+        assert all(own_valley(choice, c) is None for c in doc["pairs"].values())
 
 
-def test_one_bimodal_pair_gets_no_warning() -> None:
+def test_one_bimodal_pair_keeps_the_pooled_threshold() -> None:
     scores = mixture()
     choice = choose_threshold(scores)
     counts, _ = np.histogram(scores, bins=np.asarray(choice.edges))
-    assert cut_off_pairs(choice, [("a ~ b", counts.tolist())]) == []
+    assert own_valley(choice, counts.tolist()) is None

@@ -4,6 +4,7 @@ ids, a journal that explains and rebuilds every change, incremental equal to bat
 from __future__ import annotations
 
 import csv
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,8 +14,11 @@ import pytest
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import IncompatibleEncodingsError, RegistryError, SecretMismatchError
 from hashmatch.evaluate import evaluate_labels
+from hashmatch.link.threshold import OwnValley, ThresholdChoice
 from hashmatch.registry import journal, record_map, update
 from hashmatch.registry.journal import replay
+from hashmatch.registry.state import RegistryState
+from hashmatch.registry.store import open_store
 
 if TYPE_CHECKING:
     from conftest import Months
@@ -183,3 +187,32 @@ def test_an_entity_number_whose_id_is_taken_is_skipped(registry_url: str, months
     created = {e.entity for e in journal(registry_url, since_run=run.run) if e.event == "created"}
     assert taken not in created and len(created) == run.events["created"]
     assert created <= set(after.values())  # the run went on with the next numbers
+
+
+def test_a_party_pair_linked_at_its_own_valley_keeps_that_cut(
+        registry_url: str, months: Months, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """When the first run finds a cross-party pair whose matches the pooled threshold
+    would cut off (here every pair, forced 0.1 lower), the registry stores that pair's
+    cut, applies it (more records join), and keeps it on later runs."""
+    plain = tmp_path / "plain.db"
+    update(plain, months.month0)
+
+    def own(choice: ThresholdChoice, counts: object) -> OwnValley:
+        return OwnValley(choice.value - 0.1, choice.value, 1, 0)
+
+    # the module, which the package's ``update`` function shadows as an attribute
+    monkeypatch.setattr(importlib.import_module("hashmatch.registry.update"), "own_valley", own)
+    update(registry_url, months.month0)
+    with open_store(registry_url) as store:
+        state = RegistryState.load(store)
+    assert state.threshold is not None
+    parties = ("callcentre", "catalogue", "crm", "partner")
+    assert state.pair_cuts == {(a, b): pytest.approx(state.threshold - 0.1)
+                               for k, a in enumerate(parties) for b in parties[k + 1:]}
+    assert state.describe()["pair_thresholds"]
+    lowered = record_map(registry_url)
+    assert len(set(lowered.values())) < len(set(record_map(plain).values()))
+    monkeypatch.undo()
+    again = update(registry_url, months.month0)  # the stored cuts, not new ones
+    assert not again.events and record_map(registry_url) == lowered

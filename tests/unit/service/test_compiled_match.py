@@ -6,6 +6,7 @@ new people, perturbed copies near the cut and random records, asked by every par
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -91,3 +92,31 @@ def test_perturbed_and_random_records(index, crm, seed: int, flip: float, drop: 
         tokens[name] = t
     _same(index, _rows(clks, tokens, present), party)
     _same(index, _rows(clks, tokens, present, crm.row_tokens[pick]), "crm")
+
+
+def test_a_party_pair_with_its_own_cut(index, crm) -> None:
+    """A registry whose first run linked one party pair at its own (lower) threshold:
+    both routes apply that cut to that pair only, and records that scored just under the
+    threshold against the other party's rows now pass."""
+    rng = np.random.default_rng(5)
+    pick = rng.choice(len(crm.clks), 40)
+    clks = crm.clks[pick].copy()
+    bits = rng.random((len(pick), clks.shape[1], 64)) < 0.06
+    clks ^= np.packbits(bits, axis=2, bitorder="little").view("<u8").reshape(clks.shape)
+    batch = _rows(clks, {k: v[pick] for k, v in crm.tokens.items()}, crm.present[pick])
+    rules = index.rules
+    before = index.match(batch, "crm")
+    lowered = replace(rules, pair_cuts={("crm", "partner"): rules.threshold - 0.3})
+    try:
+        index.rules = lowered
+        cuts = index.cuts("crm")
+        by_name = dict(zip(index.party_names, cuts.tolist(), strict=True))
+        assert by_name["partner"] == pytest.approx(rules.threshold - 0.3)
+        assert by_name["crm"] == rules.within_cut
+        assert {v for k, v in by_name.items() if k not in ("crm", "partner")} <= \
+            {rules.threshold}
+        _same(index, batch, "crm")
+        after = index.match(batch, "crm")
+    finally:
+        index.rules = rules
+    assert after != before  # some record passes against partner's rows that did not

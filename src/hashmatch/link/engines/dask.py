@@ -64,18 +64,19 @@ from hashmatch.link.inputs import Encoding, as_encoding
 from hashmatch.link.memory import MemoryBudget
 from hashmatch.link.pipeline import (
     AUTO_KEEP_FLOOR,
+    SCORE_BINS,
     SCORE_POOL_CAP,
     LinkResult,
     PartyInfo,
     SolvedJob,
     _candidates,
-    _cut,
     _Meter,
     _probability_threshold,
     _score_chunks,
     _Scored,
     _threshold,
     describe_model,
+    job_cuts,
     merge_solved,
     pool_stride,
     probability_conflict_margin,
@@ -300,21 +301,20 @@ class _Link:
 
         t0 = time.perf_counter()
         scores = self._pool(results, summaries, pooled)
-        if scoring != "fs":
-            choice = _threshold(threshold, scores)
-            if choice.value < floor:  # as locally: the valley lies below what was kept
-                floor = choice.value
-                results, summaries = self._score(tables, groups, floor, None,
-                                                 [False] * len(self.jobs))
-        self.timings["threshold"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
         if scoring == "fs":
             cuts = [choice.value] * len(self.jobs)
             if conflict_margin is None:
                 conflict_margin = probability_conflict_margin(choice)
         else:
-            cuts = [_cut(choice, a == b and cross and threshold is None) for a, b in self.jobs]
+            choice = _threshold(threshold, scores)
+            cuts = job_cuts(choice, self.jobs, _job_counts(summaries), threshold is None)
+            if min(cuts) < floor:  # as locally: a valley lies below what was kept
+                floor = min(cuts)
+                results, summaries = self._score(tables, groups, floor, None,
+                                                 [False] * len(self.jobs))
+        self.timings["threshold"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
         solved: list[SolvedJob] = self.client.gather([
             self.submit(_solve, rs, cut, a == b)
             for (a, b), rs, cut in zip(self.jobs, results, cuts, strict=True)
@@ -365,18 +365,22 @@ class _Link:
         """Per party pair, what the report needs of its comparisons (the pairs themselves
         were solved on the cluster)."""
         out = []
-        for t, ss in zip(tables, summaries, strict=True):
+        for t, ss, counts in zip(tables, summaries, _job_counts(summaries), strict=True):
             n = sum(s.candidates for s in ss)
-            counts = np.sum([s.counts for s in ss], axis=0) if ss else np.zeros(100, np.int64)
             found: dict[str, int] = {}
             for s in ss:
                 for method, k in s.per_method.items():
                     found[method] = found.get(method, 0) + k
             stats = self.client.gather(self.submit(_blocking_stats, t, n, found))
             empty = np.zeros(0, np.int64)
-            out.append(_Scored(empty, empty, np.zeros(0, np.float32), n, stats,
-                               counts.astype(np.int64)))
+            out.append(_Scored(empty, empty, np.zeros(0, np.float32), n, stats, counts))
         return out
+
+
+def _job_counts(summaries: list[list[_Summary]]) -> list[npt.NDArray[np.int64]]:
+    """Per party pair, the histogram of all its candidate scores (its tasks' summed)."""
+    return [np.sum([s.counts for s in ss], axis=0).astype(np.int64) if ss
+            else np.zeros(SCORE_BINS, np.int64) for ss in summaries]
 
 
 def _groups(bounds: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
