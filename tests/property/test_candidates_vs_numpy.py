@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hashmatch import kernel
 from hashmatch.encode import LinkageSecret, encode_records
 from hashmatch.kernel import candidates as compiled_path
-from hashmatch.link import blocking
+from hashmatch.link import blocking, pipeline
 from hashmatch.link.blocking import BlockingConfig, candidate_pairs
 from hashmatch.link.inputs import Encoding, as_encoding, info_of
 from hashmatch.link.pipeline import AUTO_KEEP_FLOOR, link_encodings, score_candidates
@@ -253,17 +253,28 @@ def test_score_candidates_over_row_ranges_gives_the_whole_job(variant: str,
         score_candidates(left, right, (0, rows + 1))
 
 
-def test_the_keep_floor_changes_cost_not_results(batches: list[Any],
+@pytest.mark.parametrize("reserve", [12_000_000, 2])
+def test_the_keep_floor_changes_cost_not_results(batches: list[Any], reserve: int,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """A threshold below the floor scores the candidates again: the same result."""
+    """A threshold below the floor takes the pairs in between from the reserve held below
+    the floor, or (a reserve too small to hold them) scores the candidates again: the
+    same result either way."""
     want = link_encodings(batches[:2], dedup=True)
     monkeypatch.setattr("hashmatch.link.pipeline.AUTO_KEEP_FLOOR", 0.999)
+    monkeypatch.setattr("hashmatch.link.pipeline.BELOW_FLOOR_PAIRS", reserve)
+    passes = []
+    score_job = pipeline._score_job
+    monkeypatch.setattr(pipeline, "_score_job",
+                        lambda *a, **k: passes.append(1) or score_job(*a, **k))
     got = link_encodings(batches[:2], dedup=True)
     assert got.threshold.value == want.threshold.value < 0.999
+    jobs = len(got.pair_stats)
+    assert len(passes) == (jobs if reserve > 2 else 2 * jobs)
     for g, w in zip(got.pairs, want.pairs, strict=True):
         np.testing.assert_array_equal(g, w)
     for g, w in zip(got.entities, want.entities, strict=True):
         np.testing.assert_array_equal(g, w)
+    assert [s.accepted for s in got.pair_stats] == [s.accepted for s in want.pair_stats]
 
 
 @given(case=key_columns(), max_block=st.sampled_from([1, 3, 40]))
@@ -293,9 +304,10 @@ def test_key_tables_match_the_reference(variant: str, case: tuple[Any, ...],
          lvalid[:, c] if dedup else rvalid[:, c])
         for c in range(left.shape[1])
     ]
-    got, got_stats = blocking._build_table("lsh", columns, dedup, max(max_block, 1))
-    want, want_stats = _with_kernel("numpy", blocking._build_table, "lsh", columns, dedup,
-                                    max(max_block, 1))
+    # each build takes its own list: it lets go of the columns once they are mixed
+    got, got_stats = blocking._build_table("lsh", list(columns), dedup, max(max_block, 1))
+    want, want_stats = _with_kernel("numpy", blocking._build_table, "lsh", list(columns),
+                                    dedup, max(max_block, 1))
     assert got_stats == want_stats
     for name in ("left_group", "group_start", "group_size", "right_order", "rank"):
         g, w = getattr(got, name), getattr(want, name)

@@ -387,8 +387,10 @@ def candidate_pairs(
         names.setdefault(method, []).append(name)
     tables = []
     largest = skipped_blocks = skipped_pairs = 0
-    for method, cols in columns.items():
-        table, (big, blocks, pairs) = _build_table(method, cols, dedup, config.max_block_pairs)
+    for method in list(columns):
+        # handed over, not shared: the table build lets go of the columns once mixed
+        table, (big, blocks, pairs) = _build_table(method, columns.pop(method), dedup,
+                                                   config.max_block_pairs)
         tables.append(table)
         largest = max(largest, big)
         skipped_blocks += blocks
@@ -710,7 +712,8 @@ def _build_table(
     dedup: bool,
     max_block_pairs: int,
 ) -> tuple[_KeyTable, tuple[int, int, int]]:
-    """Mix, flatten and sort the key columns; drop oversized blocks.
+    """Mix, flatten and sort the key columns; drop oversized blocks. Empties ``columns``
+    once they are mixed, so that the sort does not hold them too.
 
     Returns the table and (largest kept block, blocks skipped, pairs skipped) in pairs.
     """
@@ -723,6 +726,7 @@ def _build_table(
                                      * np.uint64(0xBF58_476D_1CE4_E5B9)).ravel()
     lvalid = np.stack([c[1] for c in columns], axis=1).ravel()
     rvalid = lvalid if dedup else np.stack([c[3] for c in columns], axis=1).ravel()
+    columns.clear()
     found = key_table(lkeys, lvalid, rkeys, rvalid, dedup, max_block_pairs)
     if found is not None:  # the compiled radix sorts: the same table as the reference
         order, start, size, group, rank, stats = found

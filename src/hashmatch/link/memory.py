@@ -5,9 +5,11 @@ encodings (memory-mapped), each side's MinHash pool and the sorted key tables of
 (about :data:`TABLE_BYTES_PER_ENTRY` bytes per row and key column, and
 :data:`POOL_BYTES_PER_ROW` per row). What grows with the *candidates*: each chunk of left
 rows is expanded, scored and filtered at once, about :data:`BYTES_PER_CANDIDATE` bytes
-per raw candidate pair. The budget bounds the second by the chunk size (a quarter of the
-budget, never more than the default chunk, so results at the default budget are those of
-an unbudgeted run) and checks the first before any work: a party pair whose key tables
+per raw candidate pair, plus the reserve of pairs scoring just below the keep floor
+(:mod:`hashmatch.link.below_floor`, at most three chunks' worth of 12 bytes a pair). The
+budget bounds the second by the chunk size (a quarter of the budget, never more than the
+default chunk, so results at the default budget are those of an unbudgeted run) and
+checks the first before any work: a party pair whose key tables
 cannot fit is refused with the budget it needs, rather than swapping or being killed.
 
 Chunk size changes nothing but memory when the pooled candidate scores fit the threshold's

@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,6 +36,7 @@ from hashmatch._progress import ProgressHook
 from hashmatch._types import Indices, Scores
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import IncompatibleEncodingsError
+from hashmatch.link.below_floor import BelowFloor
 from hashmatch.link.blocking import (
     BlockingConfig,
     BlockingStats,
@@ -86,9 +87,13 @@ PathLike = str | os.PathLike[str]
 #: pair below the threshold is used after scoring (entity conflict checks score their
 #: pairs afresh), so this bounds memory by the likely matches rather than the candidates
 #: (at 0.25, below the non-match mode of CLK scores, most candidates were kept: gigabytes
-#: at a million rows). If the chosen threshold falls below it, the candidates are scored
-#: again at the threshold, so the floor changes cost, never results.
+#: at a million rows). If the chosen threshold falls below it, the pairs in between come
+#: from the bounded reserve of the best pairs below it (BelowFloor), or when that dropped
+#: some of them, from scoring the candidates again: the floor changes cost, never results.
 AUTO_KEEP_FLOOR = 0.5
+#: Pairs below AUTO_KEEP_FLOOR held in case a cut lands below it (hashmatch.link.
+#: below_floor): 12 bytes each, ~150 MB; at most three chunks' worth under a memory budget.
+BELOW_FLOOR_PAIRS = 12_000_000
 #: Candidate scores pooled for choosing the threshold; beyond, a deterministic subsample.
 SCORE_POOL_CAP = 4_000_000
 #: Bins of each party pair's score histogram over [0, 1] (the report draws them).
@@ -326,9 +331,11 @@ def link_encodings(
     else:
         floor = AUTO_KEEP_FLOOR if threshold is None else float(threshold)
         minhash = MinHashCache()  # each party hashed once for all its jobs
+        below = BelowFloor(min(BELOW_FLOOR_PAIRS, 3 * budget.chunk_pairs)) \
+            if threshold is None else None
         scored = [
             _score_job(scorer, a, b, config, floor, pool if keep else None, meter.job(k),
-                       budget, minhash)
+                       budget, minhash, below, k)
             for k, ((a, b), keep) in enumerate(zip(jobs, pooled, strict=True))
         ]
         timings["compare"] = time.perf_counter() - t0
@@ -337,10 +344,16 @@ def link_encodings(
         scores = pool.scores()
         choice = _threshold(threshold, scores)
         cuts = job_cuts(choice, jobs, [job.counts for job in scored], threshold is None)
-        if min(cuts) < floor:  # rare: a valley lies below what was kept; score again
-            floor = min(cuts)
-            scored = [_score_job(scorer, a, b, config, floor, None, None, budget, minhash)
-                      for a, b in jobs]
+        if min(cuts) < floor:  # a cut below what was kept: held below the floor, or score again
+            held = [None if below is None else below.pairs(k, cut)
+                    for k, cut in enumerate(cuts)]
+            if all(h is not None for h in held):
+                scored = [job.with_pairs(h) for job, h in zip(scored, held, strict=True)
+                          if h is not None]
+            else:
+                floor = min(cuts)
+                scored = [_score_job(scorer, a, b, config, floor, None, None, budget,
+                                     minhash) for a, b in jobs]
         timings["threshold"] = time.perf_counter() - t0
 
     solved = _solve_all(jobs, scored, cuts, timings)
@@ -658,6 +671,14 @@ class _Scored:
     #: blocking (the report draws it).
     counts: npt.NDArray[np.int64]
 
+    def with_pairs(self, more: tuple[Indices, Indices, Scores]) -> _Scored:
+        """These kept pairs and ``more`` (pairs held below the floor), in (i, j) order as
+        one scoring pass at the lower cut would have kept them."""
+        i, j, score = (np.concatenate([x, y]) for x, y in zip((self.i, self.j, self.score),
+                                                               more, strict=True))
+        order = np.lexsort((j, i))
+        return replace(self, i=i[order], j=j[order], score=score[order])
+
 
 def _score_job(
     scorer: PairScorer | ProbabilisticScorer,
@@ -669,12 +690,16 @@ def _score_job(
     progress: Callable[[int], None] | None,
     budget: MemoryBudget,
     minhash: MinHashCache | None = None,
+    below: BelowFloor | None = None,
+    job: int = 0,
 ) -> _Scored:
-    """Score the candidates of parties a and b; keep the pairs at or above ``floor``."""
+    """Score the candidates of parties a and b; keep the pairs at or above ``floor`` (and
+    hold the best below it in ``below``, as ``job``)."""
     left, right = scorer.parties[a], scorer.parties[b]
     chunks, stats = _candidates(left, None if a == b else right, config,
                                 chunk_pairs=budget.chunk_pairs, minhash=minhash)
-    i, j, score, n, counts = _score_chunks(scorer, a, b, chunks, floor, pool, progress)
+    i, j, score, n, counts = _score_chunks(scorer, a, b, chunks, floor, pool, progress,
+                                           below, job)
     return _Scored(i, j, score, n, stats(), counts)
 
 
@@ -686,9 +711,12 @@ def _score_chunks(
     floor: float,
     pool: _ScorePool | None,
     progress: Callable[[int], None] | None,
+    below: BelowFloor | None = None,
+    job: int = 0,
 ) -> tuple[Indices, Indices, Scores, int, npt.NDArray[np.int64]]:
     """Score candidate chunks of parties a and b (ascending i); keep the pairs at or above
-    ``floor``; returns them, how many were scored and the histogram of all their scores."""
+    ``floor`` (the best below it go to ``below``, as ``job``); returns them, how many were
+    scored and the histogram of all their scores."""
     kept_i: list[Indices] = []
     kept_j: list[Indices] = []
     kept_s: list[Scores] = []
@@ -701,6 +729,8 @@ def _score_chunks(
         if pool is not None:
             pool.add(s)
         keep = s >= floor
+        if below is not None:
+            below.add(job, i[~keep], j[~keep], s[~keep])
         kept_i.append(i[keep])
         kept_j.append(j[keep])
         kept_s.append(s[keep])
