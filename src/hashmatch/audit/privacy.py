@@ -538,6 +538,22 @@ def _near_share(sample: npt.NDArray[np.uint8] | None, rows: int) -> float:
     return float((group >= FREQUENT_GROUP).mean())
 
 
+def segment_repeats(sample: npt.NDArray[np.uint8], rows: int) -> tuple[float, float]:
+    """``(frequent_share, near_share)`` of a segment estimated from a uniform ``sample``
+    of its non-empty rows (0/1, one row per record) for a file of ``rows`` such rows:
+    what :func:`audit_file` grades as repeated patterns, from a sample instead of the
+    whole file (``schema new`` sizes its noise with it, :mod:`hashmatch.schema.noise`)."""
+    m = len(sample)
+    if m < 2:
+        return 0.0, 0.0
+    _, inverse, counts = np.unique(_pattern_hash(sample), return_inverse=True,
+                                   return_counts=True)
+    # as _near_share scales near twins: a row's c - 1 exact twins in the sample
+    twins = counts[inverse.reshape(-1)] - 1
+    in_file = 1 + twins * (max(rows, m) - 1) / (m - 1)
+    return float((in_file >= FREQUENT_GROUP).mean()), _near_share(sample, rows)
+
+
 def _grade(value: float, metric: str) -> Verdict:
     warn, fail = LIMITS[metric]
     return "fail" if value >= fail else "warn" if value >= warn else "ok"
@@ -623,5 +639,6 @@ __all__ = [
     "audit_with_raw",
     "frequency_attack",
     "length_leakage",
+    "segment_repeats",
     "truth_from_raw",
 ]

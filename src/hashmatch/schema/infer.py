@@ -17,10 +17,15 @@ but one chosen to be accurate and to pass its own audit:
   anyone who knows the distribution, and an exact token of it is shared by too many rows
   (``hashmatch audit`` fails both), for little linkage evidence;
 * ``"recommended"`` hardening (permute, even fill) plus noise on the name and date
-  fields (``blip = { flip = 0.045, fields = [...] }``), whose values many people share:
-  without it a common first name or a year-only birth date is one frequent pattern, which
-  ``hashmatch audit`` fails; on the other fields it would cost linkage quality for
-  nothing (docs/guides/hardening.md); first and last name in a swap pair.
+  fields whose values repeat (``blip = { flip = p, fields = [...] }``): without it a
+  common first name or a birth year is one frequent pattern, which ``hashmatch audit``
+  fails. The flip is the smallest that the audit's repeated-patterns check passes with
+  a margin on the proposer's own file, its size included (:mod:`hashmatch.schema.noise`):
+  noise costs linkage quality (docs/guides/hardening.md), so no more than needed, and
+  none on the other fields; first and last name in a swap pair;
+* match keys: surname + initial + birth date (evidence), and three blocking keys
+  (surname or first-name soundex + birth year, surname soundex + postcode), so a
+  record with a changed or mistyped surname is still proposed through its first name.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 from hashmatch.encode.sources.rows import read_head
 from hashmatch.errors import HashmatchError, SchemaError
 from hashmatch.schema import defaults as d
-from hashmatch.schema import regions
+from hashmatch.schema import noise, regions
 from hashmatch.schema.column_guess import (
     DATE_CANDIDATES,
     ColumnGuess,
@@ -123,12 +128,16 @@ def propose(
     name: str = "",
     country: str | None = None,
     source: str | None = None,
+    file_rows: int | None = None,
 ) -> Proposal:
     """Propose a schema and a mapping for a file with ``header`` from sampled ``rows``
     (``source`` names the file in messages).
 
     ``country`` (ISO 3166, e.g. ``"US"``) is where the data comes from: the first phone
     region tried, the day/month order of ambiguous dates, and the postcode format check.
+    ``file_rows`` is how many rows the whole file holds (the noise is sized for it); None:
+    the sample is the whole file when it holds fewer than :data:`SAMPLE_ROWS` rows, else
+    the file is taken to hold :data:`UNKNOWN_FILE_ROWS` rows.
 
     Raises
     ------
@@ -139,9 +148,19 @@ def propose(
         ``country`` is not an ISO 3166 code.
     """
     country = regions.normalise_country(country)
-    judged = judge_columns(header, rows, source)
+    sample = [list(r) for r in rows]
+    judged = judge_columns(header, sample, source)
     sources = mapping_sources(judged, country=country)
-    return _assemble(judged, sources, name, country)
+    if file_rows is None:
+        file_rows = len(sample) if len(sample) < SAMPLE_ROWS else UNKNOWN_FILE_ROWS
+    return _assemble(judged, sources, name, country, (sample, max(file_rows, len(sample))))
+
+
+#: Rows ``schema new`` samples by default.
+SAMPLE_ROWS = 1000
+#: Rows a file is taken to hold when its size cannot be known (standard input): the
+#: noise is then sized for a large file.
+UNKNOWN_FILE_ROWS = 1_000_000
 
 
 def mapping_sources(judged: JudgedColumns, *, country: str | None = None) -> Sources:
@@ -307,14 +326,22 @@ def _phone_region(
 
 
 def _assemble(
-    judged: JudgedColumns, sources: Sources, name: str, country: str | None
+    judged: JudgedColumns,
+    sources: Sources,
+    name: str,
+    country: str | None,
+    sample: tuple[list[list[str]], int],
 ) -> Proposal:
     notes = list(sources.notes)
     kept = [f for f in sources.fields if f not in sources.omitted]
     schema_fields = [
         _with_encoding(f, sources.types[f], sources, judged, country) for f in kept
     ]
-    hardening = proposed_hardening(schema_fields)
+    rows, file_rows = sample
+    plan = noise.noise_plan(schema_fields, {f: sources.fields[f] for f in kept},
+                            judged.header, rows, file_rows)
+    hardening = proposed_hardening(plan)
+    notes += _noise_notes(plan)
     _mark_identity_fields(schema_fields, hardening, notes)
     columns = []
     for g in sources.columns:
@@ -389,19 +416,34 @@ def _with_encoding(
     return out
 
 
-#: Field types whose values many people share (a frequent first name, a birth year): the
-#: proposal puts noise on their segments, at this flip probability (measured in
-#: docs/guides/hardening.md: <= 0.006 F1 on the demo, synth and FEBRL 4 data).
-NOISY_TYPES = ("name", "date")
-NOISE_FLIP = 0.045
-
-
-def proposed_hardening(schema_fields: Sequence[dict[str, Any]]) -> dict[str, Any] | str:
-    """``"recommended"`` plus noise on the Bloom-encoded name and date fields."""
-    noisy = [f["name"] for f in schema_fields if f["type"] in NOISY_TYPES and "bloom" in f]
-    if not noisy:
+def proposed_hardening(plan: noise.NoisePlan) -> dict[str, Any] | str:
+    """``"recommended"`` plus the noise ``plan`` puts on the fields that need it."""
+    if not plan.fields:
         return "recommended"
-    return {"permute": True, "even": True, "blip": {"flip": NOISE_FLIP, "fields": noisy}}
+    return {"permute": True, "even": True,
+            "blip": {"flip": plan.flip, "fields": list(plan.fields)}}
+
+
+def _noise_notes(plan: noise.NoisePlan) -> list[str]:
+    """What the noise was sized for, in shares and counts only."""
+    if not plan.predicted:
+        return []
+    if not plan.fields:
+        return [f"no noise: no name or date value repeats enough in {plan.rows:,} rows for "
+                "hashmatch audit to fail it"]
+    out = [
+        f"noise (hardening.blip) flip {plan.flip:g} on {', '.join(plan.fields)}: the "
+        f"smallest that hashmatch audit's repeated-patterns check passes with a margin in "
+        f"a file of {plan.rows:,} rows like this one (a party with a larger or more "
+        "repetitive file: audit it, and raise flip if it fails)"
+    ]
+    if not plan.enough:
+        out.append(
+            f"even flip {plan.flip:g} leaves frequent patterns in {plan.rows:,} rows: "
+            "hashmatch audit may fail; a field salt (docs/guides/hardening.md) splits "
+            "them further"
+        )
+    return out
 
 
 def _mark_identity_fields(schema_fields: list[dict[str, Any]], hardening: dict[str, Any] | str,
@@ -443,6 +485,15 @@ def _match_keys(fields: set[str]) -> list[dict[str, Any]]:
                 "purpose": "block",
             }
         )
+    if "first_name" in fields and "date_of_birth" in fields:
+        # a changed (married) or mistyped surname is still proposed through the first name
+        keys.append(
+            {
+                "name": "blk_fsx_yob",
+                "parts": ["first_name:soundex", "date_of_birth:year"],
+                "purpose": "block",
+            }
+        )
     if "last_name" in fields and "postcode" in fields:
         keys.append(
             {"name": "blk_sx_pc", "parts": ["last_name:soundex", "postcode"], "purpose": "block"}
@@ -453,7 +504,7 @@ def _match_keys(fields: set[str]) -> list[dict[str, Any]]:
 def propose_from_csv(
     path: str | os.PathLike[str],
     *,
-    sample: int = 1000,
+    sample: int = SAMPLE_ROWS,
     encoding: str | None = None,
     delimiter: str | None = None,
     name: str = "",
@@ -469,7 +520,9 @@ def propose_from_csv(
         header row.
     """
     header, rows = read_head(path, rows=sample, encoding=encoding, delimiter=delimiter)
-    return propose(header, rows, name=name, country=country, source=_label(path))
+    file_rows = len(rows) if len(rows) < sample else noise.count_rows(path)
+    return propose(header, rows, name=name, country=country, source=_label(path),
+                   file_rows=UNKNOWN_FILE_ROWS if file_rows is None else file_rows)
 
 
 def _label(path: str | os.PathLike[str]) -> str:
@@ -481,7 +534,7 @@ def write_proposal(
     schema_out: str | os.PathLike[str],
     mapping_out: str | os.PathLike[str] | None = None,
     *,
-    sample: int = 1000,
+    sample: int = SAMPLE_ROWS,
     force: bool = False,
     encoding: str | None = None,
     delimiter: str | None = None,
