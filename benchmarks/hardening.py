@@ -77,6 +77,8 @@ PROFILES: dict[str, Any] = {
     "even+flip 0.03": {"permute": True, "even": True, "blip": {"flip": 0.03}},
     "even+flip 0.045": {"permute": True, "even": True, "blip": {"flip": 0.045}},
     "even+flip 0.06": {"permute": True, "even": True, "blip": {"flip": 0.06}},
+    "even+flip 0.025 names, dates": _noise_on_shared_values(0.025),  # schema new: demo
+    "even+flip 0.04 names, dates": _noise_on_shared_values(0.04),  # schema new: synth
     "even+flip 0.045 names, dates": _noise_on_shared_values(0.045),
     "even+flip 0.06 names, dates": _noise_on_shared_values(0.06),
     "blip eps=40": {"permute": True, "blip": {"epsilon": 40.0}},

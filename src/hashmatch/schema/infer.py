@@ -431,19 +431,19 @@ def _noise_notes(plan: noise.NoisePlan) -> list[str]:
     if not plan.fields:
         return [f"no noise: no name or date value repeats enough in {plan.rows:,} rows for "
                 "hashmatch audit to fail it"]
-    out = [
-        f"noise (hardening.blip) flip {plan.flip:g} on {', '.join(plan.fields)}: the "
-        f"smallest that hashmatch audit's repeated-patterns check passes with a margin in "
-        f"a file of {plan.rows:,} rows like this one (a party with a larger or more "
-        "repetitive file: audit it, and raise flip if it fails)"
+    fields = ", ".join(plan.fields)
+    if plan.enough:
+        return [
+            f"noise (hardening.blip) flip {plan.flip:g} on {fields}: the smallest that "
+            "hashmatch audit's repeated-patterns check passes with a margin in a file of "
+            f"{plan.rows:,} rows like this one (a party with a larger or more repetitive "
+            "file: audit it, and raise flip if it fails)"
+        ]
+    return [
+        f"noise (hardening.blip) flip {plan.flip:g} on {fields}, the most proposed: in a "
+        f"file of {plan.rows:,} rows like this one frequent patterns remain and hashmatch "
+        "audit may fail; a field salt (docs/guides/hardening.md) splits them further"
     ]
-    if not plan.enough:
-        out.append(
-            f"even flip {plan.flip:g} leaves frequent patterns in {plan.rows:,} rows: "
-            "hashmatch audit may fail; a field salt (docs/guides/hardening.md) splits "
-            "them further"
-        )
-    return out
 
 
 def _mark_identity_fields(schema_fields: list[dict[str, Any]], hardening: dict[str, Any] | str,
