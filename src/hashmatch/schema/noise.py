@@ -8,15 +8,16 @@ data: on how concentrated a field's values are, and on how many rows the file ho
 million). Noise also costs linkage quality (docs/guides/hardening.md), so the proposal
 puts only as much as the audit needs, only on the fields that need it.
 
-:func:`noise_plan` encodes the proposer's sampled rows in memory under the proposed
-schema (a throwaway secret: nothing leaves this function but shares and the choice)
-with each flip probability of :data:`FLIP_LADDER` in turn, and estimates, exactly as the
-audit does (:func:`hashmatch.audit.privacy.segment_repeats`), the share of the file's
-rows that would sit in frequent groups. A date field is judged on its birth *years*
-as well: another party may hold only the year (the synth catalogue does), and a
-year-only date is the most repetitive form of it. The first flip for which every
-candidate field stays below :data:`REPEAT_TARGET` is proposed, on the fields that
-exceed it without noise; none, when none does.
+:func:`noise_plan` encodes the proposer's sampled rows once, in memory, under the
+proposed fields with ``"recommended"`` hardening (a throwaway key: nothing leaves this
+module but shares and the choice), adds noise of each flip probability it tries (the
+encoder's distribution, from a fixed seed), and estimates with the audit's own measure
+(:func:`hashmatch.audit.privacy.segment_repeats`) the share of the file's rows that
+would sit in frequent groups. A date field is judged on its birth *years* as well:
+another party may hold only the year (the synth catalogue does), and a year-only date
+is the most repetitive form of it. The smallest flip of :data:`FLIP_LADDER` that keeps
+every field below :data:`REPEAT_TARGET` is proposed, on the fields above it without
+noise; no noise when none is.
 
 The estimate is for a file of ``rows`` rows (the proposer's): a party whose file is
 larger or more repetitive audits its own file and raises ``flip`` if it fails.
@@ -65,8 +66,9 @@ _NOISE_SEED = 20261207
 @dataclass(frozen=True)
 class NoisePlan:
     """The proposed noise: ``flip`` on ``fields`` (0 and () when no field needs any), and
-    the predicted share of rows in frequent groups per candidate field, without noise
-    and with the chosen flip (``(field, before, after)``)."""
+    the predicted repeat load (share of rows in frequent groups / the audit's fail
+    limit) per candidate field, without noise and with the chosen flip (``(field,
+    before, after)``), for a file of ``rows`` rows."""
 
     flip: float
     fields: tuple[str, ...]
