@@ -6,11 +6,12 @@ on all records with the selectivity a single party pair would get (``lsh_pairs_p
 per row of a party of average size), and keeps it, so every record's keys stay valid.
 Each record has one key per exact-token column (the token's first 8 bytes, as in a batch
 link) and one per LSH band, mixed with the column number so equal values of different
-columns never meet. A record's keys are stored as one blob (``record_index.keys``,
-:func:`pack_keys`): a run reads every record's keys with the digests it diffs against,
-computes the keys of its new and changed records, and joins the two in memory
-(:func:`partner_pairs`: a sort and a search, no per-key database probe), pairing each new
-record with every record sharing a key.
+columns never meet. The stored keys live in the registry's index segments, sorted
+(:mod:`~hashmatch.registry.index`): a run computes the keys of its new and changed
+records and searches those segments for them (:func:`partner_pairs`: no per-key
+database probe, no scan of every stored key), pairing each new record with every record
+sharing a key. (Layout 2 kept a record's keys as one blob, :func:`pack_keys`; the
+upgrades still read and write that form.)
 
 A key shared by more than :data:`MAX_BLOCK_ROWS` records (a placeholder e-mail, a band
 where everything collides) is not used, as a batch link skips blocks of more than
@@ -20,19 +21,19 @@ where everything collides) is not used, as a batch link skips blocks of more tha
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmatch.link.blocking import BlockingConfig, LshPlan, plan_lsh, token_keys
-from hashmatch.registry.arrays import distinct, ids_among
+from hashmatch.registry.arrays import distinct
 from hashmatch.registry.records import Layout, RecordSet
 
 __all__ = [
     "MAX_BLOCK_ROWS",
-    "StoredKeys",
+    "Holders",
     "candidate_pairs",
     "make_plan",
     "pack_keys",
@@ -114,58 +115,22 @@ def unpack_keys(rids: npt.NDArray[np.int64], blobs: Sequence[bytes]
     return np.repeat(np.asarray(rids, np.int64), sizes), keys
 
 
-@dataclass(frozen=True)
-class StoredKeys:
-    """Every stored record's keys, as read from ``record_index.keys``: record ``k`` (number
-    ``rids[k]``; -1: left out of the join) holds ``keys[starts[k]:starts[k + 1]]``. A key's
-    record is looked up only for the few keys a run's new records share, so the record
-    number of each of the ~18 keys a record holds is never spelled out."""
-
-    rids: npt.NDArray[np.int64]
-    starts: npt.NDArray[np.int64]
-    keys: npt.NDArray[np.int64]
-
-    @classmethod
-    def from_blobs(cls, rids: npt.NDArray[np.int64], blobs: Sequence[bytes]) -> StoredKeys:
-        sizes = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 8
-        return cls(np.asarray(rids, np.int64), np.cumsum(sizes) - sizes,
-                   np.frombuffer(b"".join(blobs), "<i8").astype(np.int64))
-
-    def without(self, dropped: npt.NDArray[np.int64]) -> StoredKeys:
-        """These keys, those of records ``dropped`` left out."""
-        rids = self.rids.copy()
-        rids[ids_among(rids, dropped)] = -1
-        return StoredKeys(rids, self.starts, self.keys)
-
-    def owners(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Record number (or -1) of the keys at ``positions``."""
-        return self.rids[np.searchsorted(self.starts, positions, "right") - 1]
+#: ``holders(wanted)``: ``(rid, key)`` of every stored record (that stays as it is in the
+#: run) holding one of the keys ``wanted`` (ascending, distinct).
+Holders = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
 
 
 def partner_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],
-                  old: StoredKeys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+                  holders: Holders) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
     """The candidate pairs of new records (``(lo, hi)``, as :func:`candidate_pairs`) among
-    themselves and with the old (unchanged) records, from every old record's keys held in
-    memory: the old keys are first narrowed to those some new record holds (a bitmap of
-    the new keys' top bits, then an exact search); a key held by more than
+    themselves and with the old (unchanged) records, the old records found by
+    ``holders`` (a search of the stored index's sorted keys:
+    :meth:`~hashmatch.registry.index.RecordIndex.holders`); a key held by more than
     :data:`MAX_BLOCK_ROWS` old records brings no old partner. Returns the pairs and how
     many keys were left out."""
-    old_keys = old.keys
-    wanted = distinct(new_keys)
-    hits = [np.zeros(0, np.int64)]
-    if len(wanted) and len(old_keys):
-        seen = np.zeros(1 << _BITMAP_BITS, np.bool_)
-        seen[_top_bits(wanted)] = True
-        for start in range(0, len(old_keys), _CHUNK_KEYS):
-            part = old_keys[start:start + _CHUNK_KEYS]
-            maybe = np.flatnonzero(seen[_top_bits(part)])
-            pos = np.searchsorted(wanted, part[maybe]).clip(0, len(wanted) - 1)
-            hits.append(start + maybe[wanted[pos] == part[maybe]])
-    hit = np.concatenate(hits)
-    old_rids = old.owners(hit)
-    hit, old_rids = hit[old_rids >= 0], old_rids[old_rids >= 0]
-    order = np.argsort(old_keys[hit], kind="stable")
-    old_rids, old_keys = old_rids[order], old_keys[hit][order]
+    old_rids, old_keys = holders(distinct(new_keys))
+    order = np.lexsort((old_rids, old_keys))
+    old_rids, old_keys = old_rids[order], old_keys[order]
     starts = np.flatnonzero(np.r_[True, old_keys[1:] != old_keys[:-1]]) if len(old_keys) \
         else np.zeros(0, np.int64)
     sizes = np.diff(np.r_[starts, len(old_keys)])
@@ -175,14 +140,6 @@ def partner_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int6
         old_rids, old_keys = old_rids[keep], old_keys[keep]
     lo, hi, skipped = candidate_pairs(new_rids, new_keys, old_rids, old_keys)
     return lo, hi, skipped + int(big.sum())
-
-
-_BITMAP_BITS = 24
-_CHUNK_KEYS = 1 << 22
-
-
-def _top_bits(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    return (keys.view(np.uint64) >> np.uint64(64 - _BITMAP_BITS)).astype(np.int64)
 
 
 def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],

@@ -7,16 +7,16 @@ layout below; :data:`SCHEMA_VERSION`), and the facts a run keeps (see
 layout one step at a time (``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``, inside
 the run's transaction); a registry from a newer hashmatch is refused.
 
-Layout, version 2 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
+Layout, version 3 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
 
     parties    (party_id, name)                         one row per party ever seen
     records    (rid, party_id, row_token, clk, tokens,  every current record: its encoding
                 present, entity, added_run)             (see records.py), its entity
-    record_index (rid, party_id, row_token, digest,     per record, what a run diffs and
-                keys)                                   joins against: narrow, so one scan
-                                                        reads it for every record (the
-                                                        digest: records.py; the blocking
-                                                        keys: candidates.py)
+    index_segments (party_id, segment, part, data)      per party, what a run diffs and
+                                                        joins against: each record's row
+                                                        token, digest (records.py) and
+                                                        blocking keys (candidates.py), as
+                                                        appended packed arrays (index.py)
     edges      (lo, hi, score)                          candidate pairs at/above the cut
     entities   (entity, eid, created_run, retired_run,  every entity ever made; eid is the
                 size)                                   opaque id parties see
@@ -30,24 +30,28 @@ Version 1 kept the blocking keys in a table ``block_keys (key, rid)`` (one row p
 ~18 per record) and a BLAKE2b digest in ``records``; version 2 keeps each record's keys
 and digest (a vectorised fingerprint, records.py) in ``record_index``, so a run reads
 them in one scan and joins keys in memory instead of probing and deleting key rows.
-:func:`_v1_to_v2` computes both from the stored encodings.
+:func:`_v1_to_v2` computes both from the stored encodings. Version 3 keeps the same
+facts as a few blobs per party (:mod:`~hashmatch.registry.index`) instead of a row per
+record, so a run reads arrays, not a million rows; :func:`_v2_to_v3` packs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 from hashmatch.errors import RegistryError
 from hashmatch.registry import candidates as cand
+from hashmatch.registry import index as record_index
 from hashmatch.registry.records import Layout, RecordSet, digests
 from hashmatch.registry.store import Store
 
 __all__ = ["FORMAT", "SCHEMA_VERSION", "get_meta", "set_meta", "stored_version", "upgrade"]
 
 FORMAT = "hashmatch-registry"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _create_v1(store: Store) -> None:
@@ -119,8 +123,31 @@ def _v1_to_v2(store: Store, chunk: int = 65_536) -> None:
         last = rids[-1]
 
 
+def _v2_to_v3(store: Store, chunk: int = 65_536) -> None:
+    """``record_index`` (a row per record) packed into one index segment per party
+    (:mod:`~hashmatch.registry.index`), then dropped."""
+    record_index.create_table(store)
+    rows: dict[int, list[tuple[int, bytes, bytes, bytes]]] = {}
+    cursor = store.execute("SELECT party_id, rid, row_token, digest, keys FROM record_index")
+    while batch := cursor.fetchmany(chunk):
+        for party_id, rid, token, digest, keys in batch:
+            rows.setdefault(int(party_id), []).append(
+                (int(rid), bytes(token), bytes(digest), bytes(keys)))
+    index = record_index.RecordIndex({})
+    for party_id, found in sorted(rows.items()):
+        rids = np.fromiter((r[0] for r in found), np.int64, len(found))
+        key_rids, keys = cand.unpack_keys(rids, [r[3] for r in found])
+        index.append(store, party_id, record_index.Segment.build(
+            rids, _rows16(r[1] for r in found), _rows16(r[2] for r in found), key_rids, keys))
+    store.execute("DROP TABLE record_index")
+
+
+def _rows16(blobs: Iterable[bytes]) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(b"".join(blobs), np.uint8).reshape(-1, 16)
+
+
 #: ``MIGRATIONS[v]`` upgrades a registry of layout ``v`` to ``v + 1`` (0: empty database).
-MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1, 1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1, 1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def get_meta(store: Store, key: str) -> str | None:

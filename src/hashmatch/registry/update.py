@@ -4,15 +4,16 @@
 leaves the registry as it was, and a second run waits for the first):
 
 1. **diff** each input against the party's stored records by row token and encoding
-   digest, as arrays (a sorted token index, no per-row Python): *added* (token not
+   digest, as arrays (the registry's index segments, :mod:`~hashmatch.registry.index`,
+   read as a few blobs; a sorted token index, no per-row Python): *added* (token not
    stored), *changed* (digest differs), *removed* (stored but missing from a full
    snapshot, or listed in a delta's removals), *unchanged*. Parties not given keep their
    records. Nothing changed: the run ends here, writing no event.
 2. **forget** what removed and changed records contributed: their edges (their
    neighbours become *seeds*: their entities may split), deleted in bulk.
 3. **block and score** only the added and changed records: their keys
-   (:mod:`~hashmatch.registry.candidates`) joined in memory with the stored keys of every
-   other record (read with the digests in step 1), then the link scorer on those
+   (:mod:`~hashmatch.registry.candidates`) searched for in the stored keys of every
+   other record (sorted in the index segments read in step 1), then the link scorer on those
    candidates. Partners are read from the snapshots given (memory-mapped: an unchanged
    record's encoding is the stored one) and, for parties not given, from the database.
    Pairs at or above the cut become edges. The first run of a registry takes the same
@@ -21,11 +22,12 @@ leaves the registry as it was, and a second run waits for the first):
 4. **re-cluster the scope**: the records connected, through edges, to the new and
    changed records and to the seeds (:mod:`~hashmatch.registry.clustering`).
 5. **ids**: the scope's clusters carry on earlier entities by the id rules
-   (:mod:`~hashmatch.registry.ids`); records, entities and the journal are written.
+   (:mod:`~hashmatch.registry.ids`); records, entities and the journal are written,
+   and one index segment per changed party is appended (written with step 3).
 
 Work is proportional to the changed records, their candidates and their scope, plus a
-few vectorised passes over every record's token, digest and keys (reading them from the
-database, the snapshots' digests, the key join). ``fault(stage)`` is called
+few vectorised passes over every record's token and digest (reading the index blobs,
+the snapshots' digests, the diff). ``fault(stage)`` is called
 between stages (``diffed``, ``forgotten``, ``scored``, ``clustered``, ``written``) for
 tests that crash a run on purpose.
 """
@@ -56,6 +58,7 @@ from hashmatch.registry import candidates as cand
 from hashmatch.registry.arrays import distinct, ids_among, ids_outside
 from hashmatch.registry.clustering import cluster_scope, scorer_for
 from hashmatch.registry.ids import EntityInfo, assign_ids
+from hashmatch.registry.index import RecordIndex, Segment
 from hashmatch.registry.journal import Event, write_events
 from hashmatch.registry.migrations import upgrade
 from hashmatch.registry.records import Layout, RecordSet, SnapshotRows, TokenIndex
@@ -160,18 +163,6 @@ def update(
             return run.execute(delta=delta, removed=removed or {}, threshold=threshold,
                                dedup=dedup, blocking=blocking)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-@dataclass(frozen=True)
-class _StoredIndex:
-    """``record_index`` as arrays: per record its party, rid, token, digest and keys
-    (every party's, those not given in a run too)."""
-
-    parties: npt.NDArray[np.int64]
-    rids: npt.NDArray[np.int64]
-    tokens: npt.NDArray[np.uint8]
-    digests: npt.NDArray[np.uint8]
-    keys: cand.StoredKeys
 
 
 @dataclass
@@ -345,22 +336,12 @@ class _Run:
     def _stored(self, party_id: int
                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
         """A party's stored records: rids, row tokens and digests (``uint8[n, 16]``)."""
-        index = self._stored_index()
-        rows = np.flatnonzero(index.parties == party_id)
-        return index.rids[rows], index.tokens[rows], index.digests[rows]
+        return self._stored_index().records(party_id)
 
-    def _stored_index(self) -> _StoredIndex:
-        """``record_index`` of every party, read in one scan at the first call."""
+    def _stored_index(self) -> RecordIndex:
+        """Every party's index segments, read at the first call."""
         if getattr(self, "_index", None) is None:
-            found = self.store.query(
-                "SELECT party_id, rid, keys, row_token, digest FROM record_index")
-            cols: list[Any] = list(zip(*found, strict=True)) if found else [()] * 5
-            rids = np.fromiter(cols[1], np.int64, len(found))
-            self._index = _StoredIndex(
-                np.fromiter(cols[0], np.int64, len(found)), rids,
-                np.frombuffer(b"".join(cols[3]), np.uint8).reshape(-1, 16),
-                np.frombuffer(b"".join(cols[4]), np.uint8).reshape(-1, 16),
-                cand.StoredKeys.from_blobs(rids, cols[2]))
+            self._index = RecordIndex.load(self.store)
         return self._index
 
     def _removals(self, diffs: list[_PartyDiff], removed: Mapping[str, Sequence[bytes]],
@@ -421,7 +402,6 @@ class _Run:
                 "ORDER BY r.rid"):
             lost.setdefault(int(entity), []).append((str(party), bytes(token)))
         store.execute("DELETE FROM records WHERE rid IN (SELECT id FROM tmp_ids)")
-        store.execute("DELETE FROM record_index WHERE rid IN (SELECT id FROM tmp_ids)")
         return lost
 
     # -- new and changed records --------------------------------------------------------
@@ -455,9 +435,11 @@ class _Run:
         keyed = [cand.record_keys(s, state.plan) for s in dirty.values()]
         new_rids = np.concatenate([k[0] for k in keyed]) if keyed else np.zeros(0, np.int64)
         new_keys = np.concatenate([k[1] for k in keyed]) if keyed else np.zeros(0, np.int64)
-        by_rid = np.argsort(new_rids, kind="stable")
-        self.new_keys = (new_rids[by_rid], new_keys[by_rid])  # for pack_keys
-        lo, hi, skipped = cand.partner_pairs(new_rids, new_keys, self._old_keys())
+        self.new_keys = (new_rids, new_keys)  # for the index segments
+        gone = np.concatenate([np.concatenate([d.changed_rids, d.removed_rids])
+                               for d in self.diffs] + [np.zeros(0, np.int64)])
+        lo, hi, skipped = cand.partner_pairs(
+            new_rids, new_keys, lambda wanted: self._stored_index().holders(wanted, gone))
         partners = ids_outside(np.concatenate([lo, hi]), new_rids)
         pool = dict(dirty)
         for party, rows in self._load_sets(partners, {}).items():
@@ -475,12 +457,6 @@ class _Run:
         if state.threshold is None:
             self._choose(state, names, pa, pb, score, threshold)
         return pool, lo, hi, state.rules().cut_table(names)[pa, pb], score, skipped
-
-    def _old_keys(self) -> cand.StoredKeys:
-        """The keys of every stored record that stays as it is in this run."""
-        gone = np.concatenate([np.concatenate([d.changed_rids, d.removed_rids])
-                               for d in self.diffs] + [np.zeros(0, np.int64)])
-        return self._stored_index().keys.without(gone)
 
     def _choose(self, state: RegistryState, names: Sequence[str],
                 pa: npt.NDArray[np.int64], pb: npt.NDArray[np.int64],
@@ -527,12 +503,15 @@ class _Run:
                      lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64],
                      score: npt.NDArray[np.float32]) -> None:
         """Write the added records (entity -1 until assigned), the changed encodings, the
-        dirty records' keys and their new edges."""
+        index segment of each party's added, changed and removed records, and the new
+        edges."""
         store = self.store
+        rids, keys = self.new_keys
         for d in diffs:
+            if len(d.added) or len(d.changed) or len(d.removed_rids):
+                self._append_segment(d, rids, keys)
             if d.snapshot is None:
                 continue
-            rids, keys = self.new_keys
             if len(d.added):
                 clk, tok, pres = d.snapshot.blobs(d.added)
                 added = self.added_rids[d.party]
@@ -542,22 +521,30 @@ class _Run:
                              zip(added.tolist(), [d.party_id] * len(d.added), row_tokens,
                                  clk, tok, pres, [-1] * len(d.added),
                                  [self.run] * len(d.added), strict=True))
-                store.insert("record_index", ["rid", "party_id", "row_token", "digest", "keys"],
-                             zip(added.tolist(), [d.party_id] * len(d.added), row_tokens,
-                                 _rows_bytes(d.digests[d.added]),
-                                 cand.pack_keys(added, rids, keys), strict=True))
             if len(d.changed):
                 clk, tok, pres = d.snapshot.blobs(d.changed)
                 store.conn.cursor().executemany(store.sql(
                     "UPDATE records SET clk = ?, tokens = ?, present = ? WHERE rid = ?"),
                     zip(clk, tok, pres, d.changed_rids.tolist(), strict=True))
-                store.conn.cursor().executemany(store.sql(
-                    "UPDATE record_index SET digest = ?, keys = ? WHERE rid = ?"),
-                    zip(_rows_bytes(d.digests[d.changed]),
-                        cand.pack_keys(d.changed_rids, rids, keys),
-                        d.changed_rids.tolist(), strict=True))
         store.insert("edges", ["lo", "hi", "score"],
                      zip(lo.tolist(), hi.tolist(), score.astype(float).tolist(), strict=True))
+
+    def _append_segment(self, d: _PartyDiff, key_rids: npt.NDArray[np.int64],
+                        keys: npt.NDArray[np.int64]) -> None:
+        """The party's index segment of this run: its added and changed records (with
+        their keys), its changed and removed records dropped from earlier segments."""
+        if d.snapshot is None:
+            rows, rids = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            rows = np.concatenate([d.added, d.changed])
+            rids = np.concatenate([self.added_rids.get(d.party, np.zeros(0, np.int64)),
+                                   d.changed_rids])
+        tokens = np.asarray(d.snapshot.file.row_tokens)[rows] if d.snapshot is not None \
+            else np.zeros((0, 16), np.uint8)
+        mine = ids_among(key_rids, rids)
+        self._stored_index().append(self.store, d.party_id, Segment.build(
+            rids, tokens, d.digests[rows], key_rids[mine], keys[mine],
+            np.concatenate([d.changed_rids, d.removed_rids])))
 
     # -- scope ------------------------------------------------------------------------
 
@@ -731,12 +718,6 @@ class _Run:
         self.store.insert("runs", ["run", "started", "finished", "kind", "summary"], [(
             self.run, self.now, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             kind, json.dumps(result.to_dict(), sort_keys=True))])
-
-
-def _rows_bytes(rows: npt.NDArray[np.uint8]) -> list[bytes]:
-    data = np.ascontiguousarray(rows).tobytes()
-    width = rows.shape[1] if rows.ndim == 2 else 0
-    return [data[k:k + width] for k in range(0, len(data), width)] if width else []
 
 
 #: The edges with an end among ``tmp_ids``. ``IN (SELECT ...)`` rather than a join, so the

@@ -45,6 +45,7 @@ from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
 from hashmatch.link.segments import SegmentView, aligned_segment, field_dice
 from hashmatch.registry import candidates as cand
+from hashmatch.registry.index import RecordIndex
 from hashmatch.registry.records import Layout, RecordSet
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store
@@ -475,16 +476,19 @@ class RegistryIndex:
 
 
 def _key_table(store: Store, chunk: int = 1 << 16) -> _Ints:
-    """Every record's blocking keys as ``int64[rows, 2]`` (key, rid), sorted, from
-    ``record_index.keys`` (registry layout 2: the keys the registry computed for each
-    record with its LSH plan), read a chunk of records at a time. A layout-1 registry not
-    yet upgraded by a run still has its ``block_keys`` table: read from there."""
+    """Every record's blocking keys as ``int64[rows, 2]`` (key, rid), sorted: from the
+    registry's index segments (layout 3: the keys the registry computed for each record
+    with its LSH plan, :mod:`hashmatch.registry.index`). A registry of an older layout
+    not yet upgraded by a run still has its ``record_index`` rows (layout 2) or its
+    ``block_keys`` table (layout 1): read from there."""
     parts = [np.zeros((0, 2), np.int64)]
     if store.has_table("block_keys"):
         cursor = store.execute("SELECT key, rid FROM block_keys ORDER BY key, rid")
         while batch := cursor.fetchmany(chunk):
             parts.append(np.array(batch, np.int64).reshape(-1, 2))
         return np.concatenate(parts)
+    if not store.has_table("record_index"):
+        return RecordIndex.load(store).key_table()
     cursor = store.execute("SELECT rid, keys FROM record_index")
     while batch := cursor.fetchmany(chunk):
         rids, keys = cand.unpack_keys(np.fromiter((r[0] for r in batch), np.int64, len(batch)),

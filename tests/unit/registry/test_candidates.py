@@ -6,6 +6,7 @@ import numpy as np
 
 from hashmatch.registry import candidates as cand
 from hashmatch.registry.arrays import distinct, ids_outside
+from hashmatch.registry.index import RecordIndex, Segment
 
 
 def _brute(new: dict[int, set[int]], old: dict[int, set[int]]) -> set[tuple[int, int]]:
@@ -14,10 +15,23 @@ def _brute(new: dict[int, set[int]], old: dict[int, set[int]]) -> set[tuple[int,
             if a != b and keys & others}
 
 
-def _stored(old: dict[int, set[int]]) -> cand.StoredKeys:
-    rids = np.array(sorted(old), np.int64)
-    blobs = [np.array(sorted(old[r]), "<i8").tobytes() for r in rids.tolist()]
-    return cand.StoredKeys.from_blobs(rids, blobs)
+def _stored(old: dict[int, set[int]], dropped: np.ndarray | None = None,
+            gone: np.ndarray | None = None) -> cand.Holders:
+    """The keys of ``old`` in a record index of two segments: the second enters some
+    records again (replacing their first entry) and drops ``dropped``; ``gone`` are left
+    out by the run."""
+    none = np.zeros(0, np.int64)
+
+    def segment(rids: list[int], drop: np.ndarray) -> Segment:
+        key_rids, keys = _flat({r: old[r] for r in rids})
+        return Segment.build(np.array(rids, np.int64), np.zeros((len(rids), 16), np.uint8),
+                             np.zeros((len(rids), 16), np.uint8), key_rids, keys, drop)
+
+    again = sorted(old)[::7]
+    index = RecordIndex({1: [(1, segment(sorted(old), none)),
+                             (2, segment(again, np.r_[np.array(again, np.int64),
+                                                      none if dropped is None else dropped]))]})
+    return lambda wanted: index.holders(wanted, none if gone is None else gone)
 
 
 def _flat(records: dict[int, set[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -29,12 +43,15 @@ def test_partner_pairs_match_a_brute_force_join() -> None:
     rng = np.random.default_rng(7)
     old = {r: set(rng.integers(-40, 40, rng.integers(0, 4)).tolist()) for r in range(300)}
     new = {r: set(rng.integers(-40, 40, rng.integers(1, 4)).tolist()) for r in range(300, 330)}
-    dropped = np.array([3, 17, 99, 250], np.int64)
-    kept = {r: k for r, k in old.items() if r not in set(dropped.tolist())}
-    lo, hi, skipped = cand.partner_pairs(*_flat(new), _stored(old).without(dropped))
+    dropped = np.array([3, 17, 99, 250], np.int64)  # removed in an earlier run
+    gone = np.array([5, 14, 200], np.int64)  # changed or removed in this one
+    kept = {r: k for r, k in old.items() if r not in set(dropped.tolist() + gone.tolist())}
+    lo, hi, skipped = cand.partner_pairs(*_flat(new), _stored(old, dropped, gone))
     assert skipped == 0
     assert set(zip(lo.tolist(), hi.tolist(), strict=True)) == _brute(new, kept)
     assert (np.diff(lo * 1000 + hi) > 0).all()  # sorted, each pair once
+    # each live record's keys are found once, however many segments held it
+    assert set(_brute(new, kept)) != set(_brute(new, old))
 
 
 def test_a_key_held_by_too_many_old_records_brings_no_old_partner() -> None:

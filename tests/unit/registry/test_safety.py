@@ -32,7 +32,8 @@ def _content(url: str) -> dict[str, list[tuple[object, ...]]]:
     with open_store(url) as store, store.read_transaction():
         out = {}
         for table, order in [("records", "rid"), ("entities", "entity"), ("journal", "seq"),
-                             ("edges", "lo, hi"), ("record_index", "rid"),
+                             ("edges", "lo, hi"),
+                             ("index_segments", "party_id, segment, part"),
                              ("registry_meta", "key"), ("runs", "run"), ("parties", "party_id")]:
             rows = store.query(f"SELECT * FROM {table} ORDER BY {order}")
             out[table] = [tuple(bytes(v).hex() if isinstance(v, bytes | memoryview) else v

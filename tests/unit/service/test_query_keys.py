@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hashmatch.registry import candidates as cand
+from hashmatch.registry.index import RecordIndex
 from hashmatch.registry.records import RecordSet
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import open_store
@@ -52,10 +53,8 @@ def test_keys_of_stored_records_are_the_stored_keys(served, registry_state) -> N
         found = store.query("SELECT rid, row_token, clk, tokens, present FROM records "
                             "ORDER BY rid LIMIT 50")
         rids = [int(r[0]) for r in found]
-        blobs = store.query("SELECT rid, keys FROM record_index WHERE rid <= ? ORDER BY rid",
-                            [max(rids)])
-    stored = zip(*cand.unpack_keys(np.array([r[0] for r in blobs], np.int64),
-                                   [bytes(r[1]) for r in blobs]), strict=True)
+        table = RecordIndex.load(store).key_table()
+    stored = [(rid, key) for key, rid in table.tolist() if rid in set(rids)]
     rows = RecordSet.from_blobs(layout, rids, *[[bytes(r[c]) for r in found] for c in (1, 2, 3, 4)])
     got_rows, got_keys = QueryKeys(registry_state.plan, layout).keys(rows.clks, rows.tokens,
                                                                      rows.present)
