@@ -21,7 +21,9 @@ where everything collides) is not used, as a batch link skips blocks of more tha
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
@@ -115,9 +117,11 @@ def unpack_keys(rids: npt.NDArray[np.int64], blobs: Sequence[bytes]
     return np.repeat(np.asarray(rids, np.int64), sizes), keys
 
 
-#: ``holders(wanted)``: ``(rid, key)`` of every stored record (that stays as it is in the
-#: run) holding one of the keys ``wanted`` (ascending, distinct).
-Holders = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
+#: ``holders(wanted, most)``: ``(rid, key)`` of every stored record (that stays as it is
+#: in the run) holding one of the keys ``wanted`` (ascending, distinct), keys held by more
+#: than ``most`` of them left out, and how many were.
+Holders = Callable[[npt.NDArray[np.int64], int],
+                   tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]
 
 
 def partner_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],
@@ -128,18 +132,9 @@ def partner_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int6
     :meth:`~hashmatch.registry.index.RecordIndex.holders`); a key held by more than
     :data:`MAX_BLOCK_ROWS` old records brings no old partner. Returns the pairs and how
     many keys were left out."""
-    old_rids, old_keys = holders(distinct(new_keys))
-    order = np.lexsort((old_rids, old_keys))
-    old_rids, old_keys = old_rids[order], old_keys[order]
-    starts = np.flatnonzero(np.r_[True, old_keys[1:] != old_keys[:-1]]) if len(old_keys) \
-        else np.zeros(0, np.int64)
-    sizes = np.diff(np.r_[starts, len(old_keys)])
-    big = sizes > MAX_BLOCK_ROWS
-    if big.any():
-        keep = ~np.repeat(big, sizes)
-        old_rids, old_keys = old_rids[keep], old_keys[keep]
+    old_rids, old_keys, big = holders(distinct(new_keys), MAX_BLOCK_ROWS)
     lo, hi, skipped = candidate_pairs(new_rids, new_keys, old_rids, old_keys)
-    return lo, hi, skipped + int(big.sum())
+    return lo, hi, skipped + big
 
 
 def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.int64],
@@ -160,21 +155,45 @@ def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.in
     group = np.repeat(np.arange(len(starts)), sizes)
     big = sizes > MAX_BLOCK_ROWS
     probe = np.flatnonzero(is_new & ~big[group] & (sizes[group] > 1))
-    packed = [np.zeros(0, np.uint64)]
-    # a bounded number of raw pairs at a time (a first run pairs every record)
+    # a bounded number of raw pairs at a time (a first run pairs every record), the units
+    # on every core (numpy's sorts and gathers release the GIL)
     cum = np.cumsum(sizes[group[probe]])
     cuts = np.searchsorted(cum, np.arange(0, int(cum[-1]) if len(cum) else 0, _UNIT_PAIRS))
-    for a0, a1 in zip(cuts.tolist(), [*cuts[1:].tolist(), len(probe)], strict=True):
-        packed.append(_expand(rids, probe[a0:a1], sizes[group[probe[a0:a1]]],
-                              starts[group[probe[a0:a1]]]))
-    pairs = distinct(np.concatenate(packed))
+    units = list(zip(cuts.tolist(), [*cuts[1:].tolist(), len(probe)], strict=True))
+
+    def unit(bounds: tuple[int, int]) -> npt.NDArray[np.uint64]:
+        take = probe[bounds[0]:bounds[1]]
+        return _expand(rids, take, sizes[group[take]], starts[group[take]])
+
+    with ThreadPoolExecutor(_THREADS) as pool:
+        pairs = _merged(list(pool.map(unit, units)), pool)
     return ((pairs >> np.uint64(32)).astype(np.int64),
             (pairs & np.uint64(0xFFFF_FFFF)).astype(np.int64),
             int((big & (sizes > 1)).sum()))
 
 
-#: Raw pairs expanded at once by :func:`candidate_pairs`.
-_UNIT_PAIRS = 1 << 24
+#: Raw pairs expanded at once by :func:`candidate_pairs` (small enough to stay in cache).
+_UNIT_PAIRS = 1 << 21
+_THREADS = os.cpu_count() or 1
+
+
+def _merged(parts: Sequence[npt.NDArray[np.uint64]], pool: ThreadPoolExecutor
+            ) -> npt.NDArray[np.uint64]:
+    """The distinct values of sorted ``parts``, sorted: cut at common value bounds into a
+    slice per thread, each slice made distinct on its own."""
+    total = sum(len(p) for p in parts)
+    if total < _UNIT_PAIRS or _THREADS == 1:
+        return distinct(np.concatenate([np.zeros(0, np.uint64), *parts]))
+    sample = np.sort(np.concatenate([p[::997] for p in parts]))
+    bounds = [None, *sample[len(sample) * np.arange(1, _THREADS) // _THREADS].tolist(), None]
+
+    def piece(k: int) -> npt.NDArray[np.uint64]:
+        lo, hi = bounds[k], bounds[k + 1]
+        return distinct(np.concatenate([np.zeros(0, np.uint64)] + [
+            p[(0 if lo is None else np.searchsorted(p, np.uint64(lo))):
+              (len(p) if hi is None else np.searchsorted(p, np.uint64(hi)))] for p in parts]))
+
+    return np.concatenate(list(pool.map(piece, range(_THREADS))))
 
 
 def _expand(rids: npt.NDArray[np.int64], probe: npt.NDArray[np.int64],

@@ -207,29 +207,37 @@ class RecordIndex:
                 np.concatenate([s.tokens[ok] for s, ok in pick]),
                 np.concatenate([s.digests[ok] for s, ok in pick]))
 
-    def holders(self, wanted: _Ints, gone: _Ints) -> tuple[_Ints, _Ints]:
+    def holders(self, wanted: _Ints, gone: _Ints, most: int) -> tuple[_Ints, _Ints, int]:
         """``(rid, key)`` of every live stored record holding one of the keys ``wanted``
-        (ascending, distinct), records ``gone`` left out: a search of each segment's
-        sorted keys, no scan."""
-        rid_parts, key_parts = [_empty()], [_empty()]
+        (ascending, distinct), records ``gone`` left out, and keys held by more than
+        ``most`` such records left out too (their number is returned third): a search of
+        each segment's sorted keys, no scan."""
+        found: list[tuple[_Ints, _Ints, _Ints]] = []  # (wanted index, rid, key position)
+        held = np.zeros(len(wanted), np.int64)
         for party in self._parties.values():
             for k, (_, seg) in enumerate(party.segments):
                 if not len(seg.keys) or not len(wanted):
                     continue
                 left = np.searchsorted(seg.keys, wanted, "left")
-                right = np.searchsorted(seg.keys, wanted, "right")
-                count = right - left
-                hit = count > 0
+                count = np.searchsorted(seg.keys, wanted, "right") - left
+                hit = np.flatnonzero(count)
                 count, first = count[hit], left[hit]
                 at = np.repeat(first - (np.cumsum(count) - count), count) + \
                     np.arange(int(count.sum()), dtype=np.int64)
+                which = np.repeat(hit, count)
                 rids = seg.holders[at].astype(np.int64)
                 ok = self._dropped_at[rids] <= k
-                rid_parts.append(rids[ok])
-                key_parts.append(seg.keys[at[ok]])
-        rids, keys = np.concatenate(rid_parts), np.concatenate(key_parts)
-        keep = ~ids_among(rids, gone)
-        return rids[keep], keys[keep]
+                if len(gone):
+                    ok &= ~ids_among(rids, gone)
+                which, rids, at = which[ok], rids[ok], at[ok]
+                held += np.bincount(which, minlength=len(wanted))
+                found.append((which, rids, seg.keys[at]))
+        if not found:
+            return _empty(), _empty(), 0
+        which = np.concatenate([f[0] for f in found])
+        keep = held[which] <= most
+        return (np.concatenate([f[1] for f in found])[keep],
+                np.concatenate([f[2] for f in found])[keep], int((held > most).sum()))
 
     def key_table(self) -> npt.NDArray[np.int64]:
         """Every live record's keys as ``int64[rows, 2]`` (key, rid), sorted."""

@@ -36,6 +36,11 @@ __all__ = ["Store", "is_postgres_url", "open_store"]
 _PG_LOCK_ID = 0x686D_7265_6769  # "hmregi"
 
 
+#: SQLite page cache of a connection, KiB, and the most of the file it maps.
+_CACHE_KIB = 256 * 1024
+_MMAP_BYTES = 1 << 32
+
+
 def is_postgres_url(url: str | os.PathLike[str]) -> bool:
     return isinstance(url, str) and url.startswith(("postgresql://", "postgres://"))
 
@@ -132,6 +137,13 @@ class SqliteStore(Store):
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")  # readers go on while a run writes
             conn.execute("PRAGMA synchronous=FULL")
+            # a run's inserts land all over the journal's and records' indexes: a page
+            # cache of up to 256 MiB (grown as used) keeps them from being read and
+            # spilled again and again; the run's temporary id tables stay in memory;
+            # reads (the index blobs, most of all) come from a memory map, not copies
+            conn.execute(f"PRAGMA cache_size={-_CACHE_KIB}")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
         except sqlite3.DatabaseError as exc:
             raise RegistryError(f"{path}: cannot be opened as a registry ({exc})") from None
         super().__init__(str(path), conn)

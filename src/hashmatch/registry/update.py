@@ -38,6 +38,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -214,7 +215,11 @@ class _Run:
         self.state, self.layout = state, layout
         self.run = state.take("next_run")
         party_ids = self._party_ids()
-        diffs = [self._diff(f, party_ids[f.header.party], delta) for f in self.files]
+        self._stored_index()  # read once, before the parties' diffs share it
+        # one party per core: the diff's digests, sorts and searches release the GIL
+        with ThreadPoolExecutor(min(len(self.files), os.cpu_count() or 1) or 1) as pool:
+            diffs = list(pool.map(lambda f: self._diff(f, party_ids[f.header.party], delta),
+                                  self.files))
         self._removals(diffs, removed, party_ids, delta)
         self.diffs = diffs
         result = RunResult(self.run, store.url, {
@@ -439,7 +444,8 @@ class _Run:
         gone = np.concatenate([np.concatenate([d.changed_rids, d.removed_rids])
                                for d in self.diffs] + [np.zeros(0, np.int64)])
         lo, hi, skipped = cand.partner_pairs(
-            new_rids, new_keys, lambda wanted: self._stored_index().holders(wanted, gone))
+            new_rids, new_keys,
+            lambda wanted, most: self._stored_index().holders(wanted, gone, most))
         partners = ids_outside(np.concatenate([lo, hi]), new_rids)
         pool = dict(dirty)
         for party, rows in self._load_sets(partners, {}).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hashmatch.registry import candidates as cand
 from hashmatch.registry.arrays import distinct, ids_outside
@@ -31,7 +32,7 @@ def _stored(old: dict[int, set[int]], dropped: np.ndarray | None = None,
     index = RecordIndex({1: [(1, segment(sorted(old), none)),
                              (2, segment(again, np.r_[np.array(again, np.int64),
                                                       none if dropped is None else dropped]))]})
-    return lambda wanted: index.holders(wanted, none if gone is None else gone)
+    return lambda wanted, most: index.holders(wanted, none if gone is None else gone, most)
 
 
 def _flat(records: dict[int, set[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +40,12 @@ def _flat(records: dict[int, set[int]]) -> tuple[np.ndarray, np.ndarray]:
     return (np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64))
 
 
-def test_partner_pairs_match_a_brute_force_join() -> None:
+@pytest.mark.parametrize("unit", [None, 64])  # one unit, or many merged on two threads
+def test_partner_pairs_match_a_brute_force_join(unit: int | None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    if unit is not None:
+        monkeypatch.setattr(cand, "_UNIT_PAIRS", unit)
+        monkeypatch.setattr(cand, "_THREADS", 2)
     rng = np.random.default_rng(7)
     old = {r: set(rng.integers(-40, 40, rng.integers(0, 4)).tolist()) for r in range(300)}
     new = {r: set(rng.integers(-40, 40, rng.integers(1, 4)).tolist()) for r in range(300, 330)}

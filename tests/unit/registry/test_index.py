@@ -1,10 +1,10 @@
 """The registry's index segments: bytes that read back as written, refusal of damaged
 ones, and a party's live records through appends, tombstones and compaction, against a
-plain dict model."""
+plain dict model, on both backends."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -45,8 +45,9 @@ def _live(index: RecordIndex, party: int) -> Model:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = open_store(tmp_path / "index.db", create=True)
+def store(registry_url: str) -> Iterator[Store]:
+    """An empty index table on each backend (autocommit is not needed: one connection)."""
+    s = open_store(registry_url, create=True)
     idx.create_table(s)
     yield s
     s.close()
@@ -117,9 +118,16 @@ def test_holders_find_live_keys_only(store: Store) -> None:
     index.append(store, 1, _segment(model, [5], [5, 6]))
     del model[6]
     wanted = np.arange(-60, 1001, dtype=np.int64)
-    rids, keys = index.holders(wanted, np.array([7], np.int64))
+    rids, keys, big = index.holders(wanted, np.array([7], np.int64), 1000)
     got = sorted(zip(rids.tolist(), keys.tolist(), strict=True))
-    assert got == sorted((r, k) for r, (_, _, ks) in model.items() if r != 7 for k in ks)
+    want = sorted((r, k) for r, (_, _, ks) in model.items() if r != 7 for k in ks)
+    assert (got, big) == (want, 0)
+    held = {k: sum(k in ks for r, (_, _, ks) in model.items() if r != 7) for k in range(-60, 1001)}
+    most = sorted(held.values())[-5]  # keys held by more are left out
+    rids, keys, big = index.holders(wanted, np.array([7], np.int64), most)
+    got = sorted(zip(rids.tolist(), keys.tolist(), strict=True))
+    assert got == [(r, k) for r, k in want if held[k] <= most]
+    assert big == sum(h > most for h in held.values()) > 0
 
 
 def test_a_segment_larger_than_a_part_is_split_and_joined(store: Store,
