@@ -4,8 +4,8 @@ A record is one row of a party's ``.hme`` snapshot. The registry keeps, per reco
 party and row token, and its encoding in three blobs laid out exactly as in the file: the
 CLK words (little-endian ``uint64``), the exact tokens (16 bytes each, in the layout's
 ``token_names`` order) and the packed validity bits (``present_packed``). Its ``digest``
-(kept in the narrow ``record_index`` table) is a 128-bit fingerprint of the three
-concatenated (:func:`digests`): equal digests mean the record's encoding did not change
+(kept in the index segments, :mod:`~hashmatch.registry.index`) is a 128-bit fingerprint
+of the three concatenated (:func:`digests`): equal digests mean the encoding did not change
 between two snapshots, so it needs no new work.
 
 :class:`Layout` is what every file linked into one registry shares (fields, segments,

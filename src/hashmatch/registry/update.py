@@ -217,8 +217,8 @@ class _Run:
         party_ids = self._party_ids()
         self._stored_index()  # read once, before the parties' diffs share it
         # one party per core: the diff's digests, sorts and searches release the GIL
-        with ThreadPoolExecutor(min(len(self.files), os.cpu_count() or 1) or 1) as pool:
-            diffs = list(pool.map(lambda f: self._diff(f, party_ids[f.header.party], delta),
+        with ThreadPoolExecutor(min(len(self.files), os.cpu_count() or 1) or 1) as workers:
+            diffs = list(workers.map(lambda f: self._diff(f, party_ids[f.header.party], delta),
                                   self.files))
         self._removals(diffs, removed, party_ids, delta)
         self.diffs = diffs
