@@ -1,7 +1,8 @@
 """Build the compiled kernel and the encoder's row loops.
 
 Only the extension list lives here; metadata is in pyproject.toml. `_rows` (the
-encoder's row loops) is plain portable C. The shipped kernel build is
+encoder's row loops) and `hashmatch.normalize._shapes` (the normalisers' batch fast
+paths) are plain portable C. The shipped kernel build is
 portable (no -march=native): `_core` is compiled for the baseline ISA, and on x86-64
 `_core_avx2` (AVX2 + POPCNT) and `_core_avx512` (AVX-512F + VPOPCNTDQ) are the same
 source compiled with those instruction sets enabled. `hashmatch.kernel` picks the
@@ -53,6 +54,8 @@ def _ext(package: str, name: str, extra: list[str], *, kernel: bool = True) -> E
 
 
 extensions = [_ext("kernel", "_core", []), _ext("encode", "_rows", [], kernel=False),
+              # the normalisers' batch fast paths (portable, one thread)
+              _ext("normalize", "_shapes", [], kernel=False),
               # one query record against the lookup service's index (portable, one thread)
               _ext("kernel", "_one_record", [] if IS_MSVC else ["-Wno-unused-function"],
                    kernel=False)]

@@ -24,9 +24,13 @@ import numpy.typing as npt
 
 from hashmatch.encode.columns import Factor, factorise, join_factors
 from hashmatch.normalize import InvalidValue, MissingValue, make_normalizer
+from hashmatch.normalize._base import batch_path
 from hashmatch.schema.model import Field, ResolvedField
 
 _CACHE_LIMIT = 1 << 16  # entries per memo (bounded memory; a memo is emptied when full)
+#: Values per call of a batch fast path: what the normaliser learns from the values a
+#: slice leaves to it (e.g. a phone prefix's validity) serves the next slices.
+_BATCH_SLICE = 2048
 _new_tuple = tuple.__new__
 
 
@@ -123,6 +127,7 @@ class FieldReader:
         self.columns = "+".join(resolved.source.columns)  # for reject reports (names only)
         # memo=False: the outcome memo below already sees every value once only
         self._normalize = make_normalizer(spec.type, spec.normalize, resolved.source, memo=False)
+        self._batch = batch_path(self._normalize)
         self._cache: dict[str, Outcome] = {}
 
     def read(self, columns: Sequence[Sequence[str]]) -> FieldColumn:
@@ -142,11 +147,28 @@ class FieldReader:
         try:
             outcomes = list(map(self._cache.__getitem__, distinct))
         except KeyError:  # some values not seen yet (or forgotten)
-            outcomes = self._outcomes(distinct)
+            outcomes = (
+                self._outcomes(distinct) if self._batch is None else self._batched(distinct)
+            )
         return FieldColumn.of(self.name, codes, outcomes)
 
-    def _outcomes(self, distinct: Sequence[str]) -> list[Outcome]:
-        """The outcomes of ``distinct``, normalising and remembering (bounded) new ones.
+    def _batched(self, distinct: Sequence[str]) -> list[Outcome]:
+        """:meth:`_outcomes` with the normaliser's batch fast path: the values it settles
+        (compiled, see :mod:`hashmatch.normalize._shapes`) are valid with its canonical
+        form; the others, and nothing else, go through the normaliser."""
+        assert self._batch is not None
+        values = distinct if isinstance(distinct, list) else list(distinct)
+        out: list[Outcome] = []
+        for start in range(0, len(values), _BATCH_SLICE):
+            part = values[start : start + _BATCH_SLICE]
+            out += self._outcomes(part, self._batch(part))
+        return out
+
+    def _outcomes(
+        self, distinct: Sequence[str], settled: Sequence[str | None] | None = None
+    ) -> list[Outcome]:
+        """The outcomes of ``distinct``, normalising and remembering (bounded) new ones;
+        ``settled[i]``, when given and not None, is value ``i``'s canonical form.
 
         One loop with everything bound to locals: this runs once per value never seen,
         which for files whose values do not repeat is every value of every field.
@@ -156,9 +178,14 @@ class FieldReader:
         normalize = self._normalize
         out: list[Outcome] = []
         append = out.append
-        for raw in distinct:
-            found = get(raw)
-            if found is None:
+        for raw, canonical in zip(distinct, settled or repeat(None), strict=False):
+            if canonical is not None:  # settled by the batch path
+                found = _new_tuple(Outcome, (canonical, "valid", None, None))
+            else:
+                remembered = get(raw)
+                if remembered is not None:
+                    append(remembered)
+                    continue
                 try:
                     # tuple.__new__: the named tuple's own __new__ is a Python function
                     found = _new_tuple(Outcome, (normalize(raw), "valid", None, None))
@@ -166,9 +193,9 @@ class FieldReader:
                     found = Outcome(None, "missing", exc.reason, exc.pattern)
                 except InvalidValue as exc:
                     found = Outcome(None, "invalid", exc.reason)
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
-                cache[raw] = found
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[raw] = found
             append(found)
         return out
 

@@ -119,6 +119,24 @@ def fold(text: str) -> str:
 APOSTROPHES_RE = re.compile(r"['`]+")
 
 
+#: A normaliser's batch fast path: per raw value, exactly the canonical form the normaliser
+#: returns, or None where the fast path does not settle the value (then call the
+#: normaliser, which also gives every missing or invalid outcome). See ``_shapes.pyx``.
+BatchPath = Callable[[list[str]], list["str | None"]]
+_BATCH_PATH = "batch_path"
+
+
+def with_batch_path(normalize: Callable[[str], str], batch: BatchPath) -> Callable[[str], str]:
+    """``normalize``, carrying ``batch`` as its batch fast path (see :func:`batch_path`)."""
+    setattr(normalize, _BATCH_PATH, batch)
+    return normalize
+
+
+def batch_path(normalize: Callable[[str], str]) -> BatchPath | None:
+    """The batch fast path of a normaliser, or None when it has none (or is memoised)."""
+    return getattr(normalize, _BATCH_PATH, None)
+
+
 def memoised(normalize: Callable[[str], str], maxsize: int = 1 << 16) -> Callable[[str], str]:
     """Remember the canonical forms of recent raw values (outcomes are not remembered).
 

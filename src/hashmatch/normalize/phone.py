@@ -17,12 +17,22 @@ from typing import Any
 import phonenumbers
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue, fold
+from hashmatch.normalize._base import (
+    ColumnSource,
+    InvalidValue,
+    MissingValue,
+    fold,
+    with_batch_path,
+)
 from hashmatch.normalize.phone_nanp import NanpNumbers
 
 _SEQUENCES = placeholders.table("phone")
 _DIGITS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not chr(c).isdigit()))
 _E164 = phonenumbers.PhoneNumberFormat.E164
+_SEQUENCE_BYTES = tuple(seq.encode("ascii") for seq in _SEQUENCES)
+#: The batch fast path assumes no general placeholder is all digits (it checks only the
+#: phone rules on a number's digits); a table that breaks this turns it off.
+_BATCH_SAFE = not any(key.isdigit() for key in placeholders.table("any"))
 
 
 def _placeholder_rule(text: str) -> str | None:
@@ -47,7 +57,8 @@ def make_phone_normalizer(options: Mapping[str, Any], source: ColumnSource) -> C
         phonenumbers.format_number,
     )
     check = placeholders.check
-    fast = NanpNumbers(region).e164
+    nanp = NanpNumbers(region)
+    fast = nanp.e164
 
     def normalize_phone(raw: str) -> str:
         text = fold(raw.strip())  # also turns non-ASCII digits into ASCII ones
@@ -70,4 +81,8 @@ def make_phone_normalizer(options: Mapping[str, Any], source: ColumnSource) -> C
             raise InvalidValue("phone.invalid")
         return format_number(number, _E164)
 
-    return normalize_phone
+    if not _BATCH_SAFE:  # pragma: no cover - the shipped table has no such key
+        return normalize_phone
+    return with_batch_path(
+        normalize_phone, lambda values: nanp.settled(values, _SEQUENCE_BYTES)
+    )

@@ -41,6 +41,7 @@ from hashmatch.normalize._digit_patterns import (
     PatternSet,
     UnsupportedPattern,
 )
+from hashmatch.normalize._shapes import nanp_e164
 
 _DESCS = (
     "general_desc",
@@ -93,6 +94,14 @@ class NanpNumbers:
         if not self._valid(digits, plan):
             raise InvalidValue("phone.invalid")
         return "+1" + digits
+
+    def settled(self, values: list[str], sequences: tuple[bytes, ...]) -> list[str | None]:
+        """Per value, what the phone normaliser returns for it when that is a valid number
+        whose validity is remembered here, else None (see ``_shapes.nanp_e164``, which also
+        checks the phone placeholder rules: ``sequences`` are the digit sequences)."""
+        if _plan() is None or not self._lengths:
+            return [None] * len(values)
+        return nanp_e164(values, self._national, sequences, self._valid_by_prefix, self._lengths)
 
     def _valid(self, digits: str, plan: PatternSet) -> bool:
         memo = self._valid_by_prefix

@@ -65,3 +65,28 @@ def test_required_field_rejects_with_row_number_column_and_reason() -> None:
 def test_absent_field_stats() -> None:
     s = FieldStats.for_absent(5)
     assert (s.rows, s.filled, s.valid, s.absent) == (5, 0, 0, True)
+
+
+def test_a_batch_fast_path_gives_the_outcomes_of_the_normaliser() -> None:
+    """Phones have a compiled batch path: over more values than one batch slice, and over
+    two chunks (the second settles what the first taught), the outcomes are those of the
+    normaliser alone, placeholders and invalid numbers included."""
+    rng = np.random.default_rng(3)
+    shapes = ["({a}) {e}-{l}", "+1 {a} {e} {l}", "{a}.{e}.{l}", "{a}{e}{l} x9", " n/a ", ""]
+    cells = [
+        shapes[int(rng.integers(len(shapes)))].format(
+            a=rng.choice(["206", "212", "415", "888", "911"]),
+            e=f"{int(rng.integers(1000)):03d}",
+            l=f"{int(rng.integers(10000)):04d}",
+        )
+        for _ in range(6000)
+    ]
+    fast = _reader("phone", (0,), phone_region="US")
+    slow = _reader("phone", (0,), phone_region="US")
+    assert fast._batch is not None
+    slow._batch = None
+    for chunk in (cells[:3000], cells[3000:]):
+        got, want = fast.read([chunk]), slow.read([chunk])
+        assert list(got.outcomes) == list(want.outcomes)
+        assert got.codes.tolist() == want.codes.tolist()
+    assert {o.kind for o in got.outcomes} == {"valid", "missing", "invalid"}

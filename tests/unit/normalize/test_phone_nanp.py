@@ -19,6 +19,7 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 from hashmatch.encode.features import phone_features, qgrams
 from hashmatch.normalize import ColumnSource, InvalidValue, MissingValue, make_normalizer
+from hashmatch.normalize._base import batch_path
 from hashmatch.normalize._digit_patterns import DigitPattern, PatternSet, UnsupportedPattern
 from hashmatch.normalize.phone_nanp import NanpNumbers, _plan
 
@@ -150,6 +151,77 @@ def test_normaliser_outcomes_are_unchanged_by_the_fast_path(
     with_fast = outcomes()
     monkeypatch.setattr(NanpNumbers, "e164", lambda self, text: None)
     assert with_fast == outcomes()
+
+
+_BATCH_NORMALIZERS: dict[str | None, object] = {}  # one per region, memo kept
+
+
+def _outcome(norm, raw: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    try:
+        return ("valid", norm(raw))
+    except (MissingValue, InvalidValue) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+_PADDING = st.sampled_from(["", " ", "  ", "\t", "\u00a0", "\x1c", "\n "])
+
+
+@given(
+    area=st.text(alphabet="0123456789", min_size=3, max_size=3),
+    exchange=st.text(alphabet="0123456789", min_size=3, max_size=3),
+    line=st.text(alphabet="0123456789", min_size=4, max_size=4),
+    shape=st.sampled_from([*SHAPES, "{a}{a}{a}{a}", "+1{l}{e}{a}", "{a}  {e}-{l}"]),
+    region=st.sampled_from(REGIONS),
+    left=_PADDING,
+    right=_PADDING,
+)
+def test_batch_path_equals_the_normaliser(
+    area: str, exchange: str, line: str, shape: str, region: str | None, left: str, right: str
+) -> None:
+    """The compiled batch path (``_shapes.nanp_e164``) settles a value only with the
+    normaliser's own answer: repeated digits, sequences, other shapes, invalid numbers
+    and odd padding are left to it (None). The normaliser's memo is kept across examples,
+    so settled answers come from remembered prefixes as in a real run."""
+    if region not in _BATCH_NORMALIZERS:
+        source = ColumnSource(columns=("phone",), phone_region=region)
+        _BATCH_NORMALIZERS[region] = make_normalizer("phone", {}, source, memo=False)
+    norm = _BATCH_NORMALIZERS[region]
+    batch = batch_path(norm)  # type: ignore[arg-type]
+    assert batch is not None
+    raw = left + _number(area, exchange, line, shape) + right
+    expected = _outcome(norm, raw)  # first: it teaches the memo this number's prefix
+    settled = batch([raw, raw])
+    for got in settled:
+        if got is not None:
+            assert expected == ("valid", got), raw
+
+
+def test_batch_path_settles_the_usual_numbers_and_nothing_else() -> None:
+    source = ColumnSource(columns=("phone",), phone_region="US")
+    norm = make_normalizer("phone", {}, source, memo=False)
+    batch = batch_path(norm)
+    assert batch is not None
+    usual = ["(206) 555-0123", " 206.555.0124 ", "+1 206 555 0125", "2065550126", "+12065550127"]
+    assert batch(usual) == [None] * len(usual)  # nothing remembered yet: the normaliser
+    assert [norm(raw) for raw in usual] == [f"+120655501{i}" for i in range(23, 28)]
+    assert batch(usual) == [f"+120655501{i}" for i in range(23, 28)]
+    others = [
+        "(888) 888-8888",  # every digit alike: a placeholder (888 888 88xx are valid)
+        "(212) 345-6789",  # the digits end in 123456789: a placeholder sequence
+        "+1 987 654 3210",  # the same, from the other end
+        "206-555-0123 x4",
+        "1-206-555-0123",
+        "\uff12\uff10\uff16-555-0123",  # full-width digits: not ASCII
+        "",
+        "n/a",
+        "(206) 555-01234",
+        "(206)-555--0123",
+    ]
+    for raw in [*others, "(212) 345-6700", "(888) 888-8800", "(987) 654-3200"]:
+        _outcome(norm, raw)  # whatever the normaliser learns, these stay its own
+    for raw, got in zip(others, batch(others), strict=True):
+        assert got is None, raw
+    assert batch_path(make_normalizer("phone", {}, source)) is None  # memoised: none
 
 
 @given(national=st.text(alphabet="0123456789", min_size=10, max_size=10))
