@@ -212,3 +212,42 @@ def lookup_lines(const uint8_t[:, ::1] tokens, list ids):
         dst[1] = b'\n'
         dst += 2
     return out
+
+
+def qgram_codes(list values, int q, int pad):
+    """``(codes, counts)``: the q-grams of each ASCII value padded with ``pad`` underscores
+    on both sides, value after value, each gram as the integer of its ``q`` bytes read
+    big-endian (``q <= 7``); ``counts[i]`` grams of value ``i`` (0 when its padded form is
+    shorter than ``q``). One pass over the characters, no joined text or index arrays."""
+    cdef Py_ssize_t n = len(values), i, p, length, total = 0, k = 0
+    cdef int64_t code
+    cdef int64_t mask = ((<int64_t>1) << (8 * q)) - 1
+    cdef const char *text
+    cdef char ch
+    if q < 1 or q > 7 or pad < 0:
+        raise ValueError("qgram_codes: q must be 1 to 7 and pad at least 0")
+    counts_array = np.empty(n, dtype=np.intp)
+    cdef intp_t[::1] counts = counts_array
+    for i in range(n):
+        value = values[i]
+        if type(value) is not str or not PyUnicode_IS_ASCII(value):
+            raise ValueError("qgram_codes: every value must be an ASCII str")
+        length = PyUnicode_GET_LENGTH(value) + 2 * pad
+        counts[i] = length - q + 1 if length >= q else 0
+        total += counts[i]
+    codes_array = np.empty(total, dtype=np.int64)
+    cdef int64_t[::1] codes = codes_array
+    for i in range(n):
+        if counts[i] == 0:
+            continue
+        value = values[i]
+        text = PyUnicode_DATA(value)
+        length = PyUnicode_GET_LENGTH(value)
+        code = 0
+        for p in range(length + 2 * pad):
+            ch = text[p - pad] if pad <= p < pad + length else b'_'
+            code = ((code << 8) | <unsigned char>ch) & mask
+            if p >= q - 1:
+                codes[k] = code
+                k += 1
+    return codes_array, counts_array

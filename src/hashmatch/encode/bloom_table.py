@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch.encode._rows import factorize, or_segments
+from hashmatch.encode._rows import factorize, or_segments, qgram_codes
 from hashmatch.encode.bloom import FieldBloom, even_k
 from hashmatch.encode.features import NANP_E164
 from hashmatch.encode.prf import BloomPositions
@@ -155,31 +155,26 @@ class BloomTable:
 
     def _qgram_rows(self, values: list[str]) -> Rows:
         """Filters of ASCII values from their padded q-grams, all values at once."""
-        q, pad = self._q, self._pad
-        lengths = np.fromiter(map(len, values), np.intp, len(values)) + 2 * len(pad)
+        q = self._q
+        codes, counts = qgram_codes(values, q, len(self._pad))  # compiled: one pass
         out = np.zeros((len(values), self.words), dtype=np.uint64)
-        short = lengths < q  # one gram shorter than q: the value-by-value definition
+        short = counts == 0  # one gram shorter than q: the value-by-value definition
         for i in np.flatnonzero(short).tolist():
             out[i] = self._one_by_one([values[i]])[0]
         keep = np.flatnonzero(~short)
         if not len(keep):
             return out
-        text = pad + (pad + pad).join(values) + pad
-        data = np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.int64)
-        ends = np.cumsum(lengths)
-        counts = (lengths - q + 1)[keep]  # grams per value
-        first = (ends - lengths)[keep]  # first byte of each value
+        counts = counts[keep]  # grams per value
         group = np.cumsum(counts) - counts  # first gram of each value
-        starts = np.repeat(first - group, counts) + np.arange(int(counts.sum()))
-        codes = np.zeros(len(starts), dtype=np.int64)
-        for t in range(q):
-            codes = (codes << 8) | data[starts + t]
         if self.bloom.even is not None:
             out[keep] = self._even_rows(codes, counts, group)
             return out
         masks, index = self._gram_masks(codes)
+        if len(keep) == len(values):  # the usual case: no value left aside
+            or_segments(out, masks, index, group)  # a value's filter: OR of its grams' masks
+            return out
         rows = np.zeros((len(keep), self.words), dtype=np.uint64)
-        or_segments(rows, masks, index, group)  # a value's filter: OR of its grams' masks
+        or_segments(rows, masks, index, group)
         out[keep] = rows
         return out
 

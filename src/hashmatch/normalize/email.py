@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue
+from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue, with_batch_path
+from hashmatch.normalize._shapes import email_canonicals
 
 # dot-atom local part (RFC 5322 without quoted strings, which no real customer uses) and
 # a host name of at least two labels whose top-level label is alphabetic or punycode.
@@ -78,4 +79,16 @@ def make_email_normalizer(options: Mapping[str, Any], source: ColumnSource) -> C
                 raise MissingValue("placeholder", rule)
         return f"{local}@{domain}"
 
-    return normalize_email
+    tables = (
+        placeholders.safe_start_table(),
+        dict(placeholders.table("any")),
+        dict(_LOCAL_PLACEHOLDERS),
+        dict(_DOMAIN_PLACEHOLDERS),
+        _RESERVED_TLDS,
+        _GMAIL_DOMAINS,
+    )
+
+    def batch(values: list[str]) -> list[str | None]:
+        return email_canonicals(values, provider_rules, *tables)
+
+    return with_batch_path(normalize_email, batch)

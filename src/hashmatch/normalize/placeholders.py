@@ -101,6 +101,15 @@ def safe_starts(extra: Mapping[str, str] | None = None) -> frozenset[str]:
     return heads[1]
 
 
+def safe_start_table(extra: Mapping[str, str] | None = None) -> bytes:
+    """:func:`safe_starts` as a table for compiled code: byte ``128 * ord(a) + ord(b)`` is 1
+    when a value starting with ``ab`` (ASCII) is neither empty nor a placeholder."""
+    table = bytearray(128 * 128)
+    for start in safe_starts(extra):
+        table[128 * ord(start[0]) + ord(start[1])] = 1
+    return bytes(table)
+
+
 def check(folded: str, extra: Mapping[str, str] | None = None) -> None:
     """Raise ``MissingValue`` when a folded, lower-case value is empty or a placeholder."""
     if not folded or folded.isspace():

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hashmatch.encode._rows import factorize, lookup_lines, or_fields, set_bits
+from hashmatch.encode._rows import factorize, lookup_lines, or_fields, qgram_codes, set_bits
 from hashmatch.encode.columns import pack_rows, unique_rows, unpack_rows
 
 _INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -129,3 +129,28 @@ def test_lookup_lines_leave_ids_needing_quotes_or_unicode_to_the_csv_module(rid:
 def test_lookup_lines_refuse_a_count_mismatch() -> None:
     with pytest.raises(ValueError, match="one token per id"):
         lookup_lines(np.zeros((1, 16), dtype=np.uint8), ["a", "b"])
+
+
+@given(
+    values=st.lists(st.text(alphabet=st.characters(max_codepoint=127), max_size=9), max_size=8),
+    q=st.integers(1, 7),
+    pad=st.integers(0, 6),
+)
+def test_qgram_codes_are_the_big_endian_grams_of_the_padded_values(
+    values: list[str], q: int, pad: int
+) -> None:
+    codes, counts = qgram_codes(values, q, pad)
+    expected: list[int] = []
+    for value, count in zip(values, counts.tolist(), strict=True):
+        padded = ("_" * pad + value + "_" * pad).encode("ascii")
+        grams = [int.from_bytes(padded[i : i + q], "big") for i in range(len(padded) - q + 1)]
+        assert count == len(grams)
+        expected += grams
+    assert codes.dtype == np.int64 and codes.tolist() == expected
+
+
+def test_qgram_codes_refuse_what_they_cannot_read() -> None:
+    with pytest.raises(ValueError, match="ASCII"):
+        qgram_codes(["caf\u00e9"], 2, 1)
+    with pytest.raises(ValueError, match="q must be"):
+        qgram_codes(["abc"], 8, 1)

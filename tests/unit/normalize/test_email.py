@@ -7,6 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hashmatch.normalize import ColumnSource, InvalidValue, MissingValue, make_normalizer
+from hashmatch.normalize._base import batch_path
 
 SRC = ColumnSource(columns=("email",))
 EMAIL = make_normalizer("email", {}, SRC)
@@ -94,3 +95,59 @@ def test_idempotent_and_only_outcome_exceptions(raw: str) -> None:
             continue
         assert norm(first) == first
         assert first == first.lower() and first.count("@") == 1
+
+
+def _outcome(norm: object, raw: str) -> tuple[str, str]:
+    try:
+        return ("valid", norm(raw))  # type: ignore[operator]
+    except (MissingValue, InvalidValue) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+_BATCHED = [
+    make_normalizer("email", opts, SRC, memo=False) for opts in ({}, {"provider_rules": False})
+]
+_PADDED = st.builds(
+    "{}{}{}".format,
+    st.sampled_from(["", " ", "\t", "\u00a0", "mailto:", "MAILTO: "]),
+    st.one_of(
+        emails,
+        st.builds(
+            "{}@{}{}".format,
+            st.text(alphabet="abnoxtes0.+-_'!@", min_size=0, max_size=10),
+            st.text(alphabet="abexmpl0-.", min_size=0, max_size=14),
+            st.sampled_from(["", ".com", ".test", ".xn--p1ai", ".xn--", ".c0m", ".example.org"]),
+        ),
+        st.text(max_size=30),
+    ),
+    st.sampled_from(["", " ", "\n", "\u3000"]),
+)
+
+
+@given(_PADDED)
+@example("X.+@gmail.com")
+@example("t@e.st")  # key "test": a placeholder of every type
+@example("xxx@xx.xx")
+@example("0@0.zz")
+@example("a@b.c")  # a one-letter top-level label
+@example("a" * 65 + "@b.com")
+@example("a@" + "b" * 64 + ".com")
+@example("a@b." + "c" * 64)
+@example("noreply+a.b@gmail.com")
+def test_batch_path_equals_the_normaliser(raw: str) -> None:
+    """The compiled batch path settles a value only with the normaliser's own answer."""
+    for norm in _BATCHED:
+        batch = batch_path(norm)
+        assert batch is not None
+        got = batch([raw])[0]
+        if got is not None:
+            assert _outcome(norm, raw) == ("valid", got)
+
+
+def test_batch_path_settles_the_usual_addresses() -> None:
+    batch = batch_path(_BATCHED[0])
+    assert batch is not None
+    usual = [" John.Doe@Example.co.uk", "j.o.h.n+x@GoogleMail.com", "o'brien@mail.ie"]
+    assert batch(usual) == ["john.doe@example.co.uk", "john@gmail.com", "o'brien@mail.ie"]
+    left = ["mailto:me@firma.de", "noemail@acme.com", "a@b.invalid", "a..b@c.de", "N/A", ""]
+    assert batch(left) == [None] * len(left)
