@@ -13,10 +13,10 @@ Nothing here keeps or reports a raw value: outcomes hold reason codes only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import is_not, itemgetter
+from itertools import compress, repeat
+from operator import is_, is_not, itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -32,6 +32,7 @@ _CACHE_LIMIT = 1 << 16  # entries per memo (bounded memory; a memo is emptied wh
 #: slice leaves to it (e.g. a phone prefix's validity) serves the next slices.
 _BATCH_SLICE = 2048
 _new_tuple = tuple.__new__
+_VALID, _NONE = repeat("valid"), repeat(None)
 
 
 class Outcome(NamedTuple):
@@ -170,34 +171,39 @@ class FieldReader:
         """The outcomes of ``distinct``, normalising and remembering (bounded) new ones;
         ``settled[i]``, when given and not None, is value ``i``'s canonical form.
 
-        One loop with everything bound to locals: this runs once per value never seen,
-        which for files whose values do not repeat is every value of every field.
+        The remembered and settled outcomes are gathered in C (maps over the lists);
+        Python runs only for the values left: for files whose values do not repeat and
+        whose type has no batch path, that is every value of the field.
         """
         cache = self._cache
-        get = cache.get
-        normalize = self._normalize
-        out: list[Outcome] = []
-        append = out.append
-        for raw, canonical in zip(distinct, settled or repeat(None), strict=False):
-            if canonical is not None:  # settled by the batch path
-                found = _new_tuple(Outcome, (canonical, "valid", None, None))
-            else:
-                remembered = get(raw)
-                if remembered is not None:
-                    append(remembered)
-                    continue
+        if len(cache) + len(distinct) > _CACHE_LIMIT:
+            cache.clear()
+        known: Iterable[object]
+        if settled is None:
+            found: list[Outcome | None] = list(map(cache.get, distinct))
+            known = found
+        else:
+            fields = zip(settled, _VALID, _NONE, _NONE, strict=False)  # (repeat() is endless)
+            found = list(map(_new_tuple, repeat(Outcome), fields))
+            known = settled
+        get, normalize = cache.get, self._normalize
+        for i in list(compress(range(len(found)), map(is_, known, repeat(None)))):
+            raw = distinct[i]
+            outcome = get(raw) if settled is not None else None
+            if outcome is None:
                 try:
                     # tuple.__new__: the named tuple's own __new__ is a Python function
-                    found = _new_tuple(Outcome, (normalize(raw), "valid", None, None))
+                    outcome = _new_tuple(Outcome, (normalize(raw), "valid", None, None))
                 except MissingValue as exc:
-                    found = Outcome(None, "missing", exc.reason, exc.pattern)
+                    outcome = Outcome(None, "missing", exc.reason, exc.pattern)
                 except InvalidValue as exc:
-                    found = Outcome(None, "invalid", exc.reason)
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            cache[raw] = found
-            append(found)
-        return out
+                    outcome = Outcome(None, "invalid", exc.reason)
+                if settled is None:
+                    cache[raw] = outcome
+            found[i] = outcome
+        if settled is not None and len(distinct) <= _CACHE_LIMIT:
+            cache.update(zip(distinct, found, strict=True))  # type: ignore[arg-type]
+        return found  # type: ignore[return-value]  # (no None left)
 
 
 @dataclass(frozen=True)
