@@ -17,3 +17,6 @@ def email_canonicals(
     reserved_tlds: frozenset[str],
     gmail_domains: frozenset[str],
 ) -> list[str | None]: ...
+def address_canonicals(
+    values: list[str], safe: bytes, rules: dict[str, str], rewritten: frozenset[str]
+) -> list[str | None]: ...

@@ -305,3 +305,59 @@ def email_canonicals(list values, bint provider_rules, const unsigned char[::1] 
         else:
             out[v] = t[:n].decode("ascii")
     return out
+
+
+def address_canonicals(list values, const unsigned char[::1] safe, dict rules,
+                       frozenset rewritten):
+    """Per value, the address normaliser's canonical form (:mod:`hashmatch.normalize.address`)
+    when this settles it, else None (the normaliser decides).
+
+    Settled: ASCII values of letters and digits in words split by whitespace, no word of
+    which the abbreviations may rewrite (``rewritten``; empty when they are off), and no
+    placeholder (``safe`` and ``rules`` as for :func:`_may_be_placeholder`). Their form
+    is the lower-cased words joined by single spaces.
+    """
+    cdef Py_ssize_t n_values = len(values), v, n, k, m, word
+    cdef const char *text
+    cdef bytearray buffer = bytearray(64)
+    cdef char *t
+    cdef char c
+    cdef bint plain
+    out = [None] * n_values
+    for v in range(n_values):
+        text = _ascii_stripped(values[v], &n)
+        if text == NULL or n == 0:
+            continue
+        if n > len(buffer):
+            buffer = bytearray(n)
+        t = buffer
+        m = 0  # the canonical form: lower-cased words, single spaces
+        plain = True
+        for k in range(n):
+            c = text[k]
+            if _is_space(c):
+                if t[m - 1] != b' ':
+                    t[m] = b' '
+                    m += 1
+                continue
+            if 65 <= c <= 90:
+                c += 32
+            if not _is_lower_alnum(c):
+                plain = False
+                break
+            t[m] = c
+            m += 1
+        if not plain or _may_be_placeholder(t, m, safe, rules):
+            continue
+        canonical = t[:m].decode("ascii")
+        if rewritten:
+            word = 0
+            for k in range(m + 1):
+                if k == m or t[k] == b' ':
+                    if t[word:k].decode("ascii") in rewritten:
+                        plain = False
+                        break
+                    word = k + 1
+        if plain:
+            out[v] = canonical
+    return out

@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hashmatch.normalize import placeholders
-from hashmatch.normalize._base import APOSTROPHES_RE, ColumnSource, fold, read_data
+from hashmatch.normalize._base import (
+    APOSTROPHES_RE,
+    ColumnSource,
+    fold,
+    read_data,
+    with_batch_path,
+)
+from hashmatch.normalize._shapes import address_canonicals
 
 _ROWS = list(read_data("address_abbreviations.csv"))
 _EXPANSIONS: Mapping[str, str] = {abbr: full for abbr, full, _ in _ROWS}
@@ -98,4 +105,10 @@ def make_address_normalizer(
             check(canonical)  # (still called: a long value's check skips its key)
         return canonical
 
-    return normalize_address
+    safe_table, rules = placeholders.safe_start_table(), dict(placeholders.table("any"))
+    rewritten = _REWRITTEN if abbreviations else frozenset()
+
+    def batch(values: list[str]) -> list[str | None]:
+        return address_canonicals(values, safe_table, rules, rewritten)
+
+    return with_batch_path(normalize_address, batch)

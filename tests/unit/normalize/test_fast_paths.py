@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hashmatch.normalize import (
@@ -20,7 +20,7 @@ from hashmatch.normalize import (
     placeholders,
 )
 from hashmatch.normalize import dates as dates_module
-from hashmatch.normalize._base import APOSTROPHES_RE, fold
+from hashmatch.normalize._base import APOSTROPHES_RE, batch_path, fold
 from hashmatch.normalize.address import _NON_ALNUM_RE, _expand
 from hashmatch.normalize.names import _NAME_PLACEHOLDERS, _canonical_name, _folded
 
@@ -156,6 +156,36 @@ _ID_NORM = make_normalizer("id", {}, ColumnSource(("a",)), memo=False)
 @given(_ADDRESS)
 def test_address_fast_path_agrees_with_the_rule(raw: str) -> None:
     assert _outcome(_ADDRESS_NORM, raw) == _outcome(_reference_address, raw)
+
+
+_ADDRESS_PLAIN = make_normalizer(
+    "address", {"abbreviations": False}, ColumnSource(("a",)), memo=False
+)
+
+
+@given(_ADDRESS)
+@example("12  High \x1c Road ")
+@example("N A")
+@example("xx x")
+@example("0 00")
+@example("Un Known")
+def test_address_batch_path_settles_only_with_the_normalisers_answer(raw: str) -> None:
+    for norm in (_ADDRESS_NORM, _ADDRESS_PLAIN):
+        batch = batch_path(norm)
+        assert batch is not None
+        got = batch([raw, raw.upper()])
+        for value, canonical in zip([raw, raw.upper()], got, strict=True):
+            if canonical is not None:
+                assert _outcome(norm, value) == ("valid", canonical, None)
+
+
+def test_address_batch_path_settles_plain_words_only() -> None:
+    batch = batch_path(_ADDRESS_NORM)
+    assert batch is not None
+    left = ["12 High St", "Apt. 4", "N/A", "Unknown", "b\u00e4ck 1", ""]
+    assert batch([" 12  High\tRoad", *left]) == ["12 high road"] + [None] * len(left)
+    plain = batch_path(_ADDRESS_PLAIN)
+    assert plain is not None and plain(["12 High St"]) == ["12 high st"]
 
 
 @given(_ADDRESS)
