@@ -55,6 +55,11 @@ from hashmatch.schema.model import ResolvedMapping, Schema
 
 AnyChunk = Chunk | ArrowChunk
 _IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: one encoding, one waiting
+#: Pooled runs hand out pieces of ``chunk_rows / (2 * workers)`` rows, at least this many:
+#: with a few large chunks, one worker would still be encoding the last while the others
+#: wait (8 chunks on 2 workers: 4 against 3.1), and the first could start only once a
+#: whole chunk was read. Smaller pieces also keep memory at about 2 chunks, not 2 per worker.
+_MIN_POOLED_ROWS = 5_000
 _PARENT_POLL_SECONDS = 0.5
 
 
@@ -116,6 +121,14 @@ class EncoderSetup:
             list(self.header),
             RowKey(self.row_key),
         )
+
+
+def pooled_chunk_rows(chunk_rows: int, workers: int) -> int:
+    """The rows per chunk to read for ``workers`` processes, given the caller's
+    ``chunk_rows`` (one worker: ``chunk_rows`` itself). The outputs do not depend on it."""
+    if workers <= 1:
+        return chunk_rows
+    return min(chunk_rows, max(_MIN_POOLED_ROWS, chunk_rows // (_IN_FLIGHT_PER_WORKER * workers)))
 
 
 def encode_chunks(

@@ -54,7 +54,12 @@ from hashmatch.encode._rows import lookup_lines
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret, RowKey
-from hashmatch.encode.parallel import EncoderSetup, check_workers, encode_chunks
+from hashmatch.encode.parallel import (
+    EncoderSetup,
+    check_workers,
+    encode_chunks,
+    pooled_chunk_rows,
+)
 from hashmatch.encode.records import FieldStats, Reject
 from hashmatch.encode.sources.columnar import ColumnarCsvReader
 from hashmatch.encode.sources.rows import (
@@ -376,7 +381,9 @@ def encode_file(
     workers
         Processes encoding chunks at once (default: every CPU this process may use). The
         outputs are byte for byte the same for any number (see
-        :mod:`hashmatch.encode.parallel`); memory grows with ``workers * chunk_rows``.
+        :mod:`hashmatch.encode.parallel`); several workers read smaller pieces of a
+        chunk (:func:`~hashmatch.encode.parallel.pooled_chunk_rows`), so that they
+        finish together.
 
     Returns
     -------
@@ -545,7 +552,10 @@ class _Run:
             self.encoder.schema, self.resolved, self.source.header, self._secret, self._row_key
         )
         encoded_chunks = encode_chunks(
-            self.source.chunks(chunk_rows), self.encoder, setup, self._workers
+            self.source.chunks(pooled_chunk_rows(chunk_rows, self._workers)),
+            self.encoder,
+            setup,
+            self._workers,
         )
         with closing(encoded_chunks):
             for chunk, encoded in encoded_chunks:

@@ -18,7 +18,12 @@ import pytest
 
 from hashmatch.encode import LinkageSecret, encode_file, encode_records
 from hashmatch.encode.keys import RowKey
-from hashmatch.encode.parallel import EncoderSetup, check_workers, default_workers
+from hashmatch.encode.parallel import (
+    EncoderSetup,
+    check_workers,
+    default_workers,
+    pooled_chunk_rows,
+)
 from hashmatch.synth import synthesize
 
 CHUNK = 40  # rows per chunk: a few hundred rows make many chunks
@@ -269,3 +274,13 @@ def test_a_killed_run_leaves_no_output_and_no_worker(
     assert not out.exists()
     assert not out.with_suffix(".lookup").exists()
     assert not out.with_suffix(".rejects.csv").exists()
+
+
+def test_pooled_runs_read_smaller_pieces_of_a_chunk() -> None:
+    """Several workers get pieces of a quarter chunk (two workers), so the last piece keeps
+    one worker busy briefly while the other waits; one worker reads whole chunks, and small
+    chunks are not cut below the floor."""
+    assert pooled_chunk_rows(50_000, 1) == 50_000
+    assert pooled_chunk_rows(50_000, 2) == 12_500
+    assert pooled_chunk_rows(50_000, 8) == 5_000
+    assert pooled_chunk_rows(2_000, 2) == 2_000
