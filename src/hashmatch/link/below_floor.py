@@ -28,6 +28,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -67,8 +69,16 @@ class BelowFloor:
     def pairs(self, job: int, cut: float) -> tuple[Indices, Indices, Scores] | None:
         """The held pairs of ``job`` scoring at or above ``cut``, in chunk order; None
         when ``cut`` is below :attr:`lowest` (some of those pairs were dropped)."""
-        if cut < self.lowest:
+        return None if cut < self.lowest else self._held(job, cut)
+
+    def pairs_at(self, cuts: Sequence[float]) -> list[tuple[Indices, Indices, Scores]] | None:
+        """:meth:`pairs` of every job ``k`` at ``cuts[k]``; None when any of them asks for
+        pairs that were dropped (then only scoring again finds them all)."""
+        if min(cuts, default=1.0) < self.lowest:
             return None
+        return [self._held(k, cut) for k, cut in enumerate(cuts)]
+
+    def _held(self, job: int, cut: float) -> tuple[Indices, Indices, Scores]:
         parts = self._parts.get(job, [])
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)

@@ -75,6 +75,7 @@ __all__ = [
     "link_encodings",
     "link_files",
     "score_candidates",
+    "score_histogram",
     "score_pairs",
     "conflict_bars",
     "job_cuts",
@@ -345,11 +346,9 @@ def link_encodings(
         choice = _threshold(threshold, scores)
         cuts = job_cuts(choice, jobs, [job.counts for job in scored], threshold is None)
         if min(cuts) < floor:  # a cut below what was kept: held below the floor, or score again
-            held = [None if below is None else below.pairs(k, cut)
-                    for k, cut in enumerate(cuts)]
-            if all(h is not None for h in held):
-                scored = [job.with_pairs(h) for job, h in zip(scored, held, strict=True)
-                          if h is not None]
+            held = None if below is None else below.pairs_at(cuts)
+            if held is not None:
+                scored = [job.with_pairs(h) for job, h in zip(scored, held, strict=True)]
             else:
                 floor = min(cuts)
                 scored = [_score_job(scorer, a, b, config, floor, None, None, budget,
@@ -725,7 +724,7 @@ def _score_chunks(
     for i, j in chunks:
         s = scorer(a, i, b, j)
         n += len(s)
-        counts += _histogram(s)
+        counts += score_histogram(s)
         if pool is not None:
             pool.add(s)
         keep = s >= floor
@@ -764,7 +763,7 @@ def _link_exhaustive(
         counts = np.zeros(SCORE_BINS, np.int64)
         for i, j in sample_pairs(n, m, stride):
             s = scorer(a, i, b, j)
-            counts += _histogram(s)
+            counts += score_histogram(s)
             if keep:
                 pool.add(s)
         sampled.append(counts)
@@ -779,7 +778,7 @@ def _link_exhaustive(
     return scored, choice, cuts
 
 
-def _histogram(scores: Scores) -> npt.NDArray[np.int64]:
+def score_histogram(scores: Scores) -> npt.NDArray[np.int64]:
     """Counts of ``scores`` in SCORE_BINS equal bins over [0, 1]."""
     return np.bincount(
         np.minimum((scores * SCORE_BINS).astype(np.int64), SCORE_BINS - 1), minlength=SCORE_BINS
@@ -801,7 +800,7 @@ def job_cuts(choice: ThresholdChoice, jobs: Sequence[tuple[int, int]],
         elif a == b:
             cuts.append(within_party_threshold(choice.value) if cross else choice.value)
         else:
-            cuts.append(pair_threshold(choice, hist.tolist()))
+            cuts.append(pair_threshold(choice, hist))
     return cuts
 
 

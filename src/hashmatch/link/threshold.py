@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -286,7 +285,7 @@ class OwnValley:
         )
 
 
-def own_valley(choice: ThresholdChoice, counts: Sequence[int]) -> OwnValley | None:
+def own_valley(choice: ThresholdChoice, counts: npt.ArrayLike) -> OwnValley | None:
     """The cut of one cross-party pair when the automatic threshold would cut it off.
 
     One threshold for every party pair is chosen from their pooled scores. A pair that
@@ -315,7 +314,7 @@ def own_valley(choice: ThresholdChoice, counts: Sequence[int]) -> OwnValley | No
     return OwnValley(own.value, choice.value, between, above)
 
 
-def pair_threshold(choice: ThresholdChoice, counts: Sequence[int]) -> float:
+def pair_threshold(choice: ThresholdChoice, counts: npt.ArrayLike) -> float:
     """The threshold of one cross-party pair: its :func:`own_valley` where it has one,
     else the pooled threshold."""
     own = own_valley(choice, counts)

@@ -52,7 +52,7 @@ from hashmatch.errors import RegistryError
 from hashmatch.link.blocking import BlockingConfig
 from hashmatch.link.compat import check_compatible
 from hashmatch.link.inputs import file_info
-from hashmatch.link.pipeline import SCORE_BINS, SCORE_POOL_CAP, within_party_threshold
+from hashmatch.link.pipeline import SCORE_POOL_CAP, score_histogram, within_party_threshold
 from hashmatch.link.result import PartyInfo
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold, own_valley
 from hashmatch.registry import candidates as cand
@@ -479,12 +479,11 @@ class _Run:
         state.threshold, state.threshold_method = choice.value, choice.method
         state.within_cut = within_party_threshold(choice.value) \
             if threshold is None and cross else choice.value
-        bins = np.minimum((score * SCORE_BINS).astype(np.int64), SCORE_BINS - 1)
+        # a pair's scores in either order (pa, pb follow record numbers)
+        first, second = np.minimum(pa, pb), np.maximum(pa, pb)
         for a in range(len(names)):
             for b in range(a + 1, len(names)):
-                # the pair's scores in both orders (pa, pb follow record numbers)
-                either = ((pa == a) & (pb == b)) | ((pa == b) & (pb == a))
-                own = own_valley(choice, np.bincount(bins[either], minlength=SCORE_BINS))
+                own = own_valley(choice, score_histogram(score[(first == a) & (second == b)]))
                 if own is not None:
                     state.pair_cuts[(names[a], names[b])] = own.value
 
