@@ -46,6 +46,7 @@ def serving(registry: str, *, wait: float = 120.0, workers: int = 1) -> Iterator
         if not port_taken(err) or attempt == PORT_ATTEMPTS - 1:
             raise HashmatchError("the service did not start:\n"
                                  + err.decode(errors="replace")[-2000:])
+    assert proc is not None  # the loop either broke with a process or raised
     try:
         yield url
     finally:
