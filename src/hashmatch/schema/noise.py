@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -198,27 +197,25 @@ def _years(
 ) -> tuple[list[dict[str, str]], dict[str, Any]]:
     """The records with each date field reduced to its year (as a party holding only
     the birth year encodes it), and the mapping that reads them."""
+    from hashmatch.normalize._base import ColumnSource, InvalidValue, MissingValue
+    from hashmatch.normalize.dates import make_date_normalizer
+
     fields = dict(mapping_fields)
     out = [dict(r) for r in records]
     for name in dates:
         source = mapping_fields[name]
         column = source["column"] if isinstance(source, Mapping) else source
-        formats = source.get("date_formats", ["%Y-%m-%d"]) if isinstance(source, Mapping) \
-            else ["%Y-%m-%d"]
+        formats = source.get("date_formats", ()) if isinstance(source, Mapping) else ()
+        # the date normaliser itself (its default formats when the mapping gives none)
+        canonical = make_date_normalizer({}, ColumnSource((column,), date_formats=tuple(formats)))
         year_column = f"__year_of_{name}"
         for r in out:
-            r[year_column] = _year(r.get(column, ""), formats)
+            try:
+                r[year_column] = canonical(r.get(column, "").strip())[:4]
+            except (InvalidValue, MissingValue):
+                r[year_column] = ""
         fields[name] = {"column": year_column, "date_formats": ["%Y"]}
     return out, fields
-
-
-def _year(text: str, formats: Sequence[str]) -> str:
-    for fmt in formats:
-        try:
-            return f"{datetime.strptime(text.strip(), fmt).year:04d}"
-        except ValueError:
-            continue
-    return ""
 
 
 def count_rows(path: str | os.PathLike[str]) -> int | None:
