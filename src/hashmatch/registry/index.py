@@ -161,8 +161,7 @@ class RecordIndex:
         for party in self._parties.values():
             for k, (_, seg) in enumerate(party.segments):
                 self._dropped_at[seg.dropped] = k
-            party.live = [self._dropped_at[seg.rids] <= k
-                          for k, (_, seg) in enumerate(party.segments)]
+            self._mark_live(party)
 
     @classmethod
     def load(cls, store: Store) -> RecordIndex:
@@ -202,10 +201,7 @@ class RecordIndex:
         if len(party.segments) == 1 and party.live[0].all():
             seg = party.segments[0][1]
             return seg.rids, seg.tokens, seg.digests
-        pick = list(zip((s for _, s in party.segments), party.live, strict=True))
-        return (np.concatenate([s.rids[ok] for s, ok in pick]),
-                np.concatenate([s.tokens[ok] for s, ok in pick]),
-                np.concatenate([s.digests[ok] for s, ok in pick]))
+        return self._live_records(party)
 
     def holders(self, wanted: _Ints, gone: _Ints, most: int) -> tuple[_Ints, _Ints, int]:
         """``(rid, key)`` of every live stored record holding one of the keys ``wanted``
@@ -243,9 +239,8 @@ class RecordIndex:
         """Every live record's keys as ``int64[rows, 2]`` (key, rid), sorted."""
         pairs = [np.zeros((0, 2), np.int64)]
         for party in self._parties.values():
-            for k, (_, seg) in enumerate(party.segments):
-                ok = self._dropped_at[seg.holders] <= k
-                pairs.append(np.stack([seg.keys[ok], seg.holders[ok].astype(np.int64)], axis=1))
+            keys, holders = self._live_keys(party)
+            pairs.append(np.stack([keys, holders.astype(np.int64)], axis=1))
         table = np.concatenate(pairs)
         return table[np.lexsort((table[:, 1], table[:, 0]))]
 
@@ -265,7 +260,7 @@ class RecordIndex:
         k = len(party.segments)
         self._dropped_at[segment.dropped] = k
         party.segments.append((number, segment))
-        party.live = [self._dropped_at[s.rids] <= j for j, (_, s) in enumerate(party.segments)]
+        self._mark_live(party)
         live = sum(int(ok.sum()) for ok in party.live)
         shadowed = sum(len(ok) for ok in party.live) - live
         if shadowed > COMPACT_FRACTION * live or len(party.segments) > MAX_SEGMENTS:
@@ -280,15 +275,30 @@ class RecordIndex:
         return False
 
     def _compacted(self, party: _Party) -> Segment:
-        segs = [s for _, s in party.segments]
-        key_ok = [self._dropped_at[s.holders] <= k for k, s in enumerate(segs)]
-        return Segment.build(
-            np.concatenate([s.rids[ok] for s, ok in zip(segs, party.live, strict=True)]),
-            np.concatenate([s.tokens[ok] for s, ok in zip(segs, party.live, strict=True)]),
-            np.concatenate([s.digests[ok] for s, ok in zip(segs, party.live, strict=True)]),
-            np.concatenate([s.holders[ok] for s, ok in zip(segs, key_ok, strict=True)]
-                           ).astype(np.int64),
-            np.concatenate([s.keys[ok] for s, ok in zip(segs, key_ok, strict=True)]))
+        keys, holders = self._live_keys(party)
+        return Segment.build(*self._live_records(party), holders.astype(np.int64), keys)
+
+    # -- what no later segment drops ------------------------------------------------
+
+    def _mark_live(self, party: _Party) -> None:
+        party.live = [self._dropped_at[seg.rids] <= k
+                      for k, (_, seg) in enumerate(party.segments)]
+
+    @staticmethod
+    def _live_records(party: _Party) -> tuple[_Ints, _Bytes, _Bytes]:
+        pick = list(zip((s for _, s in party.segments), party.live, strict=True))
+        return (np.concatenate([s.rids[ok] for s, ok in pick]),
+                np.concatenate([s.tokens[ok] for s, ok in pick]),
+                np.concatenate([s.digests[ok] for s, ok in pick]))
+
+    def _live_keys(self, party: _Party) -> tuple[_Ints, npt.NDArray[np.uint32]]:
+        """The party's live keys and their holders, segment by segment."""
+        keys, holders = [_empty()], [np.zeros(0, np.uint32)]
+        for k, (_, seg) in enumerate(party.segments):
+            ok = self._dropped_at[seg.holders] <= k
+            keys.append(seg.keys[ok])
+            holders.append(seg.holders[ok])
+        return np.concatenate(keys), np.concatenate(holders)
 
     def segment_count(self, party_id: int) -> int:
         party = self._parties.get(party_id)
