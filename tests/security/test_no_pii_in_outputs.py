@@ -4,7 +4,9 @@ Covered: the .hme file (unhardened, and hardened with the recommended profile pl
 salting), the rejects report, the summary on stdout, stderr, log records, the profile
 report, ``inspect`` output, the ``audit`` report (text and ``--json``, with ``--raw``, which
 reads the raw values to simulate an attack), a sealed .hme (``seal.seal_file``), error
-messages, and everything ``link`` prints and writes (results files, pairs.csv, the PNG).
+messages, and everything ``link`` prints and writes (results files, pairs.csv, the PNG),
+into a results folder and into a registry (its results folder, ``registry log``, ``stats``
+and ``show``).
 The lookup file holds the party's record ids by design and never leaves the party, so it
 is the one exception (and it must hold nothing but row tokens and those ids).
 
@@ -317,17 +319,43 @@ def _link_texts(runner: CliRunner, data: str, prefix: str) -> dict[str, str]:
     linked = runner.invoke(app, args)
     assert linked.exit_code == 0, linked.output
     texts = {"link stdout": linked.stdout, "link stderr": linked.stderr}
-    for f in sorted(Path(f"{prefix}results").iterdir()):
+    texts.update(_folder_texts(Path(f"{prefix}results"), ""))
+    # the same files into a registry, and what its commands print
+    registry = f"{prefix}registry.db"
+    run = runner.invoke(app, ["link", *hme, "--share-party-names", "--registry", registry,
+                              "-o", f"{prefix}reg-results"])
+    assert run.exit_code == 0, run.output
+    texts["registry link stdout"] = run.stdout
+    texts.update(_folder_texts(Path(f"{prefix}reg-results"), "registry "))
+    for command in (["log"], ["stats"], ["log", "--json"]):
+        shown = runner.invoke(app, ["registry", command[0], registry, *command[1:]])
+        assert shown.exit_code == 0, shown.output
+        texts[f"registry {' '.join(command)}"] = shown.stdout
+    with open(f"{prefix}reg-results/entities.csv", newline="") as fh:
+        entity = next(csv.DictReader(fh))["entity_id"]
+    shown = runner.invoke(app, ["registry", "show", registry, entity])
+    assert shown.exit_code == 0, shown.output
+    texts["registry show"] = shown.stdout
+    # entity ids of a registry are keyed by its own random id key: blanked like digests
+    return {name: re.sub(r"\bE[0-9a-f]{16}\b", " ", text) for name, text in texts.items()}
+
+
+def _folder_texts(folder: Path, label: str) -> dict[str, str]:
+    """The text files of a results folder (PNG aside), JSON with its floats rounded."""
+    texts = {}
+    for f in sorted(folder.iterdir()):
         if f.suffix == ".json":  # float rates like 0.30000000000000004 hold no value
-            texts[f.name] = json.dumps(_rounded(json.loads(f.read_text("utf-8"))))
+            texts[label + f.name] = json.dumps(_rounded(json.loads(f.read_text("utf-8"))))
         elif f.suffix != ".png":
-            texts[f.name] = f.read_text("utf-8")
+            texts[label + f.name] = f.read_text("utf-8")
     return texts
 
 
 def test_coordinator_outputs_hold_no_input_fragment(workdir: Path) -> None:
-    """What link writes (every results file, pairs.csv and the PNG included) and prints is
-    made from encodings only; check it anyway, with two parties holding the same people."""
+    """What link writes (every results file, pairs.csv and the PNG included) and prints,
+    into a results folder and into a registry (its results, journal, stats and an entity
+    shown), is made from encodings only; check it anyway, with two parties holding the
+    same people."""
     runner = CliRunner()
     with (workdir / "party.csv").open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
         header, *rows = list(csv.reader(fh))
@@ -346,6 +374,8 @@ def test_coordinator_outputs_hold_no_input_fragment(workdir: Path) -> None:
     assert len(fragments) > 1000  # the check has teeth
     texts = _link_texts(runner, _decodable_copy("party.csv"), "")
     assert {"entities.csv", "p.csv", "q.csv", "pairs.csv", "report.json"} <= set(texts)
+    assert {"registry p.changes.csv", "registry report.json", "registry log",
+            "registry show"} <= set(texts)
     numeric = {f for f in fragments if len(f) <= 6 and not any(c.isalpha() for c in f)}
     for name, text in texts.items():
         # Row tokens and digests are random or one-way hex: an all-hex fragment ("defe")
