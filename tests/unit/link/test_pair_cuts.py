@@ -32,15 +32,17 @@ def _large() -> tuple[ThresholdChoice, list[tuple[int, int]], list[np.ndarray]]:
     return pooled, jobs, counts
 
 
-def test_only_the_cut_off_pair_gets_its_own_valley() -> None:
+def test_only_the_pairs_the_pooled_threshold_cuts_off_get_their_own_valley() -> None:
     pooled, jobs, counts = _large()
     cuts = dict(zip(jobs, job_cuts(pooled, jobs, counts, automatic=True), strict=True))
-    crm_catalogue = (PARTIES.index("crm"), PARTIES.index("catalogue"))
-    assert round(cuts[crm_catalogue], 2) == 0.69
-    for job, cut in cuts.items():
-        if job[0] == job[1]:
+    own = {("crm", "catalogue"): 0.69, ("crm", "callcentre"): 0.75, ("crm", "partner"): 0.74}
+    for (a, b), cut in cuts.items():
+        names = (PARTIES[a], PARTIES[b])
+        if a == b:
             assert cut == within_party_threshold(pooled.value)
-        elif job != crm_catalogue:
+        elif names in own:
+            assert round(cut, 2) == own[names]
+        else:
             assert cut == pooled.value
 
 
