@@ -6,7 +6,8 @@ report, ``inspect`` output, the ``audit`` report (text and ``--json``, with ``--
 reads the raw values to simulate an attack), a sealed .hme (``seal.seal_file``), error
 messages, and everything ``link`` prints and writes (results files, pairs.csv, the PNG),
 into a results folder and into a registry (its results folder, ``registry log``, ``stats``
-and ``show``).
+and ``show``), and the lookup service's answers to a party (``lookup`` with and without
+``--add``, and the Python client).
 The lookup file holds the party's record ids by design and never leaves the party, so it
 is the one exception (and it must hold nothing but row tokens and those ids).
 
@@ -40,14 +41,17 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+import hashmatch as hm
 import hashmatch.link.threshold as threshold_module
 from hashmatch.cli import app
+from hashmatch.encfile import EncodingFile
 from hashmatch.encode import REJECT_REASONS, LinkageSecret
 from hashmatch.encode.sources.rows import ROW_REASONS
 from hashmatch.normalize import REASONS
 from hashmatch.normalize._base import read_data
 from hashmatch.seal.envelope import MAGIC, seal_file
 from hashmatch.seal.keyfiles import CoordinatorKey, PartySigningKey
+from hashmatch.service.process import serving
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "febrl4"
@@ -336,8 +340,42 @@ def _link_texts(runner: CliRunner, data: str, prefix: str) -> dict[str, str]:
     shown = runner.invoke(app, ["registry", "show", registry, entity])
     assert shown.exit_code == 0, shown.output
     texts["registry show"] = shown.stdout
+    texts.update(_service_texts(runner, data, registry, f"{prefix}p.hme", prefix))
     # entity ids of a registry are keyed by its own random id key: blanked like digests
     return {name: re.sub(r"\bE[0-9a-f]{16}\b", " ", text) for name, text in texts.items()}
+
+
+def _service_texts(runner: CliRunner, data: str, registry: str, hme: str,
+                   prefix: str) -> dict[str, str]:
+    """The lookup service over ``registry``, asked by party p: what ``lookup`` prints and
+    writes (its records looked up, then added with ``--add``), and the service's answers
+    to the Python client, as the party receives them."""
+    issued = runner.invoke(app, ["registry", "token", "p", "--registry", registry])
+    assert issued.exit_code == 0, issued.output
+    Path(f"{prefix}p.token").write_text(issued.stdout.strip() + "\n")
+    texts = {}
+    with serving(registry) as url:
+        ask = ["lookup", data, "--server", url, "--token-file", f"{prefix}p.token",
+               "--schema", "schema.toml", "--mapping", "mapping.toml", "--secret", "k.secret",
+               "--party", "p"]
+        for label, more in (("lookup", []), ("lookup --add", ["--add"])):
+            out = f"{prefix}{label.replace(' ', '')}.csv"
+            asked = runner.invoke(app, [*ask, *more, "-o", out])
+            assert asked.exit_code == 0, asked.output
+            texts[f"{label} stdout"] = asked.stdout
+            texts[f"{label} stderr"] = asked.stderr
+            # The party's own answer file holds its record ids by design (like its lookup,
+            # it never leaves the party): nothing else of the input may be in it.
+            with open(out, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+            assert rows and set(rows[0]) == {"record_id", "entity_id", "score", "status"}
+            texts[f"{label} output"] = json.dumps(
+                [{k: v for k, v in row.items() if k != "record_id"} for row in rows])
+        with EncodingFile.open(hme) as batch, hm.Client(url, issued.stdout) as client:
+            answers = client.match(batch)
+        assert answers and all(a["entity_id"] for a in answers)
+        texts["service answers"] = json.dumps(_rounded(answers))
+    return texts
 
 
 def _folder_texts(folder: Path, label: str) -> dict[str, str]:
@@ -375,7 +413,8 @@ def test_coordinator_outputs_hold_no_input_fragment(workdir: Path) -> None:
     texts = _link_texts(runner, _decodable_copy("party.csv"), "")
     assert {"entities.csv", "p.csv", "q.csv", "pairs.csv", "report.json"} <= set(texts)
     assert {"registry p.changes.csv", "registry report.json", "registry log",
-            "registry show"} <= set(texts)
+            "registry show", "lookup output", "lookup --add output",
+            "service answers"} <= set(texts)
     numeric = {f for f in fragments if len(f) <= 6 and not any(c.isalpha() for c in f)}
     for name, text in texts.items():
         # Row tokens and digests are random or one-way hex: an all-hex fragment ("defe")
