@@ -123,9 +123,11 @@ def link(
     memory: Annotated[
         str | None,
         typer.Option("--memory", metavar="SIZE",
-                     help="Memory budget, e.g. 4GB: candidate chunks are sized to it, and a "
-                     "party pair whose blocking tables would not fit is refused before any "
-                     "work \\[default: no budget]."),
+                     help="Memory budget, e.g. 4GB: candidate chunks are sized to it, LSH "
+                     "bands are joined a group at a time when all would not fit (same "
+                     "results), and a party pair whose blocking tables would not fit even "
+                     "then is refused before any work \\[default: no budget; bands grouped "
+                     "beyond a fifth of this machine's memory]."),
     ] = None,
     engine: Annotated[
         str,

@@ -37,6 +37,14 @@ disjoint ranges of ``i``, so no pair is ever produced twice. A block whose pair 
 everything collides) carries no information and is skipped; skipped blocks are counted
 in :class:`BlockingStats` so the report can say what was left out.
 
+The LSH key table (about ``TABLE_BYTES_PER_ENTRY`` bytes per row of both sides and band,
+at its sort) is the largest thing blocking holds. When one table of every band would not
+fit the memory allowed (``lsh_memory``, from ``link --memory`` or a share of the
+machine's), the bands are joined a group at a time: each group's table is built, expanded
+and dropped, and the distinct pairs of all groups (8 bytes each) are held, merged, until
+the chunks are cut from them as from the one table. Chunks, pairs and statistics are
+the same; only memory and time change.
+
 Interface (plain arrays; rows of each party are numbered from 0)::
 
     stream = candidate_pairs(left_clks, left_tokens, right_clks, right_tokens, config)
@@ -74,6 +82,7 @@ from hashmatch.kernel.candidates import (
     minhash,
     raw_partners,
 )
+from hashmatch.link.memory import bands_per_group
 
 __all__ = [
     "METHODS",
@@ -207,25 +216,48 @@ class _KeyTable:
     rank: Indices | None  # dedup only: position of each entry in right_order (-1: none)
 
 
+@dataclass(frozen=True)
+class _HeldPairs:
+    """The distinct pairs of one method found ahead of the chunks (LSH joined band group by
+    band group, see :func:`_grouped_lsh`): sorted packed ``i << 32 | j`` keys, and each left
+    row's raw partner count over all the method's key columns (so chunk bounds are those
+    of the one-table join)."""
+
+    method: str
+    keys: _U64
+    raw_per_row: Indices
+
+    def between(self, start: int, stop: int) -> _U64:
+        """The keys of left rows start..stop (a slice: no copy)."""
+        lo, hi = np.searchsorted(self.keys, np.array([start, stop], np.uint64) << np.uint64(32))
+        return self.keys[lo:hi]
+
+
 class CandidatePairs(Iterator[tuple[Indices, Indices]]):
     """Iterator over chunks of candidate pairs; ``stats`` is final once it is exhausted."""
 
     def __init__(self, tables: list[_KeyTable], n_left: int, dedup: bool, full_grid: int,
                  columns: tuple[tuple[str, ...], int], skipped: tuple[int, int, int],
-                 chunk_pairs: int, rows: tuple[int, int] | None = None) -> None:
+                 chunk_pairs: int, rows: tuple[int, int] | None = None,
+                 held: _HeldPairs | None = None) -> None:
         self._tables = tables
+        self._held = held
         self._dedup = dedup
         self._full_grid = full_grid
         self._columns = columns
         self._largest, self._skipped_blocks, self._skipped_pairs = skipped
         self._candidates = 0
-        self._per_method = {t.method: 0 for t in tables}
+        self._per_method = {m: 0 for m in self.methods}
         per_row = raw_partners(self._arrays(), dedup, n_left)
         if per_row is None:  # the numpy reference
             per_row = np.zeros(n_left, np.int64)
             for t in tables:
                 per_row += _partners(t, 0, n_left, dedup)[1].reshape(n_left, t.width).sum(1)
-        self._raw_per_row = per_row
+        #: raw partners per left row in the tables (what their expansion writes) ...
+        self._table_raw = per_row
+        # ... and with the held pairs' (what chunk bounds are cut from)
+        self._raw_per_row = per_row if held is None else per_row + held.raw_per_row
+        per_row = self._raw_per_row
         start, stop = (0, n_left) if rows is None else rows
         #: Left-row ranges of the chunks, in order (plain tuples: the object pickles, so a
         #: distributed engine can ship it and expand ranges elsewhere with pairs_in).
@@ -239,8 +271,10 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
 
     @property
     def methods(self) -> tuple[str, ...]:
-        """The methods whose key tables these are, in the order they are applied."""
-        return tuple(t.method for t in self._tables)
+        """The methods whose key tables (or held pairs) these are, in the order they are
+        applied."""
+        held = () if self._held is None else (self._held.method,)
+        return tuple(t.method for t in self._tables) + held
 
     @property
     def stats(self) -> BlockingStats:
@@ -282,12 +316,20 @@ class CandidatePairs(Iterator[tuple[Indices, Indices]]):
         """The candidate pairs of left rows start..stop, sorted by (i, j), and the distinct
         pairs each method found there; does not touch the iteration or its counts."""
         found = expand_candidates(self._arrays(), self._dedup, start, stop,
-                                  self._raw_per_row[start:stop])
+                                  self._table_raw[start:stop]) if self._tables else None
         if found is not None:  # the compiled path: the same pairs as the reference below
             i, j, per_table = found
-            return i, j, {t.method: n
+            per_method = {t.method: n
                           for t, n in zip(self._tables, per_table.tolist(), strict=True)}
-        keys, per_method = self._chunk_reference(start, stop)
+            if self._held is None:
+                return i, j, per_method
+            keys = (i.astype(np.uint64) << np.uint64(32)) | j.astype(np.uint64)
+        else:
+            keys, per_method = self._chunk_reference(start, stop)
+        if self._held is not None:
+            held = self._held.between(start, stop)
+            per_method[self._held.method] = len(held)
+            keys = _union_sorted(keys, held)
         i, j = (keys >> np.uint64(32)).astype(np.int64), (keys & _LOW32).astype(np.int64)
         return i, j, per_method
 
@@ -318,6 +360,7 @@ def candidate_pairs(
     chunk_pairs: int = 4_000_000,
     rows: tuple[int, int] | None = None,
     minhash: MinHashCache | None = None,
+    lsh_memory: int | None = None,
 ) -> CandidatePairs:
     """Stream the candidate pairs of two parties (or of one party with itself).
 
@@ -350,6 +393,13 @@ def candidate_pairs(
     minhash:
         A :class:`MinHashCache` shared by the jobs of one link, so each party's MinHash
         pool is computed once rather than once per job. None: computed here.
+    lsh_memory:
+        Bytes the LSH key table may take (about ``TABLE_BYTES_PER_ENTRY`` per row of both
+        sides and band). When every band does not fit, the bands are joined a group at a
+        time (:func:`~hashmatch.link.memory.bands_per_group`) and their distinct pairs
+        held (8 bytes each) before the chunks are cut: the same chunks, pairs and
+        statistics. None: a share of this machine's memory
+        (:func:`~hashmatch.link.memory.default_lsh_memory`).
 
     Returns
     -------
@@ -376,28 +426,41 @@ def candidate_pairs(
         raise ValueError(msg)
     full_grid = n * (n - 1) // 2 if dedup else n * m
 
-    columns: dict[str, list[tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]] = {}
-    names: dict[str, list[str]] = {}
-    r_present = left_present if right_clks is None else right_present
-    for name, method, lkeys, lvalid, rkeys, rvalid in _key_columns(
-        left_clks, left_tokens, r_clks, r_tokens, config, dedup, segments,
-        (left_present, r_present), minhash or MinHashCache(),
-    ):
-        columns.setdefault(method, []).append((lkeys, lvalid, rkeys, rvalid))
-        names.setdefault(method, []).append(name)
     tables = []
-    largest = skipped_blocks = skipped_pairs = 0
-    for method in list(columns):
-        # handed over, not shared: the table build lets go of the columns once mixed
-        table, (big, blocks, pairs) = _build_table(method, columns.pop(method), dedup,
-                                                   config.max_block_pairs)
-        tables.append(table)
-        largest = max(largest, big)
-        skipped_blocks += blocks
-        skipped_pairs += pairs
-    used = (tuple(names.get("tokens", ())), len(names.get("lsh", ())))
-    return CandidatePairs(tables, n, dedup, full_grid, used,
-                          (largest, skipped_blocks, skipped_pairs), chunk_pairs, rows)
+    skipped = [(0, 0, 0)]
+    token_names: list[str] = []
+    if "tokens" in config.methods:
+        columns = []
+        for name, lkeys, lvalid, rkeys, rvalid in _token_columns(
+                left_tokens, r_tokens, len(left_clks), len(r_clks), config, dedup):
+            columns.append((lkeys, lvalid, rkeys, rvalid))
+            token_names.append(name)
+        if columns:
+            # handed over, not shared: the table build lets go of the columns once mixed
+            table, stats = _build_table("tokens", columns, dedup, config.max_block_pairs)
+            tables.append(table)
+            skipped.append(stats)
+    held = None
+    bands = 0
+    if "lsh" in config.methods:
+        r_present = left_present if right_clks is None else right_present
+        lsh = _LshPools.of(left_clks, r_clks, segments, (left_present, r_present), config,
+                           dedup, minhash or MinHashCache())
+        bands = len(lsh.plan)
+        per_group = bands_per_group(n + (0 if dedup else m), bands, lsh_memory)
+        if per_group >= bands:  # one table of every band
+            table, stats = _build_table("lsh", lsh.columns(0, bands), dedup,
+                                        config.max_block_pairs)
+            tables.append(table)
+            skipped.append(stats)
+        else:
+            held, stats = _grouped_lsh(lsh, per_group, n, config.max_block_pairs,
+                                       chunk_pairs, rows)
+            skipped.append(stats)
+    counts = (max(s[0] for s in skipped), sum(s[1] for s in skipped),
+              sum(s[2] for s in skipped))
+    return CandidatePairs(tables, n, dedup, full_grid, (tuple(token_names), bands), counts,
+                          chunk_pairs, rows, held)
 
 
 # -- key columns -------------------------------------------------------------------------
@@ -416,31 +479,22 @@ def _check_shapes(left: Clks, right: Clks) -> None:
         raise ValueError(msg)
 
 
-def _key_columns(
-    left_clks: Clks, left_tokens: Mapping[str, Tokens], right_clks: Clks,
-    right_tokens: Mapping[str, Tokens], config: BlockingConfig, dedup: bool,
-    segments: Sequence[tuple[int, int]] | None,
-    present: tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None],
-    minhash: MinHashCache,
-) -> Iterator[tuple[str, str, _U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]:
-    """(name, method, left keys, left valid, right keys, right valid) per key column."""
-    if "tokens" in config.methods:
-        names: Sequence[str] = (
-            config.token_columns if config.token_columns is not None
-            else [t for t in left_tokens if t in right_tokens]
-        )
-        for name in names:
-            if name not in left_tokens or name not in right_tokens:
-                msg = f"token column {name!r} is missing on one side"
-                raise ValueError(msg)
-            lk, lv = token_keys(left_tokens[name], len(left_clks), name)
-            rk, rv = (lk, lv) if dedup else token_keys(right_tokens[name], len(right_clks), name)
-            yield name, "tokens", lk, lv, rk, rv
-    if "lsh" in config.methods:
-        lk, lv, rk, rv = _lsh_keys(left_clks, right_clks, segments, present, config, dedup,
-                                   minhash)
-        for band in range(lk.shape[1]):
-            yield f"band{band}", "lsh", lk[:, band], lv[:, band], rk[:, band], rv[:, band]
+def _token_columns(
+    left_tokens: Mapping[str, Tokens], right_tokens: Mapping[str, Tokens], n: int, m: int,
+    config: BlockingConfig, dedup: bool,
+) -> Iterator[tuple[str, _U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]:
+    """(name, left keys, left valid, right keys, right valid) per exact-token column."""
+    names: Sequence[str] = (
+        config.token_columns if config.token_columns is not None
+        else [t for t in left_tokens if t in right_tokens]
+    )
+    for name in names:
+        if name not in left_tokens or name not in right_tokens:
+            msg = f"token column {name!r} is missing on one side"
+            raise ValueError(msg)
+        lk, lv = token_keys(left_tokens[name], n, name)
+        rk, rv = (lk, lv) if dedup else token_keys(right_tokens[name], m, name)
+        yield name, lk, lv, rk, rv
 
 
 def token_keys(tokens: Tokens, rows: int, name: str) -> tuple[_U64, npt.NDArray[np.bool_]]:
@@ -494,12 +548,10 @@ def plan_lsh(left: Clks, right: Clks | None, config: BlockingConfig, *,
     return _plan(lpool, rpool, segs, config, dedup, n_right)
 
 
-def _lsh_keys(
-    left: Clks, right: Clks, segments: Sequence[tuple[int, int]] | None,
-    present: tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None],
-    config: BlockingConfig, dedup: bool, minhash: MinHashCache,
-) -> tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]:
-    """Band keys and validity ``[rows, bands]`` of both sides (right is left when dedup).
+@dataclass(frozen=True)
+class _LshPools:
+    """Both sides' MinHash pools and the band plan drawn on them: any band's keys can be
+    mixed from here, so bands can be joined a group at a time.
 
     A pool of MinHash values is computed once: ``hashes_per_segment`` per segment, each
     with its own seeded order of the segment's bits. Each band then draws (segment, hash)
@@ -508,15 +560,59 @@ def _lsh_keys(
     mixes the drawn values into its key. A row with an empty drawn segment (a missing
     field) is not valid in that band, so missing fields never make rows collide.
     """
-    segs = _segments(left, segments)
-    lpool, empty = minhash.pool(left, segs, config.hashes_per_segment, config.seed,
-                                present[0])
-    rpool = lpool if dedup else minhash.pool(right, segs, config.hashes_per_segment,
-                                             config.seed, present[1])[0]
-    plan = [list(b) for b in _plan(lpool, rpool, segs, config, dedup, len(right)).bands]
-    lk, lv = _band_keys(lpool, plan, empty)
-    rk, rv = (lk, lv) if dedup else _band_keys(rpool, plan, empty)
-    return lk, lv, rk, rv
+
+    lpool: Indices
+    rpool: Indices  # lpool when dedup
+    empty: Indices
+    plan: list[list[int]]
+    dedup: bool
+
+    @classmethod
+    def of(cls, left: Clks, right: Clks, segments: Sequence[tuple[int, int]] | None,
+           present: tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None],
+           config: BlockingConfig, dedup: bool, minhash: MinHashCache) -> _LshPools:
+        segs = _segments(left, segments)
+        lpool, empty = minhash.pool(left, segs, config.hashes_per_segment, config.seed,
+                                    present[0])
+        rpool = lpool if dedup else minhash.pool(right, segs, config.hashes_per_segment,
+                                                 config.seed, present[1])[0]
+        plan = [list(b) for b in _plan(lpool, rpool, segs, config, dedup, len(right)).bands]
+        return cls(lpool, rpool, empty, plan, dedup)
+
+    def columns(self, first: int, stop: int
+                ) -> list[tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]:
+        """Key columns (left keys, left valid, right keys, right valid) of bands
+        first..stop, for :func:`_build_table` (the right ones are the left when dedup)."""
+        plan = self.plan[first:stop]
+        lk, lv = _band_keys(self.lpool, plan, self.empty)
+        rk, rv = (lk, lv) if self.dedup else _band_keys(self.rpool, plan, self.empty)
+        return [(lk[:, b], lv[:, b], rk[:, b], rv[:, b]) for b in range(len(plan))]
+
+
+def _grouped_lsh(lsh: _LshPools, per_group: int, n_left: int, max_block_pairs: int,
+                 chunk_pairs: int, rows: tuple[int, int] | None,
+                 ) -> tuple[_HeldPairs, tuple[int, int, int]]:
+    """The distinct LSH pairs (of left rows ``rows``) joined ``per_group`` bands at a time,
+    so only one group's key table is ever held: the same pairs, raw counts and skipped
+    blocks as one table of every band (each group's keys are salted with their band
+    numbers there, so its blocks are the one table's blocks of those bands)."""
+    keys = np.zeros(0, np.uint64)
+    raw = np.zeros(n_left, np.int64)
+    largest = blocks = pairs = 0
+    for first in range(0, len(lsh.plan), per_group):
+        stop = min(first + per_group, len(lsh.plan))
+        table, (big, b, p) = _build_table("lsh", lsh.columns(first, stop), lsh.dedup,
+                                          max_block_pairs, first_column=first)
+        largest, blocks, pairs = max(largest, big), blocks + b, pairs + p
+        stream = CandidatePairs([table], n_left, lsh.dedup, 0, ((), 0), (0, 0, 0),
+                                chunk_pairs, rows)
+        raw += stream._table_raw
+        found = [(i.astype(np.uint64) << np.uint64(32)) | j.astype(np.uint64)
+                 for i, j in stream]  # chunks of ascending rows: one sorted run
+        del table, stream
+        keys = _union_sorted(keys, np.concatenate(found) if found else keys[:0])
+        del found
+    return _HeldPairs("lsh", keys, raw), (largest, blocks, pairs)
 
 
 def _segments(clks: Clks, segments: Sequence[tuple[int, int]] | None
@@ -711,14 +807,17 @@ def _build_table(
     columns: list[tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]],
     dedup: bool,
     max_block_pairs: int,
+    first_column: int = 0,
 ) -> tuple[_KeyTable, tuple[int, int, int]]:
     """Mix, flatten and sort the key columns; drop oversized blocks. Empties ``columns``
-    once they are mixed, so that the sort does not hold them too.
+    once they are mixed, so that the sort does not hold them too. ``first_column``: the
+    method's column number of the first one (keys are salted with their column number).
 
     Returns the table and (largest kept block, blocks skipped, pairs skipped) in pairs.
     """
     width = len(columns)
-    salt = (np.arange(1, width + 1, dtype=np.uint64) * np.uint64(0x9E37_79B9_7F4A_7C15))
+    salt = (np.arange(first_column + 1, first_column + width + 1, dtype=np.uint64)
+            * np.uint64(0x9E37_79B9_7F4A_7C15))
     with np.errstate(over="ignore"):
         lkeys = ((np.stack([c[0] for c in columns], axis=1) ^ salt)
                  * np.uint64(0xBF58_476D_1CE4_E5B9)).ravel()
@@ -825,6 +924,16 @@ def _expand(table: _KeyTable, start: int, stop: int, dedup: bool) -> _U64:
         i, j = i[keep], j[keep]
     packed: _U64 = (i.astype(np.uint64) << np.uint64(32)) | j.astype(np.uint64)
     return packed
+
+
+def _union_sorted(a: _U64, b: _U64) -> _U64:
+    """The sorted union of two sorted arrays of distinct keys."""
+    if not len(a) or not len(b):
+        return b if not len(a) else a
+    pos = np.minimum(np.searchsorted(a, b), len(a) - 1)
+    merged = np.concatenate([a, b[a[pos] != b]])
+    merged.sort(kind="stable")  # two sorted runs: a linear merge
+    return merged
 
 
 def _sorted_unique(keys: _U64) -> _U64:

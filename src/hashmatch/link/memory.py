@@ -20,6 +20,7 @@ subsample, so a budget below the default can move an automatic threshold slightl
 
 from __future__ import annotations
 
+import os
 import re
 
 from hashmatch.errors import CostLimitError
@@ -27,6 +28,8 @@ from hashmatch.errors import CostLimitError
 __all__ = [
     "DEFAULT_CHUNK_PAIRS",
     "MemoryBudget",
+    "bands_per_group",
+    "default_lsh_memory",
     "parse_memory",
 ]
 
@@ -39,11 +42,34 @@ BYTES_PER_CANDIDATE = 64
 TABLE_BYTES_PER_ENTRY = 48
 #: MinHash pool and band keys per row (about 50 int64 values and 24 keys with flags).
 POOL_BYTES_PER_ROW = 700
+#: Share of physical memory the LSH key table of one band group may take without a
+#: budget (a quarter of the rest goes to the CLKs, pools, token table and pairs).
+DEFAULT_LSH_SHARE = 0.2
 #: The smallest chunk a budget may ask for (smaller only adds per-chunk overhead).
 MIN_CHUNK_PAIRS = 10_000
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
           "G": 1 << 30, "GB": 1 << 30, "T": 1 << 40, "TB": 1 << 40}
+
+
+def default_lsh_memory() -> int:
+    """Bytes an LSH key table may take without a budget: :data:`DEFAULT_LSH_SHARE` of this
+    machine's physical memory (so a link too large for it joins its bands in groups
+    rather than being killed; the grouping changes memory and time, never results)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf: assume a small machine
+        physical = 8 << 30
+    return int(physical * DEFAULT_LSH_SHARE)
+
+
+def bands_per_group(rows: int, bands: int, lsh_memory: int | None) -> int:
+    """How many LSH bands are joined at once when a key table of ``rows`` (both sides')
+    rows may take ``lsh_memory`` bytes (None: :func:`default_lsh_memory`); at least one,
+    at most ``bands``."""
+    budget = default_lsh_memory() if lsh_memory is None else lsh_memory
+    per_band = rows * TABLE_BYTES_PER_ENTRY
+    return bands if per_band <= 0 else int(max(1, min(bands, budget // per_band)))
 
 
 def parse_memory(text: str | int) -> int:
@@ -82,24 +108,37 @@ class MemoryBudget:
         fits = self.bytes // 4 // BYTES_PER_CANDIDATE
         return int(min(DEFAULT_CHUNK_PAIRS, max(MIN_CHUNK_PAIRS, fits)))
 
+    def lsh_memory(self, left_rows: int, right_rows: int | None, token_columns: int
+                   ) -> int | None:
+        """Bytes left for the LSH key table of a party pair once its pools, token table
+        and a chunk are counted (the bands are joined in groups that fit it); None without
+        a budget."""
+        if self.bytes is None:
+            return None
+        rows = left_rows + (right_rows or 0)
+        return (self.bytes - self.chunk_pairs * BYTES_PER_CANDIDATE
+                - rows * (POOL_BYTES_PER_ROW + token_columns * TABLE_BYTES_PER_ENTRY))
+
     def check_tables(self, label: str, left_rows: int, right_rows: int | None,
-                     key_columns: int) -> None:
-        """Refuse a party pair whose blocking tables and pools would not fit the budget.
+                     token_columns: int, lsh: bool) -> None:
+        """Refuse a party pair whose blocking would not fit the budget even with its LSH
+        bands joined one at a time.
 
         Raises
         ------
         CostLimitError
             The estimate exceeds the budget (the message gives the budget it needs).
         """
-        if self.bytes is None:
-            return
+        left = self.lsh_memory(left_rows, right_rows, token_columns)
         rows = left_rows + (right_rows or 0)
-        need = rows * (key_columns * TABLE_BYTES_PER_ENTRY + POOL_BYTES_PER_ROW)
-        need += self.chunk_pairs * BYTES_PER_CANDIDATE
-        if need > self.bytes:
-            msg = (f"{label}: blocking needs about {_size(need)} (key tables for {rows:,} "
-                   f"rows), over the memory budget of {_size(self.bytes)}")
-            raise CostLimitError(msg, hint=f"raise --memory to at least {_size(need)}")
+        one_band = rows * TABLE_BYTES_PER_ENTRY if lsh else 0
+        if left is None or left >= one_band:
+            return
+        assert self.bytes is not None
+        need = self.bytes - left + one_band
+        msg = (f"{label}: blocking needs about {_size(need)} (key tables for {rows:,} "
+               f"rows), over the memory budget of {_size(self.bytes)}")
+        raise CostLimitError(msg, hint=f"raise --memory to at least {_size(need)}")
 
 
 def _size(n: int) -> str:

@@ -544,8 +544,10 @@ def _link_probabilistic(
     t0 = time.perf_counter()
     minhash = MinHashCache()  # each party hashed once for all its jobs
     for a, b in jobs:
-        chunks, _ = _candidates(parties[a], None if a == b else parties[b], config,
-                                chunk_pairs=budget.chunk_pairs, minhash=minhash)
+        right = None if a == b else parties[b]
+        chunks, _ = _candidates(parties[a], right, config, chunk_pairs=budget.chunk_pairs,
+                                minhash=minhash,
+                                lsh_memory=_lsh_memory(budget, parties[a], right, config))
         scorer.fit(a, b, chunks)
     timings["fit"] = time.perf_counter() - t0
     choice = _probability_threshold(threshold)
@@ -695,8 +697,10 @@ def _score_job(
     """Score the candidates of parties a and b; keep the pairs at or above ``floor`` (and
     hold the best below it in ``below``, as ``job``)."""
     left, right = scorer.parties[a], scorer.parties[b]
-    chunks, stats = _candidates(left, None if a == b else right, config,
-                                chunk_pairs=budget.chunk_pairs, minhash=minhash)
+    right = None if a == b else right
+    chunks, stats = _candidates(left, right, config, chunk_pairs=budget.chunk_pairs,
+                                minhash=minhash,
+                                lsh_memory=_lsh_memory(budget, left, right, config))
     i, j, score, n, counts = _score_chunks(scorer, a, b, chunks, floor, pool, progress,
                                            below, job)
     return _Scored(i, j, score, n, stats(), counts)
@@ -809,9 +813,11 @@ def _candidates(
     rows: tuple[int, int] | None = None,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
     minhash: MinHashCache | None = None,
+    lsh_memory: int | None = None,
 ) -> tuple[CandidatePairs, Callable[[], BlockingStats | None]]:
     """Candidate chunks of (left, right), or of left with itself (i < j) when right is None,
-    and a function giving the blocking statistics once the chunks are exhausted."""
+    and a function giving the blocking statistics once the chunks are exhausted
+    (``lsh_memory``: see :func:`~hashmatch.link.blocking.candidate_pairs`)."""
     stream = candidate_pairs(
         left.clks,
         left.tokens,
@@ -824,8 +830,26 @@ def _candidates(
         rows=rows,
         chunk_pairs=chunk_pairs,
         minhash=minhash,
+        lsh_memory=lsh_memory,
     )
     return stream, lambda: stream.stats
+
+
+def _token_columns(config: BlockingConfig, left: Encoding, right: Encoding | None) -> int:
+    """How many exact-token key columns blocking joins (left, right) on."""
+    if "tokens" not in config.methods:
+        return 0
+    right = left if right is None else right
+    names = config.token_columns
+    return len(names if names is not None else [t for t in left.tokens if t in right.tokens])
+
+
+def _lsh_memory(budget: MemoryBudget, left: Encoding, right: Encoding | None,
+                config: BlockingConfig) -> int | None:
+    """The bytes of the budget an LSH key table of (left, right) may take (None: no
+    budget, the default applies)."""
+    return budget.lsh_memory(len(left.clks), None if right is None else len(right.clks),
+                             _token_columns(config, left, right))
 
 
 def _check_budget(budget: MemoryBudget, parties: Sequence[Encoding],
@@ -833,14 +857,10 @@ def _check_budget(budget: MemoryBudget, parties: Sequence[Encoding],
                   config: BlockingConfig) -> None:
     """Refuse, before any work, a party pair whose blocking would not fit ``budget``."""
     for a, b in jobs:
-        left, right = parties[a], parties[b]
-        columns = config.bands if "lsh" in config.methods else 0
-        if "tokens" in config.methods:
-            names = config.token_columns
-            columns += len(names if names is not None
-                           else [t for t in left.tokens if t in right.tokens])
         budget.check_tables(f"{infos[a].party} ~ {infos[b].party}", infos[a].rows,
-                            None if a == b else infos[b].rows, columns)
+                            None if a == b else infos[b].rows,
+                            _token_columns(config, parties[a], parties[b]),
+                            "lsh" in config.methods)
 
 
 class _Meter:
