@@ -19,6 +19,7 @@ resulting entities against the generated truth.
     python benchmarks/link.py --quick    # 2 x 5k, a smoke test (seconds)
     python benchmarks/link.py --sizes 200000
     python benchmarks/link.py --sizes 100000 --repeats 3 --baseline ../main/src
+    python benchmarks/link.py --sizes 10000000 --work /scratch/l10m   # files kept, reused
 
 ``--baseline SRC`` links the same files with another build (its ``src`` folder on
 PYTHONPATH) in turns with this one (base, this, base, this, ...), so a shared machine's
@@ -29,6 +30,7 @@ link process) of each, and their ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -142,12 +144,24 @@ def generate(size: int, work: Path) -> None:
     make_party(work / "b.hme", "b", b_people, 2, corrupt=True, n_keys=n_keys)
 
 
-def run(size: int, work: Path) -> dict[str, object]:
-    # Generate in a child process too: a forked child's peak RSS counts the parent's pages
+def ensure_files(size: int, work: Path) -> float:
+    """Write the two parties of ``size`` records into ``work`` unless a previous run left
+    them there (``SIZE`` names the size they were made for); the seconds it took."""
+    marker = work / "SIZE"
+    if marker.exists() and marker.read_text() == str(size) \
+            and (work / "a.hme").exists() and (work / "b.hme").exists():
+        return 0.0
+    marker.unlink(missing_ok=True)
+    # Generate in a child process: a forked child's peak RSS counts the parent's pages
     # until it execs, so a large parent would inflate the link's measured peak.
     t0 = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--generate", str(size), str(work)], check=True)
-    generated = time.perf_counter() - t0
+    marker.write_text(str(size))
+    return time.perf_counter() - t0
+
+
+def run(size: int, work: Path) -> dict[str, object]:
+    generated = ensure_files(size, work)
     a_people, b_people = people(size)
 
     out = work / "RESULTS"
@@ -192,7 +206,7 @@ def _link(work: Path, out: Path, src: str | None) -> tuple[float, float, int]:
 def side_by_side(size: int, work: Path, baseline: str, repeats: int) -> dict[str, object]:
     """Best wall and CPU seconds of linking the same files with the baseline build and this
     one, in turns."""
-    subprocess.run([sys.executable, __file__, "--generate", str(size), str(work)], check=True)
+    ensure_files(size, work)
     this = str(Path(__file__).resolve().parent.parent / "src")
     best = {"baseline": [float("inf")] * 2, "this": [float("inf")] * 2}
     for _ in range(repeats):
@@ -236,6 +250,9 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="SRC",
                         help="another build's src folder: link the same files with it, in turns")
     parser.add_argument("--repeats", type=int, default=3, help="runs each with --baseline")
+    parser.add_argument("--work", metavar="DIR", type=Path,
+                        help="keep the generated files (and results) in DIR/SIZE and reuse "
+                             "them in later runs (default: a temporary folder)")
     parser.add_argument("--generate", nargs=2, metavar=("SIZE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
@@ -243,11 +260,17 @@ def main() -> None:
         return
     sizes = [5_000] if args.quick else (args.sizes or [100_000, 1_000_000])
     for size in sizes:
-        with tempfile.TemporaryDirectory(prefix="hashmatch-bench-") as tmp:
-            if args.baseline:
-                result = side_by_side(size, Path(tmp), args.baseline, args.repeats)
+        with contextlib.ExitStack() as stack:
+            if args.work is None:
+                work = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="hashmatch-bench-")))
             else:
-                result = run(size, Path(tmp))
+                work = args.work / str(size)
+                work.mkdir(parents=True, exist_ok=True)
+            if args.baseline:
+                result = side_by_side(size, work, args.baseline, args.repeats)
+            else:
+                result = run(size, work)
             print(json.dumps(result), flush=True)  # noqa: T201
 
 
