@@ -146,3 +146,21 @@ def test_helpers() -> None:
     assert entity_id_strings(np.array([0, 41]), 50) == ["E000001", "E000042"]
     assert entity_id_strings(np.array([0]), 1_234_567) == ["E0000001"]
     assert party_file_name("../etc") == "_etc.csv"
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_rows_written_a_block_at_a_time_give_the_same_files(
+    tmp_path: Path, result: LinkResult, share: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = write_results(result, tmp_path / "whole", histogram=False,
+                          share_party_names=share)
+    monkeypatch.setattr("hashmatch.link.outputs._ROWS_PER_BLOCK", 1)
+    blocks = write_results(result, tmp_path / "blocks", histogram=False,
+                           share_party_names=share)
+    names = ["entities.csv", "a.csv", "b.csv", "c_x.csv"]
+    for name in names:
+        want = (tmp_path / "whole" / name).read_text().replace(whole.run_id, "RUN")
+        got = (tmp_path / "blocks" / name).read_text().replace(blocks.run_id, "RUN")
+        assert got == want
+        assert got.count("\n") == 1 + (6 if name == "entities.csv" else len(rows(
+            tmp_path / "whole" / name)))
