@@ -3,14 +3,19 @@
 Linking holds two kinds of memory. What grows with the *rows* of a party pair: the
 encodings (memory-mapped), each side's MinHash pool and the sorted key tables of blocking
 (about :data:`TABLE_BYTES_PER_ENTRY` bytes per row and key column, and
-:data:`POOL_BYTES_PER_ROW` per row). What grows with the *candidates*: each chunk of left
+:data:`POOL_BYTES_PER_ROW` per row). The LSH bands are the most columns (24 by default):
+when one table of all of them would not fit, they are joined a group at a time
+(:func:`bands_per_group`; the same candidates), so the table of one group is what counts. What grows with the *candidates*: each chunk of left
 rows is expanded, scored and filtered at once, about :data:`BYTES_PER_CANDIDATE` bytes
 per raw candidate pair, plus the reserve of pairs scoring just below the keep floor
 (:mod:`hashmatch.link.below_floor`, at most three chunks' worth of 12 bytes a pair). The
 budget bounds the second by the chunk size (a quarter of the budget, never more than the
 default chunk, so results at the default budget are those of an unbudgeted run) and
 checks the first before any work: a party pair whose key tables
-cannot fit is refused with the budget it needs, rather than swapping or being killed.
+cannot fit even one LSH band at a time is refused with the budget it needs, rather than
+swapping or being killed. Without a budget, an LSH table may take
+:data:`DEFAULT_LSH_SHARE` of the machine's memory (2 x 10M records then join 3 bands at a
+time on 24 GB).
 
 Chunk size changes nothing but memory when the pooled candidate scores fit the threshold's
 pool (:data:`hashmatch.link.pipeline.SCORE_POOL_CAP`); beyond, the pool is a per-chunk
@@ -38,9 +43,11 @@ DEFAULT_CHUNK_PAIRS = 4_000_000
 #: Working memory per raw candidate of a chunk: its reserved (i, j) slots, the distinct
 #: pairs, their float32 scores and the filter's temporaries.
 BYTES_PER_CANDIDATE = 64
-#: Key tables per (row, key column): keys, the sort's order and temporaries, groups.
-TABLE_BYTES_PER_ENTRY = 48
-#: MinHash pool and band keys per row (about 50 int64 values and 24 keys with flags).
+#: Key tables per (row, key column) at their sort: the column's keys and flags, the mixed
+#: keys, the sort's order and temporaries, groups (65 measured at 2 x 1M rows, 4 bands).
+TABLE_BYTES_PER_ENTRY = 64
+#: Per row: the CLK as read, the MinHash pool as it is computed (int64 values before they
+#: are narrowed to uint16) and the row's share of the held pairs.
 POOL_BYTES_PER_ROW = 700
 #: Share of physical memory the LSH key table of one band group may take without a
 #: budget (a quarter of the rest goes to the CLKs, pools, token table and pairs).
