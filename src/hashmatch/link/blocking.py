@@ -448,8 +448,8 @@ def candidate_pairs(
                            dedup, minhash or MinHashCache())
         bands = len(lsh.plan)
         per_group = bands_per_group(n + (0 if dedup else m), bands, lsh_memory)
-        if per_group >= bands:  # one table of every band
-            table, stats = _build_table("lsh", lsh.columns(0, bands), dedup,
+        if per_group >= bands and not _twins(lsh.plan):  # one table of every band
+            table, stats = _build_table("lsh", lsh.columns(range(bands)), dedup,
                                         config.max_block_pairs)
             tables.append(table)
             skipped.append(stats)
@@ -579,39 +579,76 @@ class _LshPools:
         plan = [list(b) for b in _plan(lpool, rpool, segs, config, dedup, len(right)).bands]
         return cls(lpool, rpool, empty, plan, dedup)
 
-    def columns(self, first: int, stop: int
+    def columns(self, bands: Sequence[int]
                 ) -> list[tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]:
-        """Key columns (left keys, left valid, right keys, right valid) of bands
-        first..stop, for :func:`_build_table` (the right ones are the left when dedup)."""
-        plan = self.plan[first:stop]
+        """Key columns (left keys, left valid, right keys, right valid) of these bands, for
+        :func:`_build_table` (the right ones are the left ones when dedup)."""
+        plan = [self.plan[b] for b in bands]
         lk, lv = _band_keys(self.lpool, plan, self.empty)
         rk, rv = (lk, lv) if self.dedup else _band_keys(self.rpool, plan, self.empty)
         return [(lk[:, b], lv[:, b], rk[:, b], rv[:, b]) for b in range(len(plan))]
+
+
+def _twins(plan: Sequence[Sequence[int]]) -> list[int]:
+    """How many bands draw each band's set of pool values, at its first band (0 at the
+    others). Bands drawing one set (in any order) put the same rows in their blocks, so
+    they find the same pairs: with few fields, e.g. a CLK of one segment, the pool runs out
+    and every band draws all of it."""
+    first: dict[frozenset[int], int] = {}
+    count = [0] * len(plan)
+    for band, cols in enumerate(plan):
+        count[first.setdefault(frozenset(cols), band)] += 1
+    return count if any(c > 1 for c in count) else []
+
+
+def _band_groups(plan: Sequence[Sequence[int]], per_group: int
+                 ) -> Iterator[tuple[list[int], int]]:
+    """(bands, times) to join: consecutive bands, ``per_group`` at most; a band whose twins
+    (:func:`_twins`) are skipped alone, counted ``times`` over."""
+    twins = _twins(plan) or [1] * len(plan)
+    group: list[int] = []
+    for band, times in enumerate(twins):
+        if times > 1:
+            yield [band], times
+        elif times:
+            group.append(band)
+        if group and (len(group) == per_group or times > 1):
+            yield group, 1
+            group = []
+    if group:
+        yield group, 1
 
 
 def _grouped_lsh(lsh: _LshPools, per_group: int, n_left: int, max_block_pairs: int,
                  chunk_pairs: int, rows: tuple[int, int] | None,
                  ) -> tuple[_HeldPairs, tuple[int, int, int]]:
     """The distinct LSH pairs (of left rows ``rows``) joined ``per_group`` bands at a time,
-    so only one group's key table is ever held: the same pairs, raw counts and skipped
-    blocks as one table of every band (each group's keys are salted with their band
-    numbers there, so its blocks are the one table's blocks of those bands)."""
+    so only one group's key table is ever held, and a band whose twin was joined already
+    not again: the same pairs, raw counts and skipped blocks as one table of every band
+    (each group's keys are salted with their band numbers there, so its blocks are the
+    one table's blocks of those bands)."""
     keys = np.zeros(0, np.uint64)
     raw = np.zeros(n_left, np.int64)
     largest = blocks = pairs = 0
-    for first in range(0, len(lsh.plan), per_group):
-        stop = min(first + per_group, len(lsh.plan))
-        table, (big, b, p) = _build_table("lsh", lsh.columns(first, stop), lsh.dedup,
-                                          max_block_pairs, first_column=first)
-        largest, blocks, pairs = max(largest, big), blocks + b, pairs + p
+    start, stop = (0, n_left) if rows is None else rows
+    for bands, times in _band_groups(lsh.plan, per_group):
+        table, (big, b, p) = _build_table("lsh", lsh.columns(bands), lsh.dedup,
+                                          max_block_pairs, column_numbers=bands)
+        largest, blocks, pairs = max(largest, big), blocks + times * b, pairs + times * p
         stream = CandidatePairs([table], n_left, lsh.dedup, 0, ((), 0), (0, 0, 0),
                                 chunk_pairs, rows)
-        raw += stream._table_raw
-        found = [(i.astype(np.uint64) << np.uint64(32)) | j.astype(np.uint64)
-                 for i, j in stream]  # chunks of ascending rows: one sorted run
+        raw += times * stream._table_raw
+        # new pairs written in place: at most the group's raw pairs, no list to concatenate
+        new = np.empty(int(stream._table_raw[start:stop].sum()), np.uint64)
+        filled = 0
+        for i, j in stream:  # chunks of ascending rows: one sorted run
+            found = (i.astype(np.uint64) << np.uint64(32)) | j.astype(np.uint64)
+            found = found[~_within(found, keys)]
+            new[filled:filled + len(found)] = found
+            filled += len(found)
         del table, stream
-        keys = _union_sorted(keys, np.concatenate(found) if found else keys[:0])
-        del found
+        keys = _merge_disjoint(keys, new[:filled])
+        del new
     return _HeldPairs("lsh", keys, raw), (largest, blocks, pairs)
 
 
@@ -807,17 +844,17 @@ def _build_table(
     columns: list[tuple[_U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]],
     dedup: bool,
     max_block_pairs: int,
-    first_column: int = 0,
+    column_numbers: Sequence[int] | None = None,
 ) -> tuple[_KeyTable, tuple[int, int, int]]:
     """Mix, flatten and sort the key columns; drop oversized blocks. Empties ``columns``
-    once they are mixed, so that the sort does not hold them too. ``first_column``: the
-    method's column number of the first one (keys are salted with their column number).
+    once they are mixed, so that the sort does not hold them too. ``column_numbers``: the
+    method's numbers of the columns (keys are salted with them); None: 0, 1, ...
 
     Returns the table and (largest kept block, blocks skipped, pairs skipped) in pairs.
     """
     width = len(columns)
-    salt = (np.arange(first_column + 1, first_column + width + 1, dtype=np.uint64)
-            * np.uint64(0x9E37_79B9_7F4A_7C15))
+    numbers = np.arange(width) if column_numbers is None else np.asarray(column_numbers)
+    salt = (numbers.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E37_79B9_7F4A_7C15)
     with np.errstate(over="ignore"):
         lkeys = ((np.stack([c[0] for c in columns], axis=1) ^ salt)
                  * np.uint64(0xBF58_476D_1CE4_E5B9)).ravel()
@@ -926,14 +963,27 @@ def _expand(table: _KeyTable, start: int, stop: int, dedup: bool) -> _U64:
     return packed
 
 
-def _union_sorted(a: _U64, b: _U64) -> _U64:
-    """The sorted union of two sorted arrays of distinct keys."""
+def _within(keys: _U64, sorted_keys: _U64) -> npt.NDArray[np.bool_]:
+    """Which of ``keys`` are in ``sorted_keys`` (sorted)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), np.bool_)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    found: npt.NDArray[np.bool_] = sorted_keys[pos] == keys
+    return found
+
+
+def _merge_disjoint(a: _U64, b: _U64) -> _U64:
+    """The sorted union of two sorted arrays with no key in common."""
     if not len(a) or not len(b):
         return b if not len(a) else a
-    pos = np.minimum(np.searchsorted(a, b), len(a) - 1)
-    merged = np.concatenate([a, b[a[pos] != b]])
+    merged = np.concatenate([a, b])
     merged.sort(kind="stable")  # two sorted runs: a linear merge
     return merged
+
+
+def _union_sorted(a: _U64, b: _U64) -> _U64:
+    """The sorted union of two sorted arrays of distinct keys."""
+    return _merge_disjoint(a, b[~_within(b, a)]) if len(a) else b
 
 
 def _sorted_unique(keys: _U64) -> _U64:

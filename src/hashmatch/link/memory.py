@@ -5,7 +5,8 @@ encodings (memory-mapped), each side's MinHash pool and the sorted key tables of
 (about :data:`TABLE_BYTES_PER_ENTRY` bytes per row and key column, and
 :data:`POOL_BYTES_PER_ROW` per row). The LSH bands are the most columns (24 by default):
 when one table of all of them would not fit, they are joined a group at a time
-(:func:`bands_per_group`; the same candidates), so the table of one group is what counts. What grows with the *candidates*: each chunk of left
+(:func:`bands_per_group`; the same candidates), so the table of one group is what counts.
+What grows with the *candidates*: each chunk of left
 rows is expanded, scored and filtered at once, about :data:`BYTES_PER_CANDIDATE` bytes
 per raw candidate pair, plus the reserve of pairs scoring just below the keep floor
 (:mod:`hashmatch.link.below_floor`, at most three chunks' worth of 12 bytes a pair). The

@@ -11,7 +11,7 @@ import pytest
 
 from hashmatch import kernel
 from hashmatch.encode import LinkageSecret, encode_records
-from hashmatch.link import memory
+from hashmatch.link import blocking, memory
 from hashmatch.link.blocking import BlockingConfig, candidate_pairs
 from hashmatch.link.memory import TABLE_BYTES_PER_ENTRY, MemoryBudget, bands_per_group
 from hashmatch.link.pipeline import link_encodings
@@ -40,12 +40,20 @@ def _parties(seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray],
     return left, right, tokens[0], tokens[1]
 
 
-def _stream(dedup: bool, lsh_memory: int | None, rows: tuple[int, int] | None = None
+def _stream(dedup: bool, lsh_memory: int | None, rows: tuple[int, int] | None = None,
+            config: BlockingConfig = CONFIG, segments: Any = SEGMENTS,
             ) -> tuple[list[tuple[np.ndarray, np.ndarray]], Any, Any]:
+    """The chunks, stats and chunk bounds; ``lsh_memory=None``: one table of every band
+    (even when bands are twins)."""
     left, right, ltok, rtok = _parties(3)
-    stream = candidate_pairs(left, ltok, None if dedup else right, None if dedup else rtok,
-                             CONFIG, segments=SEGMENTS, chunk_pairs=150, rows=rows,
-                             lsh_memory=lsh_memory)
+    with pytest.MonkeyPatch.context() as patch:
+        if lsh_memory is None:
+            patch.setattr(blocking, "_twins", lambda plan: [])
+            lsh_memory = 1 << 60
+        stream = candidate_pairs(left, ltok, None if dedup else right,
+                                 None if dedup else rtok, config, segments=segments,
+                                 chunk_pairs=150, rows=rows, lsh_memory=lsh_memory)
+        assert (stream._held is None) == (lsh_memory == 1 << 60)
     bounds = list(stream.bounds)
     return [(i.copy(), j.copy()) for i, j in stream], stream.stats, bounds
 
@@ -79,6 +87,31 @@ def test_band_groups_give_the_one_table_stream(compiled: bool, dedup: bool,
     # skipped as oversized
     assert stats.per_method["lsh"] + stats.per_method["tokens"] > stats.candidates
     assert stats.skipped_blocks > 0
+
+
+@pytest.mark.parametrize("dedup", [False, True])
+@pytest.mark.parametrize("per_group", [1, 4])
+def test_twin_bands_are_joined_once_and_counted_as_often(dedup: bool, per_group: int) -> None:
+    # one segment, a pool of 6 values: bands draw 3 of them, so many draw the same set
+    config = BlockingConfig(bands=12, hashes_per_segment=6, values_per_segment=3,
+                            lsh_pairs_per_row=40.0, max_block_pairs=60)
+    left = _parties(3)[0]
+    plan = [list(b) for b in blocking.plan_lsh(left, None, config).bands]
+    twins = blocking._twins(plan)
+    assert twins and max(twins) > 1
+    groups = list(blocking._band_groups(plan, per_group))
+    assert sorted(b for bands, _ in groups for b in bands) == [
+        b for b, n in enumerate(twins) if n]
+    assert all(times == 1 or len(bands) == 1 for bands, times in groups)
+    rows = 300 if dedup else 500
+    want = _stream(dedup, None, config=config, segments=None)
+    got = _stream(dedup, per_group * rows * TABLE_BYTES_PER_ENTRY, config=config,
+                  segments=None)
+    for (gi, gj), (wi, wj) in zip(got[0], want[0], strict=True):
+        np.testing.assert_array_equal(gi, wi)
+        np.testing.assert_array_equal(gj, wj)
+    assert got[1:] == want[1:]
+    assert want[1].skipped_blocks > 0
 
 
 def test_without_tokens_grouped_lsh_stands_alone() -> None:
