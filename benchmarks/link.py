@@ -24,7 +24,7 @@ resulting entities against the generated truth.
 ``--baseline SRC`` links the same files with another build (its ``src`` folder on
 PYTHONPATH) in turns with this one (base, this, base, this, ...), so a shared machine's
 load hits both alike, and prints the best wall-clock and CPU seconds (user + system of the
-link process) of each, and their ratios.
+link process) and the lowest peak RSS of each, and their ratios.
 """
 
 from __future__ import annotations
@@ -208,16 +208,17 @@ def side_by_side(size: int, work: Path, baseline: str, repeats: int) -> dict[str
     one, in turns."""
     ensure_files(size, work)
     this = str(Path(__file__).resolve().parent.parent / "src")
-    best = {"baseline": [float("inf")] * 2, "this": [float("inf")] * 2}
+    best = {"baseline": [float("inf")] * 3, "this": [float("inf")] * 3}
     for _ in range(repeats):
         for who, src in (("baseline", baseline), ("this", this)):
-            wall, cpu, _ = _link(work, work / f"RESULTS-{who}", src)
-            best[who] = [min(best[who][0], wall), min(best[who][1], cpu)]
-    (bw, bc), (tw, tc) = best["baseline"], best["this"]
+            wall, cpu, peak = _link(work, work / f"RESULTS-{who}", src)
+            best[who] = [min(x, y) for x, y in zip(best[who], (wall, cpu, peak), strict=True)]
+    (bw, bc, bp), (tw, tc, tp) = best["baseline"], best["this"]
     return {"records_per_party": size, "repeats": repeats, "baseline_wall_s": round(bw, 2),
             "this_wall_s": round(tw, 2), "wall_ratio": round(tw / bw, 3),
             "baseline_cpu_s": round(bc, 2), "this_cpu_s": round(tc, 2),
-            "cpu_ratio": round(tc / bc, 3)}
+            "cpu_ratio": round(tc / bc, 3), "baseline_peak_rss_mib": round(bp / 1024, 1),
+            "this_peak_rss_mib": round(tp / 1024, 1), "peak_ratio": round(tp / bp, 3)}
 
 
 def _quality(

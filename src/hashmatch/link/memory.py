@@ -47,9 +47,11 @@ BYTES_PER_CANDIDATE = 64
 #: Key tables per (row, key column) at their sort: the column's keys and flags, the mixed
 #: keys, the sort's order and temporaries, groups (65 measured at 2 x 1M rows, 4 bands).
 TABLE_BYTES_PER_ENTRY = 64
-#: Per row: the CLK as read, the MinHash pool as it is computed (int64 values before they
-#: are narrowed to uint16) and the row's share of the held pairs.
-POOL_BYTES_PER_ROW = 700
+#: Per row: the CLK and tokens as read, the MinHash pool as it is computed (int64 values
+#: before they are narrowed to uint16) and the row's share of the LSH pairs held when bands
+#: are grouped (2 x 10M rows of benchmarks/link.py: 7.9 GB at the peak, 2.7 GB of it 335M
+#: held pairs, ~260 bytes a row the rest with the token table).
+POOL_BYTES_PER_ROW = 400
 #: Share of physical memory the LSH key table of one band group may take without a
 #: budget (a quarter of the rest goes to the CLKs, pools, token table and pairs).
 DEFAULT_LSH_SHARE = 0.2
