@@ -647,7 +647,8 @@ def _grouped_lsh(lsh: _LshPools, per_group: int, n_left: int, max_block_pairs: i
             new[filled:filled + len(found)] = found
             filled += len(found)
         del table, stream
-        keys = _merge_disjoint(keys, new[:filled])
+        new.resize(filled, refcheck=False)  # in place: nothing else refers to it
+        keys = _merge_disjoint(keys, new)
         del new
     return _HeldPairs("lsh", keys, raw), (largest, blocks, pairs)
 
