@@ -246,12 +246,8 @@ EXACT_CROSS_PAIRS = 256
 CORE_ROWS = 6
 #: Prefetched pairs scored per call of ``compare`` (bounds its temporary arrays).
 _PREFETCH_CHUNK = 1 << 18
-#: Merges whose conflict checks are foreseen and scored together (see _Merger.prefetch),
-#: and the most replays of one window.
+#: Merges whose conflict checks are foreseen and scored together (see _Merger.prefetch).
 _WINDOW = 2048
-_REPLAYS = 4
-#: A replay foreseeing fewer new pairs than this ends the prefetch of its window.
-_FEW_NEW = 256
 
 
 class _Clusters:
@@ -359,18 +355,16 @@ class _Merger:
 
     def prefetch(self, first: list[int], second: list[int]) -> None:
         """Score, in one batch per party pair, the cross pairs the merges ``first[k] ~
-        second[k]`` will ask about. The merges are replayed on an overlay of the clusters
-        (which needs no score): a merge whose cross pairs all have known scores is decided
-        as the real one will be, any other is taken as accepted. Replays repeat with the
-        new scores until they foresee nothing new (a few rounds: each one decides more
-        merges exactly)."""
-        for _ in range(_REPLAYS):
-            asked = self._replay(first, second)
-            if asked:
-                pairs = sorted(set(asked))
-                self.known.add(pairs, self._score(pairs))
-            if len(asked) < _FEW_NEW:  # nearly settled: the rest is scored on demand
-                return
+        second[k]`` will ask about. The merges are replayed once on an overlay of the
+        clusters (which needs no score): a merge whose cross pairs all have known scores is
+        decided as the real one will be, any other is taken as accepted; what the replay
+        did not foresee is scored on demand. (Replaying again with the new scores, up to
+        4 rounds, cost more Python than the calls it saved: benchmarks/README.md,
+        "Entity merging: one replay a window".)"""
+        asked = self._replay(first, second)
+        if asked:
+            pairs = sorted(set(asked))
+            self.known.add(pairs, self._score(pairs))
 
     def _replay(self, first: list[int], second: list[int]) -> list[tuple[int, int]]:
         """The cross pairs without a known score that replaying the merges asks about."""
