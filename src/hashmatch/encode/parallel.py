@@ -13,19 +13,24 @@ in reading order and writes them, so the outputs are byte for byte those of one 
 * at most ``2 * workers`` chunks are in flight: a fast reader waits for the encoders
   instead of loading the file.
 
-Keys reach the workers only through the pool's initializer, pickled over the pipe to
-each new process (never on a command line, in the environment or in a file), and are
-never logged. Workers start from a ``forkserver`` (``spawn`` where there is none) that
-has imported the encoder once and ignore Ctrl-C: a run that ends early drops the chunks
-not started, lets the running ones finish and stops the pool, and a worker whose parent
-was killed exits on its own, so nothing is left behind; the run's outputs were staged
+On Linux the workers are *forked* from the caller once its encoder is built: they start
+with every module imported and inherit the encoder (keys, tables, memos) copy-on-write,
+so nothing about the keys is pickled and no worker imports anything. pyarrow, which may
+hold threads in the caller, reinitialises its thread pools in a forked child (its at-fork
+handlers), and the pool forks before starting threads of its own. Elsewhere workers
+start from a ``forkserver`` (``spawn`` where there is none) that has imported the encoder,
+and the keys reach them only through the pool's initializer, pickled over the pipe to
+each new process (never on a command line, in the environment or in a file). Keys are
+never logged. Workers ignore Ctrl-C: a run that ends early drops the chunks not started,
+lets the running ones finish and stops the pool, and a worker whose parent was killed
+exits on its own, so nothing is left behind; the run's outputs were staged
 (:mod:`hashmatch.output_set`) and never appear.
 
 Workers need nothing of the caller's ``__main__`` (they run this module's functions on
-plain data), so it is hidden from them while they start: a script calling ``hm.encode``
-needs no ``if __name__ == "__main__"`` guard, which multiprocessing would otherwise ask of
-it (the child re-running the script). One worker, or a source of a single chunk, encodes
-in the calling process: no pool.
+plain data), so a started (not forked) worker does not import it: a script calling
+``hm.encode`` needs no ``if __name__ == "__main__"`` guard, which multiprocessing would
+otherwise ask of it (the child re-running the script). One worker, or a source of a
+single chunk, encodes in the calling process: no pool.
 """
 
 from __future__ import annotations
@@ -96,7 +101,6 @@ class EncoderSetup:
     header: tuple[str, ...]
     secret: bytes
     row_key: bytes
-    parent: int = 0  # the pid of the process reading the chunks (workers end with it)
 
     def __repr__(self) -> str:
         return f"EncoderSetup(schema={self.schema.fingerprint[:19]}, keys=<hidden>)"
@@ -111,7 +115,7 @@ class EncoderSetup:
         row_key: RowKey,
     ) -> EncoderSetup:
         keys = key_bytes(secret), key_bytes(row_key)
-        return cls(schema, resolved, tuple(header), *keys, parent=os.getpid())
+        return cls(schema, resolved, tuple(header), *keys)
 
     def encoder(self) -> ChunkEncoder:
         return ChunkEncoder(
@@ -156,11 +160,14 @@ def encode_chunks(
 def _pooled(
     chunks: Iterator[AnyChunk], encoder: ChunkEncoder, setup: EncoderSetup, workers: int
 ) -> Iterator[tuple[AnyChunk, EncodedChunk]]:
+    context = _context()
+    # A forked worker inherits the caller's encoder, keys included: nothing is pickled.
+    inherited = context.get_start_method() == "fork"
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_context(),
+        mp_context=context,
         initializer=_start_worker,
-        initargs=(setup,),
+        initargs=(encoder if inherited else setup, os.getpid()),
     )
     pending: deque[tuple[AnyChunk, Future[EncodedChunk]]] = deque()
     limit = _IN_FLIGHT_PER_WORKER * workers
@@ -199,9 +206,13 @@ def _main_hidden() -> Iterator[None]:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """A ``forkserver`` that has imported the encoder (so workers start in milliseconds),
-    else ``spawn``; never a bare ``fork`` of a process that may hold pyarrow's threads."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """``fork`` on Linux: workers start as copies of this process, with the encoder built
+    and its imports done (see the module doc); elsewhere a ``forkserver`` that has imported
+    the encoder (so workers start in milliseconds), else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
         return context
@@ -211,18 +222,19 @@ def _context() -> multiprocessing.context.BaseContext:
 _worker_encoder: ChunkEncoder | None = None
 
 
-def _start_worker(setup: EncoderSetup) -> None:
-    """Pool initializer: build this process's encoder; leave Ctrl-C to the parent; end
-    when the parent does (a killed parent cannot stop its pool)."""
+def _start_worker(source: ChunkEncoder | EncoderSetup, parent: int) -> None:
+    """Pool initializer: take this process's encoder (a forked worker's copy of the
+    caller's, else built from ``source``); leave Ctrl-C to the parent; end when the parent
+    does (a killed parent cannot stop its pool)."""
     global _worker_encoder
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_encoder = setup.encoder()
-    if setup.parent:
-        threading.Thread(target=_end_with, args=(setup.parent,), daemon=True).start()
+    _worker_encoder = source if isinstance(source, ChunkEncoder) else source.encoder()
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
 
 
 def _end_with(parent: int) -> None:
-    """Exit this worker once ``parent`` is gone (polled: workers are not its children)."""
+    """Exit this worker once ``parent`` is gone (polled: a forkserver's workers are not
+    its children, and a forked one is not told of its parent's death)."""
     while True:
         time.sleep(_PARENT_POLL_SECONDS)
         try:

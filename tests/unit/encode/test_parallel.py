@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from hashmatch.encode import LinkageSecret, encode_file, encode_records
+from hashmatch.encode import LinkageSecret, encode_file, encode_records, parallel
 from hashmatch.encode.keys import RowKey
 from hashmatch.encode.parallel import (
     EncoderSetup,
@@ -90,6 +91,27 @@ def test_outputs_are_byte_identical_for_one_and_two_workers(
     reasons = one["rejects"].decode()
     for code in ("record_id.duplicate", "record_id.empty", "row.column_count", "row.undecodable"):
         assert code in reasons  # the rejects report is part of what must be identical
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver"
+)
+def test_workers_started_from_a_forkserver_encode_alike(
+    party: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where workers are not forked, they build their encoder from the pickled setup."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    one = _encode(party, party["data"], tmp_path / "one.hme", workers=1)
+    monkeypatch.setattr(sys, "platform", "darwin")  # no fork: the forkserver
+    assert parallel._context().get_start_method() == "forkserver"
+    two = _encode(party, party["data"], tmp_path / "two.hme", workers=2)
+    assert one == two
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux only")
+def test_workers_are_forked_on_linux() -> None:
+    """Forked workers inherit the imports and the encoder: no start-up, no pickled keys."""
+    assert parallel._context().get_start_method() == "fork"
 
 
 def test_gzip_and_parquet_inputs_encode_alike_on_any_worker_count(
