@@ -1,3 +1,11 @@
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
 from typer.testing import CliRunner
 
 from hashmatch import __version__
@@ -17,3 +25,42 @@ def test_compiled_core_is_importable() -> None:
 
     rows = np.array([[0, 1], [2**64 - 1, 3]], dtype=np.uint64)
     assert list(_core.popcount_rows(rows)) == [1, 66]
+
+
+def test_every_command_is_mapped_to_its_module() -> None:
+    """The map a run of one command reads is the full CLI's list of commands."""
+    from hashmatch import cli
+
+    def commands(of: typer.Typer) -> set[str]:
+        group: Any = typer.main.get_command(of)  # a group: the CLI has a callback
+        return set(group.commands)
+
+    assert commands(app) == set(cli._COMMANDS)
+    for command in cli._COMMANDS:
+        assert command in commands(cli.build_app(command))
+
+
+def test_a_command_run_imports_only_its_module() -> None:
+    """``hashmatch encode`` does not load the coordinator's, registry's or service's CLI."""
+    code = (
+        "import sys; from hashmatch.cli import build_app; build_app('encode'); "
+        "print(sorted(m for m in sys.modules if m.startswith('hashmatch.cli.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
+    )
+    loaded = set(ast.literal_eval(done.stdout.strip()))
+    assert "hashmatch.cli.encode" in loaded
+    assert not loaded & {"hashmatch.cli.link", "hashmatch.cli.registry", "hashmatch.cli.serve"}
+
+
+def test_an_unknown_command_still_gets_the_whole_cli() -> None:
+    result = CliRunner().invoke(app, ["encdoe"])
+    assert result.exit_code == 2
+    assert "encode" in result.output  # the suggestion needs every command
+
+
+def _env() -> dict[str, str]:
+    import hashmatch
+
+    return {**os.environ, "PYTHONPATH": str(Path(hashmatch.__file__).resolve().parents[1])}

@@ -8,6 +8,8 @@ to a one-line message on stderr with exit status 2. Anything else is a bug (exit
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,39 +18,59 @@ from hashmatch.cli._help import hide_flag_types
 
 hide_flag_types()
 
-app = typer.Typer(
-    name="hashmatch",
-    help=(
-        "Privacy-preserving identity matching: encode PII locally, link encodings centrally."
-        "\n\nExample: hashmatch demo"
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,  # locals may hold PII or the secret
-    add_completion=False,
-)
+#: Command name -> the module registering it, in the order of --help. A run of one
+#: command imports only its module (:func:`build_app`): ``encode`` need not load the
+#: coordinator, the registry or the service first.
+_COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "keygen": "keys",
+    "schema": "schema",
+    "mapping": "mapping",
+    "profile": "profile",
+    "encode": "encode",
+    "inspect": "inspect",
+    "audit": "audit",
+    "synth": "synth",
+    "reveal": "reveal",
+    "evaluate": "evaluate",
+    "link": "link",
+    "explain": "explain",
+    "registry": "registry",
+    "serve": "serve",
+    "lookup": "serve",
+}
 
-#: Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES: list[str] = [
-    # e.g. "keys", "schema", "profile", "encode", "inspect", "link", ...
-    "demo",
-    "keys",
-    "schema",
-    "mapping",
-    "profile",
-    "encode",
-    "inspect",
-    "audit",
-    "synth",
-    "reveal",
-    "evaluate",
-    "link",
-    "explain",
-    "registry",
-    "serve",
-]
+if TYPE_CHECKING:
+    app: typer.Typer  # every command; built on first use (see __getattr__)
 
-for _name in _COMMAND_MODULES:
-    importlib.import_module(f"hashmatch.cli.{_name}").register(app)
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The CLI with every command, or only the module of ``command`` when it names one
+    (all a run of that command needs; anything else, ``--help`` included, gets all)."""
+    modules = [_COMMANDS[command]] if command in _COMMANDS else dict.fromkeys(_COMMANDS.values())
+    root = typer.Typer(
+        name="hashmatch",
+        help=(
+            "Privacy-preserving identity matching: encode PII locally, link encodings"
+            " centrally.\n\nExample: hashmatch demo"
+        ),
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,  # locals may hold PII or the secret
+        add_completion=False,
+    )
+    root.callback()(_root)
+    for name in modules:
+        importlib.import_module(f"hashmatch.cli.{name}").register(root)
+    return root
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the CLI with every command (tests, documentation), built once."""
+    if name != "app":
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    full = globals()["app"] = build_app()
+    return full
 
 
 def _version_callback(value: bool) -> None:
@@ -57,7 +79,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
@@ -67,5 +88,5 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: builds only the command asked for."""
+    build_app(sys.argv[1] if len(sys.argv) > 1 else None)()
