@@ -12,7 +12,10 @@ of ``hashmatch synth`` (e-mail, phone, address, date of birth...), or ``--data``
 
 interleave, one of each per round, and each figure is the median of ``--repeats`` rounds.
 Per-core speed is rows per CPU-second (user + system of the run and every process under
-it), so it stays comparable on a shared machine; the workers' speed-up is wall time.
+it: forked workers are reaped by the run, so a pooled run's CPU is all counted where
+workers are forked, on Linux), so it stays comparable on a shared machine; the workers'
+speed-up is wall time. The load average before and after the runs is printed with them:
+on a shared machine a wall-time ratio means little unless the load stayed near zero.
 Every run writes its .hme, lookup and rejects report with one row key and
 ``SOURCE_DATE_EPOCH``, and all of them must be byte-identical (the baseline's too).
 
@@ -95,6 +98,9 @@ def main() -> None:
     parser.add_argument("--schema", type=Path)
     parser.add_argument("--entities", type=int, default=150_000, help="synth people")
     parser.add_argument("--baseline", type=Path, help="src folder of the build to compare")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="only this build's worker counts"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -104,7 +110,9 @@ def main() -> None:
     if opts.quick:
         opts.entities, opts.repeats, opts.chunk_rows = 1_200, 1, 200
     baseline = opts.baseline
-    if baseline is None and not opts.quick and Path("/work/base/src").is_dir():
+    if opts.no_baseline:
+        baseline = None
+    elif baseline is None and not opts.quick and Path("/work/base/src").is_dir():
         baseline = Path("/work/base/src")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,6 +142,7 @@ def main() -> None:
         walls: dict[str, list[float]] = {name: [] for name in runs}
         cpus: dict[str, list[float]] = {name: [] for name in runs}
         written: dict[str, list[bytes]] = {}
+        load_before = os.getloadavg()[0]
         for _ in range(opts.repeats):
             for name, (src, workers) in runs.items():
                 out = folder / f"{name.replace(' ', '_')}.hme"
@@ -142,15 +151,18 @@ def main() -> None:
                 cpus[name].append(cpu)
                 written[name] = outputs(out)
 
+    load_after = os.getloadavg()[0]
     identical = len({tuple(files) for files in written.values()}) == 1
     print(f"{rows:,} rows of {data.name}; median of {opts.repeats}; chunk {opts.chunk_rows:,}")
+    print(f"load average (1 min) {load_before:.2f} before the runs, {load_after:.2f} after")
     print(f"{'run':<18} {'wall s':>8} {'rows/s':>10} {'CPU s':>8} {'rows/CPU-s':>11}")
-    figures: dict[str, object] = {"rows": rows, "identical_outputs": identical}
+    figures: dict[str, object] = {
+        "rows": rows,
+        "identical_outputs": identical,
+        "load_average": [load_before, load_after],
+    }
     for name in runs:
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
-        if runs[name][1] not in (None, 1):  # pool workers are not all reaped by the run:
-            print(f"{name:<18} {wall:>8.2f} {rows / wall:>10,.0f} {'-':>8} {'-':>11}")
-            continue  # their CPU time is not all counted, so none is shown
         print(f"{name:<18} {wall:>8.2f} {rows / wall:>10,.0f} {cpu:>8.2f} {rows / cpu:>11,.0f}")
         figures[name] = {"wall_s": wall, "cpu_s": cpu}
     one, many = statistics.median(walls["this 1 worker"]), statistics.median(
@@ -158,6 +170,10 @@ def main() -> None:
     )
     figures["workers_speedup"] = one / many
     print(f"--workers {opts.workers} vs 1 (wall): {one / many:.2f}x   (bar: >= 1.7x at 2)")
+    cpu_one = statistics.median(cpus["this 1 worker"])
+    cpu_many = statistics.median(cpus[f"this {opts.workers} workers"])
+    figures["workers_cpu_ratio"] = cpu_many / cpu_one
+    print(f"--workers {opts.workers} vs 1 (CPU): {cpu_many / cpu_one:.2f}x   (the pool's cost)")
     if "baseline" in runs:
         per_core = statistics.median(cpus["baseline"]) / statistics.median(cpus["this 1 worker"])
         figures["per_core_speedup"] = per_core
