@@ -241,18 +241,19 @@ def nickname_table() -> Mapping[str, str]:
         if nick.isalpha()
     }
 
+    @cache  # chains pass through the same names again
     def best(nick: str) -> str | None:
         cands = canonicals_of.get(nick)
         if not cands or nick in rank:
             return None
+        # Common names first; the similarity (slow: every run pays it at start-up) only
+        # when more than one candidate is left to choose from.
+        pool = [c for c in cands if c in rank] or list(cands)
+        if len(pool) == 1:
+            return pool[0]
         return min(
-            cands,
-            key=lambda c: (
-                c not in rank,
-                -difflib.SequenceMatcher(None, nick, c).ratio(),
-                rank.get(c, 0),
-                c,
-            ),
+            pool,
+            key=lambda c: (-difflib.SequenceMatcher(None, nick, c).ratio(), rank.get(c, 0), c),
         )
 
     def root(nick: str) -> str:
