@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch.encode._rows import factorize
-from hashmatch.encode.sources.chunk import BadRow, Chunk
+from hashmatch.encode.sources.chunk import BadRow, Chunk, cut_bounds, split_bad_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -186,6 +186,9 @@ class ArrowChunk:
     table: pa.Table
     row_numbers: range
     bad_rows: list[BadRow] = field(default_factory=list)
+    #: A slice of a parsed table (:meth:`cut`): its columns' dictionaries still hold
+    #: values of the rows cut off, which :meth:`factor` leaves out.
+    cut_from_larger: bool = False
 
     @property
     def rows(self) -> int:
@@ -195,6 +198,17 @@ class ArrowChunk:
     def read(self) -> int:
         """Data rows read in this chunk, usable or not."""
         return self.rows + len(self.bad_rows)
+
+    def cut(self, parts: int) -> list[ArrowChunk]:
+        """As :meth:`hashmatch.encode.sources.chunk.Chunk.cut` (table slices: no copy)."""
+        bounds = cut_bounds(self.rows, parts)
+        if len(bounds) <= 2:
+            return [self]
+        bad = split_bad_rows(self.bad_rows, self.row_numbers, bounds)
+        return [
+            ArrowChunk(self.table.slice(a, b - a), self.row_numbers[a:b], aside, True)
+            for a, b, aside in zip(bounds, bounds[1:], bad, strict=False)
+        ]
 
     def factor(self, index: int) -> Factor:
         import pyarrow as pa  # only here: an ArrowChunk exists only when pyarrow does
@@ -207,13 +221,17 @@ class ArrowChunk:
             array = column.chunk(0)
         else:  # several parser blocks (or none): one dictionary for all of them
             array = column.unify_dictionaries().combine_chunks()
-        dictionary: list[str] = array.dictionary.to_pylist()
         indices = array.indices  # int32, never null (strings cannot be null)
         # Straight from the buffer: Array.to_numpy would import pandas (~0.5 s).
         codes = np.frombuffer(
             indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset
-        )
-        return Factor(dictionary, codes.astype(np.intp))
+        ).astype(np.intp)
+        values = array.dictionary
+        if self.cut_from_larger:  # only the values of these rows: the encoder works per value
+            used, codes = np.unique(codes, return_inverse=True)
+            values = values.take(pa.array(used))
+        dictionary: list[str] = values.to_pylist()
+        return Factor(dictionary, codes.reshape(-1))
 
     def cells(self, index: int) -> list[str]:
         cells: list[str] = self.table.column(index).cast("string").to_pylist()

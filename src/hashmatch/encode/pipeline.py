@@ -381,9 +381,9 @@ def encode_file(
     workers
         Processes encoding chunks at once (default: every CPU this process may use). The
         outputs are byte for byte the same for any number (see
-        :mod:`hashmatch.encode.parallel`); several workers read smaller pieces of a
-        chunk (:func:`~hashmatch.encode.parallel.pooled_chunk_rows`), so that they
-        finish together.
+        :mod:`hashmatch.encode.parallel`); several workers read pieces of a chunk
+        (:func:`~hashmatch.encode.parallel.pooled_chunk_rows`) and cut the last ones
+        smaller, so that they finish together.
 
     Returns
     -------

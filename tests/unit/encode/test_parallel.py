@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hashmatch.encode import LinkageSecret, encode_file, encode_records, parallel
+from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.keys import RowKey
 from hashmatch.encode.parallel import (
     EncoderSetup,
@@ -25,6 +26,7 @@ from hashmatch.encode.parallel import (
     default_workers,
     pooled_chunk_rows,
 )
+from hashmatch.encode.sources.chunk import BadRow, Chunk
 from hashmatch.synth import synthesize
 
 CHUNK = 40  # rows per chunk: a few hundred rows make many chunks
@@ -298,11 +300,44 @@ def test_a_killed_run_leaves_no_output_and_no_worker(
     assert not out.with_suffix(".rejects.csv").exists()
 
 
-def test_pooled_runs_read_smaller_pieces_of_a_chunk() -> None:
-    """Several workers get pieces of a quarter chunk (two workers), so the last piece keeps
-    one worker busy briefly while the other waits; one worker reads whole chunks, and small
-    chunks are not cut below the floor."""
+def test_pooled_runs_read_pieces_of_a_chunk() -> None:
+    """Several workers get pieces of a chunk over their number (memory stays near a few
+    chunks), not below the floor; one worker reads whole chunks."""
     assert pooled_chunk_rows(50_000, 1) == 50_000
-    assert pooled_chunk_rows(50_000, 2) == 12_500
-    assert pooled_chunk_rows(50_000, 8) == 5_000
+    assert pooled_chunk_rows(50_000, 2) == 25_000
+    assert pooled_chunk_rows(50_000, 8) == 6_250
+    assert pooled_chunk_rows(50_000, 16) == 5_000
     assert pooled_chunk_rows(2_000, 2) == 2_000
+
+
+def _numbers(chunk: Chunk | ArrowChunk) -> list[int]:
+    return sorted([*chunk.row_numbers, *(b.row for b in chunk.bad_rows)])
+
+
+def test_the_last_pieces_are_cut_small_in_order() -> None:
+    """The tail of a pooled run: the last ``workers`` pieces each cut in four, every row
+    and set-aside row in exactly one piece, in file order."""
+    bad = [BadRow(3, "", "row.column_count"), BadRow(20, "", "row.column_count")]
+    rows = [[str(n)] for n in range(1, 23) if n not in (3, 20)]
+    numbers = [n for n in range(1, 23) if n not in (3, 20)]
+    whole = [Chunk([[str(n)]], [n]) for n in range(100, 105)] + [Chunk(rows, numbers, bad)]
+    pieces = list(parallel._tail_cut(iter(whole), workers=2))
+    assert pieces[:4] == whole[:4]
+    assert len(pieces) == 4 + 1 + 4  # a one-row piece cannot be cut
+    flat = [n for piece in pieces for n in _numbers(piece)]
+    assert flat == [*range(100, 105), *range(1, 23)]
+    assert [len(piece.rows) for piece in pieces[5:]] == [5, 5, 5, 5]
+    assert pieces[5].bad_rows == bad[:1] and pieces[-1].bad_rows == bad[1:]
+
+
+def test_a_cut_table_factors_only_its_own_values() -> None:
+    """A slice of a parsed table keeps its parent's dictionaries; its factors do not (the
+    encoder works once per distinct value)."""
+    column = pa.array(["a", "b", "a", "c", "d", "d"]).dictionary_encode()
+    chunk = ArrowChunk(pa.table({"c0": column}), range(1, 7))
+    head, tail = chunk.cut(2)
+    assert (head.row_numbers, tail.row_numbers) == (range(1, 4), range(4, 7))
+    for piece, expected in ((head, ["a", "b", "a"]), (tail, ["c", "d", "d"])):
+        factor = piece.factor(0)
+        assert sorted(factor.values) == sorted(set(expected))
+        assert [factor.values[c] for c in factor.codes.tolist()] == expected

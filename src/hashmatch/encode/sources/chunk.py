@@ -50,6 +50,38 @@ class Chunk:
         """Data rows read in this chunk, usable or not."""
         return len(self.rows) + len(self.bad_rows)
 
+    def cut(self, parts: int) -> list[Chunk]:
+        """This chunk as up to ``parts`` consecutive chunks of about equal rows (each row
+        and set-aside row in exactly one, in order); ``[self]`` when it cannot be cut."""
+        bounds = cut_bounds(len(self.rows), parts)
+        if len(bounds) <= 2:
+            return [self]
+        bad = split_bad_rows(self.bad_rows, self.row_numbers, bounds)
+        return [
+            Chunk(self.rows[a:b], self.row_numbers[a:b], aside)
+            for a, b, aside in zip(bounds, bounds[1:], bad, strict=False)
+        ]
+
+
+def cut_bounds(rows: int, parts: int) -> list[int]:
+    """Offsets cutting ``rows`` rows into ``parts`` runs of about equal length (fewer when
+    there are fewer rows): ``[0, ..., rows]``."""
+    parts = max(1, min(parts, rows))
+    return [rows * i // parts for i in range(parts + 1)]
+
+
+def split_bad_rows(
+    bad_rows: Sequence[BadRow], row_numbers: Sequence[int], bounds: Sequence[int]
+) -> list[list[BadRow]]:
+    """The set-aside rows of each run of usable rows ``bounds`` cuts ``row_numbers`` into:
+    a run takes those numbered before its successor's first row (the last run the rest),
+    so every run's rows and set-aside rows stay in file order one after the other."""
+    starts = [row_numbers[b] for b in bounds[1:-1]]
+    runs: list[list[BadRow]] = [[] for _ in range(len(bounds) - 1)]
+    for bad in bad_rows:
+        runs[sum(bad.row > start for start in starts)].append(bad)
+    return runs
+
 
 class RowSource(Protocol):
     """What the encoder and the profiler read from."""
