@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -117,9 +119,10 @@ def read_removed(path: Path) -> dict[str, list[bytes]]:
     return out
 
 
-def link_into_registry(files: list[Path], out_dir: Path, registry: str, *, delta: bool,
-                       removed: Path | None, wait: float, threshold: float | None,
-                       dedup: bool, console: Console, force: bool = False) -> RunResult:
+def link_into_registry(files: Sequence[str | os.PathLike[str]], out_dir: Path, registry: str,
+                       *, delta: bool, removed: Path | None, wait: float,
+                       threshold: float | None, dedup: bool, console: Console,
+                       force: bool = False) -> RunResult:
     """What ``hashmatch link --registry`` runs: update the registry, write RESULTS/."""
     removals = read_removed(removed) if removed is not None else None
     result = update_and_write(registry, files, out_dir, delta=delta, removed=removals,

@@ -15,7 +15,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,7 +60,7 @@ def explanation_header(fields: Sequence[str]) -> list[str]:
 
 def explain_pairs(
     scorer: ProbabilisticScorer,
-    pairs: tuple[npt.NDArray[np.int64], ...],
+    pairs: Sequence[npt.NDArray[Any]],
 ) -> PairExplanations:
     """The waterfall of each pair ``(pa[k], ra[k]) ~ (pb[k], rb[k])`` under its party
     pair's model (one vectorised pass per party pair)."""

@@ -696,8 +696,8 @@ def _score_job(
 ) -> _Scored:
     """Score the candidates of parties a and b; keep the pairs at or above ``floor`` (and
     hold the best below it in ``below``, as ``job``)."""
-    left, right = scorer.parties[a], scorer.parties[b]
-    right = None if a == b else right
+    left = scorer.parties[a]
+    right = None if a == b else scorer.parties[b]
     chunks, stats = _candidates(left, right, config, chunk_pairs=budget.chunk_pairs,
                                 minhash=minhash,
                                 lsh_memory=_lsh_memory(budget, left, right, config))
