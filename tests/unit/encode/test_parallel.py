@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import multiprocessing
 import os
@@ -135,6 +136,27 @@ def test_gzip_and_parquet_inputs_encode_alike_on_any_worker_count(
             got = _encode(party, source, tmp_path / f"{source.suffix}{workers}.hme", workers)
             assert got["hme"] == expected["hme"], (source.name, workers)
             assert got["lookup"] == expected["lookup"], (source.name, workers)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux only")
+def test_the_callers_objects_are_frozen_while_forked_workers_run_and_only_then(
+    party: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frozen out of the collector while the pool lives (so a forked child's collections
+    do not copy the pages it shares with the caller); collectable again afterwards."""
+    seen = []
+    chunks = parallel._pooled
+
+    def watched(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        for item in chunks(*args, **kwargs):  # type: ignore[arg-type]
+            seen.append(gc.get_freeze_count())
+            yield item
+
+    monkeypatch.setattr(parallel, "_pooled", watched)
+    encode_records(party["data"], schema=party["schema"], secret=party["secret"],
+                   party="crm", mapping=party["mapping"], chunk_rows=CHUNK, workers=2)
+    assert seen and min(seen) > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_hm_encode_takes_workers(party: dict[str, Path]) -> None:
