@@ -19,7 +19,7 @@ with every module imported and inherit the encoder (keys, tables, memos) copy-on
 so nothing about the keys is pickled and no worker imports anything. The caller's objects
 are frozen out of the garbage collector while the pool lives (``gc.freeze``): a child's
 collections would otherwise write to the headers of every inherited object and copy the
-pages that hold them (measured: 9% of a 2-worker run's CPU). pyarrow, which may
+pages that hold them (measured: about 8% of a 2-worker run's CPU). pyarrow, which may
 hold threads in the caller, reinitialises its thread pools in a forked child (its at-fork
 handlers), and the pool forks before starting threads of its own. Elsewhere workers
 start from a ``forkserver`` (``spawn`` where there is none) that has imported the encoder,
