@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -141,6 +142,9 @@ class Browser:
             # Chromium puts its singleton socket folder in $TMPDIR: keep it inside the
             # throwaway profile, so nothing is left in /tmp after the test.
             env={**os.environ, "TMPDIR": str(profile)},
+            # its own process group: close() stops Chromium's helper processes too, which
+            # otherwise may still write into the profile while it is being removed
+            start_new_session=True,
         )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
@@ -226,12 +230,24 @@ class Browser:
         ws = getattr(self, "ws", None)
         if ws is not None:
             ws.close()
-        self.proc.terminate()
+        self._signal_group(signal.SIGTERM)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        deadline = time.monotonic() + 10
+        while self._signal_group(0) and time.monotonic() < deadline:
+            time.sleep(0.05)  # helpers still exiting
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, sig: int) -> bool:
+        """Send ``sig`` to Chromium's process group; False once none of it is left."""
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 @contextmanager
