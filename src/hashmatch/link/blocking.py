@@ -93,6 +93,7 @@ __all__ = [
     "MinHashCache",
     "candidate_pairs",
     "plan_lsh",
+    "token_column_names",
     "token_keys",
 ]
 
@@ -484,17 +485,24 @@ def _token_columns(
     config: BlockingConfig, dedup: bool,
 ) -> Iterator[tuple[str, _U64, npt.NDArray[np.bool_], _U64, npt.NDArray[np.bool_]]]:
     """(name, left keys, left valid, right keys, right valid) per exact-token column."""
-    names: Sequence[str] = (
-        config.token_columns if config.token_columns is not None
-        else [t for t in left_tokens if t in right_tokens]
-    )
-    for name in names:
+    for name in token_column_names(config, left_tokens, right_tokens):
         if name not in left_tokens or name not in right_tokens:
             msg = f"token column {name!r} is missing on one side"
             raise ValueError(msg)
         lk, lv = token_keys(left_tokens[name], n, name)
         rk, rv = (lk, lv) if dedup else token_keys(right_tokens[name], m, name)
         yield name, lk, lv, rk, rv
+
+
+def token_column_names(config: BlockingConfig, left_tokens: Mapping[str, Tokens],
+                       right_tokens: Mapping[str, Tokens]) -> Sequence[str]:
+    """The exact-token columns blocking joins on: ``config.token_columns``, else every
+    column both sides have (none unless the ``tokens`` method is on)."""
+    if "tokens" not in config.methods:
+        return ()
+    if config.token_columns is not None:
+        return config.token_columns
+    return [t for t in left_tokens if t in right_tokens]
 
 
 def token_keys(tokens: Tokens, rows: int, name: str) -> tuple[_U64, npt.NDArray[np.bool_]]:

@@ -43,6 +43,7 @@ from hashmatch.link.blocking import (
     CandidatePairs,
     MinHashCache,
     candidate_pairs,
+    token_column_names,
 )
 from hashmatch.link.comparison import decode_patterns
 from hashmatch.link.compat import check_compatible, check_row_tokens
@@ -837,11 +838,8 @@ def _candidates(
 
 def _token_columns(config: BlockingConfig, left: Encoding, right: Encoding | None) -> int:
     """How many exact-token key columns blocking joins (left, right) on."""
-    if "tokens" not in config.methods:
-        return 0
-    right = left if right is None else right
-    names = config.token_columns
-    return len(names if names is not None else [t for t in left.tokens if t in right.tokens])
+    return len(token_column_names(config, left.tokens,
+                                  left.tokens if right is None else right.tokens))
 
 
 def _lsh_memory(budget: MemoryBudget, left: Encoding, right: Encoding | None,

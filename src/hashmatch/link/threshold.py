@@ -266,8 +266,9 @@ def write_histogram_png(
 #: nothing changes there; as the data grow the pooled valley climbs (synth: 0.61 at
 #: 10,000 people, 0.86 from 50,000 on) above the tail of every pair's matches.
 OWN_VALLEY_GAP = 0.1
-#: ... and its histogram holds at least this many candidate scores: in a few hundred
-#: (a party pair of a small input) the noise alone makes valleys, and on 500 synth people
+#: The pair's own valley is looked for only when its histogram holds at least this many
+#: candidate scores: in a few hundred (a party pair of a small input) the noise alone
+#: makes valleys, and on 500 synth people
 #: they fell 0.1-0.2 below the pooled threshold and moved from one month to the next.
 OWN_VALLEY_MIN_SCORES = 10_000
 
