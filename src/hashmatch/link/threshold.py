@@ -268,8 +268,8 @@ def write_histogram_png(
 OWN_VALLEY_GAP = 0.1
 #: The pair's own valley is looked for only when its histogram holds at least this many
 #: candidate scores: in a few hundred (a party pair of a small input) the noise alone
-#: makes valleys, and on 500 synth people
-#: they fell 0.1-0.2 below the pooled threshold and moved from one month to the next.
+#: makes valleys, and on 500 synth people they fell 0.1-0.2 below the pooled threshold
+#: and moved from one month to the next.
 OWN_VALLEY_MIN_SCORES = 10_000
 
 
