@@ -229,7 +229,10 @@ class ArrowChunk:
         values = array.dictionary
         if self.cut_from_larger:  # only the values of these rows: the encoder works per value
             used, codes = np.unique(codes, return_inverse=True)
-            values = values.take(pa.array(used))
+            # From the buffer: pa.array would import pandas (~0.5 s in each worker).
+            buffer = pa.py_buffer(used.astype(np.int64))
+            indices = pa.Array.from_buffers(pa.int64(), len(used), [None, buffer])
+            values = values.take(indices)
         dictionary: list[str] = values.to_pylist()
         return Factor(dictionary, codes.reshape(-1))
 

@@ -148,6 +148,13 @@ def test_the_fast_path_does_not_import_pandas(tmp_path: Path) -> None:
         f"encode_file({str(data)!r}, schema={SCHEMA!r}, mapping={MAPPING!r}, party='p',\n"
         f"            secret=LinkageSecret(bytes(32)), out={str(tmp_path / 'p.hme')!r})\n"
         "assert 'pyarrow' in sys.modules and 'pandas' not in sys.modules\n"
+        # the pieces a pooled run cuts from a chunk's table at the end (in each worker)
+        "from hashmatch.encode.sources.columnar import ColumnarCsvReader\n"
+        "from hashmatch.encode.sources.rows import CsvSource\n"
+        f"chunk = next(ColumnarCsvReader(CsvSource({str(data)!r})).chunks(1000))\n"
+        "for piece in chunk.cut(2):\n"
+        "    piece.factor(0)\n"
+        "assert 'pandas' not in sys.modules\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "HASHMATCH_CSV_READER"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
