@@ -155,6 +155,8 @@ def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.in
     group = np.repeat(np.arange(len(starts)), sizes)
     big = sizes > MAX_BLOCK_ROWS
     probe = np.flatnonzero(is_new & ~big[group] & (sizes[group] > 1))
+    if not len(probe):  # no new record shares a usable key with another record
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), int((big & (sizes > 1)).sum())
     # a bounded number of raw pairs at a time (a first run pairs every record), the units
     # on every core (numpy's sorts and gathers release the GIL)
     cum = np.cumsum(sizes[group[probe]])

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+import hashmatch as hm
 from hashmatch.encfile import EncodingFile
 from hashmatch.errors import IncompatibleEncodingsError, RegistryError, SecretMismatchError
 from hashmatch.evaluate import evaluate_labels
@@ -216,3 +217,14 @@ def test_a_party_pair_linked_at_its_own_valley_keeps_that_cut(
     monkeypatch.undo()
     again = update(registry_url, months.month0)  # the stored cuts, not new ones
     assert not again.events and record_map(registry_url) == lowered
+
+
+def test_records_sharing_no_key_link_into_entities_of_their_own(
+        registry_url: str, tmp_path: Path, crm_batch: hm.EncodedBatch) -> None:
+    """No record shares a blocking key with another (one party, no duplicates): no
+    candidates, one entity a record (this run used to fail pairing nothing)."""
+    crm = crm_batch.write(tmp_path / "crm.hme")
+    run = update(registry_url, [crm], dedup=True)
+    assert run.candidates == 0
+    assert run.events["created"] == crm_batch.summary.encoded
+    assert len(set(record_map(registry_url).values())) == crm_batch.summary.encoded
