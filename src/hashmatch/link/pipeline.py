@@ -344,7 +344,7 @@ def link_encodings(
 
         t0 = time.perf_counter()
         scores = pool.scores()
-        choice = _threshold(threshold, scores)
+        choice = _threshold(threshold, scores, within_party=not cross)
         cuts = job_cuts(choice, jobs, [job.counts for job in scored], threshold is None)
         if min(cuts) < floor:  # a cut below what was kept: held below the floor, or score again
             held = None if below is None else below.pairs_at(cuts)
@@ -772,7 +772,7 @@ def _link_exhaustive(
             if keep:
                 pool.add(s)
         sampled.append(counts)
-    choice = _threshold(threshold, pool.scores())
+    choice = _threshold(threshold, pool.scores(), within_party=all(a == b for a, b in jobs))
     cuts = job_cuts(choice, jobs, sampled, threshold is None)
     scored = []
     for k, ((a, b), size, cut) in enumerate(zip(jobs, sizes, cuts, strict=True)):
@@ -927,10 +927,13 @@ def pool_stride(lengths: Iterable[int], cap: int) -> int:
     return stride
 
 
-def _threshold(explicit: float | None, scores: Scores) -> ThresholdChoice:
+def _threshold(explicit: float | None, scores: Scores, *, within_party: bool = False
+               ) -> ThresholdChoice:
+    """The threshold given (``explicit``) or chosen from ``scores``; ``within_party``: they
+    are a single file's pairs with itself (see :func:`choose_threshold`)."""
     if explicit is not None:
         return ThresholdChoice.explicit(float(explicit), scores)
-    return choose_threshold(scores)
+    return choose_threshold(scores, within_party=within_party)
 
 
 def within_party_threshold(threshold: float) -> float:

@@ -24,6 +24,12 @@ belongs in the valley between the two modes. The method, in order:
    sit low. In a shallow valley the first decides: close non-matches (households,
    namesakes) fill it, and many of them have no better partner to lose to. (Both rules
    against the ones they replaced: benchmarks/README.md, "Threshold: the valley floor".)
+   A single file deduplicated alone (``within_party``) has no solving to make up for a
+   low cut: every pair above it joins two records into one entity. Its threshold is the
+   floor's centre instead, halfway between the lower edge and the last floor bin before
+   the match mode: where the floor is flat, the lower edge (and the minimum) move with
+   a few candidates from one secret to another, the centre does not (measured:
+   benchmarks/README.md, "Threshold: a single file deduplicated alone").
 4. Fallbacks, each said in the explanation: no scores, or a single mode (no valley to
    find), gives ``fallback`` (0.8, a conservative Dice threshold for 1024-bit CLKs).
 5. Per party pair (:func:`own_valley`): a cross-party pair whose own histogram has its
@@ -134,6 +140,7 @@ def choose_threshold(
     floor_tolerance: float = math.log(2.0),
     floor_below_mode: float = math.log(16.0),
     fallback: float = FALLBACK_THRESHOLD,
+    within_party: bool = False,
 ) -> ThresholdChoice:
     """Pick the threshold in the valley between the non-match and match score modes.
 
@@ -155,6 +162,9 @@ def choose_threshold(
         that is higher.
     fallback:
         Threshold used when no valley can be found.
+    within_party:
+        The scores are one file's pairs with itself (a deduplication with no other
+        party): the threshold is the valley floor's centre, not its lower edge.
 
     Returns
     -------
@@ -165,13 +175,14 @@ def choose_threshold(
     edges, counts = _histogram(scores, bins)
     return _choose(edges, counts, smoothing=smoothing, min_prominence=min_prominence,
                    floor_tolerance=floor_tolerance, floor_below_mode=floor_below_mode,
-                   fallback=fallback)
+                   fallback=fallback, within_party=within_party)
 
 
 def _choose(
     edges: npt.NDArray[np.float64], counts: npt.NDArray[np.int64], *, smoothing: float = 1.5,
     min_prominence: float = 1.0, floor_tolerance: float = math.log(2.0),
     floor_below_mode: float = math.log(16.0), fallback: float = FALLBACK_THRESHOLD,
+    within_party: bool = False,
 ) -> ThresholdChoice:
     """:func:`choose_threshold` on a histogram of the scores (bins over [0, 1])."""
     hist = (tuple(edges.tolist()), tuple(counts.tolist()))
@@ -203,14 +214,19 @@ def _choose(
     depth = smaller_mode - segment.min()
     # the floor reaches further up a deep valley: see step 3 of the module docstring
     floor = max(segment.min() + floor_tolerance, smaller_mode - floor_below_mode)
+    on_floor = np.flatnonzero(segment <= floor) + low
     # the first bin where the non-match mode's tail has come down to the valley floor
-    first = int(np.flatnonzero(segment <= floor)[0]) + low
+    first = int(on_floor[0])
+    where = "valley"
+    if within_party:  # the floor's centre (a bin edge): see step 3 of the module docstring
+        first = (first + int(on_floor[-1]) + 1) // 2
+        where = "centre of the valley floor"
     value = float(edges[first])
     above = int(counts[first:].sum())
     return ThresholdChoice(
         value,
         "valley",
-        f"valley of the score histogram between the non-match mode at {centres[low]:.2f} "
+        f"{where} of the score histogram between the non-match mode at {centres[low]:.2f} "
         f"and the match mode at {centres[high]:.2f} ({math.exp(depth):.0f}x lower than the "
         f"smaller mode); {above:,} of {total:,} candidate scores are at or above it",
         *hist,

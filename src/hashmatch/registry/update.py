@@ -475,7 +475,8 @@ class _Run:
         if threshold is not None:
             choice = ThresholdChoice.explicit(float(threshold))
         else:
-            choice = choose_threshold(np.ascontiguousarray(sample[::stride]))
+            choice = choose_threshold(np.ascontiguousarray(sample[::stride]),
+                                      within_party=not cross)
         state.threshold, state.threshold_method = choice.value, choice.method
         state.within_cut = within_party_threshold(choice.value) \
             if threshold is None and cross else choice.value

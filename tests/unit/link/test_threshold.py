@@ -22,6 +22,8 @@ from hashmatch.link.threshold import (
 
 #: Histograms of the 4-party synth link at 969,205 records (see the file's "_about").
 LARGE = Path(__file__).parents[2] / "data" / "threshold" / "s500k_histograms.json"
+#: Histograms of one party deduplicated alone under 10 secrets (see the file's "_about").
+DEDUP = LARGE.with_name("dedup5000_histograms.json")
 
 
 def mixture(seed: int = 0, matches: int = 2000) -> np.ndarray:
@@ -144,6 +146,45 @@ def test_shallow_valley_floor_stays_within_a_factor_2_of_its_minimum() -> None:
     chosen, by_minimum, by_mode = _floor_rules(np.clip(scores, 0, 1).astype(np.float32))
     assert by_minimum < by_mode
     assert chosen == pytest.approx(by_minimum)
+
+
+def _flat_floor(seed: int) -> np.ndarray:
+    """A single file's pairs with itself: non-matches, a long flat tail of near-misses
+    (households, namesakes) and the duplicates' mode at the top."""
+    rng = np.random.default_rng(seed)
+    return np.clip(np.r_[rng.normal(0.25, 0.06, 30_000), rng.uniform(0.55, 0.95, 400),
+                         rng.normal(0.98, 0.015, 250)], 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_file_deduplicated_alone_is_cut_at_the_centre_of_the_valley_floor(seed: int) -> None:
+    scores = _flat_floor(seed)
+    lower = choose_threshold(scores)
+    centre = choose_threshold(scores, within_party=True)
+    assert centre.method == lower.method == "valley"
+    assert centre.modes == lower.modes
+    assert lower.value < centre.value < centre.modes[1]
+    assert "centre of the valley floor" in centre.explanation
+    assert "centre" not in lower.explanation
+    edges, counts = centre.histogram
+    first = int(np.flatnonzero(np.isclose(edges, centre.value))[0])  # a bin edge
+    assert f"{int(counts[first:].sum()):,} of" in centre.explanation
+
+
+def test_the_floor_centre_holds_still_where_the_lower_edge_moves_with_the_secret() -> None:
+    """One file deduplicated under 10 secrets: the lower edge of its flat valley floor
+    moved between 0.71 and 0.77 (pairwise precision 0.898-0.971), the centre stays
+    within 0.82-0.85, where F1 was 0.952-0.974 for every secret."""
+    doc = json.loads(DEDUP.read_text(encoding="utf-8"))
+    edges = np.linspace(0.0, 1.0, 101)
+    lowers, centres = [], []
+    for counts in doc["histograms"]:
+        counts = np.asarray(counts, dtype=np.int64)
+        lowers.append(_choose(edges, counts).value)
+        centres.append(_choose(edges, counts, within_party=True).value)
+    assert max(lowers) - min(lowers) >= 0.05
+    assert max(centres) - min(centres) <= 0.03
+    assert all(0.8 <= c <= 0.86 for c in centres)
 
 
 def test_a_party_pair_whose_matches_the_pooled_threshold_cuts_off_gets_its_own_valley() -> None:

@@ -306,7 +306,7 @@ class _Link:
             if conflict_margin is None:
                 conflict_margin = probability_conflict_margin(choice)
         else:
-            choice = _threshold(threshold, scores)
+            choice = _threshold(threshold, scores, within_party=not cross)
             cuts = job_cuts(choice, self.jobs, _job_counts(summaries), threshold is None)
             if min(cuts) < floor:  # as locally: a valley lies below what was kept
                 floor = min(cuts)
