@@ -180,8 +180,9 @@ class RowChunk:
 
 @dataclass
 class ArrowChunk:
-    """Rows parsed by pyarrow: factorised columns of type ``dictionary<int32, string>``,
-    columns read as text (record ids) of type ``string``."""
+    """Rows parsed by pyarrow: columns of type ``string`` (the CSV reader's) or
+    ``dictionary<int32, string>`` (Parquet's dictionary pages); :meth:`factor` gives
+    either as distinct values and codes."""
 
     table: pa.Table
     row_numbers: range
@@ -215,7 +216,11 @@ class ArrowChunk:
         import pyarrow.compute as pc
 
         column = self.table.column(index)
-        if not pa.types.is_dictionary(column.type):  # read as text (record ids)
+        # A dictionary's values may include rows cut off (see cut_from_larger); a column
+        # read as text is factorised here, on the process that encodes the chunk (a pooled
+        # worker), over only its own rows.
+        from_larger = self.cut_from_larger and pa.types.is_dictionary(column.type)
+        if not pa.types.is_dictionary(column.type):
             column = pc.dictionary_encode(column)
         if column.num_chunks == 1:
             array = column.chunk(0)
@@ -227,7 +232,7 @@ class ArrowChunk:
             indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset
         ).astype(np.intp)
         values = array.dictionary
-        if self.cut_from_larger:  # only the values of these rows: the encoder works per value
+        if from_larger:  # only the values of these rows: the encoder works per value
             used, codes = np.unique(codes, return_inverse=True)
             # From the buffer: pa.array would import pandas (~0.5 s in each worker).
             buffer = pa.py_buffer(used.astype(np.int64))

@@ -61,7 +61,6 @@ from hashmatch.encode.parallel import (
     pooled_chunk_rows,
 )
 from hashmatch.encode.records import FieldStats, Reject
-from hashmatch.encode.sources.columnar import ColumnarCsvReader
 from hashmatch.encode.sources.rows import (
     ROW_REASONS,
     Chunk,
@@ -540,9 +539,6 @@ class _Run:
             party_mapping, schema, source.header, source.name
         )
         self.encoder = ChunkEncoder(schema, secret, self.resolved, source.header, row_key)
-        record_id = self.resolved.record_id_index
-        if isinstance(source, ColumnarCsvReader) and record_id is not None:
-            source.read_as_text({record_id})  # ids are all distinct: factorising is waste
         self.summary = EncodeSummary(party=party, schema_fingerprint=schema.fingerprint)
         self._started = time.perf_counter()
 

@@ -1,9 +1,11 @@
 """Reading a UTF-8 CSV file with pyarrow's parser, chunk by chunk, with an exact fallback.
 
 Python's csv module costs about 2 microseconds a row before any encoding starts; pyarrow
-parses and dictionary-encodes the columns in C++ at a fraction of that, and hands the
-encoder what it wants anyway: per column, the distinct texts and per-row codes
-(:class:`~hashmatch.encode.columns.ArrowChunk`).
+parses the columns (and checks their UTF-8) in C++ at a fraction of that. The encoder wants
+each column as its distinct texts and per-row codes: it dictionary-encodes the text columns
+itself (:meth:`~hashmatch.encode.columns.ArrowChunk.factor`), where it encodes the chunk,
+so a pooled run's reading process only parses (the CSV reader's own dictionary conversion
+took four times as long as the parse and ``dictionary_encode`` together).
 
 The reader must still give exactly the rows (and data row numbers, and rejects) of
 :class:`hashmatch.encode.sources.rows.CsvSource`, so it cuts the file itself, into *blocks* of
@@ -85,7 +87,15 @@ class ColumnarCsvReader:
             rb"(?<![^" + boundary + rb'])"(?:[^"]|"")*"(?![^' + boundary + rb"])"
         )
         self._names = [f"c{i}" for i in range(len(self.header))]  # names may repeat
-        self._convert = self._convert_options(set())
+        # Text, not nullable, UTF-8 checked: an undecodable cell fails the block, which
+        # the Python reader then reads (and rejects the row, as it would).
+        self._convert = pcsv.ConvertOptions(
+            column_types=dict.fromkeys(self._names, pa.string()),
+            check_utf8=True,
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
         self._parse_plain = pcsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=True)
         self._parse_quoted = pcsv.ParseOptions(
             delimiter=delimiter, ignore_empty_lines=True, newlines_in_values=True
@@ -96,26 +106,6 @@ class ColumnarCsvReader:
         self._pos = 0
         self._end = 0
         self._eof = False
-
-    def read_as_text(self, columns: set[int]) -> None:
-        """Give ``columns`` (e.g. record ids, all distinct) as plain text, not factorised."""
-        self._convert = self._convert_options(columns)
-
-    def _convert_options(self, text_columns: set[int]) -> Any:
-        # Cells are read as bytes, not checked as UTF-8 while parsing: checking the
-        # distinct values afterwards (``_as_text``) is cheaper, and bad bytes still fail.
-        pa = self._pa
-        factorised = pa.dictionary(pa.int32(), pa.binary())
-        return self._pcsv.ConvertOptions(
-            column_types={
-                name: pa.binary() if i in text_columns else factorised
-                for i, name in enumerate(self._names)
-            },
-            check_utf8=False,
-            null_values=[],
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
 
     # -- the RowSource interface -------------------------------------------------------
 
@@ -277,33 +267,18 @@ class ColumnarCsvReader:
                 convert_options=self._convert,
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None  # a row of another width...
-        return self._as_text(table)
+            return None  # a row of another width, a cell that is not UTF-8...
+        return table if self._within_field_limit(table) else None
 
-    def _as_text(self, table: Any) -> Any:
-        """``table`` with UTF-8 text for bytes, or None when a cell is not valid UTF-8 or
-        may exceed the csv module's field size limit (both handled by the Python reader).
-
-        Only the distinct values of a factorised column are checked and converted.
-        """
-        pa, compute = self._pa, self._pc
-        columns = []
+    def _within_field_limit(self, table: Any) -> bool:
+        """Whether no cell of ``table`` may exceed the csv module's field size limit
+        (bytes, at least its characters): a longer field is the Python reader's to handle."""
+        compute = self._pc
         for column in table.columns:
-            chunks = []
-            for chunk in column.chunks:
-                values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
-                longest = compute.max(compute.binary_length(values)).as_py()
-                if longest is not None and longest > self._field_limit:
-                    return None
-                try:
-                    text = values.cast(pa.string())
-                except pa.ArrowInvalid:
-                    return None
-                if values is not chunk:
-                    text = pa.DictionaryArray.from_arrays(chunk.indices, text)
-                chunks.append(text)
-            columns.append(pa.chunked_array(chunks, type=chunks[0].type) if chunks else column)
-        return pa.table(columns, names=self._names)
+            longest = compute.max(compute.binary_length(column)).as_py()
+            if longest is not None and longest > self._field_limit:
+                return False
+        return True
 
     def _python_chunk(self, chunk_rows: int, number: int) -> Chunk:
         """About ``chunk_rows`` rows read as :class:`CsvSource` reads them."""
