@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hashmatch.registry import candidates as cand
-from hashmatch.registry.arrays import distinct, ids_outside
+from hashmatch.registry.arrays import distinct, ids_among, ids_outside
 from hashmatch.registry.index import RecordIndex, Segment
 
 
@@ -77,3 +77,20 @@ def test_set_helpers_agree_with_numpy() -> None:
     assert np.array_equal(distinct(values), np.unique(values))
     assert np.array_equal(ids_outside(values, dropped), np.setdiff1d(values, dropped))
     assert len(distinct(np.zeros(0, np.int64))) == 0
+
+
+@pytest.mark.parametrize(("top", "tested", "wanted"), [
+    (1000, 5000, 300),          # dense record numbers: a table
+    (10**12, 2000, 500),        # sparse ones: a sort
+    (50, 400, 1),               # most tested numbers above every wanted one
+])
+def test_membership_agrees_with_numpy(top: int, tested: int, wanted: int) -> None:
+    rng = np.random.default_rng(top % 97)
+    ids = rng.integers(0, top, tested)
+    chosen = np.r_[rng.integers(0, top, wanted - 1), ids[:1]]  # at least one hit
+    found = ids_among(ids, chosen)
+    assert found.dtype == np.bool_
+    assert np.array_equal(found, np.isin(ids, chosen)) and found.any()
+    assert not ids_among(ids, np.zeros(0, np.int64)).any()
+    assert len(ids_among(np.zeros(0, np.int64), chosen)) == 0
+
