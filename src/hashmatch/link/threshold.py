@@ -216,13 +216,11 @@ def _choose(
     floor = max(segment.min() + floor_tolerance, smaller_mode - floor_below_mode)
     on_floor = np.flatnonzero(segment <= floor) + low
     # the first bin where the non-match mode's tail has come down to the valley floor
-    first = int(on_floor[0])
-    where = "valley"
+    cut, where = int(on_floor[0]), "valley"
     if within_party:  # the floor's centre (a bin edge): see step 3 of the module docstring
-        first = (first + int(on_floor[-1]) + 1) // 2
-        where = "centre of the valley floor"
-    value = float(edges[first])
-    above = int(counts[first:].sum())
+        cut, where = (cut + int(on_floor[-1]) + 1) // 2, "centre of the valley floor"
+    value = float(edges[cut])
+    above = int(counts[cut:].sum())
     return ThresholdChoice(
         value,
         "valley",
