@@ -233,20 +233,20 @@ def _write_folder(
     names = result.party_names
     party_paths: dict[str, Path] = {}
     others = _other_parties(result) if share_party_names else None
-    for p, (name, file_name) in enumerate(zip(names, file_names, strict=True)):
-        header = ["row_token", "entity_id"] + (["other_parties"] if others else [])
-        party_paths[name] = final / file_name
-        with atomic_write(out / file_name, "w", newline="") as fh:
-            fh.write(",".join([*header, RUN_ID_COLUMN]) + "\n")
-            for start, tokens, ids in _row_strings(result, p):
-                extra = [others[p][start : start + len(ids)]] if others else []
-                _write_rows(fh, [tokens, ids, *extra], end=f",{run_id}")
-
-    with atomic_write(out / ENTITIES_FILE, "w", newline="") as fh:
-        fh.write(f"entity_id,party,row_token,{RUN_ID_COLUMN}\n")
-        for p, name in enumerate(names):
-            for _, tokens, ids in _row_strings(result, p):
-                _write_rows(fh, [ids, [csv_field(name)] * len(ids), tokens], end=f",{run_id}")
+    header = ["row_token", "entity_id"] + (["other_parties"] if others else [])
+    # Each block of a party's rows goes to its own file and to entities.csv: its strings
+    # are made once.
+    with atomic_write(out / ENTITIES_FILE, "w", newline="") as entities:
+        entities.write(f"entity_id,party,row_token,{RUN_ID_COLUMN}\n")
+        for p, (name, file_name) in enumerate(zip(names, file_names, strict=True)):
+            party_paths[name] = final / file_name
+            party = csv_field(name)
+            with atomic_write(out / file_name, "w", newline="") as fh:
+                fh.write(",".join([*header, RUN_ID_COLUMN]) + "\n")
+                for start, tokens, ids in _row_strings(result, p):
+                    extra = [others[p][start : start + len(ids)]] if others else []
+                    _write_rows(fh, [tokens, ids, *extra], end=f",{run_id}")
+                    _write_rows(entities, [ids, [party] * len(ids), tokens], end=f",{run_id}")
 
     if write_pairs:
         _write_pairs(out / PAIRS_FILE, result,
