@@ -836,7 +836,7 @@ def _candidates(
     return stream, lambda: stream.stats
 
 
-def _token_columns(config: BlockingConfig, left: Encoding, right: Encoding | None) -> int:
+def _token_column_count(config: BlockingConfig, left: Encoding, right: Encoding | None) -> int:
     """How many exact-token key columns blocking joins (left, right) on."""
     return len(token_column_names(config, left.tokens,
                                   left.tokens if right is None else right.tokens))
@@ -847,7 +847,7 @@ def _lsh_memory(budget: MemoryBudget, left: Encoding, right: Encoding | None,
     """The bytes of the budget an LSH key table of (left, right) may take (None: no
     budget, the default applies)."""
     return budget.lsh_memory(len(left.clks), None if right is None else len(right.clks),
-                             _token_columns(config, left, right))
+                             _token_column_count(config, left, right))
 
 
 def _check_budget(budget: MemoryBudget, parties: Sequence[Encoding],
@@ -857,7 +857,7 @@ def _check_budget(budget: MemoryBudget, parties: Sequence[Encoding],
     for a, b in jobs:
         budget.check_tables(f"{infos[a].party} ~ {infos[b].party}", infos[a].rows,
                             None if a == b else infos[b].rows,
-                            _token_columns(config, parties[a], parties[b]),
+                            _token_column_count(config, parties[a], parties[b]),
                             "lsh" in config.methods)
 
 

@@ -154,9 +154,10 @@ def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.in
     sizes = np.diff(np.r_[starts, len(keys)])
     group = np.repeat(np.arange(len(starts)), sizes)
     big = sizes > MAX_BLOCK_ROWS
+    skipped = int((big & (sizes > 1)).sum())
     probe = np.flatnonzero(is_new & ~big[group] & (sizes[group] > 1))
     if not len(probe):  # no new record shares a usable key with another record
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), int((big & (sizes > 1)).sum())
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), skipped
     # a bounded number of raw pairs at a time (a first run pairs every record), the units
     # on every core (numpy's sorts and gathers release the GIL)
     cum = np.cumsum(sizes[group[probe]])
@@ -171,7 +172,7 @@ def candidate_pairs(new_rids: npt.NDArray[np.int64], new_keys: npt.NDArray[np.in
         pairs = _merged(list(pool.map(unit, units)), pool)
     return ((pairs >> np.uint64(32)).astype(np.int64),
             (pairs & np.uint64(0xFFFF_FFFF)).astype(np.int64),
-            int((big & (sizes > 1)).sum()))
+            skipped)
 
 
 #: Raw pairs expanded at once by :func:`candidate_pairs` (small enough to stay in cache).
