@@ -57,6 +57,7 @@ from types import ModuleType
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch.collector import step as collector_step
 from hashmatch.encode.columns import ArrowChunk
 from hashmatch.encode.encoder import ChunkEncoder, EncodedChunk
 from hashmatch.encode.keys import LinkageSecret, RowKey, key_bytes
@@ -253,6 +254,7 @@ def _start_worker(source: ChunkEncoder | EncoderSetup, parent: int) -> None:
     does (a killed parent cannot stop its pool)."""
     global _worker_encoder
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()  # as in the caller's run (hashmatch.collector): a forked worker inherits it
     _worker_encoder = source if isinstance(source, ChunkEncoder) else source.encoder()
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
 
@@ -272,4 +274,6 @@ def _end_with(parent: int) -> None:
 
 def _encode(chunk: AnyChunk, repeated: npt.NDArray[np.bool_] | None) -> EncodedChunk:
     assert _worker_encoder is not None, "the pool initializer builds the encoder"
-    return _worker_encoder.encode(chunk, repeated=repeated)
+    encoded = _worker_encoder.encode(chunk, repeated=repeated)
+    collector_step()
+    return encoded

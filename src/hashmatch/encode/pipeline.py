@@ -48,6 +48,8 @@ from hashmatch._api.display import html_card
 from hashmatch._progress import ProgressHook
 from hashmatch.anonymous_file import anonymous_file
 from hashmatch.atomic import atomic_write
+from hashmatch.collector import collector_paused
+from hashmatch.collector import step as collector_step
 from hashmatch.csv_cells import safe_cell
 from hashmatch.encfile import EncodingWriter, Header, new_header
 from hashmatch.encode._rows import lookup_lines
@@ -225,6 +227,7 @@ class EncodedBatch:
         return new_header(rows=len(self.row_tokens), **fields)
 
 
+@collector_paused()  # as encode_file
 def encode_records(
     records: Iterable[Mapping[str, Any]] | PathLike | Any,
     *,
@@ -315,6 +318,9 @@ def encode_records(
     )
 
 
+# The cyclic collector would walk the encoder's memos again and again and find no
+# cycles (hashmatch.collector); forked workers inherit the pause.
+@collector_paused()
 def encode_file(
     path: PathLike,
     *,
@@ -557,6 +563,7 @@ class _Run:
             for chunk, encoded in encoded_chunks:
                 self.summary.add(chunk, encoded)
                 yield chunk, encoded
+                collector_step()  # the run pauses the collector (see encode_file)
 
     def finish(self) -> EncodeSummary:
         if self.summary.read == 0:
