@@ -82,7 +82,8 @@ def linked(world: dict[str, object]) -> Path:
 def test_link_writes_every_output(linked: Path) -> None:
     names = sorted(p.name for p in linked.iterdir())
     assert names == sorted(
-        ["entities.csv", "pairs.csv", "report.html", "report.json", "score-histogram.png"]
+        ["entities.csv", "pairs.csv", "relationships.csv", "report.html", "report.json",
+         "score-histogram.png"]
         + [f"{p}.csv" for p in PARTIES]
     )
     report = json.loads((linked / "report.json").read_text())

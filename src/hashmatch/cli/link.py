@@ -18,7 +18,7 @@ from hashmatch.cli._common import force_option, reporting_errors
 from hashmatch.link import LinkResult, link_files
 from hashmatch.link.engines import ENGINES, engine_named
 from hashmatch.link.memory import parse_memory
-from hashmatch.link.outputs import HTML_FILE, check_results_folder
+from hashmatch.link.outputs import HTML_FILE, RELATIONSHIPS_FILE, check_results_folder
 from hashmatch.seal.intake import opened_inputs
 from hashmatch.seal.keyfiles import load_coordinator_key, load_trusted_parties
 
@@ -311,6 +311,13 @@ def render(result: LinkResult, out_dir: Path, console: Console) -> None:
         f"({st.multi_row_entities:,} with more than one row); merges refused: "
         f"{st.refused_same_party:,} same party, {st.refused_conflict:,} conflicting"
     )
+    if result.relationships is not None:
+        console.print(
+            f"{len(result.relationships):,} pairs of entities kept apart look alike (twins, "
+            f"couples, parents and children: same surname and home or birth date, another "
+            f"first name or birth date): {RELATIONSHIPS_FILE}",
+            markup=False,
+        )
     within = sorted({s.threshold for s in result.pair_stats if s.party_a == s.party_b})
     if within and within != [choice.value]:
         console.print(

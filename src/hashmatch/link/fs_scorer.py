@@ -42,7 +42,7 @@ __all__ = ["PatternCounts", "ProbabilisticScorer"]
 #: party; FEBRL 4, one record per address: 0.1%).
 FAMILY_SHARE = 0.05
 #: Field types whose shared values mark a household (a postcode is an area, not one).
-_FAMILY_FIELD_TYPES = frozenset({"address", "phone", "email"})
+FAMILY_FIELD_TYPES = frozenset({"address", "phone", "email"})
 
 #: Random pairs per party pair for u (fixed seed: the same inputs give the same model).
 U_SAMPLE = 200_000
@@ -134,7 +134,7 @@ class ProbabilisticScorer:
         counts = self.value_counts(a)
         types = self.parties[a].field_types
         for c, segment in enumerate(self.spec.segments):
-            if segment is not None and types[segment] in _FAMILY_FIELD_TYPES:
+            if segment is not None and types[segment] in FAMILY_FIELD_TYPES:
                 held = counts[:, c] > 0
                 if held.any() and (counts[held, c] >= 2).mean() >= FAMILY_SHARE:
                     return True

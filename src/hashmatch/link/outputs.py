@@ -13,7 +13,11 @@
   With probabilistic scoring also the waterfall of each pair: ``prior_weight``, per field
   ``FIELD_level`` and ``FIELD_weight`` (bits), and ``total_weight`` (their sum, the log2
   odds whose probability is ``score``; :mod:`hashmatch.link.explain`); then ``run_id``.
-* ``score-histogram.png`` - candidate score distribution and the threshold.
+* ``relationships.csv`` - ``entity_a,entity_b,relation,shared_fields,differing_fields``,
+  then ``run_id``: pairs of entities kept apart whose records look alike (twins, couples,
+  parents and children: :mod:`hashmatch.link.relationships`), each pair once, with the
+  names of the fields their records agreed on exactly and clearly disagreed on. Never
+  merged; for the coordinator only, like ``entities.csv``.
 * ``score-histogram.png`` - candidate score distribution and the threshold (for terminals).
 * ``report.html`` - the report to read in a browser (:mod:`hashmatch.report`): inputs,
   each party pair's score distribution with its cut, entity sizes, blocking, data quality.
@@ -57,6 +61,7 @@ from hashmatch.atomic import atomic_write, atomic_write_text
 from hashmatch.csv_cells import csv_field, safe_cell
 from hashmatch.errors import ResultsError
 from hashmatch.link.explain import explanation_header
+from hashmatch.link.relationships import LOOKALIKE
 from hashmatch.output_policy import check_output_folder
 from hashmatch.output_set import OutputSet, clean_stale
 from hashmatch.party_names import check_party_name
@@ -69,6 +74,7 @@ __all__ = [
     "HISTOGRAM_FILE",
     "HTML_FILE",
     "PAIRS_FILE",
+    "RELATIONSHIPS_FILE",
     "REPORT_FILE",
     "REPORT_FORMAT_VERSION",
     "RUN_ID_COLUMN",
@@ -85,13 +91,16 @@ __all__ = [
 REPORT_FORMAT_VERSION = 1
 ENTITIES_FILE = "entities.csv"
 PAIRS_FILE = "pairs.csv"
+RELATIONSHIPS_FILE = "relationships.csv"
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "score-histogram.png"
 HTML_FILE = "report.html"
 #: Last column of every CSV file of a results folder, and a key of report.json.
 RUN_ID_COLUMN = "run_id"
 _RESERVED = {
-    Path(n).stem for n in (ENTITIES_FILE, PAIRS_FILE, REPORT_FILE, HISTOGRAM_FILE, HTML_FILE)
+    Path(n).stem
+    for n in (ENTITIES_FILE, PAIRS_FILE, RELATIONSHIPS_FILE, REPORT_FILE, HISTOGRAM_FILE,
+              HTML_FILE)
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -107,6 +116,7 @@ class ResultFiles:
     pairs: Path | None
     run_id: str = ""
     html: Path | None = None
+    relationships: Path | None = None
 
 
 def is_results_file(name: str) -> bool:
@@ -251,6 +261,8 @@ def _write_folder(
     if write_pairs:
         _write_pairs(out / PAIRS_FILE, result,
                      [row_token_strings(t) for t in result.row_tokens], run_id)
+    if result.relationships is not None:
+        _write_relationships(out / RELATIONSHIPS_FILE, result, run_id)
     if histogram:
         from hashmatch.link.threshold import write_histogram_png
 
@@ -264,8 +276,12 @@ def _write_folder(
         report["model"] = result.model
     if result.estimated is not None:
         report["estimated"] = result.estimated
+    related = result.relationships
+    if related is not None:
+        report["relationships"] = {LOOKALIKE: len(related)}
     report["outputs"] = {
         "entities": ENTITIES_FILE,
+        "relationships": RELATIONSHIPS_FILE if related is not None else None,
         "parties": {n: f for n, f in zip(names, file_names, strict=True)},
         "pairs": PAIRS_FILE if write_pairs else None,
         "histogram": HISTOGRAM_FILE if histogram else None,
@@ -284,6 +300,7 @@ def _write_folder(
         final / PAIRS_FILE if write_pairs else None,
         run_id,
         final / HTML_FILE,
+        final / RELATIONSHIPS_FILE if related is not None else None,
     )
 
 
@@ -411,6 +428,20 @@ def _write_pairs(path: Path, result: LinkResult, tokens: list[list[str]], run_id
                 + (why.row(k) if why else [])
                 + [run_id]
             )
+
+
+def _write_relationships(path: Path, result: LinkResult, run_id: str) -> None:
+    related = result.relationships
+    assert related is not None
+    ids_a = entity_id_strings(related.entity_a, result.n_entities)
+    ids_b = entity_id_strings(related.entity_b, result.n_entities)
+    shared = [";".join(related.field_names(m)) for m in related.shared.tolist()]
+    differ = [";".join(related.field_names(m)) for m in related.differ.tolist()]
+    with atomic_write(path, "w", newline="") as fh:
+        fh.write(f"entity_a,entity_b,relation,shared_fields,differing_fields,{RUN_ID_COLUMN}\n")
+        _write_rows(fh, [ids_a, ids_b, [LOOKALIKE] * len(related),
+                         [csv_field(x) for x in shared], [csv_field(x) for x in differ]],
+                    end=f",{run_id}")
 
 
 def _other_parties(result: LinkResult) -> list[list[str]]:

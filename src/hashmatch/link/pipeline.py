@@ -59,6 +59,7 @@ from hashmatch.link.explain import explain_pairs
 from hashmatch.link.fellegi_sunter import models_from_report
 from hashmatch.link.fs_scorer import ProbabilisticScorer
 from hashmatch.link.inputs import Encoding, as_encoding, file_info, info_of, tokens_digest
+from hashmatch.link.lookalikes import find_lookalikes
 from hashmatch.link.memory import DEFAULT_CHUNK_PAIRS, MemoryBudget
 from hashmatch.link.quality import estimate_quality
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
@@ -357,10 +358,11 @@ def link_encodings(
         timings["threshold"] = time.perf_counter() - t0
 
     solved = _solve_all(jobs, scored, cuts, timings)
-    return merge_solved(
+    result = merge_solved(
         parties, infos, jobs, scored, solved, cuts, choice, scorer, dedup, conflict_margin,
         meter, scores, timings,
     )
+    return with_lookalikes(result, parties, infos, jobs, scored)
 
 
 class Engine(Protocol):
@@ -510,6 +512,24 @@ def merge_solved(
     )
 
 
+def with_lookalikes(
+    result: LinkResult,
+    parties: Sequence[Encoding],
+    infos: Sequence[PartyInfo],
+    jobs: Sequence[tuple[int, int]],
+    scored: Sequence[_Scored],
+) -> LinkResult:
+    """``result`` with the look-alike entities among the kept candidates
+    (:mod:`hashmatch.link.lookalikes`)."""
+    t0 = time.perf_counter()
+    result.relationships = find_lookalikes(
+        parties, infos[0].token_kinds, jobs, [(job.i, job.j) for job in scored],
+        result.entities,
+    )
+    result.timings["relationships"] = time.perf_counter() - t0
+    return result
+
+
 def conflict_bars(n_parties: int, jobs: Sequence[tuple[int, int]], cuts: Sequence[float],
                   threshold: float, margin: float) -> npt.NDArray[np.float64]:
     """The merge veto's bar per party pair (:func:`~hashmatch.link.entities.
@@ -567,7 +587,7 @@ def _link_probabilistic(
         parties, infos, jobs, scored, _solve_all(jobs, scored, cuts, timings), cuts, choice,
         scorer, dedup, conflict_margin, meter, pool.scores(), timings,
     )
-    return describe_model(result, scorer, choice)
+    return describe_model(with_lookalikes(result, parties, infos, jobs, scored), scorer, choice)
 
 
 def probability_conflict_margin(choice: ThresholdChoice) -> float:

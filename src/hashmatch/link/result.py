@@ -28,6 +28,7 @@ from hashmatch.link.threshold import ThresholdChoice, own_valley
 if TYPE_CHECKING:
     from hashmatch.link.explain import PairExplanations
     from hashmatch.link.outputs import ResultFiles
+    from hashmatch.link.relationships import Relationships
 
 __all__ = ["HeldRecords", "LinkResult", "PairLinkStats", "PartyInfo"]
 
@@ -107,6 +108,9 @@ class LinkResult:
     #: Probabilistic scoring: each linked pair's prior and per-field levels and weights
     #: (aligned with ``pairs``; pairs.csv shows them).
     explanations: PairExplanations | None = None
+    #: Look-alike entities kept apart (twins, couples, parents and children;
+    #: :mod:`hashmatch.link.relationships`); relationships.csv lists them.
+    relationships: Relationships | None = None
 
     @property
     def party_names(self) -> tuple[str, ...]:

@@ -217,6 +217,12 @@ def _summary(report: Mapping[str, Any], threshold: float | None) -> list[tuple[s
         ),
         ("within-party duplicates", "searched (dedup)" if report.get("dedup") else "not searched"),
     ]
+    related = report.get("relationships")
+    if isinstance(related, Mapping):
+        out.append((
+            "look-alike entities kept apart",
+            f"{related.get('look-alike', 0):,} pairs (relationships.csv)",
+        ))
     if threshold is not None:
         method = (report.get("threshold") or {}).get("method", "")
         out.append(("threshold", f"{threshold:.3f} ({method})"))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -61,6 +62,7 @@ from hashmatch.link.blocking import BlockingConfig, CandidatePairs
 from hashmatch.link.fellegi_sunter import PairModel, models_from_report
 from hashmatch.link.fs_scorer import PatternCounts, ProbabilisticScorer
 from hashmatch.link.inputs import Encoding, as_encoding
+from hashmatch.link.lookalikes import LookalikeFilter, joined_pairs, lookalikes_among
 from hashmatch.link.memory import MemoryBudget
 from hashmatch.link.pipeline import (
     AUTO_KEEP_FLOOR,
@@ -82,6 +84,7 @@ from hashmatch.link.pipeline import (
     probability_conflict_margin,
     solve_job,
 )
+from hashmatch.link.relationships import Relationships
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
 
@@ -325,7 +328,29 @@ class _Link:
             self.parties, self.infos, self.jobs, scored, solved, cuts, choice, scorer, dedup,
             conflict_margin, self.meter, scores, self.timings,
         )
+        self._lookalikes(result, results)
         return describe_model(result, scorer, choice) if scoring == "fs" else result
+
+    def _lookalikes(self, result: LinkResult, results: list[list[Any]]) -> None:
+        """As :func:`~hashmatch.link.pipeline.with_lookalikes`, the kept pairs filtered
+        where they lie (the filter and the entities sent to every worker once): only the
+        few pairs that could be look-alikes come back."""
+        t0 = time.perf_counter()
+        scorer = ProbabilisticScorer(self.parties, self.run.token_kinds)
+        pick = LookalikeFilter.of(scorer)
+        if pick is None:
+            result.relationships = Relationships.none(scorer.spec.names)
+        else:
+            shipped = self.client.scatter((pick, list(result.entities)), broadcast=True,
+                                          hash=False)
+            selected = [
+                joined_pairs(self.client.gather(
+                    [self.submit(_select_lookalikes, r, shipped, a, b) for r in rs]))
+                for (a, b), rs in zip(self.jobs, results, strict=True)
+            ]
+            result.relationships = lookalikes_among(scorer, pick, self.jobs, selected,
+                                                    result.entities)
+        self.timings["relationships"] = time.perf_counter() - t0
 
     def _score(self, tables: list[Any], groups: list[list[list[tuple[int, int]]]],
                floor: float, models: Mapping[tuple[int, int], PairModel] | None,
@@ -581,6 +606,12 @@ def _summary(result: _Ranges) -> _Summary:
 def _sample(result: _Ranges, stride: int) -> Scores:
     parts = [p[::stride] for p in result.chunk_scores]
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _select_lookalikes(result: _Ranges, shipped: tuple[LookalikeFilter, list[Any]],
+                       a: int, b: int) -> tuple[Indices, Indices]:
+    pick, entities = shipped
+    return pick.select(a, result.i, b, result.j, entities)
 
 
 def _solve(results: Sequence[_Ranges], cut: float, same_party: bool) -> SolvedJob:
