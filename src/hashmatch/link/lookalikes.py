@@ -40,6 +40,7 @@ from hashmatch.link.comparison import ComparisonLevels
 from hashmatch.link.fs_scorer import FAMILY_FIELD_TYPES, ProbabilisticScorer
 from hashmatch.link.inputs import Encoding
 from hashmatch.link.relationships import Relationships
+from hashmatch.link.segments import segment_fingerprints
 
 __all__ = ["LookalikeFilter", "find_lookalikes", "joined_pairs", "lookalikes_among"]
 
@@ -66,7 +67,8 @@ class LookalikeFilter:
         household or stable field to share, or no stable field to clash on."""
         spec, parties = scorer.spec, scorer.parties
         types = [_field_type(parties[0], spec, c) for c in range(len(spec.names))]
-        surnames = [c for c, t in enumerate(types) if t == "name" and not spec.stable[c]]
+        surnames = [c for c, t in enumerate(types)
+                    if t == "name" and not spec.stable[c] and spec.segments[c] is not None]
         anchors = [c for c, t in enumerate(types) if spec.segments[c] is not None
                    and (t in FAMILY_FIELD_TYPES or (spec.stable[c] and t != "name"))]
         if not surnames or not anchors or not any(spec.stable):
@@ -77,7 +79,7 @@ class LookalikeFilter:
             tuple(columns),
             tuple(range(len(surnames))),
             tuple(range(len(surnames), len(columns))),
-            tuple(scorer.fingerprints(a)[:, columns] for a in range(len(parties))),
+            tuple(_fingerprints(p, spec, columns) for p in parties),
             tuple(coarse),
         )
 
@@ -156,6 +158,18 @@ def joined_pairs(parts: list[tuple[Indices, Indices]]) -> tuple[Indices, Indices
         empty = np.zeros(0, np.int64)
         return empty, empty
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _fingerprints(party: Encoding, spec: ComparisonLevels,
+                  columns: list[int]) -> npt.NDArray[np.uint64]:
+    """``uint64[rows, len(columns)]``: the party's field fingerprints of ``columns``
+    (segment comparisons; equal values, equal fingerprints; 0: the field is missing)."""
+    out = np.zeros((len(party.clks), len(columns)), np.uint64)
+    for k, c in enumerate(columns):
+        segment = spec.segments[c]
+        assert segment is not None, "look-alike columns are segment comparisons"
+        out[:, k] = segment_fingerprints(party.clks, party.segments[segment])
+    return out
 
 
 def _field_type(party: Encoding, spec: ComparisonLevels, c: int) -> str:
