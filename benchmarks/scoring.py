@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hashmatch.demo import _twins_kept_apart
+from hashmatch.demo import twins_kept_apart
 from hashmatch.encode import LinkageSecret, encode_file
 from hashmatch.evaluate import evaluate
 from hashmatch.link import link_files
@@ -131,9 +131,10 @@ def run_link(info: dict[str, Any], out: Path, scoring: str, dedup: bool) -> dict
                   for (a, b), s in sorted(report.per_party_pair.items())},
     }
     if info.get("twins"):
-        kept, total = _twins_kept_apart(out, Path(info["truth"]), Path(info["twins"]),
-                                        [Path(p) for p in info["lookups"]])
-        row["twins"] = [kept, total]
+        twins = twins_kept_apart(out, Path(info["truth"]), Path(info["twins"]),
+                                 [Path(p) for p in info["lookups"]])
+        row["twins"] = [twins.kept, twins.pairs]
+        row["twins_listed"] = twins.listed
     if result.estimated is not None:
         row["estimated"] = {"precision": result.estimated["precision"],
                             "recall": result.estimated["recall"]}

@@ -16,7 +16,8 @@ It plays every role in one folder, in the order a real deployment would:
    registry by the lookup service's own matching code
    (:class:`~hashmatch.service.index.RegistryIndex`, in this process: starting
    ``hashmatch serve`` costs more than the whole lookup, see :data:`CALLER_PATH`);
-5. the truth scores month 2 (twins included) and ``report.html`` is written to be opened.
+5. the truth scores month 2 (twins included, and which of them ``relationships.csv`` lists
+   as look-alikes) and ``report.html`` is written to be opened.
 
 The folder is ``keep`` or a new temporary folder that is *kept* (its path is printed, so
 the report can be opened). The story is told through ``say`` so the CLI can print it and
@@ -67,6 +68,8 @@ class DemoResult:
     evaluation: EvaluationReport  # month 2 against the truth
     twin_pairs: int
     twins_kept_apart: int
+    twins_listed: int  # of the twins kept apart, the pairs relationships.csv lists
+    lookalike_pairs: int  # rows of relationships.csv (twins, couples, parents, children)
     ids: dict[str, int]  # survived / new / retired entity ids, month 1 -> month 2
     unchanged_records: int  # present and unchanged in both months
     kept_id: int  # of them, records whose entity id is the same in month 2
@@ -179,13 +182,17 @@ class _Story:
 
         lookups = [root / "month2" / f"{name}.lookup" for name in data.parties]
         report = evaluate(root / "results-month2", data.truth, lookups)
-        kept_apart, twin_pairs = _twins_kept_apart(root / "results-month2", data.truth,
-                                                   data.twins_file, lookups)
+        twins = twins_kept_apart(root / "results-month2", data.truth, data.twins_file,
+                                  lookups)
         page = self._report(report, data.truth, lookups)
         say("5. Month 2 against the ground truth (which no party or coordinator had):")
         say(f"   precision {report.precision:.4f}, recall {report.recall:.4f}, "
-            f"F1 {report.f1:.4f}; twins who must not match: {kept_apart} of {twin_pairs} "
+            f"F1 {report.f1:.4f}; twins who must not match: {twins.kept} of {twins.pairs} "
             "pairs kept apart")
+        say(f"   look-alikes kept apart (twins, couples, parents and children), listed never "
+            f"merged: {twins.lookalikes:,} pairs")
+        say(f"   in relationships.csv, {twins.listed} of the {twins.kept} twin pairs kept apart "
+            "among them")
         t = self.timings
         say(f"   time: encode {t['encode month1'] + t['encode month2']:.1f} s (both months), "
             f"registry month 1 {t['link month1']:.1f} s, month 2 {t['link month2']:.1f} s")
@@ -195,7 +202,8 @@ class _Story:
         return DemoResult(
             folder=root, rows=rows, rejected=self.rejected, entities=survival.entities,
             evaluation=report,
-            twin_pairs=twin_pairs, twins_kept_apart=kept_apart, ids=ids,
+            twin_pairs=twins.pairs, twins_kept_apart=twins.kept, twins_listed=twins.listed,
+            lookalike_pairs=twins.lookalikes, ids=ids,
             unchanged_records=survival.unchanged, kept_id=survival.kept,
             survivors_same_person=survival.same_person, caller_entity=caller.entity,
             caller_expected=caller.expected, caller_status=caller.status, report=page,
@@ -356,9 +364,18 @@ def _majority(ids: dict[tuple[str, str], str], person: dict[tuple[str, str], str
     return {e: min(c, key=lambda p: (-c[p], p)) for e, c in votes.items()}
 
 
-def _twins_kept_apart(results: Path, truth: Path, twins: Path, lookups: list[Path]
-                      ) -> tuple[int, int]:
-    """Count twin pairs whose records ended in disjoint predicted entities."""
+@dataclass(frozen=True)
+class TwinCount:
+    pairs: int  # twin pairs both of whom some party holds
+    kept: int  # of them, pairs whose records ended in disjoint predicted entities
+    listed: int  # of those, pairs relationships.csv lists (an entity of each twin)
+    lookalikes: int  # rows of relationships.csv
+
+
+def twins_kept_apart(results: Path, truth: Path, twins: Path, lookups: list[Path]
+                      ) -> TwinCount:
+    """Count twin pairs kept apart, and those of them a link's relationships.csv lists
+    as look-alikes (none when the folder has no such file)."""
     record_entity: dict[str, str] = {}  # row token -> predicted entity
     with open(results / "entities.csv", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -376,11 +393,17 @@ def _twins_kept_apart(results: Path, truth: Path, twins: Path, lookups: list[Pat
             entity = predicted.get((row["party"], row["record_id"]))
             if entity is not None:
                 by_truth.setdefault(row["entity_id"], set()).add(entity)
-    kept = total = 0
+    related: set[frozenset[str]] = set()
+    if (results / "relationships.csv").is_file():
+        with open(results / "relationships.csv", newline="") as fh:
+            related = {frozenset((r["entity_a"], r["entity_b"])) for r in csv.DictReader(fh)}
+    kept = total = listed = 0
     with open(twins, newline="") as fh:
         for row in csv.DictReader(fh):
             a, b = by_truth.get(row["entity_id_a"]), by_truth.get(row["entity_id_b"])
             if a and b:
                 total += 1
-                kept += not (a & b)
-    return kept, total
+                if not a & b:
+                    kept += 1
+                    listed += any(frozenset((x, y)) in related for x in a for y in b)
+    return TwinCount(total, kept, listed, len(related))

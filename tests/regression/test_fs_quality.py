@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch.demo import _twins_kept_apart
+from hashmatch.demo import twins_kept_apart
 from hashmatch.encode import LinkageSecret, encode_file
 from hashmatch.evaluate import evaluate
 from hashmatch.link import link_files
@@ -39,8 +39,8 @@ def _link(root: Path, scoring: str) -> tuple[float, float, tuple[int, int], Path
     lookups = sorted(root.glob("*.lookup"))
     truth = root / "parties" / "truth.csv"
     report = evaluate(out, truth, lookups)
-    twins = _twins_kept_apart(out, truth, root / "parties" / "twins.csv", lookups)
-    return report.f1, report.precision, twins, out
+    twins = twins_kept_apart(out, truth, root / "parties" / "twins.csv", lookups)
+    return report.f1, report.precision, (twins.kept, twins.pairs), out
 
 
 def test_fs_links_small_synthetic_parties_at_least_as_well_as_dice(parties: Path) -> None:

@@ -65,6 +65,9 @@ def test_demo_quality_and_story(tmp_path: Path) -> None:
     assert report.precision >= 0.95
     assert result.twin_pairs > 0
     assert result.twins_kept_apart >= 0.7 * result.twin_pairs
+    # look-alikes: twins among them, and the story says so
+    assert 0 < result.twins_listed <= result.twins_kept_apart <= result.lookalike_pairs
+    assert any("relationships.csv" in line for line in lines)
     # month 2: the registry's ids survive for the records that did not change
     assert result.unchanged_records > 0.9 * sum(result.rows.values())
     share = result.kept_id / result.unchanged_records

@@ -13,9 +13,9 @@ from the encodings only):
 * it agrees exactly on a surname: a ``name`` field not marked ``stable`` (a schema
   without one has no look-alikes);
 * it agrees exactly on a household field (address, phone, e-mail), or on a full birth
-  date with a surname few rows hold (a common surname and a birth date are shared by
-  strangers in a large file: measured at 500,000 synthetic people, such pairs without a
-  shared home were 5% twins); and
+  date that, with the surname, strangers are unlikely to share (:data:`CHANCE`: fewer
+  than 0.01 rows of a party expected to hold both by chance; a year-only date never
+  counts); and
 * it clearly disagrees (level ``else``) on a stable field: a first name, a birth date.
 
 Cost: the surname and household agreements are read from per-row fingerprints of the
@@ -36,14 +36,23 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Indices
-from hashmatch.link.comparison import ComparisonLevels
+from hashmatch.link.comparison import ComparisonLevels, value_counts
 from hashmatch.link.fs_scorer import FAMILY_FIELD_TYPES, ProbabilisticScorer
 from hashmatch.link.inputs import Encoding
 from hashmatch.link.relationships import Relationships
 from hashmatch.link.segments import segment_fingerprints
 
-__all__ = ["LookalikeFilter", "find_lookalikes", "joined_pairs", "lookalikes_among"]
+__all__ = [
+    "LookalikeFilter", "by_entity_pair", "classify", "find_lookalikes", "joined_pairs",
+    "lookalikes_among",
+]
 
+#: A shared surname and full birth date count as family evidence when fewer rows than
+#: this are expected to share both by chance: a per-record rate, below the share of
+#: people who are twins (synth: 1.4%). Measured on synth, 4 parties, such pairs without a
+#: shared home: any chance, 10,000 people 37 pairs (25 twins), 500,000 people 31,519
+#: (1,522 twins); below 0.05, 5,484 (841) at 500,000; below 0.01, 18 (17) and 268 (60).
+CHANCE = 0.01
 #: Candidate pairs given comparison vectors at once (bounded memory).
 _PAIRS_AT_ONCE = 1 << 20
 
@@ -60,6 +69,9 @@ class LookalikeFilter:
     anchors: tuple[int, ...]
     fingerprints: tuple[npt.NDArray[np.uint64], ...]  # per party: [rows, columns]
     coarse: tuple[npt.NDArray[np.bool_], ...]  # per party: [rows, columns]
+    #: per party: [rows, columns], rows of the party holding the row's value (surnames
+    #: and dates only: how likely strangers share them)
+    counts: tuple[npt.NDArray[np.int32], ...]
 
     @staticmethod
     def of(scorer: ProbabilisticScorer) -> LookalikeFilter | None:
@@ -75,13 +87,31 @@ class LookalikeFilter:
             return None
         columns = surnames + anchors
         coarse = _coarse_dates(parties, spec, columns)
+        fingerprints = tuple(_fingerprints(p, spec, columns) for p in parties)
+        counted = [k for k, c in enumerate(columns) if c in surnames or spec.stable[c]]
         return LookalikeFilter(
             tuple(columns),
             tuple(range(len(surnames))),
             tuple(range(len(surnames), len(columns))),
-            tuple(_fingerprints(p, spec, columns) for p in parties),
+            fingerprints,
             tuple(coarse),
+            tuple(_value_counts(f, counted) for f in fingerprints),
         )
+
+    def chance(self, a: int, i: Indices, b: int, j: Indices) -> npt.NDArray[np.float64]:
+        """Per pair, the rows of either party expected to share a row's surname and birth
+        date by chance (its surname's rows times its date's rows over the party's rows,
+        the larger side): what makes a shared surname and date family evidence or not."""
+        surnames = list(self.surnames)
+        dates = [k for k in self.anchors if self.counts[a][:, k].any() or
+                 self.counts[b][:, k].any()]
+        out = np.full(len(i), np.inf)
+        for s in surnames:
+            for d in dates:
+                side_a = self.counts[a][i, s] * self.counts[a][i, d] / max(len(self.counts[a]), 1)
+                side_b = self.counts[b][j, s] * self.counts[b][j, d] / max(len(self.counts[b]), 1)
+                out = np.minimum(out, np.maximum(side_a, side_b))
+        return out
 
     def select(
         self, a: int, i: Indices, b: int, j: Indices, entities: Sequence[npt.NDArray[np.int64]]
@@ -134,22 +164,31 @@ def lookalikes_among(
     entities: Sequence[npt.NDArray[np.int64]],
 ) -> Relationships:
     """The look-alike entity pairs among pairs ``pick`` selected (per job)."""
-    spec = scorer.spec
     found: list[tuple[npt.NDArray[np.int64], ...]] = []
-    surnames = [pick.comparisons[k] for k in pick.surnames]
-    anchors = [pick.comparisons[k] for k in pick.anchors]
     for (a, b), (i, j) in zip(jobs, selected, strict=True):
         for k in range(0, len(i), _PAIRS_AT_ONCE):
             part_i, part_j = i[k : k + _PAIRS_AT_ONCE], j[k : k + _PAIRS_AT_ONCE]
-            vectors = scorer.vectors(a, part_i, b, part_j)
-            related, shared, differ = _lookalike(vectors, spec, surnames, anchors)
+            related, shared, differ = classify(scorer, pick, a, part_i, b, part_j)
             if related.any():
                 found.append((entities[a][part_i[related]], entities[b][part_j[related]],
                               shared[related], differ[related]))
     if not found:
-        return Relationships.none(spec.names)
+        return Relationships.none(scorer.spec.names)
     ea, eb, shared, differ = (np.concatenate(col) for col in zip(*found, strict=True))
-    return _by_entity_pair(np.minimum(ea, eb), np.maximum(ea, eb), shared, differ, spec.names)
+    return by_entity_pair(np.minimum(ea, eb), np.maximum(ea, eb), shared, differ,
+                          scorer.spec.names)
+
+
+def classify(
+    scorer: ProbabilisticScorer, pick: LookalikeFilter, a: int, i: Indices, b: int, j: Indices
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(related, shared, differ)`` of row pairs ``pick`` selected: the rule of the
+    module doc on their comparison vectors, and the masks of the comparisons agreeing
+    exactly and clearly disagreeing (bit ``c``: ``scorer.spec.names[c]``)."""
+    surnames = [pick.comparisons[k] for k in pick.surnames]
+    anchors = [pick.comparisons[k] for k in pick.anchors]
+    kin = pick.chance(a, i, b, j) < CHANCE
+    return _lookalike(scorer.vectors(a, i, b, j), scorer.spec, surnames, anchors, kin)
 
 
 def joined_pairs(parts: list[tuple[Indices, Indices]]) -> tuple[Indices, Indices]:
@@ -169,6 +208,14 @@ def _fingerprints(party: Encoding, spec: ComparisonLevels,
         segment = spec.segments[c]
         assert segment is not None, "look-alike columns are segment comparisons"
         out[:, k] = segment_fingerprints(party.clks, party.segments[segment])
+    return out
+
+
+def _value_counts(fingerprints: npt.NDArray[np.uint64],
+                  columns: list[int]) -> npt.NDArray[np.int32]:
+    out = np.zeros(fingerprints.shape, np.int32)
+    for k in columns:
+        out[:, k] = value_counts(fingerprints[:, k])
     return out
 
 
@@ -199,39 +246,35 @@ def _coarse_dates(
 
 def _lookalike(
     vectors: npt.NDArray[np.int8], spec: ComparisonLevels, surnames: list[int],
-    anchors: list[int],
+    anchors: list[int], kin: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """``(related, shared, differ)`` per pair: the rule of the module doc on comparison
     vectors, and the masks of the fields agreeing exactly and clearly disagreeing."""
     n, width = vectors.shape
     exact = np.zeros((n, width), np.bool_)
-    rare = np.zeros((n, width), np.bool_)  # exact on a value few rows hold
     clash = np.zeros((n, width), np.bool_)
     for c, labels in enumerate(spec.levels):
         is_exact = np.asarray([x in ("exact", "agree") or x.startswith("exact:") for x in labels])
         exact[:, c] = is_exact[vectors[:, c]]
-        if "exact" in labels:  # (a token-only comparison has agree / disagree)
-            rare[:, c] = vectors[:, c] == labels.index("exact")
         if spec.stable[c] and "else" in labels:
             clash[:, c] = vectors[:, c] == labels.index("else")
     household = [c for c in anchors if not spec.stable[c]]
     dates = [c for c in anchors if spec.stable[c]]
-    shared = exact[:, household].any(axis=1) | (
-        exact[:, dates].any(axis=1) & rare[:, surnames].any(axis=1)
-    )
+    shared = exact[:, household].any(axis=1) | (exact[:, dates].any(axis=1) & kin)
     related = np.asarray(exact[:, surnames].any(axis=1) & shared & clash.any(axis=1), np.bool_)
     bits = np.left_shift(np.int64(1), np.arange(width, dtype=np.int64))
     return related, exact.astype(np.int64) @ bits, clash.astype(np.int64) @ bits
 
 
-def _by_entity_pair(
+def by_entity_pair(
     ea: npt.NDArray[np.int64],
     eb: npt.NDArray[np.int64],
     shared: npt.NDArray[np.int64],
     differ: npt.NDArray[np.int64],
     fields: tuple[str, ...],
 ) -> Relationships:
-    """One row per entity pair, in entity order, its masks OR-ed over its record pairs."""
+    """One row per entity pair, in entity order, its masks OR-ed over its record pairs
+    (``ea < eb`` for every pair given)."""
     order = np.lexsort((eb, ea))
     ea, eb, shared, differ = ea[order], eb[order], shared[order], differ[order]
     first = np.ones(len(ea), np.bool_)

@@ -75,6 +75,7 @@ __all__ = [
     "HTML_FILE",
     "PAIRS_FILE",
     "RELATIONSHIPS_FILE",
+    "RELATIONSHIPS_HEADER",
     "REPORT_FILE",
     "REPORT_FORMAT_VERSION",
     "RUN_ID_COLUMN",
@@ -92,6 +93,7 @@ REPORT_FORMAT_VERSION = 1
 ENTITIES_FILE = "entities.csv"
 PAIRS_FILE = "pairs.csv"
 RELATIONSHIPS_FILE = "relationships.csv"
+RELATIONSHIPS_HEADER = ["entity_a", "entity_b", "relation", "shared_fields", "differing_fields"]
 REPORT_FILE = "report.json"
 HISTOGRAM_FILE = "score-histogram.png"
 HTML_FILE = "report.html"
@@ -438,7 +440,7 @@ def _write_relationships(path: Path, result: LinkResult, run_id: str) -> None:
     shared = [";".join(related.field_names(m)) for m in related.shared.tolist()]
     differ = [";".join(related.field_names(m)) for m in related.differ.tolist()]
     with atomic_write(path, "w", newline="") as fh:
-        fh.write(f"entity_a,entity_b,relation,shared_fields,differing_fields,{RUN_ID_COLUMN}\n")
+        fh.write(",".join([*RELATIONSHIPS_HEADER, RUN_ID_COLUMN]) + "\n")
         _write_rows(fh, [ids_a, ids_b, [LOOKALIKE] * len(related),
                          [csv_field(x) for x in shared], [csv_field(x) for x in differ]],
                     end=f",{run_id}")

@@ -7,7 +7,7 @@ layout below; :data:`SCHEMA_VERSION`), and the facts a run keeps (see
 layout one step at a time (``MIGRATIONS[v]`` turns version ``v`` into ``v + 1``, inside
 the run's transaction); a registry from a newer hashmatch is refused.
 
-Layout, version 3 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
+Layout, version 4 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
 
     parties    (party_id, name)                         one row per party ever seen
     records    (rid, party_id, row_token, clk, tokens,  every current record: its encoding
@@ -18,6 +18,9 @@ Layout, version 3 (``BLOB`` is ``BYTEA`` on PostgreSQL)::
                                                         blocking keys (candidates.py), as
                                                         appended packed arrays (index.py)
     edges      (lo, hi, score)                          candidate pairs at/above the cut
+    lookalikes (lo, hi, shared, differ)                 record pairs that look alike
+                                                        (twins, couples: link/lookalikes.py)
+                                                        and the fields they share and not
     entities   (entity, eid, created_run, retired_run,  every entity ever made; eid is the
                 size)                                   opaque id parties see
     runs       (run, started, finished, kind, summary)  one row per run
@@ -33,6 +36,8 @@ them in one scan and joins keys in memory instead of probing and deleting key ro
 :func:`_v1_to_v2` computes both from the stored encodings. Version 3 keeps the same
 facts as a few blobs per party (:mod:`~hashmatch.registry.index`) instead of a row per
 record, so a run reads arrays, not a million rows; :func:`_v2_to_v3` packs them.
+Version 4 adds ``lookalikes`` (:func:`_v3_to_v4`, empty: an upgraded registry lists the
+look-alikes of the records each run scores from then on).
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from hashmatch.registry.store import Store
 __all__ = ["FORMAT", "SCHEMA_VERSION", "get_meta", "set_meta", "stored_version", "upgrade"]
 
 FORMAT = "hashmatch-registry"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _create_v1(store: Store) -> None:
@@ -142,12 +147,23 @@ def _v2_to_v3(store: Store, chunk: int = 65_536) -> None:
     store.execute("DROP TABLE record_index")
 
 
+def _v3_to_v4(store: Store) -> None:
+    """``lookalikes`` made: pairs of records (``lo < hi``) that look alike, with the masks
+    of the comparisons they agree on exactly and clearly disagree on."""
+    store.execute(
+        "CREATE TABLE lookalikes (lo BIGINT NOT NULL, hi BIGINT NOT NULL, shared BIGINT NOT "
+        f"NULL, differ BIGINT NOT NULL, PRIMARY KEY (lo, hi)) {store.without_rowid}")
+    store.execute("CREATE INDEX lookalikes_hi ON lookalikes (hi)")
+
+
 def _rows16(blobs: Iterable[bytes]) -> npt.NDArray[np.uint8]:
     return np.frombuffer(b"".join(blobs), np.uint8).reshape(-1, 16)
 
 
 #: ``MIGRATIONS[v]`` upgrades a registry of layout ``v`` to ``v + 1`` (0: empty database).
-MIGRATIONS: dict[int, Callable[[Store], None]] = {0: _create_v1, 1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[Store], None]] = {
+    0: _create_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4,
+}
 
 
 def get_meta(store: Store, key: str) -> str | None:

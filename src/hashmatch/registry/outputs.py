@@ -13,6 +13,9 @@ holds, so ``hashmatch reveal`` can tell a file of another run:
   ``merged``, ``split`` or ``record_moved``; an empty id means none). ``hashmatch reveal``
   turns both files into record ids;
 * ``entities.csv`` - ``entity_id,party,row_token``, every record (the coordinator's view);
+* ``relationships.csv`` - ``entity_a,entity_b,relation,shared_fields,differing_fields``:
+  pairs of entities whose records look alike (twins, couples, parents and children) by
+  their current ids, as a batch link lists them (:mod:`hashmatch.registry.lookalikes`);
 * ``report.json`` - written last: the run's counts and timings and the registry's rules.
   Counts only, no row token.
 """
@@ -34,13 +37,17 @@ from hashmatch.csv_cells import safe_cell
 from hashmatch.errors import ResultsError
 from hashmatch.link.outputs import (
     ENTITIES_FILE,
+    RELATIONSHIPS_FILE,
+    RELATIONSHIPS_HEADER,
     REPORT_FILE,
     RUN_ID_COLUMN,
     check_results_folder,
     is_results_file,
     party_file_name,
 )
+from hashmatch.link.relationships import LOOKALIKE
 from hashmatch.output_set import OutputSet
+from hashmatch.registry.lookalikes import related_entities
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store, is_postgres_url
 from hashmatch.registry.update import RunResult
@@ -98,8 +105,10 @@ def _write_folder(store: Store, result: RunResult, out: Path, final: Path) -> Re
             "SELECT p.name, r.row_token, e.eid FROM records r JOIN parties p "
             "ON p.party_id = r.party_id JOIN entities e ON e.entity = r.entity ORDER BY r.rid")
         state = RegistryState.load(store)
+        related = related_entities(store, state.layout) if state.layout is not None else []
     file_names = [party_file_name(n) for n in names]
-    if len(set(file_names)) != len(file_names) or ENTITIES_FILE in file_names:
+    if len(set(file_names)) != len(file_names) or {ENTITIES_FILE,
+                                                    RELATIONSHIPS_FILE} & set(file_names):
         msg = f"{out}: party names give clashing result file names"
         raise ResultsError(msg, hint="give each party a distinct name when encoding")
     by_party: dict[str, list[tuple[str, str]]] = {n: [] for n in names}
@@ -116,6 +125,8 @@ def _write_folder(store: Store, result: RunResult, out: Path, final: Path) -> Re
     _write(out / ENTITIES_FILE, ["entity_id", "party", "row_token"],
            [(eid, safe_cell(party), token) for party in names for token, eid in by_party[party]],
            run_id)
+    _write(out / RELATIONSHIPS_FILE, RELATIONSHIPS_HEADER,
+           [(a, b, LOOKALIKE, shared, differ) for a, b, shared, differ in related], run_id)
     report: dict[str, Any] = {
         "run_id": run_id,
         "format_version": REGISTRY_REPORT_FORMAT,
@@ -128,7 +139,8 @@ def _write_folder(store: Store, result: RunResult, out: Path, final: Path) -> Re
         "dedup": state.dedup,
         "threshold": {"value": state.threshold, "method": state.threshold_method},
         "timings_seconds": {"total": round(sum(result.timings.values()), 4)},
-        "outputs": {"entities": ENTITIES_FILE,
+        "relationships": {LOOKALIKE: len(related)},
+        "outputs": {"entities": ENTITIES_FILE, "relationships": RELATIONSHIPS_FILE,
                     "parties": dict(zip(names, file_names, strict=True)),
                     "changes": {n: changes_file_name(n) for n in names}},
     }

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from hashmatch.encfile import EncodingFile, Segment, unpack_present
 
-__all__ = ["Layout", "RecordSet", "SnapshotRows", "TokenIndex", "digests"]
+__all__ = ["Layout", "Locator", "RecordSet", "SnapshotRows", "TokenIndex", "digests"]
 
 _CHUNK_ROWS = 65_536
 
@@ -251,3 +251,19 @@ class TokenIndex:
         same = (w[1:, 0] == w[:-1, 0]) & (w[1:, 1] == w[:-1, 1])
         return int(same.sum())
 
+
+class Locator:
+    """Set index and row of record numbers within record sets: tables indexed by record
+    number (record numbers are dense, so this is a lookup, not a search)."""
+
+    def __init__(self, sets: Sequence[RecordSet]) -> None:
+        size = max((int(s.rids.max()) + 1 for s in sets if len(s.rids)), default=0)
+        self.party = np.full(size, -1, np.int64)
+        self.row = np.full(size, -1, np.int64)
+        for k, s in enumerate(sets):
+            self.party[s.rids] = k
+            self.row[s.rids] = np.arange(len(s.rids))
+
+    def __call__(self, rids: npt.NDArray[np.int64]
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        return self.party[rids], self.row[rids]

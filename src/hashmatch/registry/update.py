@@ -52,7 +52,12 @@ from hashmatch.errors import RegistryError
 from hashmatch.link.blocking import BlockingConfig
 from hashmatch.link.compat import check_compatible
 from hashmatch.link.inputs import file_info
-from hashmatch.link.pipeline import SCORE_POOL_CAP, score_histogram, within_party_threshold
+from hashmatch.link.pipeline import (
+    AUTO_KEEP_FLOOR,
+    SCORE_POOL_CAP,
+    score_histogram,
+    within_party_threshold,
+)
 from hashmatch.link.result import PartyInfo
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold, own_valley
 from hashmatch.registry import candidates as cand
@@ -61,8 +66,9 @@ from hashmatch.registry.clustering import cluster_scope, scorer_for
 from hashmatch.registry.ids import EntityInfo, assign_ids
 from hashmatch.registry.index import RecordIndex, Segment
 from hashmatch.registry.journal import Event, write_events
+from hashmatch.registry.lookalikes import forget_lookalikes, store_lookalikes
 from hashmatch.registry.migrations import upgrade
-from hashmatch.registry.records import Layout, RecordSet, SnapshotRows, TokenIndex
+from hashmatch.registry.records import Layout, Locator, RecordSet, SnapshotRows, TokenIndex
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store, open_store
 
@@ -96,6 +102,7 @@ class RunResult:
     changes: list[Change] = field(default_factory=list)
     candidates: int = 0
     edges_added: int = 0
+    lookalikes: int = 0  # look-alike record pairs found this run (registry/lookalikes.py)
     scope: int = 0
     skipped_keys: int = 0
     threshold: float | None = None
@@ -108,6 +115,7 @@ class RunResult:
         return {"run": self.run, "registry": self.registry, "parties": self.parties,
                 "events": dict(sorted(self.events.items())), "id_changes": len(self.changes),
                 "candidates": self.candidates, "edges_added": self.edges_added,
+                "lookalikes_found": self.lookalikes,
                 "scope_records": self.scope, "skipped_keys": self.skipped_keys,
                 "threshold": self.threshold,
                 "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()}}
@@ -241,6 +249,11 @@ class _Run:
             state.plan = cand.make_plan(list(dirty.values()), layout, blocking)
         pool, lo, hi, cut, score, skipped = self._score(dirty, state, threshold)
         result.candidates, result.skipped_keys = len(score), skipped
+        floor = AUTO_KEEP_FLOOR  # what a batch link keeps: the floor, or a given threshold
+        if state.threshold_method == "explicit" and state.threshold is not None:
+            floor = state.threshold
+        kept = score >= floor
+        result.lookalikes = store_lookalikes(store, layout, pool, lo[kept], hi[kept])
         rules = state.rules()
         edge = score >= cut
         lo, hi, score = lo[edge], hi[edge], score[edge]
@@ -382,8 +395,9 @@ class _Run:
     # -- forgetting -------------------------------------------------------------------
 
     def _forget(self, rids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Drop the edges of ``rids`` (removed, or changed: their old encodings; their keys
-        go with the record row); returns their former neighbours (not among ``rids``)."""
+        """Drop the edges and look-alike pairs of ``rids`` (removed, or changed: their old
+        encodings; their keys go with the record row); returns their former neighbours
+        (not among ``rids``)."""
         if not len(rids):
             return np.zeros(0, np.int64)
         store = self.store
@@ -391,6 +405,7 @@ class _Run:
         pairs = store.query(_EDGES_OF.format(columns="lo, hi"))
         store.execute("DELETE FROM edges WHERE lo IN (SELECT id FROM tmp_ids)")
         store.execute("DELETE FROM edges WHERE hi IN (SELECT id FROM tmp_ids)")
+        forget_lookalikes(store)
         ends = np.array(pairs, np.int64).reshape(-1)
         return ids_outside(ends, rids)
 
@@ -452,7 +467,7 @@ class _Run:
             pool[party] = RecordSet.concat(self.layout, [pool[party], rows]) \
                 if party in pool else rows
         names = sorted(pool)
-        where = _Where([pool[n] for n in names])
+        where = Locator([pool[n] for n in names])
         (pa, ra), (pb, rb) = where(lo), where(hi)
         same = pa == pb
         if not state.dedup:
@@ -736,21 +751,3 @@ _EDGES_OF = ("SELECT {columns} FROM edges WHERE lo IN (SELECT id FROM tmp_ids) U
 #: Record events first, so a replay of the journal in order rebuilds the record map.
 _EVENT_ORDER = {"created": 0, "record_added": 1, "record_moved": 1, "record_removed": 1,
                 "merged": 2, "split": 2, "retired": 3}
-
-
-class _Where:
-    """Set index and row of record numbers within record sets: tables indexed by record
-    number (record numbers are dense, so this is a lookup, not a search)."""
-
-    def __init__(self, sets: Sequence[RecordSet]) -> None:
-        size = max((int(s.rids.max()) + 1 for s in sets if len(s.rids)), default=0)
-        self.party = np.full(size, -1, np.int64)
-        self.row = np.full(size, -1, np.int64)
-        for k, s in enumerate(sets):
-            self.party[s.rids] = k
-            self.row[s.rids] = np.arange(len(s.rids))
-
-    def __call__(self, rids: npt.NDArray[np.int64]
-                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        return self.party[rids], self.row[rids]
-

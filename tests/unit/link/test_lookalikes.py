@@ -89,9 +89,10 @@ def _lookalikes_among(people: list[tuple[str, ...]], named: int) -> set[frozense
             for a, b in zip(related.entity_a.tolist(), related.entity_b.tolist(), strict=True)}
 
 
-def test_a_birth_date_counts_only_in_full_and_with_a_rare_surname() -> None:
-    """Strangers share a surname and a birth year, or a common surname and a birth date;
-    twins living apart share a rare surname and a full birth date."""
+def test_a_birth_date_counts_only_in_full_and_when_strangers_would_not_share_it() -> None:
+    """Strangers share a surname and a birth year, or a common surname and a birth date
+    (0.01 rows expected to share both by chance, or more); twins living apart share a
+    surname and a full birth date no stranger is likely to."""
     people = [("y1", "Amelia", "Novak", "1970", "1 North Road"),
               ("y2", "Jonas", "Novak", "1970", "9 South Road"),
               ("f1", "Amelia", "Kowalczyk", "1970-03-03", "4 West Road"),
@@ -99,8 +100,8 @@ def test_a_birth_date_counts_only_in_full_and_with_a_rare_surname() -> None:
     filler = [(f"x{k}", "Sam", f"Filler{k:04d}", f"19{10 + k % 80:02d}-0{1 + k % 9}-1{k % 10}",
                f"{k} Long Road") for k in range(3000)]
     assert _lookalikes_among(people + filler, 4) == {frozenset({"f1", "f2"})}
-    common = [(f"c{k}", "Kim", "Kowalczyk", f"1950-01-{10 + k}", f"{k} Hill Road")
-              for k in range(6)]  # Kowalczyk is now a common surname
+    common = [(f"c{k}", "Kim", "Kowalczyk", f"1950-01-{10 + k % 18}", f"{k} Hill Road")
+              for k in range(30)]  # 32 Kowalczyk, 2 born that day: 0.021 rows by chance
     assert _lookalikes_among(people + common + filler, 4) == set()
 
 

@@ -1,12 +1,13 @@
 """Registries written by older hashmatch layouts open, upgrade to the current layout in
 their next run, and link that run as the old code did: layout 1 (``block_keys`` table,
-BLAKE2b digests; upgraded through layout 2) and layout 2 (a ``record_index`` row per
-record).
+BLAKE2b digests; upgraded through layout 2), layout 2 (a ``record_index`` row per
+record) and layout 3 (no ``lookalikes`` table).
 
 ``tests/data/registry_v1/`` holds a 4-party registry built from month 0 by the layout-1
 code (main before layout 2), the month-0 and month-1 snapshots, and the record -> entity
 map and events that code's month-1 run gave; ``tests/data/registry_v2/`` the same of the
-layout-2 code, from the same snapshots (each folder's ``make_fixture.py`` made them)."""
+layout-2 code, ``tests/data/registry_v3/`` of the layout-3 code, from the same snapshots
+(each folder's ``make_fixture.py`` made them)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from hashmatch.registry.store import Store, open_store
 DATA = Path(__file__).resolve().parents[2] / "data"
 SNAPSHOTS = DATA / "registry_v1"
 #: layout -> the table only that layout has
-OLD_TABLE = {1: "block_keys", 2: "record_index"}
+OLD_TABLE = {1: "block_keys", 2: "record_index", 3: None}
 
 
 def _months() -> tuple[list[Path], list[Path]]:
@@ -53,17 +54,20 @@ def _copy(layout: int, tmp_path: Path) -> str:
     return url
 
 
-@pytest.mark.parametrize("layout", [1, 2])
+@pytest.mark.parametrize("layout", [1, 2, 3])
 def test_an_old_registry_upgrades_and_its_run_gives_the_old_codes_ids(
         tmp_path: Path, layout: int) -> None:
     url = _copy(layout, tmp_path)
     with open_store(url) as store:
         assert stored_version(store) == layout
-        assert store.has_table(OLD_TABLE[layout])
+        old = OLD_TABLE[layout]
+        assert old is None or store.has_table(old)
+        assert not store.has_table("lookalikes")
     _, month1 = _months()
     result = update(url, month1)
     with open_store(url) as store:
-        assert stored_version(store) == SCHEMA_VERSION == 3
+        assert stored_version(store) == SCHEMA_VERSION == 4
+        assert store.has_table("lookalikes")
         assert not store.has_table("block_keys")
         assert not store.has_table("record_index")
         assert _indexed(store) == store.query("SELECT rid FROM records ORDER BY rid")
@@ -77,7 +81,7 @@ def test_an_old_registry_upgrades_and_its_run_gives_the_old_codes_ids(
     assert update(url, month1).events == {}  # and the upgraded registry is settled
 
 
-@pytest.mark.parametrize("layout", [1, 2])
+@pytest.mark.parametrize("layout", [1, 2, 3])
 def test_an_upgraded_registry_clusters_as_a_new_registry(tmp_path: Path, layout: int) -> None:
     month0, month1 = _months()
     upgraded = _copy(layout, tmp_path)
