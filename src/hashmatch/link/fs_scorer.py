@@ -177,8 +177,11 @@ class ProbabilisticScorer:
 
     # -- comparison vectors -----------------------------------------------------------
 
-    def vectors(self, a: int, i: Indices, b: int, j: Indices) -> npt.NDArray[np.int8]:
-        """``int8[pairs, comparisons]`` of row pairs ``(left[i], right[j])``."""
+    def vectors(self, a: int, i: Indices, b: int, j: Indices, *,
+                frequency: bool = True) -> npt.NDArray[np.int8]:
+        """``int8[pairs, comparisons]`` of row pairs ``(left[i], right[j])``; without
+        ``frequency``, an exact agreement stays ``exact`` whatever its value's frequency
+        (and the parties' value counts are not needed)."""
         left, right = self.parties[a], self.parties[b]
         counts = intersection_counts(left.clks, right.clks, i, j, segments=left.segments)
         swapped: dict[int, npt.NDArray[np.bool_]] = {}
@@ -198,6 +201,8 @@ class ProbabilisticScorer:
             self.spec, counts, left.view, right.view, left.tokens, right.tokens, i, j,
             swapped=swapped,
         )
+        if not frequency:
+            return levels
         return split_by_frequency(
             levels, self.spec, self.value_counts(a)[i], self.value_counts(b)[j],
             len(left.clks), len(right.clks),

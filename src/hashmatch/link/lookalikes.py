@@ -188,7 +188,8 @@ def classify(
     surnames = [pick.comparisons[k] for k in pick.surnames]
     anchors = [pick.comparisons[k] for k in pick.anchors]
     kin = pick.chance(a, i, b, j) < CHANCE
-    return _lookalike(scorer.vectors(a, i, b, j), scorer.spec, surnames, anchors, kin)
+    vectors = scorer.vectors(a, i, b, j, frequency=False)  # the frequencies are in ``kin``
+    return _lookalike(vectors, scorer.spec, surnames, anchors, kin)
 
 
 def joined_pairs(parts: list[tuple[Indices, Indices]]) -> tuple[Indices, Indices]:
