@@ -14,7 +14,7 @@ date by the surname frequencies of the records they load.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +22,7 @@ import numpy.typing as npt
 from hashmatch.encfile._layout import token_kinds
 from hashmatch.link.comparison import comparison_levels
 from hashmatch.link.fs_scorer import ProbabilisticScorer
-from hashmatch.link.inputs import as_encoding
+from hashmatch.link.inputs import Encoding, as_encoding
 from hashmatch.link.lookalikes import LookalikeFilter, classify
 from hashmatch.link.relationships import Relationships
 from hashmatch.registry.records import Layout, Locator, RecordSet
@@ -34,12 +34,16 @@ Rids = npt.NDArray[np.int64]
 
 
 def store_lookalikes(store: Store, layout: Layout, pool: Mapping[str, RecordSet], lo: Rids,
-                     hi: Rids) -> int:
+                     hi: Rids, parties: Sequence[Encoding] | None = None) -> int:
     """Store the look-alike pairs among candidate pairs ``(lo, hi)`` (record numbers of
-    records in ``pool``, kept above the floor); returns how many."""
+    records in ``pool``, kept above the floor); returns how many. ``parties``: the
+    pool's sets (in name order) as the run's scorer read them, whose per-row views it
+    computed already."""
     names = sorted(pool)
     sets = [pool[n] for n in names]
-    scorer = ProbabilisticScorer([as_encoding(s) for s in sets], _kinds(layout))
+    if parties is None:
+        parties = [as_encoding(s) for s in sets]
+    scorer = ProbabilisticScorer(parties, _kinds(layout))
     pick = LookalikeFilter.of(scorer)
     if pick is None or not len(lo):
         return 0

@@ -253,7 +253,8 @@ class _Run:
         if state.threshold_method == "explicit" and state.threshold is not None:
             floor = state.threshold
         kept = score >= floor
-        result.lookalikes = store_lookalikes(store, layout, pool, lo[kept], hi[kept])
+        result.lookalikes = store_lookalikes(store, layout, pool, lo[kept], hi[kept],
+                                             self.scored_parties)
         rules = state.rules()
         edge = score >= cut
         lo, hi, score = lo[edge], hi[edge], score[edge]
@@ -508,6 +509,7 @@ class _Run:
                      rb: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Scores of the pairs (set ``pa``, row ``ra``) x (set ``pb``, row ``rb``)."""
         scorer = scorer_for(self.layout, sets)
+        self.scored_parties = scorer.parties  # their views, kept for the look-alikes
         score = np.zeros(len(pa), np.float32)
         if not len(pa):
             return score
