@@ -76,15 +76,16 @@ class LookalikeFilter:
     @staticmethod
     def of(scorer: ProbabilisticScorer) -> LookalikeFilter | None:
         """The filter of the scorer's parties; None when the schema has no surname, no
-        household or stable field to share, or no stable field to clash on."""
+        household or stable field to share, no stable field to clash on, or more
+        comparisons than a field mask holds."""
         spec, parties = scorer.spec, scorer.parties
         types = [_field_type(parties[0], spec, c) for c in range(len(spec.names))]
         surnames = [c for c, t in enumerate(types)
                     if t == "name" and not spec.stable[c] and spec.segments[c] is not None]
         anchors = [c for c, t in enumerate(types) if spec.segments[c] is not None
                    and (t in FAMILY_FIELD_TYPES or (spec.stable[c] and t != "name"))]
-        if not surnames or not anchors or not any(spec.stable):
-            return None
+        if not surnames or not anchors or not any(spec.stable) or len(spec.names) > 62:
+            return None  # (the field masks are 64-bit integers, in the registry too)
         columns = surnames + anchors
         coarse = _coarse_dates(parties, spec, columns)
         fingerprints = tuple(_fingerprints(p, spec, columns) for p in parties)
