@@ -111,6 +111,13 @@ def _check_scoring(stdout: str, figures: Path) -> None:
     assert "twins apart" in stdout
 
 
+def _check_lookalikes(stdout: str, figures: Path) -> None:
+    row = json.loads(figures.read_text(encoding="utf-8"))
+    assert row["pairs"] > 0 and "look-alike pairs" in stdout
+    assert row["twins_listed"] <= row["twins_kept_apart"] <= row["twin_pairs"]
+    assert row["one_person"] <= row["pairs"] and row["stage_s"] is not None
+
+
 #: Script -> (extra arguments, check of its stdout and of the JSON figures it wrote).
 #: ``{json}`` in an argument is replaced by a temporary path.
 SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
@@ -125,6 +132,7 @@ SCRIPTS: dict[str, tuple[list[str], Callable[[str, Path], None]]] = {
     ),
     "kernel.py": (["--no-anonlink"], _check_kernel),
     "link.py": ([], _check_link),
+    "lookalikes.py": (["--json", "{json}"], _check_lookalikes),
     "proposals.py": ([], _check_proposals),
     "scoring.py": (["--json", "{json}"], _check_scoring),
     "serve.py": ([], _check_serve),
