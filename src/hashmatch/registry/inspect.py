@@ -82,6 +82,9 @@ def stats(registry: PathLike | Store) -> dict[str, Any]:
         runs = store.query("SELECT run, finished, kind FROM runs ORDER BY run")
         events = {str(e): int(c) for e, c in store.query(
             "SELECT event, count(*) FROM journal GROUP BY event ORDER BY event")}
+        # (a registry of layout 3 or older, not yet upgraded by a run, has no such table)
+        lookalikes = int(store.scalar("SELECT count(*) FROM lookalikes")) \
+            if store.has_table("lookalikes") else None
         return {
             "registry": store.url,
             "schema_version": stored_version(store),
@@ -90,6 +93,7 @@ def stats(registry: PathLike | Store) -> dict[str, Any]:
                          "with_several_records": int(multi)},
             "runs": [{"run": int(r), "finished": str(f), "kind": str(k)} for r, f, k in runs],
             "events": events,
+            "lookalike_record_pairs": lookalikes,
             "rules": state.describe(),
         }
 

@@ -55,6 +55,9 @@ def test_two_months_through_the_command_line(months: Months, tmp_path: Path) -> 
     assert eid in _ok("registry", "log", reg, "--entity", eid)
     stats = json.loads(_ok("registry", "stats", reg))
     assert [r["run"] for r in stats["runs"]] == [1, 2] and stats["rules"]["threshold"]
+    with open(out1 / "relationships.csv", newline="") as fh:
+        listed = list(csv.DictReader(fh))
+    assert 0 < len(listed) <= stats["lookalike_record_pairs"]  # entity pairs, record pairs
     # a registry's errors are one line, exit 2
     bad = runner.invoke(app, ["registry", "show", reg, "Enot-an-id"])
     assert bad.exit_code == 2 and "no entity" in bad.output
