@@ -58,6 +58,7 @@ __all__ = [
     "ComparisonLevels",
     "comparison_levels",
     "comparison_vectors",
+    "exact_levels",
     "exact_agreement_rates",
     "pattern_codes",
     "split_by_frequency",
@@ -176,6 +177,13 @@ def comparison_levels(
         tuple(names), tuple(levels), tuple(segments), tuple(tokens), tuple(stable),
         tuple(household), tuple(stable_name), tuple(personal), tuple(is_name),
     )
+
+
+def exact_levels(labels: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """``bool[levels]``: the levels of a comparison that are an exact agreement (``exact``
+    and its frequency classes, or ``agree`` for a token-only comparison)."""
+    return np.asarray([x in ("exact", "agree") or x.startswith("exact:") for x in labels],
+                      np.bool_)
 
 
 def _token_state(

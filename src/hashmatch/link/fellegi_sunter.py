@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch.link.comparison import ComparisonLevels, decode_patterns
+from hashmatch.link.comparison import ComparisonLevels, decode_patterns, exact_levels
 
 __all__ = [
     "KEY_RECALL",
@@ -232,9 +232,7 @@ def lookalike_weights(
     exact = np.zeros(vectors.shape, np.bool_)
     for c, labels in enumerate(spec.levels):
         if personal[c]:
-            is_exact = np.asarray([x in ("exact", "agree") or x.startswith("exact:")
-                                   for x in labels])
-            exact[:, c] = is_exact[vectors[:, c]]
+            exact[:, c] = exact_levels(labels)[vectors[:, c]]
     family = (out > 0) & ~exact
     if family.any():
         masked = np.where(family, out, -np.inf)
@@ -276,8 +274,7 @@ def lookalike_pairs(
     shared = np.zeros(n, np.bool_)
     household = spec.household or (False,) * len(spec.names)
     for c, labels in enumerate(spec.levels):
-        exact = np.asarray([lab == "exact" or lab.startswith("exact:") for lab in labels])
-        agrees = exact[vectors[:, c]]
+        agrees = exact_levels(labels)[vectors[:, c]]
         if household[c]:
             shared |= agrees & clash.any(axis=1)
         elif spec.stable[c]:  # agreeing on this stable field, clashing on another
@@ -286,9 +283,7 @@ def lookalike_pairs(
     if names:
         same_name = np.ones(n, np.bool_)
         for c in names:
-            labels = spec.levels[c]
-            exact = np.asarray([lab == "exact" or lab.startswith("exact:") for lab in labels])
-            same_name &= exact[vectors[:, c]]
+            same_name &= exact_levels(spec.levels[c])[vectors[:, c]]
         shared &= ~same_name
     return shared
 

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Indices
-from hashmatch.link.comparison import ComparisonLevels, value_counts
+from hashmatch.link.comparison import ComparisonLevels, exact_levels, value_counts
 from hashmatch.link.fs_scorer import FAMILY_FIELD_TYPES, ProbabilisticScorer
 from hashmatch.link.inputs import Encoding
 from hashmatch.link.relationships import Relationships
@@ -256,8 +256,7 @@ def _lookalike(
     exact = np.zeros((n, width), np.bool_)
     clash = np.zeros((n, width), np.bool_)
     for c, labels in enumerate(spec.levels):
-        is_exact = np.asarray([x in ("exact", "agree") or x.startswith("exact:") for x in labels])
-        exact[:, c] = is_exact[vectors[:, c]]
+        exact[:, c] = exact_levels(labels)[vectors[:, c]]
         if spec.stable[c] and "else" in labels:
             clash[:, c] = vectors[:, c] == labels.index("else")
     household = [c for c in anchors if not spec.stable[c]]
