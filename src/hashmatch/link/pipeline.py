@@ -332,7 +332,7 @@ def link_encodings(
         timings["threshold"] = 0.0
         scores = pool.scores()
     else:
-        floor = AUTO_KEEP_FLOOR if threshold is None else float(threshold)
+        floor = keep_floor(threshold)
         minhash = MinHashCache()  # each party hashed once for all its jobs
         below = BelowFloor(min(BELOW_FLOOR_PAIRS, 3 * budget.chunk_pairs)) \
             if threshold is None else None
@@ -945,6 +945,12 @@ def pool_stride(lengths: Iterable[int], cap: int) -> int:
             stride *= 2
             held = [-(-h // 2) for h in held]
     return stride
+
+
+def keep_floor(threshold: float | None) -> float:
+    """The lowest score of the candidates a Dice link keeps: :data:`AUTO_KEEP_FLOOR` with
+    the automatic threshold, the threshold given otherwise."""
+    return AUTO_KEEP_FLOOR if threshold is None else float(threshold)
 
 
 def _threshold(explicit: float | None, scores: Scores, *, within_party: bool = False

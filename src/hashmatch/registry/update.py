@@ -53,8 +53,8 @@ from hashmatch.link.blocking import BlockingConfig
 from hashmatch.link.compat import check_compatible
 from hashmatch.link.inputs import file_info
 from hashmatch.link.pipeline import (
-    AUTO_KEEP_FLOOR,
     SCORE_POOL_CAP,
+    keep_floor,
     score_histogram,
     within_party_threshold,
 )
@@ -249,10 +249,8 @@ class _Run:
             state.plan = cand.make_plan(list(dirty.values()), layout, blocking)
         pool, lo, hi, cut, score, skipped = self._score(dirty, state, threshold)
         result.candidates, result.skipped_keys = len(score), skipped
-        floor = AUTO_KEEP_FLOOR  # what a batch link keeps: the floor, or a given threshold
-        if state.threshold_method == "explicit" and state.threshold is not None:
-            floor = state.threshold
-        kept = score >= floor
+        given = state.threshold if state.threshold_method == "explicit" else None
+        kept = score >= keep_floor(given)  # the candidates a batch link keeps
         result.lookalikes = store_lookalikes(store, layout, pool, lo[kept], hi[kept],
                                              self.scored_parties)
         rules = state.rules()

@@ -65,7 +65,6 @@ from hashmatch.link.inputs import Encoding, as_encoding
 from hashmatch.link.lookalikes import LookalikeFilter, joined_pairs, lookalikes_among
 from hashmatch.link.memory import MemoryBudget
 from hashmatch.link.pipeline import (
-    AUTO_KEEP_FLOOR,
     SCORE_BINS,
     SCORE_POOL_CAP,
     LinkResult,
@@ -79,6 +78,7 @@ from hashmatch.link.pipeline import (
     _threshold,
     describe_model,
     job_cuts,
+    keep_floor,
     merge_solved,
     pool_stride,
     probability_conflict_margin,
@@ -297,7 +297,7 @@ class _Link:
             pooled = [True] * len(self.jobs)
         else:
             scorer = PairScorer(self.parties, ScoringConfig.for_tokens(self.run.token_kinds))
-            floor = AUTO_KEEP_FLOOR if threshold is None else float(threshold)
+            floor = keep_floor(threshold)
             pooled = [a != b or not cross for a, b in self.jobs]
         results, summaries = self._score(tables, groups, floor, models, pooled)
         self.timings["compare"] = time.perf_counter() - t0
