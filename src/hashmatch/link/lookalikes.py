@@ -72,6 +72,8 @@ class LookalikeFilter:
     #: per party: [rows, columns], rows of the party holding the row's value (surnames
     #: and dates only: how likely strangers share them)
     counts: tuple[npt.NDArray[np.int32], ...]
+    dates: tuple[int, ...]  # where the date anchors (stable, not household) are
+    held: tuple[npt.NDArray[np.bool_], ...]  # per party and column: any row holds a value
 
     @staticmethod
     def of(scorer: ProbabilisticScorer) -> LookalikeFilter | None:
@@ -89,25 +91,27 @@ class LookalikeFilter:
         columns = surnames + anchors
         coarse = _coarse_dates(parties, spec, columns)
         fingerprints = tuple(_fingerprints(p, spec, columns) for p in parties)
-        counted = [k for k, c in enumerate(columns) if c in surnames or spec.stable[c]]
+        dates = [k for k, c in enumerate(columns) if c in anchors and spec.stable[c]]
+        counts = tuple(_value_counts(f, list(range(len(surnames))) + dates)
+                       for f in fingerprints)
         return LookalikeFilter(
             tuple(columns),
             tuple(range(len(surnames))),
             tuple(range(len(surnames), len(columns))),
             fingerprints,
             tuple(coarse),
-            tuple(_value_counts(f, counted) for f in fingerprints),
+            counts,
+            tuple(dates),
+            tuple(np.asarray(c.any(axis=0), np.bool_) for c in counts),
         )
 
     def chance(self, a: int, i: Indices, b: int, j: Indices) -> npt.NDArray[np.float64]:
         """Per pair, the rows of either party expected to share a row's surname and birth
         date by chance (its surname's rows times its date's rows over the party's rows,
         the larger side): what makes a shared surname and date family evidence or not."""
-        surnames = list(self.surnames)
-        dates = [k for k in self.anchors if self.counts[a][:, k].any() or
-                 self.counts[b][:, k].any()]
+        dates = [k for k in self.dates if self.held[a][k] or self.held[b][k]]
         out = np.full(len(i), np.inf)
-        for s in surnames:
+        for s in self.surnames:
             for d in dates:
                 side_a = self.counts[a][i, s] * self.counts[a][i, d] / max(len(self.counts[a]), 1)
                 side_b = self.counts[b][j, s] * self.counts[b][j, d] / max(len(self.counts[b]), 1)
