@@ -7,8 +7,10 @@ encoder: the link sees the block sizes, token evidence and score distributions o
 use, which the random CLKs of ``benchmarks/link.py`` do not have. Each link runs as the
 real CLI in a fresh process (``python -m hashmatch link P1.hme ... -o RESULTS --dedup``);
 we record wall seconds, CPU seconds (user + system) and peak resident memory of that
-process, and check that both builds wrote the same entities (entities.csv equal but for
-the run id column).
+process, check whether both builds wrote the same entities (entities.csv equal but for
+the run id column) and score each build's entities against synth's truth (pairwise F1,
+precision, recall): where the scoring has changed since the baseline, "the same
+entities, or better" is read from those.
 
     python benchmarks/coordinator.py --quick                 # 2,000 people (seconds)
     python benchmarks/coordinator.py --synth DIR --enc ENC --baseline /work/base/src
@@ -98,8 +100,17 @@ def entities(out: Path) -> list[tuple[str, ...]]:
     return sorted(rows)
 
 
+def quality(out: Path, truth: Path, lookups: list[Path]) -> dict[str, float]:
+    """Pairwise F1, precision and recall of a results folder against synth's truth (this
+    build's evaluator reads both builds' folders: entities.csv has not changed)."""
+    from hashmatch.evaluate import evaluate
+
+    report = evaluate(out, truth, lookups)
+    return {k: round(getattr(report, k), 4) for k in ("f1", "precision", "recall")}
+
+
 def compare(files: list[Path], work: Path, baseline: str | None, repeats: int,
-            scoring: str) -> dict[str, object]:
+            scoring: str, truth: Path | None = None) -> dict[str, object]:
     builds = [("this", THIS_SRC)] if baseline is None else [("baseline", baseline),
                                                            ("this", THIS_SRC)]
     best: dict[str, dict[str, float]] = {}
@@ -126,6 +137,10 @@ def compare(files: list[Path], work: Path, baseline: str | None, repeats: int,
             "same_entities": entities(work / "RESULTS-baseline")
             == entities(work / "RESULTS-this"),
         })
+    if truth is not None and truth.exists():  # "same entities, or better": against the truth
+        lookups = [f.with_suffix(".lookup") for f in files]
+        for who, _ in builds:
+            result[f"{who}_quality"] = quality(work / f"RESULTS-{who}", truth, lookups)
     return result
 
 
@@ -149,7 +164,8 @@ def main() -> None:
             people = 2000 if args.quick else args.entities
             _cli(["synth", "-o", str(data), "--entities", str(people), "--seed", "1"])
         files = encode_parties(data, args.enc or work / "enc")
-        result = compare(files, work, args.baseline, args.repeats, args.scoring)
+        result = compare(files, work, args.baseline, args.repeats, args.scoring,
+                         truth=data / "truth.csv")
     print(json.dumps(result))
 
 
