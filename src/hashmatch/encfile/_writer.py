@@ -9,9 +9,11 @@ destination name unless ``close`` succeeds; the spill files vanish with the writ
 
 ``close`` maps each spill and hands the mapping, piece by piece, to SHA-256 and to
 ``write``: no copy through a Python buffer (a spill that cannot be mapped is read through
-one). SHA-256 is most of ``close``'s time. Kernel-side copies (``os.copy_file_range``,
-``os.sendfile``) measured slower than ``write`` from the mapping on Linux/ext4, and the
-bytes must be read for the hash anyway.
+one). Both release the GIL, so a piece is hashed on a second thread while it is written:
+``close`` takes the longer of the two instead of their sum (86 MB: ~0.08 s of hashing
+beside ~0.15 s of writing). Kernel-side copies (``os.copy_file_range``, ``os.sendfile``)
+measured slower than ``write`` from the mapping on Linux/ext4, and the bytes must be read
+for the hash anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import mmap
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,7 +198,7 @@ class EncodingWriter:
             msg = "close() after a failed write"
             raise ValueError(msg)
         header, raw, body_start = _layout(dataclasses.replace(self._base, rows=self._rows))
-        digest = hashlib.sha256()
+        digest = _Digest()
         try:
             sink = self._sink
             with atomic_write(self.path, "wb") if sink is None else nullcontext(sink) as out:
@@ -211,6 +214,7 @@ class EncodingWriter:
                 out.write(TRAILER.pack(digest.digest(), header.file_length, END_MAGIC))
                 out.flush()
         finally:
+            digest.close()
             self.discard()
         self._header = header
         return header
@@ -261,12 +265,50 @@ def _layout(base: Header) -> tuple[Header, bytes, int]:
         body_start = needed
 
 
-def _emit(out: IO[bytes], digest: Any, data: bytes) -> None:
-    out.write(data)
+class _Digest:
+    """SHA-256 of the bytes written, hashed on a thread of its own while they are written.
+
+    :meth:`update` returns at once; the bytes it was given must stay unchanged (and
+    mapped) until :meth:`wait` returns (:func:`_emit` sees to it). Updates under a page
+    are hashed on the spot: a thread hop costs more than they do.
+    """
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hme-sha256")
+        self._pending: Future[None] | None = None
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.wait()
+        if len(data) < mmap.PAGESIZE:
+            self._sha.update(data)
+        else:
+            self._pending = self._thread.submit(self._sha.update, data)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def digest(self) -> bytes:
+        self.wait()
+        return self._sha.digest()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)  # after an error too: no thread left reading a map
+
+
+def _emit(out: IO[bytes], digest: _Digest, data: bytes | memoryview) -> None:
+    """Write ``data`` while the digest's thread hashes it; return once both are done (on
+    an error too: the caller may then unmap or reuse the bytes)."""
     digest.update(data)
+    try:
+        out.write(data)
+    finally:
+        digest.wait()
 
 
-def _copy(src: IO[bytes], out: IO[bytes], digest: Any, length: int) -> None:
+def _copy(src: IO[bytes], out: IO[bytes], digest: _Digest, length: int) -> None:
     """Copy and hash the first ``length`` bytes of ``src`` (flushed) into ``out``."""
     if not length:
         return
@@ -284,11 +326,10 @@ def _copy(src: IO[bytes], out: IO[bytes], digest: Any, length: int) -> None:
             _copy_read(src, out, digest, length)
             return
         with mapped, memoryview(mapped) as piece:
-            digest.update(piece)
-            out.write(piece)
+            _emit(out, digest, piece)
 
 
-def _copy_read(src: IO[bytes], out: IO[bytes], digest: Any, length: int) -> None:
+def _copy_read(src: IO[bytes], out: IO[bytes], digest: _Digest, length: int) -> None:
     """:func:`_copy` through a buffer, for files that cannot be mapped."""
     src.seek(0)
     buf = bytearray(min(length, _COPY_CHUNK))
@@ -299,8 +340,7 @@ def _copy_read(src: IO[bytes], out: IO[bytes], digest: Any, length: int) -> None
         if not n:
             msg = "spill file shorter than the rows appended"
             raise OSError(msg)
-        out.write(view[:n])
-        digest.update(view[:n])
+        _emit(out, digest, view[:n])
         remaining -= n
 
 

@@ -81,24 +81,52 @@ def test_a_short_spill_is_an_error_not_a_short_file(
 ) -> None:
     if not mappable:
         monkeypatch.setattr(_writer.mmap, "mmap", refuse_mmap)
-    digest = hashlib.sha256()
+    digest = _writer._Digest()
     with tempfile.TemporaryFile() as spill:
         spill.write(b"x" * 100)
         spill.flush()
         with pytest.raises(OSError, match="shorter"):
             _writer._copy(spill, io.BytesIO(), digest, 101)
+    digest.close()
 
 
-def test_copy_hashes_exactly_the_bytes_it_writes() -> None:
-    data = bytes(range(256)) * 41
-    for length in (0, 1, 5000, len(data)):
-        digest, out = hashlib.sha256(), io.BytesIO()
+@pytest.mark.parametrize("mappable", [True, False])
+def test_copy_hashes_exactly_the_bytes_it_writes(
+    monkeypatch: pytest.MonkeyPatch, mappable: bool
+) -> None:
+    """Pieces are hashed on the digest's thread while they are written: the digest is
+    still that of the bytes written, in order, over many pieces (small ones here)."""
+    if not mappable:
+        monkeypatch.setattr(_writer.mmap, "mmap", refuse_mmap)
+    monkeypatch.setattr(_writer, "_COPY_CHUNK", 2 * _writer.mmap.ALLOCATIONGRANULARITY)
+    data = bytes(range(256)) * 1000
+    for length in (0, 1, 5000, 3 * _writer.mmap.ALLOCATIONGRANULARITY + 7, len(data)):
+        digest, out = _writer._Digest(), io.BytesIO()
         with tempfile.TemporaryFile() as spill:
             spill.write(data)
             spill.flush()
             _writer._copy(spill, out, digest, length)
         assert out.getvalue() == data[:length]
         assert digest.digest() == hashlib.sha256(data[:length]).digest()
+        digest.close()
+
+
+class _FailingSink(io.BytesIO):
+    def write(self, data: object) -> int:
+        raise OSError("disk full")
+
+
+def test_a_failed_write_waits_for_the_hash_before_the_piece_is_unmapped() -> None:
+    """The write fails while the digest's thread reads the same mapped piece: the error
+    comes back only once the thread is done with it (unmapping under it would crash)."""
+    digest = _writer._Digest()
+    with tempfile.TemporaryFile() as spill:
+        spill.write(b"y" * (1 << 20))
+        spill.flush()
+        with pytest.raises(OSError, match="disk full"):
+            _writer._copy(spill, _FailingSink(), digest, 1 << 20)
+    assert digest._pending is None  # waited for
+    digest.close()
 
 
 @pytest.mark.parametrize("fields", [0, 1, 7, 8, 9, 16, 17])
