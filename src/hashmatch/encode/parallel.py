@@ -12,7 +12,8 @@ in reading order and writes them, so the outputs are byte for byte those of one 
   mask, exactly what a single encoder would compute;
 * at most ``2 * workers`` pieces are in flight, and ``workers`` more held back to be
   cut small at the end of the source (:func:`_tail_cut`): a fast reader waits for the
-  encoders instead of loading the file.
+  encoders instead of loading the file. Where the source tells how much of it is left,
+  pieces are held only near its end, so the first worker starts on the first piece.
 
 On Linux the workers are *forked* from the caller once its encoder is built: they start
 with every module imported and inherit the encoder (keys, tables, memos) copy-on-write,
@@ -47,7 +48,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ from hashmatch.encode.sources.chunk import Chunk
 from hashmatch.schema.model import ResolvedMapping, Schema
 
 AnyChunk = Chunk | ArrowChunk
+#: A source's progress: units read so far and units in all (None when unknown).
+Progress = Callable[[], tuple[int, int | None]]
 _IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: one encoding, one waiting
 #: Pooled runs hand out pieces of ``chunk_rows / workers`` rows (memory: about 3 chunks,
 #: with the pieces held for the tail), at least this many. Every piece costs the encoder
@@ -149,11 +152,14 @@ def encode_chunks(
     encoder: ChunkEncoder,
     setup: EncoderSetup,
     workers: int,
+    progress: Progress | None = None,
 ) -> Generator[tuple[AnyChunk, EncodedChunk]]:
     """Each chunk with its encodings, in the order of ``chunks``.
 
     ``encoder`` (the caller's) encodes in this process when one worker is asked for or
     there is only one chunk; it also keeps the record ids seen, for the workers' chunks.
+    ``progress`` (the source's: units read, units in all or None) lets the pool tell the
+    end of the source coming (:func:`_tail_cut`).
     """
     first = next(chunks, None)
     if first is None:
@@ -163,20 +169,43 @@ def encode_chunks(
         for chunk in chain([first], [] if second is None else [second], chunks):
             yield chunk, encoder.encode(chunk)
         return
-    pieces = _tail_cut(chain([first, second], chunks), workers)
+    pieces = _tail_cut(chain([first, second], chunks), workers, progress)
     yield from _pooled(pieces, encoder, setup, workers)
 
 
-def _tail_cut(chunks: Iterator[AnyChunk], workers: int) -> Iterator[AnyChunk]:
+def _tail_cut(
+    chunks: Iterator[AnyChunk], workers: int, progress: Progress | None = None
+) -> Iterator[AnyChunk]:
     """``chunks`` in order, the last ``workers`` of them each cut in ``_TAIL_CUTS``: the
-    workers then take small pieces at the end and finish together."""
+    workers then take small pieces at the end and finish together.
+
+    Finding the last ones means holding ``workers`` chunks back, which at the start
+    would keep the workers waiting while the caller reads them (about 0.1 s on two
+    workers). With ``progress``, a chunk goes on at once while far more than ``workers``
+    chunks' worth of the source is left: only the end is held. A wrong guess (rows of
+    uneven length) only cuts fewer pieces small; the outputs never depend on the cuts.
+    """
     held: deque[AnyChunk] = deque()
-    for chunk in chunks:
+    for seen, chunk in enumerate(chunks, start=1):
+        if not held and progress is not None and _far_from_end(progress, seen, workers):
+            yield chunk
+            continue
         held.append(chunk)
         if len(held) > workers:
             yield held.popleft()
     for chunk in held:
         yield from chunk.cut(_TAIL_CUTS)
+
+
+def _far_from_end(progress: Progress, chunks_seen: int, workers: int) -> bool:
+    """Whether more than ``workers + 1`` chunks' worth of the source is left, at the size
+    of the chunks seen so far (False when the source does not know its size). The units
+    done run ahead of the chunks seen (readers read ahead; :func:`encode_chunks` reads
+    two chunks before the first is seen here), which only makes a chunk look larger."""
+    done, total = progress()
+    if total is None or done <= 0:
+        return False
+    return total - done > (workers + 1) * done / chunks_seen
 
 
 def _pooled(

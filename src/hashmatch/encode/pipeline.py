@@ -558,6 +558,7 @@ class _Run:
             self.encoder,
             setup,
             self._workers,
+            progress=self.source.progress,
         )
         with closing(encoded_chunks):
             for chunk, encoded in encoded_chunks:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -350,6 +351,32 @@ def test_the_last_pieces_are_cut_small_in_order() -> None:
     assert flat == [*range(100, 105), *range(1, 23)]
     assert [len(piece.rows) for piece in pieces[5:]] == [5, 5, 5, 5]
     assert pieces[5].bad_rows == bad[:1] and pieces[-1].bad_rows == bad[1:]
+
+
+def test_a_source_that_knows_its_size_hands_on_its_first_chunks_at_once() -> None:
+    """With the source's progress, chunks far from the end are not held back (the workers
+    start on the first one); the end is still held and cut, every row once, in order."""
+    chunks = [Chunk([[str(n)] for n in range(10 * i, 10 * i + 10)],
+                    list(range(10 * i, 10 * i + 10))) for i in range(10)]
+    pulled = 0
+
+    def source() -> Iterator[Chunk]:
+        nonlocal pulled
+        for chunk in chunks:
+            pulled += 1
+            yield chunk
+
+    def progress() -> tuple[int, int | None]:  # 100 bytes a chunk, 1,000 in all
+        return 100 * pulled, 1000
+
+    cut = parallel._tail_cut(source(), workers=2, progress=progress)
+    assert next(cut) is chunks[0] and pulled == 1  # not three chunks read first
+    rest = list(cut)
+    assert [n for piece in [chunks[0], *rest] for n in _numbers(piece)] == list(range(100))
+    assert len(rest) == 9 - 2 + 2 * parallel._TAIL_CUTS  # the last two cut in four
+    assert list(parallel._tail_cut(iter(chunks), 2, lambda: (100, None))) == [
+        *chunks[:8], *(p for c in chunks[8:] for p in c.cut(parallel._TAIL_CUTS))
+    ]  # a size unknown: held from the start, as before
 
 
 def test_a_cut_table_factors_only_its_own_values() -> None:
