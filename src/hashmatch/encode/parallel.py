@@ -180,10 +180,10 @@ def _tail_cut(
     workers then take small pieces at the end and finish together.
 
     Finding the last ones means holding ``workers`` chunks back, which at the start
-    would keep the workers waiting while the caller reads them (about 0.1 s on two
-    workers). With ``progress``, a chunk goes on at once while far more than ``workers``
-    chunks' worth of the source is left: only the end is held. A wrong guess (rows of
-    uneven length) only cuts fewer pieces small; the outputs never depend on the cuts.
+    keeps the workers waiting while the caller reads them. With ``progress``, a chunk
+    goes on at once while more than ``workers + 1`` chunks' worth of the source is left
+    (:func:`_far_from_end`): only the end is held. A wrong guess (rows of uneven length)
+    only cuts fewer pieces small; the outputs never depend on the cuts.
     """
     held: deque[AnyChunk] = deque()
     for seen, chunk in enumerate(chunks, start=1):
