@@ -11,6 +11,7 @@ import pytest
 from hashmatch.link.threshold import (
     FALLBACK_THRESHOLD,
     OWN_VALLEY_MIN_SCORES,
+    OWN_VALLEY_PROMINENCE,
     ThresholdChoice,
     _choose,
     choose_threshold,
@@ -24,6 +25,7 @@ from hashmatch.link.threshold import (
 LARGE = Path(__file__).parents[2] / "data" / "threshold" / "s500k_histograms.json"
 #: Histograms of one party deduplicated alone under 10 secrets (see the file's "_about").
 DEDUP = LARGE.with_name("dedup5000_histograms.json")
+SMALL_MODE = LARGE.with_name("s500k_histograms_small_mode.json")
 
 
 def mixture(seed: int = 0, matches: int = 2000) -> np.ndarray:
@@ -199,7 +201,7 @@ def test_a_party_pair_whose_matches_the_pooled_threshold_cuts_off_gets_its_own_v
     assert (pooled.method, round(pooled.value, 2)) == ("valley", doc["chosen"])
     own = {name: own_valley(pooled, counts) for name, counts in doc["pairs"].items()}
     assert sorted(name for name, v in own.items() if v is not None) == [
-        "crm ~ callcentre", "crm ~ catalogue", "crm ~ partner"]
+        "catalogue ~ partner", "crm ~ callcentre", "crm ~ catalogue", "crm ~ partner"]
     valley = own["crm ~ catalogue"]
     assert valley is not None and round(valley.value, 2) == 0.69
     assert valley.between > valley.above > 0
@@ -207,14 +209,51 @@ def test_a_party_pair_whose_matches_the_pooled_threshold_cuts_off_gets_its_own_v
     assert tail is not None and round(tail.value, 2) == 0.75 and tail.above > tail.between > 0
     assert pair_threshold(pooled, doc["pairs"]["crm ~ catalogue"]) == valley.value
     assert pair_threshold(pooled, doc["pairs"]["callcentre ~ partner"]) == pooled.value
-    assert pair_threshold(pooled, doc["pairs"]["catalogue ~ partner"]) == pooled.value
+    # names and a birth year only: a match mode at 0.66 (prominence 0.3-1 once smoothed)
+    assert pair_threshold(pooled, doc["pairs"]["catalogue ~ partner"]) == pytest.approx(0.59)
     note = valley.describe("crm ~ catalogue")
     assert note.startswith("crm ~ catalogue: ") and "0.69" in note and "0.86" in note
     # a threshold the user gave, or one low enough for every pair: every pair keeps it
     explicit = ThresholdChoice.explicit(0.86, np.zeros(0, np.float32))
-    low = _choose(edges, np.asarray(doc["pairs"]["crm ~ catalogue"], np.int64))
+    low = _choose(edges, np.asarray(doc["pairs"]["catalogue ~ partner"], np.int64),
+                  min_prominence=OWN_VALLEY_PROMINENCE)  # 0.59, the lowest own valley
     for choice in (explicit, low):
         assert all(own_valley(choice, c) is None for c in doc["pairs"].values())
+
+
+def test_a_small_match_mode_among_millions_of_scores_is_a_mode() -> None:
+    """callcentre ~ catalogue at 969,205 records: its matches are a bump at 0.79 (3,437
+    scores over 1,090 at 0.76) on 11.5M namesake scores, too weak a mode for the pooled
+    choice (the pair alone reads as unimodal), strong enough for its own valley: 0.69,
+    where the pooled 0.86 accepted 30 of its pairs."""
+    doc = json.loads(SMALL_MODE.read_text())
+    edges = np.linspace(0.0, 1.0, 101)
+    pooled = _choose(edges, np.asarray(doc["pooled_counts"], np.int64))
+    counts = np.asarray(doc["pairs"]["callcentre ~ catalogue"], np.int64)
+    assert _choose(edges, counts).method == "fallback-unimodal"
+    valley = own_valley(pooled, counts)
+    assert valley is not None and round(valley.value, 2) == 0.69
+    assert valley.between > 1000 * valley.above
+    # the pairs whose match mode is strong or missing are as before
+    own = {name: own_valley(pooled, c) for name, c in doc["pairs"].items()}
+    assert own["callcentre ~ partner"] is None
+    assert round(own["crm ~ catalogue"].value, 2) == 0.69  # type: ignore[union-attr]
+
+
+def test_a_weak_bump_below_the_non_matches_mode_is_no_match_mode() -> None:
+    """Without its matches, the same pair's histogram still has a weak bump at 0.25 (pairs
+    sharing fewer fields), below the non-matches' mode: no cut between the two (it would
+    link nearly every candidate)."""
+    doc = json.loads(SMALL_MODE.read_text())
+    edges = np.linspace(0.0, 1.0, 101)
+    pooled = _choose(edges, np.asarray(doc["pooled_counts"], np.int64))
+    counts = np.asarray(doc["pairs"]["callcentre ~ catalogue"], np.int64)
+    no_matches = counts.copy()
+    no_matches[70:] = np.minimum(no_matches[70:], no_matches[70])  # the tail, falling
+    no_matches[70:] = (no_matches[70] * 0.8 ** np.arange(30)).astype(np.int64)
+    weak = _choose(edges, no_matches, min_prominence=OWN_VALLEY_PROMINENCE)
+    assert weak.method == "valley" and weak.modes[0] < 0.3 < weak.modes[1] < 0.45
+    assert own_valley(pooled, no_matches) is None
 
 
 def test_one_bimodal_pair_keeps_the_pooled_threshold() -> None:
