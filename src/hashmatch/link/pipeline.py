@@ -65,7 +65,7 @@ from hashmatch.link.quality import estimate_quality
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.solve import SolveStats, solve_one_to_one
+from hashmatch.link.solve import SolveStats, mutual_best, solve_one_to_one
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold, pair_threshold
 
 __all__ = [
@@ -418,12 +418,15 @@ class SolvedJob:
 
 
 def solve_job(i: Indices, j: Indices, score: Scores, cut: float, same_party: bool) -> SolvedJob:
-    """The pairs of one party pair at or above ``cut``, solved one-to-one unless within
-    one party (the solver depends only on the set of pairs, not on their order)."""
+    """The pairs of one party pair at or above ``cut``, cut to the mutual best of their
+    rows and solved one-to-one unless within one party (the result depends only on the
+    set of pairs, not on their order)."""
     accept = score >= cut
     i, j, s = i[accept], j[accept], score[accept]
     solve_stats = None
     if not same_party:
+        best = mutual_best(i, j, s)
+        i, j, s = i[best], j[best], s[best]
         keep, solve_stats = solve_one_to_one(i, j, s, threshold=cut)
         i, j, s = i[keep], j[keep], s[keep]
     return SolvedJob(i, j, s, int(accept.sum()), solve_stats)

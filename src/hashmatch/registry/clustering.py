@@ -26,7 +26,7 @@ from hashmatch.link.pipeline import (
 )
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.solve import solve_one_to_one
+from hashmatch.link.solve import mutual_best, solve_one_to_one
 from hashmatch.registry.records import Layout, RecordSet
 
 __all__ = ["Rules", "cluster_scope", "scorer_for"]
@@ -76,10 +76,14 @@ def cluster_scope(
     hi: npt.NDArray[np.int64],
     score: npt.NDArray[np.float32],
     rules: Rules,
+    best: npt.NDArray[np.bool_] | None = None,
 ) -> list[list[int]]:
     """Clusters (lists of record numbers) of the scope records in ``parties`` (one
     :class:`RecordSet` per party, named ``names``, rows in record-number order), from the
-    edges ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut)."""
+    edges ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut).
+    ``best`` marks the cross-party edges among the mutual best of their rows, found over
+    each row's every stored edge; without it, over the edges given (a scope closed under
+    every edge)."""
     rids = np.concatenate([p.rids for p in parties]) if parties else np.zeros(0, np.int64)
     party_of = np.concatenate([np.full(len(p.rids), k) for k, p in enumerate(parties)]) \
         if parties else np.zeros(0, np.int64)
@@ -95,9 +99,12 @@ def cluster_scope(
     keep = np.ones(len(score), bool)
     for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True) if x != y}:
         sel = np.flatnonzero((pa == a) & (pb == b))
+        # As a batch link does (hashmatch.link.pipeline.solve_job); the scope holds every
+        # edge of its records, so each row's best are those of all its edges.
+        sel = sel[mutual_best(ra[sel], rb[sel], score[sel])] if best is None else sel[best[sel]]
         kept, _ = solve_one_to_one(ra[sel], rb[sel], score[sel],
                                    threshold=rules.cut(names[a], names[b]))
-        keep[sel[~kept]] = False
+        keep[np.setdiff1d(np.flatnonzero((pa == a) & (pb == b)), sel[kept])] = False
     scorer = scorer_for(parties[0].header, parties) if parties else None
     labels, _ = merge_entities(
         [len(p.rids) for p in parties], pa[keep], ra[keep], pb[keep], rb[keep], score[keep],

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from hashmatch.link.solve import _hungarian, greedy_assign, solve_one_to_one
+from hashmatch.link.solve import _hungarian, greedy_assign, mutual_best, solve_one_to_one
 
 
 def arrays(pairs: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,3 +94,21 @@ def test_hungarian_is_a_minimum_cost_assignment() -> None:
     cols = _hungarian(cost)
     assert sorted(cols.tolist()) == [0, 1, 2]
     assert cost[np.arange(3), cols].sum() == 5.0
+
+
+def test_mutual_best_keeps_a_pair_among_the_best_of_both_its_rows() -> None:
+    """Row 0 of the left party has three candidates; its third-best pair is out even
+    though it is the best of its right row. Ties count alike (two pairs scoring the same
+    are both the best), and the mask does not depend on the order of the pairs."""
+    i = np.array([0, 0, 0, 1, 2, 2])
+    j = np.array([0, 1, 2, 3, 4, 5])
+    s = np.array([0.9, 0.8, 0.7, 0.6, 0.75, 0.75], np.float32)
+    assert mutual_best(i, j, s, best=2).tolist() == [True, True, False, True, True, True]
+    assert mutual_best(i, j, s, best=1).tolist() == [True, False, False, True, True, True]
+    order = np.array([5, 2, 0, 4, 1, 3])
+    assert mutual_best(i[order], j[order], s[order], best=2).tolist() == \
+        mutual_best(i, j, s, best=2)[order].tolist()
+    # the right row's side counts too: row 0 of the right party is row 0's and row 3's best
+    i2, j2 = np.array([0, 3, 4]), np.array([0, 0, 0])
+    s2 = np.array([0.9, 0.8, 0.7], np.float32)
+    assert mutual_best(i2, j2, s2, best=2).tolist() == [True, True, False]
