@@ -65,7 +65,7 @@ from hashmatch.link.quality import estimate_quality
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.solve import SolveStats, mutual_best, solve_one_to_one
+from hashmatch.link.solve import SolveStats, solve_party_pair
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold, pair_threshold
 
 __all__ = [
@@ -425,9 +425,7 @@ def solve_job(i: Indices, j: Indices, score: Scores, cut: float, same_party: boo
     i, j, s = i[accept], j[accept], score[accept]
     solve_stats = None
     if not same_party:
-        best = mutual_best(i, j, s)
-        i, j, s = i[best], j[best], s[best]
-        keep, solve_stats = solve_one_to_one(i, j, s, threshold=cut)
+        keep, solve_stats = solve_party_pair(i, j, s, threshold=cut)
         i, j, s = i[keep], j[keep], s[keep]
     return SolvedJob(i, j, s, int(accept.sum()), solve_stats)
 

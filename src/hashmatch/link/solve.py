@@ -45,7 +45,7 @@ from hashmatch._types import Indices, Scores
 from hashmatch.link.graph import lone_pairs, pair_components
 
 __all__ = ["EXACT_MAX_ROWS", "MUTUAL_BEST", "SolveStats", "greedy_assign", "mutual_best",
-           "solve_one_to_one"]
+           "solve_one_to_one", "solve_party_pair"]
 
 #: A pair is solved only when it is among the best this many of each of its rows.
 MUTUAL_BEST = 2
@@ -83,6 +83,20 @@ def mutual_best(
     """
     i, j, score = _check(i, j, score)
     return (_outscored(i, score) < best) & (_outscored(j, score) < best)
+
+
+def solve_party_pair(
+    i: Indices, j: Indices, score: Scores, *, threshold: float
+) -> tuple[npt.NDArray[np.bool_], SolveStats]:
+    """The pairs a link keeps of one party pair's accepted pairs: the :func:`mutual_best`
+    of their rows, solved one-to-one (:func:`solve_one_to_one`); the mask over all of
+    them, and the solver's statistics over the mutual best."""
+    i, j, score = _check(i, j, score)
+    best = np.flatnonzero(mutual_best(i, j, score))
+    kept, stats = solve_one_to_one(i[best], j[best], score[best], threshold=threshold)
+    keep = np.zeros(len(i), np.bool_)
+    keep[best[kept]] = True
+    return keep, stats
 
 
 def _outscored(rows: Indices, score: Scores) -> npt.NDArray[np.int64]:

@@ -26,8 +26,8 @@ from hashmatch.link.pipeline import (
 )
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.solve import mutual_best, solve_one_to_one
-from hashmatch.registry.records import Layout, RecordSet
+from hashmatch.link.solve import solve_party_pair
+from hashmatch.registry.records import Layout, Locator, RecordSet
 
 __all__ = ["Rules", "cluster_scope", "scorer_for"]
 
@@ -76,35 +76,24 @@ def cluster_scope(
     hi: npt.NDArray[np.int64],
     score: npt.NDArray[np.float32],
     rules: Rules,
-    best: npt.NDArray[np.bool_] | None = None,
 ) -> list[list[int]]:
     """Clusters (lists of record numbers) of the scope records in ``parties`` (one
     :class:`RecordSet` per party, named ``names``, rows in record-number order), from the
-    edges ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut).
-    ``best`` marks the cross-party edges among the mutual best of their rows, found over
-    each row's every stored edge; without it, over the edges given (a scope closed under
-    every edge)."""
+    edges ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut)."""
     rids = np.concatenate([p.rids for p in parties]) if parties else np.zeros(0, np.int64)
-    party_of = np.concatenate([np.full(len(p.rids), k) for k, p in enumerate(parties)]) \
-        if parties else np.zeros(0, np.int64)
-    row_of = np.concatenate([np.arange(len(p.rids)) for p in parties]) \
-        if parties else np.zeros(0, np.int64)
-    order = np.argsort(rids)
-    pos_lo = order[np.searchsorted(rids[order], lo)]
-    pos_hi = order[np.searchsorted(rids[order], hi)]
-    pa, ra, pb, rb = party_of[pos_lo], row_of[pos_lo], party_of[pos_hi], row_of[pos_hi]
+    where = Locator(parties)
+    (pa, ra), (pb, rb) = where(lo), where(hi)
     swap = pa > pb  # the smaller party index on the left, as a batch link orders jobs
     pa, pb = np.where(swap, pb, pa), np.where(swap, pa, pb)
     ra, rb = np.where(swap, rb, ra), np.where(swap, ra, rb)
     keep = np.ones(len(score), bool)
     for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True) if x != y}:
         sel = np.flatnonzero((pa == a) & (pb == b))
-        # As a batch link does (hashmatch.link.pipeline.solve_job); the scope holds every
-        # edge of its records, so each row's best are those of all its edges.
-        sel = sel[mutual_best(ra[sel], rb[sel], score[sel])] if best is None else sel[best[sel]]
-        kept, _ = solve_one_to_one(ra[sel], rb[sel], score[sel],
+        # As a batch link (hashmatch.link.pipeline.solve_job); the scope holds every edge
+        # of its records, so each row's mutual best are those of all its edges.
+        kept, _ = solve_party_pair(ra[sel], rb[sel], score[sel],
                                    threshold=rules.cut(names[a], names[b]))
-        keep[np.setdiff1d(np.flatnonzero((pa == a) & (pb == b)), sel[kept])] = False
+        keep[sel[~kept]] = False
     scorer = scorer_for(parties[0].header, parties) if parties else None
     labels, _ = merge_entities(
         [len(p.rids) for p in parties], pa[keep], ra[keep], pb[keep], rb[keep], score[keep],

@@ -7,7 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from hashmatch.link.solve import _hungarian, greedy_assign, mutual_best, solve_one_to_one
+from hashmatch.link.solve import (
+    _hungarian,
+    greedy_assign,
+    mutual_best,
+    solve_one_to_one,
+    solve_party_pair,
+)
 
 
 def arrays(pairs: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,3 +118,15 @@ def test_mutual_best_keeps_a_pair_among_the_best_of_both_its_rows() -> None:
     i2, j2 = np.array([0, 3, 4]), np.array([0, 0, 0])
     s2 = np.array([0.9, 0.8, 0.7], np.float32)
     assert mutual_best(i2, j2, s2, best=2).tolist() == [True, True, False]
+
+
+def test_a_party_pairs_kept_pairs_are_its_mutual_best_solved() -> None:
+    """solve_party_pair keeps what solve_one_to_one keeps of the mutual best, and
+    nothing outside them: row 0's third candidate (the best of its right row, 2) is out,
+    so row 1 gets right row 2."""
+    i = np.array([0, 0, 0, 1])
+    j = np.array([0, 1, 2, 2])
+    s = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+    keep, stats = solve_party_pair(i, j, s, threshold=0.5)
+    assert keep.tolist() == [True, False, False, True]
+    assert stats.pairs_in == 3  # the solver saw the mutual best only
