@@ -65,7 +65,7 @@ from hashmatch.link.quality import estimate_quality
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.solve import SolveStats, solve_party_pair
+from hashmatch.link.solve import SolveStats, TieKeys, solve_party_pair, tie_keys
 from hashmatch.link.threshold import ThresholdChoice, choose_threshold, pair_threshold
 
 __all__ = [
@@ -357,7 +357,7 @@ def link_encodings(
                                      minhash) for a, b in jobs]
         timings["threshold"] = time.perf_counter() - t0
 
-    solved = _solve_all(jobs, scored, cuts, timings)
+    solved = _solve_all(parties, jobs, scored, cuts, timings)
     result = merge_solved(
         parties, infos, jobs, scored, solved, cuts, choice, scorer, dedup, conflict_margin,
         meter, scores, timings,
@@ -391,6 +391,7 @@ class Engine(Protocol):
 
 
 def _solve_all(
+    parties: Sequence[Encoding],
     jobs: Sequence[tuple[int, int]],
     scored: Sequence[_Scored],
     cuts: Sequence[float],
@@ -398,8 +399,9 @@ def _solve_all(
 ) -> list[SolvedJob]:
     """One-to-one solving of every party pair at its cut."""
     t0 = time.perf_counter()
+    keys = [tie_keys(p.row_tokens) for p in parties]
     solved = [
-        solve_job(job.i, job.j, job.score, cut, a == b)
+        solve_job(job.i, job.j, job.score, cut, a == b, (keys[a], keys[b]))
         for (a, b), job, cut in zip(jobs, scored, cuts, strict=True)
     ]
     timings["solve"] = time.perf_counter() - t0
@@ -417,15 +419,18 @@ class SolvedJob:
     solve_stats: SolveStats | None
 
 
-def solve_job(i: Indices, j: Indices, score: Scores, cut: float, same_party: bool) -> SolvedJob:
+def solve_job(i: Indices, j: Indices, score: Scores, cut: float, same_party: bool,
+              keys: tuple[TieKeys, TieKeys]) -> SolvedJob:
     """The pairs of one party pair at or above ``cut``, cut to the mutual best of their
-    rows and solved one-to-one unless within one party (the result depends only on the
-    set of pairs, not on their order)."""
+    rows and solved one-to-one unless within one party (``keys``: the two parties' tie
+    keys, :func:`~hashmatch.link.solve.tie_keys`; the result depends only on the set of
+    pairs and the rows' tokens, not on their order)."""
     accept = score >= cut
     i, j, s = i[accept], j[accept], score[accept]
     solve_stats = None
     if not same_party:
-        keep, solve_stats = solve_party_pair(i, j, s, threshold=cut)
+        keep, solve_stats = solve_party_pair(i, j, s, threshold=cut,
+                                             key_i=keys[0][i], key_j=keys[1][j])
         i, j, s = i[keep], j[keep], s[keep]
     return SolvedJob(i, j, s, int(accept.sum()), solve_stats)
 
@@ -585,7 +590,8 @@ def _link_probabilistic(
         conflict_margin = probability_conflict_margin(choice)
     cuts = [choice.value] * len(jobs)
     result = merge_solved(
-        parties, infos, jobs, scored, _solve_all(jobs, scored, cuts, timings), cuts, choice,
+        parties, infos, jobs, scored, _solve_all(parties, jobs, scored, cuts, timings),
+        cuts, choice,
         scorer, dedup, conflict_margin, meter, pool.scores(), timings,
     )
     return describe_model(with_lookalikes(result, parties, infos, jobs, scored), scorer, choice)

@@ -26,12 +26,17 @@ the *set* of input pairs, never on their order.
 
 Before solving, a link keeps of a party pair's accepted pairs only the *mutual best*
 (:func:`mutual_best`): a pair that fewer than :data:`MUTUAL_BEST` pairs of each of its
-rows outscore (ties count alike). A one-to-one solve rarely wants more: a party pair
-that shares only names and a birth year accepts several namesakes per row, and the cut
-leaves them out before they can be chosen. Against the truth it costs nothing and gains
-a little where namesakes crowd (969,205 records: F1 0.9050 -> 0.9069; benchmarks/
-README.md, "Fewer edges"). It is also the graph an entity registry could re-cluster
-from instead of every stored edge (not done yet: see there).
+rows outscore. A one-to-one solve rarely wants more: a party pair that shares only names
+and a birth year accepts several namesakes per row, and the cut leaves them out before
+they can be chosen. Against the truth it costs nothing and gains a little where
+namesakes crowd (969,205 records: F1 0.9050 -> 0.9069; benchmarks/README.md, "Fewer
+edges"). Equal scores are told apart by the partner rows' *tie keys*
+(:func:`tie_keys`, from their row tokens), never by row numbers: namesakes with
+identical fields score exactly alike, and counted alike they would all stay "best" and
+chain the graph; ordered by row number, a registry (which numbers rows its own way)
+would mark other pairs than a batch link. So the mutual best depend only on the set of
+pairs and their rows' tokens, and an entity registry re-clusters from the mutual-best
+graph alone (:mod:`hashmatch.registry.scope`).
 """
 
 from __future__ import annotations
@@ -41,11 +46,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch._types import Indices, Scores
+from hashmatch._types import Indices, RowTokens, Scores
 from hashmatch.link.graph import lone_pairs, pair_components
 
 __all__ = ["EXACT_MAX_ROWS", "MUTUAL_BEST", "SolveStats", "greedy_assign", "mutual_best",
-           "solve_one_to_one", "solve_party_pair"]
+           "solve_one_to_one", "solve_party_pair", "tie_keys"]
 
 #: A pair is solved only when it is among the best this many of each of its rows.
 MUTUAL_BEST = 2
@@ -70,48 +75,82 @@ class SolveStats:
     components_greedy: int  # contested components too large for the exact pass
 
 
+#: A row's tie key: the first bytes of its row token, as an unsigned integer.
+TieKeys = npt.NDArray[np.uint64]
+
+
+def tie_keys(row_tokens: RowTokens) -> TieKeys:
+    """Each row's tie key: the first 8 bytes of its row token, big-endian (row tokens are
+    keyed hashes, so the order is as good as random and the same in every run that sees
+    the row; two rows share a key with odds of 2**-64 a pair, and then tie)."""
+    head = np.ascontiguousarray(np.asarray(row_tokens, np.uint8).reshape(-1, 16)[:, :8])
+    return head.view(">u8").reshape(-1).astype(np.uint64)
+
+
 def mutual_best(
-    i: Indices, j: Indices, score: Scores, best: int = MUTUAL_BEST
+    i: Indices, j: Indices, score: Scores, best: int = MUTUAL_BEST,
+    *, key_i: TieKeys | None = None, key_j: TieKeys | None = None,
 ) -> npt.NDArray[np.bool_]:
     """The pairs that fewer than ``best`` other pairs of row ``i`` *and* of row ``j``
-    outscore (ties count alike, so the mask depends only on the set of pairs).
+    outscore. ``key_i``, ``key_j`` (per pair: the tie keys of its rows) break equal
+    scores: of a row's pairs of equal score, the one whose partner has the smaller key
+    comes first. Without keys, ties count alike. Either way the mask depends only on the
+    set of pairs (and their rows' keys), not on their order or the rows' numbers.
 
     >>> import numpy as np
-    >>> mutual_best(np.array([0, 0, 0, 1]), np.array([0, 1, 2, 2]),
-    ...             np.array([0.9, 0.8, 0.7, 0.95], np.float32), best=2).tolist()
+    >>> i, j = np.array([0, 0, 0, 1]), np.array([0, 1, 2, 2])
+    >>> s = np.array([0.9, 0.8, 0.7, 0.95], np.float32)
+    >>> mutual_best(i, j, s, best=2).tolist()
     [True, True, False, True]
+    >>> same = np.full(3, 0.9, np.float32)  # one row, three namesakes scored alike
+    >>> mutual_best(np.zeros(3, np.int64), np.arange(3), same, best=1).tolist()
+    [True, True, True]
+    >>> mutual_best(np.zeros(3, np.int64), np.arange(3), same, best=1,
+    ...             key_i=np.full(3, 7, np.uint64),
+    ...             key_j=np.array([30, 10, 20], np.uint64)).tolist()
+    [False, True, False]
     """
     i, j, score = _check(i, j, score)
-    return (_outscored(i, score) < best) & (_outscored(j, score) < best)
+    if (key_i is None) != (key_j is None):
+        raise ValueError("give both key_i and key_j, or neither")
+    return (_outscored(i, score, key_j) < best) & (_outscored(j, score, key_i) < best)
 
 
 def solve_party_pair(
-    i: Indices, j: Indices, score: Scores, *, threshold: float
+    i: Indices, j: Indices, score: Scores, *, threshold: float,
+    key_i: TieKeys | None = None, key_j: TieKeys | None = None,
 ) -> tuple[npt.NDArray[np.bool_], SolveStats]:
     """The pairs a link keeps of one party pair's accepted pairs: the :func:`mutual_best`
-    of their rows, solved one-to-one (:func:`solve_one_to_one`); the mask over all of
-    them, and the solver's statistics over the mutual best."""
+    of their rows (ties broken by the tie keys ``key_i``, ``key_j`` of each pair's rows),
+    solved one-to-one (:func:`solve_one_to_one`); the mask over all of them, and the
+    solver's statistics over the mutual best."""
     i, j, score = _check(i, j, score)
-    best = np.flatnonzero(mutual_best(i, j, score))
+    best = np.flatnonzero(mutual_best(i, j, score, key_i=key_i, key_j=key_j))
     kept, stats = solve_one_to_one(i[best], j[best], score[best], threshold=threshold)
     keep = np.zeros(len(i), np.bool_)
     keep[best[kept]] = True
     return keep, stats
 
 
-def _outscored(rows: Indices, score: Scores) -> npt.NDArray[np.int64]:
-    """Per pair, how many pairs of its row score strictly higher."""
+def _outscored(rows: Indices, score: Scores, partner: TieKeys | None
+               ) -> npt.NDArray[np.int64]:
+    """Per pair, how many pairs of its row come first: a higher score, or the same score
+    and a partner of a smaller tie key (``partner``, per pair; ``None``: none do)."""
     out = np.zeros(len(rows), np.int64)
     if not len(rows):
         return out
-    order = np.lexsort((-score.astype(np.float64), rows))
+    neg = -score.astype(np.float64)
+    order = np.lexsort((neg, rows)) if partner is None else np.lexsort((partner, neg, rows))
     r, s = rows[order], score[order]
     index = np.arange(len(r))
     new_row = np.r_[True, r[1:] != r[:-1]]
-    new_score = new_row | np.r_[True, s[1:] != s[:-1]]
+    new_place = new_row | np.r_[True, s[1:] != s[:-1]]
+    if partner is not None:
+        k = np.asarray(partner)[order]
+        new_place |= np.r_[True, k[1:] != k[:-1]]
     row_start = np.maximum.accumulate(np.where(new_row, index, 0))
-    score_start = np.maximum.accumulate(np.where(new_score, index, 0))
-    out[order] = score_start - row_start
+    place_start = np.maximum.accumulate(np.where(new_place, index, 0))
+    out[order] = place_start - row_start
     return out
 
 

@@ -1,12 +1,14 @@
 """Re-cluster a scope of records from its stored edges, exactly as a batch link would.
 
-A batch link keeps, per party pair, the candidate pairs at or above the cut, solves them
-one-to-one (:func:`hashmatch.link.solve.solve_one_to_one`) and merges the kept pairs into
-entities with the conflict rules (:func:`hashmatch.link.entities.merge_entities`). Both
-steps only ever look at pairs connected to each other, so on a *scope* closed under the
-stored edges (every edge of a scope record leads to a scope record) they give the same
-clusters as a batch link of everything would give for those records, up to ties. The
-registry calls this on the scope of each run; everything outside keeps its entities.
+A batch link keeps, per party pair, the candidate pairs at or above the cut, cuts them
+to the mutual best of their rows (:func:`hashmatch.link.solve.mutual_best`), solves
+those one-to-one (:func:`hashmatch.link.solve.solve_one_to_one`) and merges the kept
+pairs into entities with the conflict rules (:func:`hashmatch.link.entities.merge_entities`).
+The solve and the merge only ever look at pairs connected to each other, so on a *scope*
+closed under the mutual-best and within-party edges (:mod:`hashmatch.registry.scope`)
+they give the same clusters as a batch link of everything would give for those records,
+up to ties. The registry calls this on the scope of each run; everything outside keeps
+its entities.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from hashmatch.link.pipeline import (
 )
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
-from hashmatch.link.solve import solve_party_pair
+from hashmatch.link.solve import solve_one_to_one, solve_party_pair, tie_keys
 from hashmatch.registry.records import Layout, Locator, RecordSet
 
 __all__ = ["Rules", "cluster_scope", "scorer_for"]
@@ -76,23 +78,32 @@ def cluster_scope(
     hi: npt.NDArray[np.int64],
     score: npt.NDArray[np.float32],
     rules: Rules,
+    *,
+    best_only: bool = False,
 ) -> list[list[int]]:
     """Clusters (lists of record numbers) of the scope records in ``parties`` (one
     :class:`RecordSet` per party, named ``names``, rows in record-number order), from the
-    edges ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut)."""
+    edges ``(lo, hi, score)`` among them (record numbers, each edge at or above its cut).
+    The edges are every edge of these records, or with ``best_only`` their within-party
+    edges and the cross-party edges already cut to the mutual best (marked over every
+    edge of their rows: :func:`hashmatch.registry.scope.scope_of`)."""
     rids = np.concatenate([p.rids for p in parties]) if parties else np.zeros(0, np.int64)
     where = Locator(parties)
     (pa, ra), (pb, rb) = where(lo), where(hi)
     swap = pa > pb  # the smaller party index on the left, as a batch link orders jobs
     pa, pb = np.where(swap, pb, pa), np.where(swap, pa, pb)
     ra, rb = np.where(swap, rb, ra), np.where(swap, ra, rb)
+    keys = [tie_keys(p.row_tokens) for p in parties]
     keep = np.ones(len(score), bool)
     for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True) if x != y}:
         sel = np.flatnonzero((pa == a) & (pb == b))
-        # As a batch link (hashmatch.link.pipeline.solve_job); the scope holds every edge
-        # of its records, so each row's mutual best are those of all its edges.
-        kept, _ = solve_party_pair(ra[sel], rb[sel], score[sel],
-                                   threshold=rules.cut(names[a], names[b]))
+        cut = rules.cut(names[a], names[b])
+        # as a batch link does (hashmatch.link.pipeline.solve_job)
+        if best_only:
+            kept, _ = solve_one_to_one(ra[sel], rb[sel], score[sel], threshold=cut)
+        else:
+            kept, _ = solve_party_pair(ra[sel], rb[sel], score[sel], threshold=cut,
+                                       key_i=keys[a][ra[sel]], key_j=keys[b][rb[sel]])
         keep[sel[~kept]] = False
     scorer = scorer_for(parties[0].header, parties) if parties else None
     labels, _ = merge_entities(

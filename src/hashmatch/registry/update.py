@@ -69,6 +69,7 @@ from hashmatch.registry.journal import Event, write_events
 from hashmatch.registry.lookalikes import forget_lookalikes, store_lookalikes
 from hashmatch.registry.migrations import upgrade
 from hashmatch.registry.records import Layout, Locator, RecordSet, SnapshotRows, TokenIndex
+from hashmatch.registry.scope import Changes, RecordTable, scope_of
 from hashmatch.registry.state import RegistryState
 from hashmatch.registry.store import Store, open_store
 
@@ -240,7 +241,9 @@ class _Run:
             return result
 
         gone = np.concatenate([d.removed_rids for d in diffs] + [d.changed_rids for d in diffs])
-        seeds = self._forget(gone)
+        index = self._stored_index()  # as read: the removed records still in it
+        table = RecordTable.of({pid: index.records(pid)[:2] for pid in party_ids.values()})
+        dropped = self._forget(gone)
         removed_entities = self._remove_records(np.concatenate([d.removed_rids for d in diffs]))
         self._lap("forgotten")
 
@@ -266,11 +269,16 @@ class _Run:
         else:
             dirty_rids = np.concatenate([s.rids for s in dirty.values()]) if dirty else \
                 np.zeros(0, np.int64)
-            scope_edges, scope_rids = self._scope(distinct(np.concatenate([dirty_rids, seeds])))
+            for party, rids in self.added_rids.items():
+                table = table.with_records(party_ids[party], rids, dirty[party].row_tokens[
+                    np.searchsorted(dirty[party].rids, rids)])
+            changes = Changes(dirty_rids, np.array(sorted(removed_entities), np.int64),
+                              (lo, hi, score), dropped, gone)
+            scope_edges, scope_rids = scope_of(store, table, changes)
             scope_sets = self._load_sets(scope_rids, pool)
         parties = sorted(scope_sets)
         sets = [scope_sets[p] for p in parties]
-        clusters = cluster_scope(parties, sets, *scope_edges, rules)
+        clusters = cluster_scope(parties, sets, *scope_edges, rules, best_only=not fresh)
         result.scope = sum(len(s.rids) for s in sets)
         self._lap("clustered")
 
@@ -393,20 +401,22 @@ class _Run:
 
     # -- forgetting -------------------------------------------------------------------
 
-    def _forget(self, rids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def _forget(self, rids: npt.NDArray[np.int64]
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Drop the edges and look-alike pairs of ``rids`` (removed, or changed: their old
-        encodings; their keys go with the record row); returns their former neighbours
-        (not among ``rids``)."""
+        encodings; their keys go with the record row); returns the edges dropped."""
+        none = np.zeros(0, np.int64)
         if not len(rids):
-            return np.zeros(0, np.int64)
+            return none, none, np.zeros(0, np.float32)
         store = self.store
         store.load_ids(rids.tolist())
-        pairs = store.query(_EDGES_OF.format(columns="lo, hi"))
+        edges = np.array(store.query(_EDGES_OF.format(columns="lo, hi, score")),
+                         np.float64).reshape(-1, 3)
         store.execute("DELETE FROM edges WHERE lo IN (SELECT id FROM tmp_ids)")
         store.execute("DELETE FROM edges WHERE hi IN (SELECT id FROM tmp_ids)")
         forget_lookalikes(store)
-        ends = np.array(pairs, np.int64).reshape(-1)
-        return ids_outside(ends, rids)
+        return (edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64),
+                edges[:, 2].astype(np.float32))
 
     def _remove_records(self, rids: npt.NDArray[np.int64]) -> dict[int, list[tuple[str, bytes]]]:
         """Delete removed records; returns, per earlier entity, the records it lost."""
@@ -567,32 +577,7 @@ class _Run:
             rids, tokens, d.digests[rows], key_rids[mine], keys[mine],
             np.concatenate([d.changed_rids, d.removed_rids])))
 
-    # -- scope ------------------------------------------------------------------------
-
-    def _scope(self, seeds: npt.NDArray[np.int64]
-               ) -> tuple[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
-                                npt.NDArray[np.float32]], npt.NDArray[np.int64]]:
-        """The records connected to ``seeds`` through edges, and the edges among them."""
-        store = self.store
-        seen = set(seeds.tolist())
-        frontier = sorted(seen)
-        edges: dict[tuple[int, int], float] = {}
-        while frontier:
-            store.load_ids(frontier)
-            found = store.query(_EDGES_OF.format(columns="lo, hi, score"))
-            nxt = set()
-            for lo, hi, score in found:
-                edges[(int(lo), int(hi))] = float(score)
-                for end in (int(lo), int(hi)):
-                    if end not in seen:
-                        seen.add(end)
-                        nxt.add(end)
-            frontier = sorted(nxt)
-        keys = sorted(edges)
-        lo = np.array([k[0] for k in keys], np.int64)
-        hi = np.array([k[1] for k in keys], np.int64)
-        score = np.array([edges[k] for k in keys], np.float32)
-        return (lo, hi, score), np.array(sorted(seen), np.int64)
+    # -- the scope's records -----------------------------------------------------------
 
     def _load_sets(self, rids: npt.NDArray[np.int64], have: Mapping[str, RecordSet]
                    ) -> dict[str, RecordSet]:

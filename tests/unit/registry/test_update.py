@@ -98,6 +98,32 @@ def test_month_one_keeps_ids_explains_changes_and_matches_a_batch_link(
     assert abs(incremental - batch) <= 0.002
 
 
+def _partition(found: dict[tuple[str, bytes], str]) -> set[frozenset[tuple[str, bytes]]]:
+    groups: dict[str, set[tuple[str, bytes]]] = {}
+    for record, entity in found.items():
+        groups.setdefault(entity, set()).add(record)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_runs_back_and_forth_cluster_as_a_batch_of_the_same_snapshots(
+        registry_url: str, months: Months, tmp_path: Path) -> None:
+    # a run re-clusters only the records its changes can reach (registry/scope.py);
+    # after each run, in either direction, the records fall into the very entities a
+    # batch of the same snapshots draws at the same cuts
+    first = update(registry_url, months.month0)
+    batches = {}
+    for name, files in (("month0", months.month0), ("month1", months.month1)):
+        batch = str(tmp_path / f"{name}.db")
+        update(batch, files, threshold=first.threshold)
+        batches[name] = _partition(record_map(batch))
+    assert _partition(record_map(registry_url)) == batches["month0"]
+    for name, files in (("month1", months.month1), ("month0", months.month0),
+                        ("month1", months.month1)):
+        run = update(registry_url, files)
+        assert 0 < run.scope < sum(sum(p.values()) for p in run.parties.values())
+        assert _partition(record_map(registry_url)) == batches[name], name
+
+
 def test_a_delta_run_equals_the_full_snapshot(registry_url: str, months: Months,
                                               tmp_path: Path) -> None:
     update(registry_url, months.month0)

@@ -87,6 +87,7 @@ from hashmatch.link.pipeline import (
 from hashmatch.link.relationships import Relationships
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
+from hashmatch.link.solve import TieKeys, tie_keys
 
 __all__ = ["CONNECT_TIMEOUT", "DaskEngine", "DaskEngineError", "dask_client"]
 
@@ -318,8 +319,9 @@ class _Link:
         self.timings["threshold"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
+        keys = [self.client.scatter(tie_keys(p.row_tokens)) for p in self.parties]
         solved: list[SolvedJob] = self.client.gather([
-            self.submit(_solve, rs, cut, a == b)
+            self.submit(_solve, rs, cut, a == b, keys[a], keys[b])
             for (a, b), rs, cut in zip(self.jobs, results, cuts, strict=True)
         ])
         scored = self._scored(tables, summaries)
@@ -614,15 +616,17 @@ def _select_lookalikes(result: _Ranges, shipped: tuple[LookalikeFilter, list[Any
     return pick.select(a, result.i, b, result.j, entities)
 
 
-def _solve(results: Sequence[_Ranges], cut: float, same_party: bool) -> SolvedJob:
-    """One party pair's pairs (in chunk order, as locally) solved at its cut."""
+def _solve(results: Sequence[_Ranges], cut: float, same_party: bool,
+           key_a: TieKeys, key_b: TieKeys) -> SolvedJob:
+    """One party pair's pairs (in chunk order, as locally) solved at its cut (``key_a``,
+    ``key_b``: the two parties' tie keys)."""
     if not results:
         empty = np.zeros(0, np.int64)
-        return solve_job(empty, empty, np.zeros(0, np.float32), cut, same_party)
+        return solve_job(empty, empty, np.zeros(0, np.float32), cut, same_party, (key_a, key_b))
     if len(results) == 1:
         r = results[0]
-        return solve_job(r.i, r.j, r.score, cut, same_party)
+        return solve_job(r.i, r.j, r.score, cut, same_party, (key_a, key_b))
     i = np.concatenate([r.i for r in results])
     j = np.concatenate([r.j for r in results])
     s = np.concatenate([r.score for r in results])
-    return solve_job(i, j, s, cut, same_party)
+    return solve_job(i, j, s, cut, same_party, (key_a, key_b))
