@@ -33,21 +33,26 @@ def parties(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _link(root: Path, scoring: str) -> tuple[float, float, tuple[int, int], Path]:
+def _link(root: Path, scoring: str
+          ) -> tuple[float, tuple[float, float], tuple[int, int], Path]:
     out = root / f"results-{scoring}"
     link_files(sorted(root.glob("*.hme")), out, dedup=True, scoring=scoring)
     lookups = sorted(root.glob("*.lookup"))
     truth = root / "parties" / "truth.csv"
     report = evaluate(out, truth, lookups)
     twins = twins_kept_apart(out, truth, root / "parties" / "twins.csv", lookups)
-    return report.f1, report.precision, (twins.kept, twins.pairs), out
+    return report.f1, (report.precision, report.recall), (twins.kept, twins.pairs), out
 
 
 def test_fs_links_small_synthetic_parties_at_least_as_well_as_dice(parties: Path) -> None:
-    fs_f1, fs_precision, (kept, twins), out = _link(parties, "fs")
+    fs_f1, (fs_precision, fs_recall), (kept, twins), out = _link(parties, "fs")
     dice_f1, _, _, _ = _link(parties, "dice")
     assert fs_f1 >= 0.95, f"fs F1 {fs_f1:.4f}"
     assert fs_f1 >= dice_f1 - 0.005, f"fs F1 {fs_f1:.4f}, dice {dice_f1:.4f}"
     assert kept >= 0.9 * twins, f"twins kept apart {kept} of {twins}"
     estimated = json.loads((out / "report.json").read_text())["estimated"]
+    # estimated on the output's pairs, without labels. Recall is relative to the matches
+    # blocking proposed: at 1,500 people it misses 3.4% of them, which the estimate
+    # cannot see (0.02 holds from 3,000 people on: benchmarks/README.md)
     assert abs(estimated["precision"] - fs_precision) <= 0.02
+    assert abs(estimated["recall"] - fs_recall) <= 0.03, (estimated["recall"], fs_recall)

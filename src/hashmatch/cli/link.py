@@ -278,10 +278,13 @@ def render(result: LinkResult, out_dir: Path, console: Console) -> None:
     if result.estimated is not None:
         est = result.estimated
         console.print(
-            f"estimated without labels (candidates, before one-to-one solving): precision "
-            f"{est['precision']:.3f}, recall {est['recall']:.3f}, F1 {est['f1']:.3f}",
+            f"estimated without labels (the pairs of records linked; recall among the "
+            f"matches blocking proposed): precision {est['precision']:.3f}, recall "
+            f"{est['recall']:.3f}, F1 {est['f1']:.3f}",
             markup=False,
         )
+        console.print("  against the threshold (the candidates, before one-to-one solving):",
+                      markup=False)
         console.print(
             "  threshold  " + "  ".join(f"{p['threshold']:>5.2f}" for p in est["curve"]),
             markup=False,

@@ -61,7 +61,7 @@ from hashmatch.link.fs_scorer import ProbabilisticScorer
 from hashmatch.link.inputs import Encoding, as_encoding, file_info, info_of, tokens_digest
 from hashmatch.link.lookalikes import find_lookalikes
 from hashmatch.link.memory import DEFAULT_CHUNK_PAIRS, MemoryBudget
-from hashmatch.link.quality import estimate_quality
+from hashmatch.link.quality import estimate_quality, linked_pairs
 from hashmatch.link.result import LinkResult, PairLinkStats, PartyInfo
 from hashmatch.link.scorer import PairScorer
 from hashmatch.link.scoring import ScoringConfig
@@ -616,9 +616,31 @@ def describe_model(
     for key, patterns in scorer.patterns.items():
         vectors = decode_patterns(patterns.codes, scorer.spec.radix)
         groups.append((scorer.models[key].probability(vectors), patterns.counts))
-    result.estimated = estimate_quality(groups, choice.value)
+    result.estimated = estimate_quality(groups, choice.value,
+                                        _output_probabilities(result, scorer))
     result.explanations = explain_pairs(scorer, result.pairs)
     return result
+
+
+def _output_probabilities(
+    result: LinkResult, scorer: ProbabilisticScorer
+) -> tuple[npt.NDArray[np.float32], int]:
+    """The match probability of every pair of records the output puts in one entity (a
+    sample of them past :data:`~hashmatch.link.quality.LINKED_PAIRS_CAP`), and how many
+    pairs they stand for; pairs of parties without a model (one party, without dedup)
+    are left out."""
+    (a, i, b, j), total = linked_pairs(result.entities)
+    parties = len(result.entities)
+    job = a * parties + b
+    found: list[npt.NDArray[np.float32]] = []
+    for code in np.unique(job).tolist():
+        x, y = divmod(code, parties)
+        if (x, y) in scorer.models:
+            sel = job == code
+            found.append(np.asarray(scorer(x, i[sel], y, j[sel]), np.float32))
+    probabilities = np.concatenate(found) if found else np.zeros(0, np.float32)
+    counted = round(total * len(probabilities) / len(a)) if len(a) else 0
+    return probabilities, counted
 
 
 def _probability_threshold(explicit: float | None) -> ThresholdChoice:

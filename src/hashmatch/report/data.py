@@ -12,8 +12,9 @@ Keys read from ``report.json`` (``format_version`` 1; all but the first group op
 
 * ``inputs``, ``counts``, ``threshold``, ``party_pairs`` (with ``threshold``,
   ``score_counts``, ``blocking``), ``entity_merging``, ``dedup``, ``timings_seconds``;
-* ``estimated``: ``{"precision", "recall", "f1", "curve": [{"threshold", "precision",
-  "recall"}, ...]}``, label-free estimates of the link's quality;
+* ``estimated``: ``{"precision", "recall", "f1", "basis", "curve": [{"threshold",
+  "precision", "recall"}, ...]}``, label-free estimates of the link's quality (``basis``
+  ``"output"``: the figures are the output's, the curve the candidates');
 * ``model``: ``{"a~b": {"parties": [a, b], "prior", "prior_weight", "fields": {field:
   {level: {"m", "u", "weight"}}}}}`` (``link --scoring fs``), or per party pair
   ``party_pairs[].model``: ``{"prior": p, "fields": [{"field", "levels": [{"level", "m",
@@ -308,7 +309,9 @@ def _add_curves(
     pairs: Sequence[Mapping[str, Any]],
 ) -> None:
     estimated = report.get("estimated") or {}
-    curve = _curve(estimated.get("curve"), "estimated (no labels)", estimated=True)
+    on_output = estimated.get("basis") == "output"  # the point: the output's pairs
+    label = "estimated on the candidates (no labels)" if on_output else "estimated (no labels)"
+    curve = _curve(estimated.get("curve"), label, estimated=True)
     if curve is not None:
         data.curves.append(curve)
     if evaluation:
@@ -330,7 +333,7 @@ def _add_curves(
     ):
         data.quality_points.append(
             (
-                "estimated, at the threshold used",
+                "estimated on the output" if on_output else "estimated, at the threshold used",
                 data.threshold,
                 float(estimated["precision"]),
                 float(estimated["recall"]),
