@@ -100,7 +100,7 @@ def scope_of(store: Store, table: RecordTable, changes: Changes) -> tuple[_Edges
     record the edges of ``changes`` name, removed ones included."""
     walk = _Walk(store, table)
     added, dropped = changes.added, changes.dropped
-    # the other ends of changed edges: (row, other row's party, score, other row's key)
+    # each end of an added or dropped edge that stays: (that row, the other row, score)
     at_lo = ~np.isin(dropped[0], changes.gone)
     at_hi = ~np.isin(dropped[1], changes.gone)
     owner = np.concatenate([added[0], added[1], dropped[0][at_lo], dropped[1][at_hi]])
