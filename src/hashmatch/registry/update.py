@@ -9,8 +9,8 @@ leaves the registry as it was, and a second run waits for the first):
    stored), *changed* (digest differs), *removed* (stored but missing from a full
    snapshot, or listed in a delta's removals), *unchanged*. Parties not given keep their
    records. Nothing changed: the run ends here, writing no event.
-2. **forget** what removed and changed records contributed: their edges (their
-   neighbours become *seeds*: their entities may split), deleted in bulk.
+2. **forget** what removed and changed records contributed: their edges (kept, as
+   the scope's walk asks which neighbours they were among the best of), deleted in bulk.
 3. **block and score** only the added and changed records: their keys
    (:mod:`~hashmatch.registry.candidates`) searched for in the stored keys of every
    other record (sorted in the index segments read in step 1), then the link scorer on those
@@ -19,8 +19,9 @@ leaves the registry as it was, and a second run waits for the first):
    Pairs at or above the cut become edges. The first run of a registry takes the same
    path with every record new; it fixes the LSH plan and, unless given, picks the
    threshold from these scores.
-4. **re-cluster the scope**: the records connected, through edges, to the new and
-   changed records and to the seeds (:mod:`~hashmatch.registry.clustering`).
+4. **re-cluster the scope**: the records the run's changes can reach over the edges a
+   batch link can keep and current entities (:mod:`~hashmatch.registry.scope`), as a
+   batch link would (:mod:`~hashmatch.registry.clustering`).
 5. **ids**: the scope's clusters carry on earlier entities by the id rules
    (:mod:`~hashmatch.registry.ids`); records, entities and the journal are written,
    and one index segment per changed party is appended (written with step 3).
