@@ -182,7 +182,8 @@ def test_aligned_segment_moves_the_bits_to_bit_zero(seed: int) -> None:
     rng = np.random.default_rng(seed)
     bits = rng.random((9, 256)) < 0.3
     clks = _bits_to_clks(bits)
-    for start, width in SEGMENTS:
+    # the schema's segments, and word-aligned, word-wide and ragged ones to the CLK's end
+    for start, width in [*SEGMENTS, (64, 64), (1, 128), (37, 219), (192, 64), (255, 1)]:
         got = aligned_segment(clks, (start, width), chunk_rows=4)
         unpacked = np.unpackbits(got.view(np.uint8), axis=1, bitorder="little")
         assert got.shape == (9, (width + 63) // 64)
