@@ -686,7 +686,9 @@ class _Run:
                      [(n, eid, self.run, None, 0) for n, eid in created])
         store.conn.cursor().executemany(store.sql("UPDATE records SET entity = ? WHERE rid = ?"),
                                         [(e, r) for r, e in moves])
-        touched = set(owner) | set(entities)
+        # sizes change only where records came, went or moved
+        touched = {e for _, e in moves} | {previous[r] for r, _ in moves if r in previous} \
+            | set(removed) | {n for n, _ in created}
         store.load_ids(touched)
         sizes = dict(store.query("SELECT entity, count(*) FROM records "
                                  "WHERE entity IN (SELECT id FROM tmp_ids) GROUP BY entity"))

@@ -122,6 +122,10 @@ def test_runs_back_and_forth_cluster_as_a_batch_of_the_same_snapshots(
         run = update(registry_url, files)
         assert 0 < run.scope < sum(sum(p.values()) for p in run.parties.values())
         assert _partition(record_map(registry_url)) == batches[name], name
+        with open_store(registry_url) as store:  # sizes kept where records moved
+            sizes = dict(store.query("SELECT entity, size FROM entities"))
+            counted = dict(store.query("SELECT entity, count(*) FROM records GROUP BY entity"))
+        assert {e: n for e, n in sizes.items() if n} == counted
 
 
 def test_a_delta_run_equals_the_full_snapshot(registry_url: str, months: Months,
