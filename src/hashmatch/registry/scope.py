@@ -18,11 +18,13 @@ two rows, and a row whose edges changed is a seed; so a kept-edge component with
 in it is the one the last run clustered, and re-clustering it would give the same
 entities. An edge that stops being a mutual best without having been linked leaves the
 other side's one-to-one choice as it was (removing a pair nobody chose keeps the choice
-best), and one that was linked joins its two rows in a current entity, which the walk
-follows. The marks are computed from each row's complete edge list, as the batch does:
-the walk reads every edge of the records it visits and of their neighbours.
+best, up to ties and to a component that falls to the exact solver's size,
+:data:`~hashmatch.link.solve.EXACT_MAX_ROWS`); one that was linked joins its two rows
+in a current entity, which the walk follows. The marks are computed from each row's
+complete edge list, as the batch does: the walk reads every edge of the records it
+visits and of their neighbours.
 
-Following every stored edge instead (as layouts before 4 did) is correct too, but a
+Following every stored edge instead (as runs did before) is correct too, but a
 party pair linked on names and a birth year holds a namesake edge for almost every
 record, and at a million records those chain most of the registry into one component,
 so every monthly run re-clustered ~400,000 records (benchmarks/README.md, "Session 12").
