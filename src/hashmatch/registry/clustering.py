@@ -93,7 +93,7 @@ def cluster_scope(
     swap = pa > pb  # the smaller party index on the left, as a batch link orders jobs
     pa, pb = np.where(swap, pb, pa), np.where(swap, pa, pb)
     ra, rb = np.where(swap, rb, ra), np.where(swap, ra, rb)
-    keys = [tie_keys(p.row_tokens) for p in parties]
+    keys = [] if best_only else [tie_keys(p.row_tokens) for p in parties]
     keep = np.ones(len(score), bool)
     for a, b in {(int(x), int(y)) for x, y in zip(pa, pb, strict=True) if x != y}:
         sel = np.flatnonzero((pa == a) & (pb == b))

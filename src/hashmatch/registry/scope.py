@@ -66,10 +66,12 @@ class RecordTable:
     @classmethod
     def of(cls, parties: Mapping[int, tuple[_Ints, npt.NDArray[np.uint8]]]) -> RecordTable:
         """From each party's ``(record numbers, row tokens)``, keyed by party id."""
-        table = cls(np.zeros(0, np.int64), np.zeros(0, np.uint64))
+        size = max((int(r.max()) + 1 for r, _ in parties.values() if len(r)), default=0)
+        party = np.full(size, -1, np.int64)
+        key = np.zeros(size, np.uint64)
         for party_id, (rids, tokens) in parties.items():
-            table = table.with_records(party_id, rids, tokens)
-        return table
+            party[rids], key[rids] = party_id, tie_keys(tokens)
+        return cls(party, key)
 
     def with_records(self, party_id: int, rids: _Ints, tokens: npt.NDArray[np.uint8]
                      ) -> RecordTable:
