@@ -54,6 +54,8 @@ def _ext(package: str, name: str, extra: list[str], *, kernel: bool = True) -> E
 
 
 extensions = [_ext("kernel", "_core", []), _ext("encode", "_rows", [], kernel=False),
+              # keyed tokens in batches, over the SHA-256 of Python's own OpenSSL
+              _ext("encode", "_hmac", [], kernel=False),
               # the normalisers' batch fast paths (portable, one thread)
               _ext("normalize", "_shapes", [], kernel=False),
               # one query record against the lookup service's index (portable, one thread)

@@ -67,14 +67,28 @@ class EncodedChunk:
         return int(self.clks.shape[0])
 
 
-class _Memo(dict[object, bytes]):
-    """A bounded memo: emptied when full, so memory stays bounded on any input."""
+class _Memo(dict[str | None, bytes]):
+    """An exact field's tokens by canonical value; bounded: emptied when full."""
 
-    def remember(self, key: object, value: bytes) -> bytes:
-        if len(self) >= _MEMO_LIMIT:
+    def __init__(self) -> None:
+        super().__init__({None: MISSING_TOKEN})
+
+    def tokens(self, key: HmacSha256, canonicals: Sequence[str | None]) -> list[bytes]:
+        """The token of each canonical value (the missing token for None), hashing the
+        values not remembered in one batch."""
+        found = list(map(self.get, canonicals))
+        if None not in found:
+            return found  # type: ignore[return-value]  # (no None left)
+        at = [i for i, f in enumerate(found) if f is None]
+        new: list[str] = [canonicals[i] for i in at]  # type: ignore[misc]  # (None is known)
+        hashed = key.tokens(new)
+        for j, i in enumerate(at):
+            found[i] = hashed[j * TOKEN_BYTES : (j + 1) * TOKEN_BYTES]
+        if len(self) + len(new) > _MEMO_LIMIT:
             self.clear()
-        self[key] = value
-        return value
+            self[None] = MISSING_TOKEN
+        self.update(zip(new, map(found.__getitem__, at), strict=True))  # type: ignore[arg-type]
+        return found  # type: ignore[return-value]  # (no None left)
 
 
 class ChunkEncoder:
@@ -304,13 +318,9 @@ class ChunkEncoder:
             if col is None:  # the party lacks this field
                 tokens[name] = np.zeros((n, TOKEN_BYTES), dtype=np.uint8)
                 continue
-            table = [
-                MISSING_TOKEN
-                if c is None
-                else memo.get(c) or memo.remember(c, key.token(c.encode("utf-8")))
-                for c in col.canonicals
-            ]
-            tokens[name] = np.take(_token_table(table), codes[name], axis=0)
+            tokens[name] = np.take(
+                _token_table(memo.tokens(key, col.canonicals)), codes[name], axis=0
+            )
         return tokens
 
     def _stripped_ids(self, table: ColumnChunk) -> list[str] | None:

@@ -140,7 +140,7 @@ class MatchKeyTokens:
             list(map(part.framed.__getitem__, ids))
             for part, ids in zip(self.parts, (combos[complete] - 1).T.tolist(), strict=True)
         ]
-        messages = map(b"".join, zip(*pieces, strict=True))
-        for i, token in zip(complete.tolist(), map(self._prf.token, messages), strict=True):
-            tokens[i] = token
+        joined = self._prf.tokens(list(map(b"".join, zip(*pieces, strict=True))))
+        for at, i in enumerate(complete.tolist()):
+            tokens[i] = joined[at * TOKEN_BYTES : (at + 1) * TOKEN_BYTES]
         return tokens

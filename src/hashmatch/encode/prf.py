@@ -6,18 +6,24 @@ once per distinct value they are dominated by per-call set-up: ``hmac.digest`` b
 key's pad blocks every time, ``hashlib.blake2b(key=...)`` absorbs the key every time.
 Here that work is done once per key and each message starts from a copy of the prepared
 state (RFC 2104 for HMAC; a copied BLAKE2b object continues exactly as a new one would).
+Many HMAC tokens at once (:meth:`HmacSha256.tokens`) go through compiled code over the
+same OpenSSL (:mod:`hashmatch.encode._hmac`) where it is found and gives the same tokens
+as this module's Python (checked once per process), else through ``hashlib``.
 ``tests/unit/encode/test_prf.py`` checks every function against its reference definition.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch.encode._hmac import CompiledHmac
 from hashmatch.encode._rows import set_bits
+from hashmatch.encode.libcrypto import sha256_functions
 from hashmatch.encode.tokens import TOKEN_BYTES
 
 _SHA256_BLOCK = 64
@@ -25,16 +31,21 @@ _BLAKE2B_WORDS = 8  # a 64-byte BLAKE2b digest holds 8 uint64 positions
 
 
 class HmacSha256:
-    """HMAC-SHA256 under one key, with the inner and outer pad states precomputed."""
+    """HMAC-SHA256 under one key, with the inner and outer pad states precomputed.
 
-    __slots__ = ("_inner", "_outer")
+    ``compiled=False`` keeps :meth:`tokens` in Python (the tests compare both ways).
+    """
 
-    def __init__(self, key: bytes) -> None:
+    __slots__ = ("_compiled", "_inner", "_outer")
+
+    def __init__(self, key: bytes, *, compiled: bool = True) -> None:
         if len(key) > _SHA256_BLOCK:
             key = hashlib.sha256(key).digest()
         key = key.ljust(_SHA256_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        functions = _checked_sha256() if compiled else None
+        self._compiled = None if functions is None else CompiledHmac(*functions, key)
 
     def token(self, message: bytes) -> bytes:
         """The first 16 bytes of ``HMAC-SHA256(key, message)``: a keyed token."""
@@ -43,6 +54,35 @@ class HmacSha256:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()[:TOKEN_BYTES]
+
+    def tokens(self, messages: list[bytes] | list[str]) -> bytes:
+        """The tokens of ``messages`` (``str`` hashed as UTF-8), concatenated: 16 bytes each."""
+        if self._compiled is not None:
+            return self._compiled.tokens(messages)
+        return b"".join(
+            self.token(m.encode("utf-8") if isinstance(m, str) else m) for m in messages
+        )
+
+
+@functools.cache
+def _checked_sha256() -> tuple[int, int, int] | None:
+    """OpenSSL's SHA-256 functions (:mod:`hashmatch.encode.libcrypto`) if compiled HMACs
+    over them give the tokens this module's Python gives (messages of every padding case
+    across the first two blocks, and text); else None: ``hashlib`` then does the work."""
+    functions = sha256_functions()
+    if functions is None:
+        return None
+    key = bytes(range(1, 41))
+    messages: list[bytes] = [bytes(range(n)) for n in range(0, 130, 7)] + [bytes(200)]
+    reference = HmacSha256(key, compiled=False)
+    expected = b"".join(map(reference.token, messages))
+    try:
+        compiled = CompiledHmac(*functions, key.ljust(_SHA256_BLOCK, b"\0"))
+        same = compiled.tokens(messages) == expected
+        same = same and compiled.tokens(["é-mail"]) == reference.token("é-mail".encode())
+    except (TypeError, ValueError):  # pragma: no cover - an unexpected library
+        return None
+    return functions if same else None
 
 
 class BloomPositions:

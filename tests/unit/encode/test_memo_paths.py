@@ -46,3 +46,16 @@ def test_repeated_values_across_chunks_encode_like_one_chunk(schema, secret) -> 
         "required.empty",
     ]
     assert len(whole.rejects) == 4 * 2  # last_name is required: rows a2 and a3 of each copy
+
+
+def test_memos_emptied_mid_chunk_change_nothing(schema, secret, monkeypatch) -> None:
+    """The exact tokens' memo is bounded: emptied when a chunk's new values would overflow
+    it, with the values the chunk had found there still answered."""
+    from hashmatch.encode import encoder
+
+    records = _rows(6)
+    whole = encode_records(records, schema=schema, secret=secret, party="p", chunk_rows=4)
+    monkeypatch.setattr(encoder, "_MEMO_LIMIT", 3)
+    bounded = encode_records(records, schema=schema, secret=secret, party="p", chunk_rows=4)
+    for name, tokens in whole.tokens.items():
+        np.testing.assert_array_equal(bounded.tokens[name], tokens)
