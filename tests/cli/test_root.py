@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -64,3 +65,42 @@ def _env() -> dict[str, str]:
     import hashmatch
 
     return {**os.environ, "PYTHONPATH": str(Path(hashmatch.__file__).resolve().parents[1])}
+
+
+def _bug_in_keygen(monkeypatch) -> None:
+    """``keygen`` meets a bug whose message quotes a data value."""
+    from hashmatch.cli import keys
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("ann.smith@example.com")
+
+    monkeypatch.setattr(keys.LinkageSecret, "generate", broken)
+    monkeypatch.setattr(sys, "argv", ["hashmatch", "keygen", "-o", "never.secret"])
+
+
+def test_a_bug_is_reported_without_its_message(monkeypatch, capsys, tmp_path) -> None:
+    """The console script names the bug's type and code locations, exit 1, and never the
+    message, which may quote data (here an e-mail address)."""
+    from hashmatch.cli import DEBUG_VARIABLE, main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    _bug_in_keygen(monkeypatch)
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert "internal error: KeyError" in err
+    assert "hashmatch/cli/keys.py:" in err  # where: the command that called the bug
+    assert "ann.smith" not in err and "example.com" not in err
+    assert str(tmp_path) not in err  # the user's folders are not named either
+
+
+def test_the_debug_variable_shows_the_whole_bug(monkeypatch, tmp_path) -> None:
+    from hashmatch.cli import DEBUG_VARIABLE, main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DEBUG_VARIABLE, "1")
+    _bug_in_keygen(monkeypatch)
+    with pytest.raises(KeyError, match="ann.smith@example.com"):
+        main()

@@ -2,18 +2,21 @@
 
 Each command group lives in its own module exposing ``register(app)``. Commands parse
 options, call one library function, and map :class:`~hashmatch.errors.HashmatchError`
-to a one-line message on stderr with exit status 2. Anything else is a bug (exit 1).
+to a one-line message on stderr with exit status 2. Anything else is a bug (exit 1),
+reported by :mod:`hashmatch.cli._bugs` without its message, which may quote data.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import TYPE_CHECKING
 
 import typer
 
 from hashmatch._version import __version__
+from hashmatch.cli._bugs import DEBUG_VARIABLE, report_bug
 from hashmatch.cli._help import hide_flag_types
 
 hide_flag_types()
@@ -89,4 +92,10 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: builds only the command asked for."""
-    build_app(sys.argv[1] if len(sys.argv) > 1 else None)()
+    try:
+        build_app(sys.argv[1] if len(sys.argv) > 1 else None)()
+    except Exception as exc:  # a bug (expected errors exit inside the command)
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        report_bug(exc)
+        sys.exit(1)
