@@ -192,20 +192,35 @@ def combined_weights(
     families: bool = True,
     within: bool = False,
 ) -> npt.NDArray[np.float64]:
-    """Per pair and comparison, the weight counted: log2(m/u) at the pair's level, except
-    that of the household comparisons only the largest weight counts. People who live
-    together agree on address, postcode and phone at once, and someone who moved disagrees
-    on all of them at once: either way it is one piece of evidence ("same household or
-    not"), not three. (Counting every household disagreement lost the movers: demo,
-    catalogue~crm, 46 true matches agreeing on name and birth year at p 0.0.)"""
+    """Per pair and comparison, the weight counted: log2(m/u) at the pair's level, with
+    the evidence that is one fact counted once:
+
+    * of the household comparisons only the largest weight counts. People who live
+      together agree on address, postcode and phone at once, and someone who moved
+      disagrees on all of them at once: either way it is one piece of evidence ("same
+      household or not"), not three. (Counting every household disagreement lost the
+      movers: demo, catalogue~crm, 46 true matches agreeing on name and birth year at
+      p 0.0.)
+    * a personal field (an e-mail) that agrees only in part counts at most 0, and apart
+      from the household group: addresses built from a name (``kevin.morales@aol.com``,
+      ``kevin.morales@gmail.com``) are alike because the names are, which the names
+      already counted; as the group's largest weight it also hid every disagreement of
+      namesakes on address, phone and postcode.
+    * a swap (:func:`_count_swap_once`) counts once, not once per name;
+    * look-alikes (:func:`lookalike_weights`) count their family's agreements once.
+    """
     out = np.zeros(vectors.shape, np.float64)
     for c, w in enumerate(weights):
         out[:, c] = w[vectors[:, c]]
+    _count_swap_once(out, vectors, spec)
+    partial = _partial_personal(vectors, spec)
+    out[partial] = np.minimum(out[partial], 0.0)
     group = np.flatnonzero(np.asarray(spec.household or [False] * len(weights), np.bool_))
     if len(group) > 1:
         sub = out[:, group]
-        best = sub.argmax(axis=1)
-        keep = np.zeros_like(sub, dtype=np.bool_)
+        apart = partial[:, group]  # counted as they are, not in the group
+        best = np.where(apart, -np.inf, sub).argmax(axis=1)
+        keep = apart.copy()
         keep[np.arange(len(sub)), best] = True
         out[:, group] = np.where(keep, sub, 0.0)
     alike = (
@@ -214,6 +229,42 @@ def combined_weights(
     if alike.any():
         out[alike] = lookalike_weights(out[alike], vectors[alike], spec)
     return out
+
+
+def _partial_personal(
+    vectors: npt.NDArray[np.int8], spec: ComparisonLevels
+) -> npt.NDArray[np.bool_]:
+    """``bool[pairs, comparisons]``: a personal field compared on its CLK segment at a
+    level short of exact agreement (not missing)."""
+    out = np.zeros(vectors.shape, np.bool_)
+    personal = spec.personal or (False,) * len(spec.names)
+    for c, labels in enumerate(spec.levels):
+        if personal[c] and spec.segments[c] is not None:
+            out[:, c] = ~exact_levels(labels)[vectors[:, c]] & (vectors[:, c] > 0)
+    return out
+
+
+def _count_swap_once(
+    out: npt.NDArray[np.float64], vectors: npt.NDArray[np.int8], spec: ComparisonLevels
+) -> None:
+    """A swap (first name and surname agreeing crosswise) is one event that puts both
+    fields at ``swapped`` at once, and each field's m/u describes that same event: of the
+    two, only the larger weight counts (summed, a swap weighed twice the evidence it is)."""
+    swapping = np.asarray(
+        [c for c, labels in enumerate(spec.levels) if "swapped" in labels], np.intp
+    )
+    if len(swapping) < 2:
+        return
+    both = np.ones(len(vectors), np.bool_)
+    for c in swapping.tolist():
+        both &= vectors[:, c] == spec.levels[c].index("swapped")
+    if not both.any():
+        return
+    rows = np.flatnonzero(both)
+    sub = out[np.ix_(rows, swapping)]
+    keep = np.zeros_like(sub, dtype=np.bool_)
+    keep[np.arange(len(sub)), sub.argmax(axis=1)] = True
+    out[np.ix_(rows, swapping)] = np.where(keep, sub, 0.0)
 
 
 def lookalike_weights(

@@ -238,3 +238,49 @@ def test_within_one_party_a_partial_first_name_is_a_family_clash() -> None:
     assert not lookalike_pairs(sibling, model.spec).any()
     across = dataclasses.replace(model, parties=("a", "b"))
     assert model.probability(sibling)[0] < across.probability(sibling)[0]
+
+
+def _flat_model(spec) -> PairModel:
+    """Every level of every comparison weighs the same (exact +10 bits, else -5 bits)."""
+    m, u = [], []
+    for labels in spec.levels:
+        m.append(tuple(0.0 if k == 0 else (0.9 if lab.startswith("exact") or lab == "swapped"
+                                           else 0.02) for k, lab in enumerate(labels)))
+        u.append(tuple(0.0 if k == 0 else (0.9 / 1024 if lab.startswith("exact")
+                                           or lab == "swapped" else 0.64) for k, lab in
+                       enumerate(labels)))
+    return PairModel(("a", "b"), spec, tuple(m), tuple(u), 0.5)
+
+
+def test_a_swap_counts_once_not_once_per_name() -> None:
+    """Both names read crosswise is one event: the swap's weight counts for one field."""
+    spec = comparison_levels(
+        ["first", "last"], {}, swap_segments=[(0, 1)], field_types=["name", "name"]
+    )
+    model = _flat_model(spec)
+    swapped = [spec.levels[c].index("swapped") for c in (0, 1)]
+    counted = model.field_weights(np.array([swapped], np.int8))[0]
+    assert counted.max() == pytest.approx(10.0)
+    assert sorted(counted.tolist()) == pytest.approx([0.0, 10.0])
+    straight = model.field_weights(np.array([[1, 1]], np.int8))[0]  # both exact: two facts
+    assert straight.tolist() == pytest.approx([10.0, 10.0])
+
+
+def test_a_partly_alike_email_is_no_evidence_for_and_hides_no_disagreement() -> None:
+    """Namesakes' e-mail addresses are alike because their names are: a partial e-mail
+    agreement counts at most 0, and the household disagreements still count (as one)."""
+    spec = comparison_levels(
+        ["email", "address", "phone"], {}, field_types=["email", "address", "phone"]
+    )
+    model = _flat_model(spec)
+    partial = spec.levels[0].index("dice>=0.75")
+    else_ = spec.levels[1].index("else")
+    raw = model.weights()[0][partial]
+    namesakes = np.array([[partial, else_, else_]], np.int8)
+    counted = model.field_weights(namesakes)[0]
+    assert raw < 0 or counted[0] <= 0.0
+    assert counted[0] == pytest.approx(min(raw, 0.0))
+    assert counted[1:].sum() == pytest.approx(-5.0)  # moved or another person: once
+    exact = model.field_weights(np.array([[1, else_, else_]], np.int8))[0]
+    assert exact[0] == pytest.approx(10.0) and exact[1:].sum() == pytest.approx(0.0)
+
