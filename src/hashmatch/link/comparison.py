@@ -189,10 +189,20 @@ def exact_levels(labels: Sequence[str]) -> npt.NDArray[np.bool_]:
 def _token_state(
     left: Tokens, right: Tokens, i: Indices, j: Indices
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    a = np.asarray(left)[i]
-    b = np.asarray(right)[j]
-    both = np.asarray(a.any(axis=1) & b.any(axis=1), np.bool_)
-    return np.asarray(both & (a == b).all(axis=1), np.bool_), both
+    """``(agree, both)`` of pairs ``(i, j)``: both rows hold the token (all-zero is
+    missing) and they are equal. Tokens are compared as 64-bit words, not bytes."""
+    a, b = token_words(left)[i], token_words(right)[j]
+    both = (a != 0).any(axis=1) & (b != 0).any(axis=1)
+    return both & (a == b).all(axis=1), both
+
+
+def token_words(tokens: Tokens) -> npt.NDArray[np.uint64] | npt.NDArray[np.uint8]:
+    """A token column ``uint8[rows, 16]`` seen as ``uint64[rows, 2]`` (no copy where it
+    is contiguous): equal words, equal tokens; all-zero words, a missing token."""
+    column = np.ascontiguousarray(tokens, dtype=np.uint8)
+    if column.ndim != 2 or column.shape[1] % 8:
+        return column
+    return column.view(np.uint64)
 
 
 def comparison_vectors(
@@ -298,6 +308,8 @@ def split_by_frequency(
     count_right: npt.NDArray[np.int32],
     rows_left: int,
     rows_right: int,
+    i: Indices | None = None,
+    j: Indices | None = None,
 ) -> Levels:
     """Move ``exact`` agreements on common values to the ``exact:common`` and
     ``exact:frequent`` levels, in place; returns ``levels``.
@@ -305,18 +317,22 @@ def split_by_frequency(
     ``count_left[k, c]`` is how many rows of the left party hold the value of pair ``k``'s
     left row in comparison ``c`` (:func:`value_counts`), likewise ``count_right``; at the
     ``exact`` level both rows hold one value, whose share of the two parties is
-    ``sqrt(count_left / rows_left * count_right / rows_right)``. An array function over
-    the pairs of a chunk (no per-pair Python).
+    ``sqrt(count_left / rows_left * count_right / rows_right)``. With ``i`` and ``j`` the
+    counts are the parties' per-row tables and pair ``k`` is rows ``(i[k], j[k])``: only
+    the exact pairs' counts are gathered. An array function over the pairs of a chunk
+    (no per-pair Python).
     """
     for c, labels in enumerate(spec.levels):
         if FREQUENCY_LABELS[1] not in labels:
             continue
-        exact = levels[:, c] == 1
-        if not exact.any():
+        exact = np.flatnonzero(levels[:, c] == 1)
+        if not len(exact):
             continue
+        left_rows = exact if i is None else i[exact]
+        right_rows = exact if j is None else j[exact]
         share = np.sqrt(
-            count_left[exact, c].astype(np.float64) / max(rows_left, 1)
-            * count_right[exact, c].astype(np.float64) / max(rows_right, 1)
+            count_left[left_rows, c].astype(np.float64) / max(rows_left, 1)
+            * count_right[right_rows, c].astype(np.float64) / max(rows_right, 1)
         )
         column = levels[exact, c]
         column[share >= COMMON_SHARE] = labels.index(FREQUENCY_LABELS[0])

@@ -29,6 +29,7 @@ from hashmatch.link.comparison import (
     exact_agreement_rates,
     pattern_codes,
     split_by_frequency,
+    token_words,
     value_counts,
 )
 from hashmatch.link.fellegi_sunter import KEY_RECALL, PairModel, estimate_m_u, estimate_u
@@ -204,8 +205,8 @@ class ProbabilisticScorer:
         if not frequency:
             return levels
         return split_by_frequency(
-            levels, self.spec, self.value_counts(a)[i], self.value_counts(b)[j],
-            len(left.clks), len(right.clks),
+            levels, self.spec, self.value_counts(a), self.value_counts(b),
+            len(left.clks), len(right.clks), i, j,
         )
 
     def __call__(self, a: int, i: Indices, b: int, j: Indices) -> Scores:
@@ -225,8 +226,8 @@ class ProbabilisticScorer:
         hit = np.zeros(len(i), np.bool_)
         for name in self.match_keys:
             if name in left.tokens and name in right.tokens:
-                x, y = np.asarray(left.tokens[name])[i], np.asarray(right.tokens[name])[j]
-                hit |= x.any(axis=1) & (x == y).all(axis=1)
+                x, y = token_words(left.tokens[name])[i], token_words(right.tokens[name])[j]
+                hit |= (x != 0).any(axis=1) & (x == y).all(axis=1)
         return int(hit.sum())
 
     def count_patterns(
