@@ -60,7 +60,9 @@ extensions = [_ext("kernel", "_core", []), _ext("encode", "_rows", [], kernel=Fa
               _ext("normalize", "_shapes", [], kernel=False),
               # one query record against the lookup service's index (portable, one thread)
               _ext("kernel", "_one_record", [] if IS_MSVC else ["-Wno-unused-function"],
-                   kernel=False)]
+                   kernel=False),
+              # a field's Dice binned into comparison levels (the fs scorer; portable)
+              _ext("kernel", "_levels", [], kernel=False)]
 if IS_X86 and not IS_MSVC:
     extensions.append(_ext("kernel", "_core_avx2", ["-mavx2", "-mpopcnt"]))
     extensions.append(

@@ -51,7 +51,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Indices, Tokens
-from hashmatch.link.segments import Counts, SegmentView, field_dice
+from hashmatch.kernel.levels import dice_levels
+from hashmatch.link.segments import Counts, SegmentView, is_nested
 
 __all__ = [
     "DICE_BINS",
@@ -234,11 +235,12 @@ def comparison_vectors(
             if agree is not None and both is not None:
                 out[both, c] = np.where(agree[both], 1, 2)
             continue
-        dice = field_dice(counts[:, 1 + segment], left, right, i, j, segment)
-        level = np.full(len(i), len(_DICE_LABELS), np.int8)  # "else"
-        for k, edge in reversed(list(enumerate(DICE_BINS))):
-            level[dice >= edge] = 2 + k
-        level[dice >= 1.0] = 1
+        # the field Dice binned (segments.field_dice, compiled): else the last Dice level
+        level, missing = dice_levels(
+            counts, 1 + segment, left.popcounts, right.popcounts, left.present,
+            right.present, i, j, segment, nested=is_nested(left, right, segment),
+            edges=DICE_BINS,
+        )
         if agree is not None and both is not None:
             level[agree] = 1
             level[both & ~agree & (level == 1)] = 2  # token differs: not exact
@@ -249,7 +251,7 @@ def comparison_vectors(
             level[(level == 1) & coarser] = labels.index("contained")
         if swapped is not None and segment in swapped and "swapped" in labels:
             level[swapped[segment]] = labels.index("swapped")
-        level[np.isnan(dice)] = 0
+        level[missing] = 0
         if agree is not None:
             level[agree] = 1  # an agreeing exact token is exact even without Bloom bits
         out[:, c] = level

@@ -143,6 +143,12 @@ def field_aware_dice(
     return out
 
 
+def is_nested(left: SegmentView, right: SegmentView, segment: int) -> bool:
+    """Whether segment ``segment`` is compared by containment (see :func:`field_dice`)."""
+    nested = _nested(left, right)
+    return bool(nested is not None and nested[segment])
+
+
 def _nested(left: SegmentView, right: SegmentView) -> npt.NDArray[np.bool_] | None:
     """Segments compared by containment. Both sides share one schema, so a flag known on
     either side holds for both (a file written before types were recorded has none)."""

@@ -1,0 +1,67 @@
+"""The compiled comparison levels equal the numpy route they replace, pair for pair."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hashmatch.kernel.levels import dice_levels
+from hashmatch.link.comparison import DICE_BINS
+from hashmatch.link.segments import SegmentView, field_dice
+
+
+def _numpy_levels(counts, left, right, i, j, segment):
+    """The binning ``comparison_vectors`` did in numpy before it was compiled."""
+    dice = field_dice(counts[:, 1 + segment], left, right, i, j, segment)
+    level = np.full(len(i), 2 + len(DICE_BINS), np.int8)
+    for k, edge in reversed(list(enumerate(DICE_BINS))):
+        level[dice >= edge] = 2 + k
+    level[dice >= 1.0] = 1
+    return level, np.isnan(dice)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    nested=st.booleans(),
+    rows=st.integers(1, 12),
+    pairs=st.integers(0, 60),
+)
+def test_compiled_levels_equal_the_numpy_route(seed: int, nested: bool, rows: int,
+                                                pairs: int) -> None:
+    rng = np.random.default_rng(seed)
+    segments = 3
+    # small popcounts, so that exact bin edges (1/2, 3/4, 9/10) and zeros come up often
+    pop_l = rng.integers(0, 21, (rows, segments)).astype(np.uint16)
+    pop_r = rng.integers(0, 21, (rows, segments)).astype(np.uint16)
+    present_l = rng.random((rows, segments)) < 0.85
+    present_r = rng.random((rows, segments)) < 0.85
+    flags = np.array([nested, False, True])
+    left = SegmentView(pop_l, present_l, flags)
+    right = SegmentView(pop_r, present_r, flags)
+    i = rng.integers(0, rows, pairs).astype(np.int64)
+    j = rng.integers(0, rows, pairs).astype(np.int64)
+    # intersections up to the larger popcount and a little past it (the cap at 1)
+    high = np.maximum(pop_l[i], pop_r[j]).astype(np.int64) + 2
+    counts = np.zeros((pairs, 1 + segments), np.int32)
+    counts[:, 1:] = (rng.random((pairs, segments)) * high).astype(np.int32)
+    for segment in range(segments):
+        expected, missing = _numpy_levels(counts, left, right, i, j, segment)
+        level, got_missing = dice_levels(
+            counts, 1 + segment, pop_l, pop_r, present_l, present_r, i, j, segment,
+            nested=bool(flags[segment]), edges=DICE_BINS,
+        )
+        np.testing.assert_array_equal(got_missing, missing)
+        np.testing.assert_array_equal(level, expected)
+
+
+def test_bin_edges_fall_in_the_bin_they_open() -> None:
+    """Exactly 0.9, 0.75 and 0.5 reach their bins (float32 as before), 1 is exact."""
+    pop = np.full((1, 1), 20, np.uint16)
+    present = np.ones((1, 1), np.bool_)
+    counts = np.array([[0, 18], [0, 15], [0, 10], [0, 9], [0, 20], [0, 25]], np.int32)
+    i = j = np.zeros(len(counts), np.int64)
+    level, missing = dice_levels(counts, 1, pop, pop, present, present, i, j, 0,
+                                 nested=False, edges=DICE_BINS)
+    assert level.tolist() == [2, 3, 4, 5, 1, 1] and not missing.any()
