@@ -568,24 +568,26 @@ def _link_probabilistic(
     scorer = ProbabilisticScorer(parties, infos[0].token_kinds, names)
     if model is not None:
         scorer.models.update(models_from_report(model, scorer.spec, names))
-    t0 = time.perf_counter()
     minhash = MinHashCache()  # each party hashed once for all its jobs
-    for a, b in jobs:
+    choice = _probability_threshold(threshold)
+    pool = _ScorePool(SCORE_POOL_CAP)
+    meter = _Meter(progress, [infos[a].rows for a, _ in jobs])
+    timings["fit"] = timings["compare"] = 0.0
+    scored = []
+    for k, (a, b) in enumerate(jobs):  # a job's model needs only its own candidates
+        t0 = time.perf_counter()
         right = None if a == b else parties[b]
         chunks, _ = _candidates(parties[a], right, config, chunk_pairs=budget.chunk_pairs,
                                 minhash=minhash,
                                 lsh_memory=_lsh_memory(budget, parties[a], right, config))
-        scorer.fit(a, b, chunks)
-    timings["fit"] = time.perf_counter() - t0
-    choice = _probability_threshold(threshold)
-    t0 = time.perf_counter()
-    pool = _ScorePool(SCORE_POOL_CAP)
-    meter = _Meter(progress, [infos[a].rows for a, _ in jobs])
-    scored = [
-        _score_job(scorer, a, b, config, choice.value, pool, meter.job(k), budget, minhash)
-        for k, (a, b) in enumerate(jobs)
-    ]
-    timings["compare"] = time.perf_counter() - t0
+        scorer.fit(a, b, chunks, keep=True)  # the scoring pass reuses the patterns
+        t1 = time.perf_counter()
+        scored.append(
+            _score_job(scorer, a, b, config, choice.value, pool, meter.job(k), budget, minhash)
+        )
+        scorer.release(a, b)
+        timings["fit"] += t1 - t0
+        timings["compare"] += time.perf_counter() - t1
     if conflict_margin is None:
         conflict_margin = probability_conflict_margin(choice)
     cuts = [choice.value] * len(jobs)
