@@ -18,3 +18,11 @@ def dice_levels(
     level: npt.NDArray[np.int8],
     missing: npt.NDArray[np.uint8],
 ) -> None: ...
+def token_agreement(
+    left: npt.NDArray[np.uint64],
+    right: npt.NDArray[np.uint64],
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    agree: npt.NDArray[np.uint8],
+    both: npt.NDArray[np.uint8],
+) -> None: ...

@@ -1,12 +1,13 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""One field's Dice of candidate pairs, binned into comparison levels, in one pass.
+"""The fs scorer's per-pair comparisons in one pass each: a field's Dice binned into
+levels, and the agreement of two token columns.
 
-:func:`hashmatch.kernel.levels.dice_levels` documents it and keeps the numpy route it
-must equal (``hashmatch.link.segments.field_dice`` and the binning of
-``hashmatch.link.comparison.comparison_vectors``).
+:mod:`hashmatch.kernel.levels` documents both; ``tests/unit/kernel/test_levels.py``
+keeps the numpy routes they must equal (``hashmatch.link.segments.field_dice`` and the
+binning of ``hashmatch.link.comparison.comparison_vectors``; byte comparisons).
 """
 
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t
 
 
 def dice_levels(
@@ -53,3 +54,28 @@ def dice_levels(
                     found = <int8_t>(2 + e)
                     break
             level[k] = found
+
+
+def token_agreement(
+    const uint64_t[:, ::1] left,
+    const uint64_t[:, ::1] right,
+    const int64_t[::1] i,
+    const int64_t[::1] j,
+    uint8_t[::1] agree,
+    uint8_t[::1] both,
+) -> None:
+    cdef Py_ssize_t n = i.shape[0], k, w, words = left.shape[1]
+    cdef int64_t a, b
+    cdef bint held_left, held_right, same
+    with nogil:
+        for k in range(n):
+            a = i[k]
+            b = j[k]
+            held_left = held_right = False
+            same = True
+            for w in range(words):
+                held_left = held_left or left[a, w] != 0
+                held_right = held_right or right[b, w] != 0
+                same = same and left[a, w] == right[b, w]
+            both[k] = held_left and held_right
+            agree[k] = held_left and held_right and same

@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Indices, Tokens
-from hashmatch.kernel.levels import dice_levels
+from hashmatch.kernel.levels import dice_levels, token_agreement
 from hashmatch.link.segments import Counts, SegmentView, is_nested
 
 __all__ = [
@@ -187,25 +187,6 @@ def exact_levels(labels: Sequence[str]) -> npt.NDArray[np.bool_]:
                       np.bool_)
 
 
-def _token_state(
-    left: Tokens, right: Tokens, i: Indices, j: Indices
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """``(agree, both)`` of pairs ``(i, j)``: both rows hold the token (all-zero is
-    missing) and they are equal. Tokens are compared as 64-bit words, not bytes."""
-    a, b = token_words(left)[i], token_words(right)[j]
-    both = (a != 0).any(axis=1) & (b != 0).any(axis=1)
-    return both & (a == b).all(axis=1), both
-
-
-def token_words(tokens: Tokens) -> npt.NDArray[np.uint64] | npt.NDArray[np.uint8]:
-    """A token column ``uint8[rows, 16]`` seen as ``uint64[rows, 2]`` (no copy where it
-    is contiguous): equal words, equal tokens; all-zero words, a missing token."""
-    column = np.ascontiguousarray(tokens, dtype=np.uint8)
-    if column.ndim != 2 or column.shape[1] % 8:
-        return column
-    return column.view(np.uint64)
-
-
 def comparison_vectors(
     spec: ComparisonLevels,
     counts: Counts,
@@ -230,7 +211,7 @@ def comparison_vectors(
     ):
         agree = both = None
         if token is not None and token in left_tokens and token in right_tokens:
-            agree, both = _token_state(left_tokens[token], right_tokens[token], i, j)
+            agree, both = token_agreement(left_tokens[token], right_tokens[token], i, j)
         if segment is None:
             if agree is not None and both is not None:
                 out[both, c] = np.where(agree[both], 1, 2)

@@ -13,7 +13,6 @@ same pattern counts give the label-free quality estimate (:mod:`hashmatch.link.q
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy.typing as npt
 
 from hashmatch._types import Indices, Scores
 from hashmatch.kernel import intersection_counts
+from hashmatch.kernel.levels import token_agreement
 from hashmatch.link.comparison import (
     FREQUENCY_LABELS,
     ComparisonLevels,
@@ -32,7 +32,6 @@ from hashmatch.link.comparison import (
     exact_agreement_rates,
     pattern_codes,
     split_by_frequency,
-    token_words,
     value_counts,
 )
 from hashmatch.link.fellegi_sunter import KEY_RECALL, PairModel, estimate_m_u, estimate_u
@@ -50,6 +49,10 @@ FAMILY_FIELD_TYPES = frozenset({"address", "phone", "email"})
 
 #: Random pairs per party pair for u (fixed seed: the same inputs give the same model).
 U_SAMPLE = 200_000
+
+#: What the fit pass keeps of a chunk: its fingerprint, its distinct pattern codes and
+#: each candidate's index among them.
+_KeptChunk = tuple[tuple[int, int, int], npt.NDArray[np.int64], npt.NDArray[np.int32]]
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class ProbabilisticScorer:
         self._value_counts: dict[int, npt.NDArray[np.int32]] = {}
         #: per party pair, the chunks' pattern codes the fit pass kept (see :meth:`fit`)
         self._kept: dict[
-            tuple[int, int], deque[tuple[tuple[int, int, int], npt.NDArray[np.integer]]]
+            tuple[int, int], deque[_KeptChunk]
         ] = {}
         self._fingerprints: dict[int, npt.NDArray[np.uint64]] = {}
 
@@ -221,21 +224,17 @@ class ProbabilisticScorer:
         pass kept for this very chunk (:meth:`fit` with ``keep``), else computed."""
         kept = self._kept.get((a, b))
         if kept:
-            fingerprint, codes = kept[0]
+            fingerprint, patterns, inverse = kept[0]
             if fingerprint == _chunk_fingerprint(i, j):
                 kept.popleft()
-                return self._probability_of_codes(a, b, codes)
+                vectors = decode_patterns(patterns, self.spec.radix)
+                return np.take(self.model(a, b).probability(vectors), inverse)
             kept.clear()  # another chunk than the fit pass saw: compute from here on
         return self.model(a, b).probability(self.vectors(a, i, b, j))
 
     def release(self, a: int, b: int) -> None:
         """Drop what the fit pass kept for parties a and b (their job is scored)."""
         self._kept.pop((a, b), None)
-
-    def _probability_of_codes(self, a: int, b: int, codes: npt.NDArray[np.integer]) -> Scores:
-        distinct, inverse = np.unique(codes, return_inverse=True)
-        patterns = decode_patterns(distinct.astype(np.int64), self.spec.radix)
-        return np.take(self.model(a, b).probability(patterns), inverse.reshape(-1))
 
     def model(self, a: int, b: int) -> PairModel:
         key = (min(a, b), max(a, b))
@@ -251,8 +250,7 @@ class ProbabilisticScorer:
         hit = np.zeros(len(i), np.bool_)
         for name in self.match_keys:
             if name in left.tokens and name in right.tokens:
-                x, y = token_words(left.tokens[name])[i], token_words(right.tokens[name])[j]
-                hit |= (x != 0).any(axis=1) & (x == y).all(axis=1)
+                hit |= token_agreement(left.tokens[name], right.tokens[name], i, j)[0]
         return int(hit.sum())
 
     def count_patterns(
@@ -261,21 +259,22 @@ class ProbabilisticScorer:
         b: int,
         chunks: Iterable[tuple[Indices, Indices]],
         *,
-        kept: deque[tuple[tuple[int, int, int], npt.NDArray[np.integer]]] | None = None,
+        kept: deque[_KeptChunk] | None = None,
     ) -> PatternCounts:
         """One pass over candidate chunks of parties a and b: pattern counts (and, into
         ``kept``, each chunk's fingerprint and pattern codes)."""
         radix = self.spec.radix
-        narrow = math.prod(radix) < 2**31  # codes fit in int32
         found: dict[int, int] = {}
         keyed = candidates = 0
         for i, j in chunks:
             if not len(i):
                 continue
             every = pattern_codes(self.vectors(a, i, b, j), radix)
-            if kept is not None:
-                kept.append((_chunk_fingerprint(i, j), every.astype(np.int32) if narrow else every))
-            codes, counts = np.unique(every, return_counts=True)
+            if kept is None:
+                codes, counts = np.unique(every, return_counts=True)
+            else:
+                codes, inverse, counts = np.unique(every, return_inverse=True, return_counts=True)
+                kept.append((_chunk_fingerprint(i, j), codes, inverse.reshape(-1).astype(np.int32)))
             for code, n in zip(codes.tolist(), counts.tolist(), strict=True):
                 found[code] = found.get(code, 0) + n
             keyed += self._keyed(a, i, b, j)
@@ -301,13 +300,14 @@ class ProbabilisticScorer:
         """Estimate (or, when a model was given, keep) the model of parties a and b from
         their candidate chunks; the pattern counts are kept for the quality estimate.
 
-        With ``keep`` each chunk's comparison patterns are kept too (4 bytes a candidate
-        where the patterns fit, else 8), so that scoring the same chunks next takes
+        With ``keep`` each chunk's comparison patterns are kept too (its distinct
+        patterns and each candidate's among them: 4 bytes a candidate), so that scoring
+        the same chunks next takes
         them instead of comparing every pair again (a chunk is recognised by its size
         and index sums; any other chunk is compared afresh). Computing the comparison
         vectors twice was 45% of an fs link at a million records.
         """
-        kept: deque[tuple[tuple[int, int, int], npt.NDArray[np.integer]]] | None = (
+        kept: deque[_KeptChunk] | None = (
             deque() if keep else None
         )
         model = self.fit_patterns(a, b, self.count_patterns(a, b, chunks, kept=kept))

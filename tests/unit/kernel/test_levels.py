@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashmatch.kernel.levels import dice_levels
+from hashmatch.kernel.levels import dice_levels, token_agreement
 from hashmatch.link.comparison import DICE_BINS
 from hashmatch.link.segments import SegmentView, field_dice
 
@@ -65,3 +65,26 @@ def test_bin_edges_fall_in_the_bin_they_open() -> None:
     level, missing = dice_levels(counts, 1, pop, pop, present, present, i, j, 0,
                                  nested=False, edges=DICE_BINS)
     assert level.tolist() == [2, 3, 4, 5, 1, 1] and not missing.any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 10), pairs=st.integers(0, 50),
+       width=st.sampled_from([16, 8, 5]))
+def test_token_agreement_equals_comparing_bytes(seed: int, rows: int, pairs: int,
+                                                width: int) -> None:
+    """Held on both sides and equal, as byte comparisons say: tokens drawn from a few
+    values so that equal ones come up, all-zero (missing) ones too, and widths that are
+    not whole words."""
+    rng = np.random.default_rng(seed)
+    palette = rng.integers(0, 256, (3, width), dtype=np.uint8)
+    palette[0] = 0  # the missing token
+    palette[2, : width // 2] = palette[1, : width // 2]  # shares a first word with another
+    left = palette[rng.integers(0, 3, rows)]
+    right = palette[rng.integers(0, 3, rows)]
+    i = rng.integers(0, rows, pairs).astype(np.int64)
+    j = rng.integers(0, rows, pairs).astype(np.int64)
+    agree, both = token_agreement(left, right, i, j)
+    a, b = left[i], right[j]
+    expected_both = a.any(axis=1) & b.any(axis=1)
+    np.testing.assert_array_equal(both, expected_both)
+    np.testing.assert_array_equal(agree, expected_both & (a == b).all(axis=1))

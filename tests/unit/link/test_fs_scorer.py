@@ -33,13 +33,13 @@ def test_scoring_takes_the_kept_patterns_and_scores_as_computing_them(
     encodings: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     replayed = itertools.count()
-    taken = fs_scorer.ProbabilisticScorer._probability_of_codes
+    decode = fs_scorer.decode_patterns  # only the replay of a kept chunk decodes patterns
 
-    def counting(self, a, b, codes):  # type: ignore[no-untyped-def]
+    def counting(*args):  # type: ignore[no-untyped-def]
         next(replayed)
-        return taken(self, a, b, codes)
+        return decode(*args)
 
-    monkeypatch.setattr(fs_scorer.ProbabilisticScorer, "_probability_of_codes", counting)
+    monkeypatch.setattr(fs_scorer, "decode_patterns", counting)
     link_files(encodings, tmp_path / "kept", dedup=True, scoring="fs", write_pairs=True)
     assert next(replayed) > 0  # every job's chunks came from the fit pass
     # chunks never recognised: every pair compared afresh, the same results
