@@ -109,10 +109,8 @@ class ProbabilisticScorer:
         self.models: dict[tuple[int, int], PairModel] = dict(models or {})
         self.patterns: dict[tuple[int, int], PatternCounts] = {}
         self._value_counts: dict[int, npt.NDArray[np.int32]] = {}
-        #: per party pair, the chunks' pattern codes the fit pass kept (see :meth:`fit`)
-        self._kept: dict[
-            tuple[int, int], deque[_KeptChunk]
-        ] = {}
+        #: per party pair, the chunks' patterns the fit pass kept (see :meth:`fit`)
+        self._kept: dict[tuple[int, int], deque[_KeptChunk]] = {}
         self._fingerprints: dict[int, npt.NDArray[np.uint64]] = {}
 
     def fingerprints(self, a: int) -> npt.NDArray[np.uint64]:
@@ -220,10 +218,10 @@ class ProbabilisticScorer:
         )
 
     def __call__(self, a: int, i: Indices, b: int, j: Indices) -> Scores:
-        """The match probabilities of pairs ``(i, j)``: from the pattern codes the fit
-        pass kept for this very chunk (:meth:`fit` with ``keep``), else computed."""
+        """The match probabilities of pairs ``(i, j)``: from the patterns the fit pass
+        kept for this very chunk (:meth:`fit` with ``keep``), else computed."""
         kept = self._kept.get((a, b))
-        if kept:
+        if kept and len(i):  # (the fit pass skips empty chunks)
             fingerprint, patterns, inverse = kept[0]
             if fingerprint == _chunk_fingerprint(i, j):
                 kept.popleft()
@@ -262,7 +260,7 @@ class ProbabilisticScorer:
         kept: deque[_KeptChunk] | None = None,
     ) -> PatternCounts:
         """One pass over candidate chunks of parties a and b: pattern counts (and, into
-        ``kept``, each chunk's fingerprint and pattern codes)."""
+        ``kept``, each chunk's fingerprint, distinct patterns and inverse)."""
         radix = self.spec.radix
         found: dict[int, int] = {}
         keyed = candidates = 0
@@ -302,14 +300,12 @@ class ProbabilisticScorer:
 
         With ``keep`` each chunk's comparison patterns are kept too (its distinct
         patterns and each candidate's among them: 4 bytes a candidate), so that scoring
-        the same chunks next takes
-        them instead of comparing every pair again (a chunk is recognised by its size
-        and index sums; any other chunk is compared afresh). Computing the comparison
-        vectors twice was 45% of an fs link at a million records.
+        the same chunks next takes them instead of comparing every pair again (a chunk
+        is recognised by its size and index sums; any other chunk is compared afresh).
+        Computing the comparison vectors twice was 45% of an fs link at a million
+        records.
         """
-        kept: deque[_KeptChunk] | None = (
-            deque() if keep else None
-        )
+        kept: deque[_KeptChunk] | None = deque() if keep else None
         model = self.fit_patterns(a, b, self.count_patterns(a, b, chunks, kept=kept))
         if kept is not None:
             self._kept[(a, b)] = kept

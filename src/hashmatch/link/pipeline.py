@@ -560,9 +560,10 @@ def _link_probabilistic(
     model: Mapping[str, Any] | None,
     budget: MemoryBudget,
 ) -> LinkResult:
-    """The pipeline with match probabilities as scores: fit each party pair's model on its
-    candidates (one pass counting comparison patterns), score them (a second pass), cut at
-    the probability threshold, then solve and merge as with any score."""
+    """The pipeline with match probabilities as scores: for each party pair, fit its model
+    on its candidates (one pass counting comparison patterns, which it keeps) and score
+    them from those patterns; cut at the probability threshold, then solve and merge as
+    with any score."""
     timings: dict[str, float] = {}
     names = [info.party for info in infos]
     scorer = ProbabilisticScorer(parties, infos[0].token_kinds, names)
