@@ -21,7 +21,11 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from hashmatch.encode._hmac import CompiledHmac
+try:
+    from hashmatch.encode._hmac import CompiledHmac
+except ImportError:  # not built: hashlib does the work
+    CompiledHmac = None  # type: ignore[assignment,misc]
+
 from hashmatch.encode._rows import set_bits
 from hashmatch.encode.libcrypto import sha256_functions
 from hashmatch.encode.tokens import TOKEN_BYTES
@@ -45,7 +49,9 @@ class HmacSha256:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
         functions = _checked_sha256() if compiled else None
-        self._compiled = None if functions is None else CompiledHmac(*functions, key)
+        self._compiled = (
+            None if functions is None or CompiledHmac is None else CompiledHmac(*functions, key)
+        )
 
     def token(self, message: bytes) -> bytes:
         """The first 16 bytes of ``HMAC-SHA256(key, message)``: a keyed token."""
@@ -70,7 +76,7 @@ def _checked_sha256() -> tuple[int, int, int] | None:
     over them give the tokens this module's Python gives (messages of every padding case
     across the first two blocks, and text); else None: ``hashlib`` then does the work."""
     functions = sha256_functions()
-    if functions is None:
+    if functions is None or CompiledHmac is None:
         return None
     key = bytes(range(1, 41))
     messages: list[bytes] = [bytes(range(n)) for n in range(0, 130, 7)] + [bytes(200)]

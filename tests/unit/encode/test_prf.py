@@ -88,3 +88,15 @@ def test_without_openssl_functions_tokens_come_from_hashlib(monkeypatch) -> None
 def test_compiled_tokens_refuse_what_is_not_a_message() -> None:
     with pytest.raises(TypeError, match="bytes or str"):
         HmacSha256(b"key").tokens([b"a", 7])  # type: ignore[list-item]
+
+
+def test_without_the_extension_tokens_come_from_hashlib(monkeypatch) -> None:
+    """A source tree never built (no ``_hmac``): hashlib, same tokens."""
+    monkeypatch.setattr(prf, "CompiledHmac", None)
+    prf._checked_sha256.cache_clear()
+    try:
+        fallback = HmacSha256(b"key")
+        assert fallback._compiled is None
+        assert fallback.tokens(["a"]) == exact_token(b"key", "a")
+    finally:
+        prf._checked_sha256.cache_clear()

@@ -6,19 +6,27 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashmatch.kernel.levels import dice_levels, token_agreement
+from hashmatch.kernel import levels
+from hashmatch.kernel.levels import dice_levels, numpy_dice_levels, token_agreement
 from hashmatch.link.comparison import DICE_BINS
 from hashmatch.link.segments import SegmentView, field_dice
 
 
 def _numpy_levels(counts, left, right, i, j, segment):
-    """The binning ``comparison_vectors`` did in numpy before it was compiled."""
+    """The binning ``comparison_vectors`` did in numpy before it was compiled, on
+    ``segments.field_dice`` (which the Dice scorer still uses)."""
     dice = field_dice(counts[:, 1 + segment], left, right, i, j, segment)
     level = np.full(len(i), 2 + len(DICE_BINS), np.int8)
     for k, edge in reversed(list(enumerate(DICE_BINS))):
         level[dice >= edge] = 2 + k
     level[dice >= 1.0] = 1
     return level, np.isnan(dice)
+
+
+def test_the_extension_is_built() -> None:
+    """From an installed package the compiled routes answer (the numpy ones are for a
+    source tree that was never built)."""
+    assert levels._levels is not None
 
 
 @settings(max_examples=200, deadline=None)
@@ -54,6 +62,12 @@ def test_compiled_levels_equal_the_numpy_route(seed: int, nested: bool, rows: in
         )
         np.testing.assert_array_equal(got_missing, missing)
         np.testing.assert_array_equal(level, expected)
+        fallback = numpy_dice_levels(
+            counts, 1 + segment, pop_l, pop_r, present_l, present_r, i, j, segment,
+            nested=bool(flags[segment]), edges=DICE_BINS,
+        )
+        np.testing.assert_array_equal(fallback[0], expected)
+        np.testing.assert_array_equal(fallback[1], missing)
 
 
 def test_bin_edges_fall_in_the_bin_they_open() -> None:
@@ -84,7 +98,23 @@ def test_token_agreement_equals_comparing_bytes(seed: int, rows: int, pairs: int
     i = rng.integers(0, rows, pairs).astype(np.int64)
     j = rng.integers(0, rows, pairs).astype(np.int64)
     agree, both = token_agreement(left, right, i, j)
+    fallback = levels.numpy_token_agreement(left, right, i, j)
+    np.testing.assert_array_equal(fallback[0], agree)
+    np.testing.assert_array_equal(fallback[1], both)
     a, b = left[i], right[j]
     expected_both = a.any(axis=1) & b.any(axis=1)
     np.testing.assert_array_equal(both, expected_both)
     np.testing.assert_array_equal(agree, expected_both & (a == b).all(axis=1))
+
+
+def test_without_the_extension_the_numpy_routes_answer(monkeypatch) -> None:
+    monkeypatch.setattr(levels, "_levels", None)
+    pop = np.full((1, 1), 20, np.uint16)
+    present = np.ones((1, 1), np.bool_)
+    counts = np.array([[0, 18], [0, 9]], np.int32)
+    i = j = np.zeros(2, np.int64)
+    level, missing = dice_levels(counts, 1, pop, pop, present, present, i, j, 0,
+                                 nested=False, edges=DICE_BINS)
+    assert level.tolist() == [2, 5] and not missing.any()
+    tokens = np.array([[1] * 16], np.uint8)
+    assert token_agreement(tokens, tokens, np.zeros(1, np.int64), np.zeros(1, np.int64))[0][0]
