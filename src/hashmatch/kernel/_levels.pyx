@@ -2,9 +2,7 @@
 """The fs scorer's per-pair comparisons in one pass each: a field's Dice binned into
 levels, and the agreement of two token columns.
 
-:mod:`hashmatch.kernel.levels` documents both; ``tests/unit/kernel/test_levels.py``
-keeps the numpy routes they must equal (``hashmatch.link.segments.field_dice`` and the
-binning of ``hashmatch.link.comparison.comparison_vectors``; byte comparisons).
+:mod:`hashmatch.link.levels` documents both and keeps the numpy routes they must equal.
 """
 
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint64_t

@@ -51,8 +51,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmatch._types import Indices, Tokens
-from hashmatch.kernel.levels import dice_levels, token_agreement
-from hashmatch.link.segments import Counts, SegmentView, is_nested
+from hashmatch.link.levels import dice_levels, token_agreement
+from hashmatch.link.segments import Counts, SegmentView
 
 __all__ = [
     "DICE_BINS",
@@ -216,12 +216,7 @@ def comparison_vectors(
             if agree is not None and both is not None:
                 out[both, c] = np.where(agree[both], 1, 2)
             continue
-        # the field Dice binned (segments.field_dice, compiled): else the last Dice level
-        level, missing = dice_levels(
-            counts, 1 + segment, left.popcounts, right.popcounts, left.present,
-            right.present, i, j, segment, nested=is_nested(left, right, segment),
-            edges=DICE_BINS,
-        )
+        level, missing = dice_levels(counts, left, right, i, j, segment, DICE_BINS)
         if agree is not None and both is not None:
             level[agree] = 1
             level[both & ~agree & (level == 1)] = 2  # token differs: not exact

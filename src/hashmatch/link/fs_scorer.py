@@ -22,7 +22,6 @@ import numpy.typing as npt
 
 from hashmatch._types import Indices, Scores
 from hashmatch.kernel import intersection_counts
-from hashmatch.kernel.levels import token_agreement
 from hashmatch.link.comparison import (
     FREQUENCY_LABELS,
     ComparisonLevels,
@@ -36,6 +35,7 @@ from hashmatch.link.comparison import (
 )
 from hashmatch.link.fellegi_sunter import KEY_RECALL, PairModel, estimate_m_u, estimate_u
 from hashmatch.link.inputs import Encoding
+from hashmatch.link.levels import token_agreement
 from hashmatch.link.segments import segment_fingerprints, swapped_names
 
 __all__ = ["PatternCounts", "ProbabilisticScorer"]

@@ -1,4 +1,4 @@
-"""The compiled comparison levels equal the numpy route they replace, pair for pair."""
+"""The compiled comparison levels equal the numpy routes they replace, pair for pair."""
 
 from __future__ import annotations
 
@@ -6,21 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashmatch.kernel import levels
-from hashmatch.kernel.levels import dice_levels, numpy_dice_levels, token_agreement
+from hashmatch.link import levels
 from hashmatch.link.comparison import DICE_BINS
-from hashmatch.link.segments import SegmentView, field_dice
-
-
-def _numpy_levels(counts, left, right, i, j, segment):
-    """The binning ``comparison_vectors`` did in numpy before it was compiled, on
-    ``segments.field_dice`` (which the Dice scorer still uses)."""
-    dice = field_dice(counts[:, 1 + segment], left, right, i, j, segment)
-    level = np.full(len(i), 2 + len(DICE_BINS), np.int8)
-    for k, edge in reversed(list(enumerate(DICE_BINS))):
-        level[dice >= edge] = 2 + k
-    level[dice >= 1.0] = 1
-    return level, np.isnan(dice)
+from hashmatch.link.levels import dice_levels, numpy_dice_levels, token_agreement
+from hashmatch.link.segments import SegmentView
 
 
 def test_the_extension_is_built() -> None:
@@ -55,30 +44,20 @@ def test_compiled_levels_equal_the_numpy_route(seed: int, nested: bool, rows: in
     counts = np.zeros((pairs, 1 + segments), np.int32)
     counts[:, 1:] = (rng.random((pairs, segments)) * high).astype(np.int32)
     for segment in range(segments):
-        expected, missing = _numpy_levels(counts, left, right, i, j, segment)
-        level, got_missing = dice_levels(
-            counts, 1 + segment, pop_l, pop_r, present_l, present_r, i, j, segment,
-            nested=bool(flags[segment]), edges=DICE_BINS,
-        )
+        expected, missing = numpy_dice_levels(counts, left, right, i, j, segment, DICE_BINS)
+        level, got_missing = dice_levels(counts, left, right, i, j, segment, DICE_BINS)
         np.testing.assert_array_equal(got_missing, missing)
         np.testing.assert_array_equal(level, expected)
-        fallback = numpy_dice_levels(
-            counts, 1 + segment, pop_l, pop_r, present_l, present_r, i, j, segment,
-            nested=bool(flags[segment]), edges=DICE_BINS,
-        )
-        np.testing.assert_array_equal(fallback[0], expected)
-        np.testing.assert_array_equal(fallback[1], missing)
 
 
 def test_bin_edges_fall_in_the_bin_they_open() -> None:
     """Exactly 0.9, 0.75 and 0.5 reach their bins (float32 as before), 1 is exact."""
-    pop = np.full((1, 1), 20, np.uint16)
-    present = np.ones((1, 1), np.bool_)
+    view = SegmentView(np.full((1, 1), 20, np.uint16), np.ones((1, 1), np.bool_))
     counts = np.array([[0, 18], [0, 15], [0, 10], [0, 9], [0, 20], [0, 25]], np.int32)
     i = j = np.zeros(len(counts), np.int64)
-    level, missing = dice_levels(counts, 1, pop, pop, present, present, i, j, 0,
-                                 nested=False, edges=DICE_BINS)
-    assert level.tolist() == [2, 3, 4, 5, 1, 1] and not missing.any()
+    for route in (dice_levels, numpy_dice_levels):
+        level, missing = route(counts, view, view, i, j, 0, DICE_BINS)
+        assert level.tolist() == [2, 3, 4, 5, 1, 1] and not missing.any()
 
 
 @settings(max_examples=200, deadline=None)
@@ -109,12 +88,10 @@ def test_token_agreement_equals_comparing_bytes(seed: int, rows: int, pairs: int
 
 def test_without_the_extension_the_numpy_routes_answer(monkeypatch) -> None:
     monkeypatch.setattr(levels, "_levels", None)
-    pop = np.full((1, 1), 20, np.uint16)
-    present = np.ones((1, 1), np.bool_)
+    view = SegmentView(np.full((1, 1), 20, np.uint16), np.ones((1, 1), np.bool_))
     counts = np.array([[0, 18], [0, 9]], np.int32)
     i = j = np.zeros(2, np.int64)
-    level, missing = dice_levels(counts, 1, pop, pop, present, present, i, j, 0,
-                                 nested=False, edges=DICE_BINS)
+    level, missing = dice_levels(counts, view, view, i, j, 0, DICE_BINS)
     assert level.tolist() == [2, 5] and not missing.any()
     tokens = np.array([[1] * 16], np.uint8)
     assert token_agreement(tokens, tokens, np.zeros(1, np.int64), np.zeros(1, np.int64))[0][0]
