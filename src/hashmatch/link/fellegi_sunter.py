@@ -232,13 +232,8 @@ def combined_weights(
     partial = _partial_personal(vectors, spec)
     out[partial] = np.minimum(out[partial], 0.0)
     group = np.flatnonzero(np.asarray(spec.household or [False] * len(weights), np.bool_))
-    if len(group) > 1:
-        sub = out[:, group]
-        apart = partial[:, group]  # counted as they are, not in the group
-        best = np.where(apart, -np.inf, sub).argmax(axis=1)
-        keep = apart.copy()
-        keep[np.arange(len(sub)), best] = True
-        out[:, group] = np.where(keep, sub, 0.0)
+    if len(group) > 1:  # a partial personal level is counted as it is, not in the group
+        out[:, group] = _largest_only(out[:, group], ~partial[:, group])
     alike = (
         lookalike_pairs(vectors, spec, within=within) if families else np.zeros(0, np.bool_)
     )
@@ -276,11 +271,20 @@ def _count_swap_once(
         both &= vectors[:, c] == spec.levels[c].index("swapped")
     if not both.any():
         return
-    rows = np.flatnonzero(both)
-    sub = out[np.ix_(rows, swapping)]
-    keep = np.zeros_like(sub, dtype=np.bool_)
-    keep[np.arange(len(sub)), sub.argmax(axis=1)] = True
-    out[np.ix_(rows, swapping)] = np.where(keep, sub, 0.0)
+    rows = np.ix_(np.flatnonzero(both), swapping)
+    swapped = out[rows]
+    out[rows] = _largest_only(swapped, np.ones(swapped.shape, np.bool_))
+
+
+def _largest_only(
+    weights: npt.NDArray[np.float64], members: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """``weights`` with, in each row, every member but the largest set to 0 (evidence
+    that is one fact counts once); the weights of non-members stay as they are."""
+    best = np.where(members, weights, -np.inf).argmax(axis=1)
+    keep = ~members
+    keep[np.arange(len(weights)), best] = True
+    return np.where(keep, weights, 0.0)
 
 
 def lookalike_weights(
@@ -294,20 +298,13 @@ def lookalike_weights(
     Twins sharing a surname, birth date and phone then weigh ``first-name clash + one
     family agreement``, below the prior; a record whose first name is a nickname the
     normaliser does not know, with the same e-mail, still links."""
-    out = weights.copy()
     personal = np.asarray(spec.personal or [False] * len(spec.names), np.bool_)
     exact = np.zeros(vectors.shape, np.bool_)
     for c, labels in enumerate(spec.levels):
         if personal[c]:
             exact[:, c] = exact_levels(labels)[vectors[:, c]]
-    family = (out > 0) & ~exact
-    if family.any():
-        masked = np.where(family, out, -np.inf)
-        best = masked.argmax(axis=1)
-        keep = np.zeros_like(family)
-        keep[np.arange(len(out)), best] = True
-        out[family & ~keep] = 0.0
-    return out
+    family = (weights > 0) & ~exact
+    return _largest_only(weights, family) if family.any() else weights.copy()
 
 
 #: Levels of a stable field that count as a clear disagreement for look-alikes ...
