@@ -286,19 +286,18 @@ def split_by_frequency(
     count_right: npt.NDArray[np.int32],
     rows_left: int,
     rows_right: int,
-    i: Indices | None = None,
-    j: Indices | None = None,
+    i: Indices,
+    j: Indices,
 ) -> Levels:
     """Move ``exact`` agreements on common values to the ``exact:common`` and
     ``exact:frequent`` levels, in place; returns ``levels``.
 
-    ``count_left[k, c]`` is how many rows of the left party hold the value of pair ``k``'s
-    left row in comparison ``c`` (:func:`value_counts`), likewise ``count_right``; at the
-    ``exact`` level both rows hold one value, whose share of the two parties is
-    ``sqrt(count_left / rows_left * count_right / rows_right)``. With ``i`` and ``j`` the
-    counts are the parties' per-row tables and pair ``k`` is rows ``(i[k], j[k])``: only
-    the exact pairs' counts are gathered. An array function over the pairs of a chunk
-    (no per-pair Python).
+    ``count_left[r, c]`` is how many rows of the left party hold the value of its row
+    ``r`` in comparison ``c`` (:func:`value_counts`), likewise ``count_right``; pair
+    ``k`` is rows ``(i[k], j[k])``. At the ``exact`` level both rows hold one value,
+    whose share of the two parties is ``sqrt(count_left / rows_left * count_right /
+    rows_right)``; only the exact pairs' counts are gathered. An array function over the
+    pairs of a chunk (no per-pair Python).
     """
     for c, labels in enumerate(spec.levels):
         if FREQUENCY_LABELS[1] not in labels:
@@ -306,11 +305,9 @@ def split_by_frequency(
         exact = np.flatnonzero(levels[:, c] == 1)
         if not len(exact):
             continue
-        left_rows = exact if i is None else i[exact]
-        right_rows = exact if j is None else j[exact]
         share = np.sqrt(
-            count_left[left_rows, c].astype(np.float64) / max(rows_left, 1)
-            * count_right[right_rows, c].astype(np.float64) / max(rows_right, 1)
+            count_left[i[exact], c].astype(np.float64) / max(rows_left, 1)
+            * count_right[j[exact], c].astype(np.float64) / max(rows_right, 1)
         )
         column = levels[exact, c]
         column[share >= COMMON_SHARE] = labels.index(FREQUENCY_LABELS[0])

@@ -77,7 +77,8 @@ def test_exact_agreement_on_a_common_value_gets_its_own_level() -> None:
     levels = np.array([[1], [1], [1], [2]], np.int8)  # three exact, one dice>=0.9
     rows = 10_000
     count = np.array([[1], [20], [500], [500]], np.int32)  # share 0.0001, 0.002, 0.05
-    split_by_frequency(levels, spec, count, count, rows, rows)
+    pairs = np.arange(len(levels))  # pair k: row k of each party
+    split_by_frequency(levels, spec, count, count, rows, rows, pairs, pairs)
     assert [labels[k] for k in levels[:, 0]] == [
         "exact", "exact:common", "exact:frequent", "dice>=0.9"
     ]
