@@ -21,14 +21,14 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from hashmatch.encode._rows import set_bits
+from hashmatch.encode.libcrypto import sha256_functions
+from hashmatch.encode.tokens import TOKEN_BYTES
+
 try:
     from hashmatch.encode._hmac import CompiledHmac
 except ImportError:  # not built: hashlib does the work
     CompiledHmac = None  # type: ignore[assignment,misc]
-
-from hashmatch.encode._rows import set_bits
-from hashmatch.encode.libcrypto import sha256_functions
-from hashmatch.encode.tokens import TOKEN_BYTES
 
 _SHA256_BLOCK = 64
 _BLAKE2B_WORDS = 8  # a 64-byte BLAKE2b digest holds 8 uint64 positions
