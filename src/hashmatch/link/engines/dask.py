@@ -620,13 +620,10 @@ def _solve(results: Sequence[_Ranges], cut: float, same_party: bool,
            key_a: TieKeys, key_b: TieKeys) -> SolvedJob:
     """One party pair's pairs (in chunk order, as locally) solved at its cut (``key_a``,
     ``key_b``: the two parties' tie keys)."""
-    if not results:
-        empty = np.zeros(0, np.int64)
-        return solve_job(empty, empty, np.zeros(0, np.float32), cut, same_party, (key_a, key_b))
-    if len(results) == 1:
-        r = results[0]
-        return solve_job(r.i, r.j, r.score, cut, same_party, (key_a, key_b))
-    i = np.concatenate([r.i for r in results])
-    j = np.concatenate([r.j for r in results])
-    s = np.concatenate([r.score for r in results])
+    if len(results) == 1:  # (no copy)
+        i, j, s = results[0].i, results[0].j, results[0].score
+    else:
+        i = np.concatenate([np.zeros(0, np.int64), *(r.i for r in results)])
+        j = np.concatenate([np.zeros(0, np.int64), *(r.j for r in results)])
+        s = np.concatenate([np.zeros(0, np.float32), *(r.score for r in results)])
     return solve_job(i, j, s, cut, same_party, (key_a, key_b))
