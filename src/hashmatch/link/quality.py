@@ -55,12 +55,10 @@ def linked_pairs(
     >>> n, list(zip(a.tolist(), i.tolist(), b.tolist(), j.tolist()))
     (4, [(0, 0, 1, 1), (0, 1, 1, 0), (0, 1, 1, 2), (1, 0, 1, 2)])
     """
-    entity = np.concatenate([np.asarray(e, np.int64) for e in entities]) if entities \
-        else np.zeros(0, np.int64)
-    party = np.concatenate([np.full(len(e), k, np.int64) for k, e in enumerate(entities)]) \
-        if entities else np.zeros(0, np.int64)
-    row = np.concatenate([np.arange(len(e), dtype=np.int64) for e in entities]) \
-        if entities else np.zeros(0, np.int64)
+    none = np.zeros(0, np.int64)  # (so that no parties concatenate too)
+    entity = np.concatenate([none, *(np.asarray(e, np.int64) for e in entities)])
+    party = np.concatenate([none, *(np.full(len(e), k, np.int64) for k, e in enumerate(entities))])
+    row = np.concatenate([none, *(np.arange(len(e), dtype=np.int64) for e in entities)])
     order = np.lexsort((row, party, entity))
     entity, party, row = entity[order], party[order], row[order]
     # each record pairs with the records after it in its entity
